@@ -1,0 +1,59 @@
+# appeal-router: one command per job. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+MODELS ?= models
+DEMO   ?= data/demo/appeals.csv
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+SHARED ?= ../shared/data
+
+.PHONY: help install fonts run model test check format bench notebooks clean
+
+help:
+	@echo "make install    create $(VENV) with everything (library, service, dev tools, CJK font)"
+	@echo "make run        train the demo model if none is active, then start the service"
+	@echo "make test       run the test suite"
+	@echo "make check      ruff (lint + format) and mypy"
+	@echo "make bench      print accuracy and speed figures on $(SHARED)"
+	@echo "make notebooks  execute the analysts' notebooks on $(SHARED)"
+
+install: fonts $(BIN)/appeals
+
+$(BIN)/appeals: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+# Chinese labels in plots need a CJK font. Installed with apt when we may; otherwise say how.
+fonts:
+	@if fc-list 2>/dev/null | grep -qiE "wqy|noto sans cjk|source han"; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
+	else echo "note: no CJK font found; plots need one (e.g. sudo apt-get install fonts-wqy-microhei)"; fi
+
+model: $(BIN)/appeals
+	@$(BIN)/appeals models list --models-dir $(MODELS) --json | grep -q '"active": true' \
+		|| $(BIN)/appeals train $(DEMO) --models-dir $(MODELS)
+
+run: install model
+	$(BIN)/appeals predict "小区楼下的烧烤摊天天占道经营，油烟太大了" --models-dir $(MODELS)
+
+test: $(BIN)/appeals
+	$(BIN)/pytest
+
+check: $(BIN)/appeals
+	$(BIN)/ruff check nlp service tests bench
+	$(BIN)/ruff format --check nlp service tests bench
+	$(BIN)/mypy
+
+format: $(BIN)/appeals
+	$(BIN)/ruff check --fix nlp service tests bench
+	$(BIN)/ruff format nlp service tests bench
+
+bench: $(BIN)/appeals
+	$(BIN)/python bench/accuracy.py --shared $(SHARED)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,92 @@
+"""A linear classifier with calibrated probabilities: LinearSVC + temperature scaling.
+
+Temperature scaling (one parameter, fitted on cross-validated decision values) keeps the
+SVM's ranking and turns its margins into probabilities that sum to 1 over every class. We
+fit it here rather than through ``CalibratedClassifierCV(method="temperature")`` because the
+serving path needs the fitted weights and temperature as plain arrays (one sparse-dense
+product and a softmax per chunk), which that class keeps in private attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["CalibratedLinearSVC", "fit_temperature"]
+
+
+def _logits(decision: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Binary SVMs return one margin per row; spread it over two classes."""
+    if decision.ndim == 1:
+        return np.column_stack([-decision, decision]) / 2.0
+    return decision
+
+
+def fit_temperature(logits: NDArray[np.float64], y: NDArray[np.int64]) -> float:
+    """The temperature T minimising the log loss of ``softmax(logits / T)``."""
+
+    def log_loss(log_t: float) -> float:
+        scaled = log_softmax(logits / np.exp(log_t), axis=1)
+        return float(-scaled[np.arange(y.size), y].mean())
+
+    result = minimize_scalar(log_loss, bounds=(-6.0, 4.0), method="bounded")
+    return float(np.exp(result.x))
+
+
+class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
+    """LinearSVC whose ``predict_proba`` is ``softmax(decision / temperature_)``.
+
+    ``weights_`` (n_features x n_classes, row-major so a ticket's features gather rows) and
+    ``bias_`` give the logits directly: ``X @ weights_ + bias_``.
+    """
+
+    def __init__(
+        self, *, C: float = 1.0, cv: int = 5, class_weight: str | None = None, random_state: int = 0
+    ) -> None:
+        self.C = C
+        self.cv = cv
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def _svc(self) -> LinearSVC:
+        return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
+
+    def fit(self, X: sp.spmatrix | NDArray[Any], y: ArrayLike) -> CalibratedLinearSVC:
+        labels = np.asarray(y)
+        self.classes_, encoded = np.unique(labels, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError("a classifier needs at least two classes in the training data")
+        smallest = int(np.bincount(encoded).min())
+        folds = StratifiedKFold(
+            n_splits=max(2, min(self.cv, smallest)), shuffle=True, random_state=self.random_state
+        )
+        decision = cross_val_predict(self._svc(), X, encoded, cv=folds, method="decision_function")
+        self.temperature_ = fit_temperature(_logits(np.asarray(decision, dtype=np.float64)), encoded)
+        svc = self._svc().fit(X, encoded)
+        coef, intercept = svc.coef_, svc.intercept_
+        if self.classes_.size == 2:
+            coef = np.vstack([-coef[0], coef[0]]) / 2.0
+            intercept = np.array([-intercept[0], intercept[0]]) / 2.0
+        self.weights_ = np.ascontiguousarray(coef.T, dtype=np.float64)
+        self.bias_ = np.asarray(intercept, dtype=np.float64)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def decision_function(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[np.float64]:
+        check_is_fitted(self, "weights_")
+        return np.asarray(X @ self.weights_) + self.bias_
+
+    def predict_proba(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[np.float64]:
+        return np.asarray(softmax(self.decision_function(X) / self.temperature_, axis=1))
+
+    def predict(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[Any]:
+        return np.asarray(self.classes_[np.argmax(self.decision_function(X), axis=1)])

@@ -1,0 +1,306 @@
+"""The ``appeals`` command: parse options, call the library, print. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from nlp.errors import AppealRouterError, DataError
+
+__all__ = ["main"]
+
+logger = logging.getLogger("appeals")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+
+
+def _registry(args: argparse.Namespace) -> Any:
+    from nlp.registry import Registry
+
+    return Registry(args.models_dir)
+
+
+def _load_model(args: argparse.Namespace) -> Any:
+    from nlp.registry import parse_model_ref
+
+    name, version = parse_model_ref(args.model)
+    return _registry(args).load(name, version)
+
+
+def _title_col(frame: Any, args: argparse.Namespace) -> str | None:
+    """--title-col given: it must exist. Not given: 'title' is used when the data has it."""
+    from nlp.data import require_columns
+
+    if args.title_col is not None:
+        if args.title_col not in frame.columns and args.text_col not in frame.columns:
+            require_columns(frame, [args.title_col], what="input")
+        return str(args.title_col)
+    return "title"
+
+
+# --------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from nlp.data import read_tables
+    from nlp.plots import plot_confusion
+    from nlp.train import TrainConfig, train
+
+    frame = read_tables(args.data)
+    eval_frame = read_tables(args.eval) if args.eval else None
+    config = TrainConfig(
+        text_col=args.text_col,
+        title_col=_title_col(frame, args),
+        label_col=args.label_col,
+        min_class_size=args.min_class_size,
+        segmenter=args.segmenter,
+    )
+    if args.C is not None:
+        config = replace(config, C=args.C)
+    result = train(frame, config, eval_frame=eval_frame, name=args.name)
+    registry = _registry(args)
+    metrics = result.evaluation.to_dict()
+    version = registry.save(
+        result.model,
+        name=args.name,
+        metrics=metrics,
+        data={**result.data, "files": [str(p) for p in args.data]},
+        config=config.to_dict(),
+        activate=args.activate,
+    )
+    active = registry.active(args.name)
+    if args.report_dir:
+        Path(args.report_dir).mkdir(parents=True, exist_ok=True)
+        plot_confusion(result.evaluation, Path(args.report_dir) / "confusion.png")
+    if args.json:
+        _print_json(
+            {
+                "name": args.name,
+                "version": version,
+                "active": active is not None and active.version == version,
+                "seconds": round(result.seconds, 2),
+                "data": result.data,
+                "metrics": metrics,
+            }
+        )
+        return 0
+    summary = result.evaluation.summary()
+    print(f"trained {args.name}@{version} in {result.seconds:.1f}s on {result.data['train_rows']} rows")
+    if result.data["skipped"]:
+        print(f"skipped rows: {result.data['skipped']}")
+    print(
+        f"held-out n={summary['n']}  accuracy={summary['accuracy']:.4f}  "
+        f"macro-F1={summary['macro_f1']:.4f}  top-2={summary['top2_accuracy']:.4f}  "
+        f"ECE={summary['ece']:.4f}"
+    )
+    is_active = active is not None and active.version == version
+    print(
+        f"active: {version}"
+        if is_active
+        else f"not activated (active: {active.version if active else 'none'}); "
+        f"'appeals models activate {version} --name {args.name}' to serve it"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from nlp.data import read_tables
+    from nlp.plots import plot_confusion, plot_coverage
+    from nlp.train import evaluate
+
+    model = _load_model(args)
+    frame = read_tables(args.data)
+    evaluation = evaluate(
+        model,
+        frame,
+        text_col=args.text_col,
+        title_col=_title_col(frame, args),
+        label_col=args.label_col,
+    )
+    if args.report_dir:
+        folder = Path(args.report_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        plot_confusion(evaluation, folder / "confusion.png")
+        plot_coverage({f"{model.name}@{model.version}": evaluation}, folder / "coverage.png")
+        (folder / "evaluation.json").write_text(
+            json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+    if args.json:
+        _print_json({"model": {"name": model.name, "version": model.version}, **evaluation.to_dict()})
+        return 0
+    summary = evaluation.summary()
+    print(f"model {model.name}@{model.version} on {summary['n']} tickets")
+    if evaluation.skipped:
+        print(f"skipped rows: {evaluation.skipped}")
+    print(
+        f"accuracy={summary['accuracy']:.4f}  macro-F1={summary['macro_f1']:.4f}  "
+        f"top-2={summary['top2_accuracy']:.4f}  ECE={summary['ece']:.4f}"
+    )
+    print(f"{'label':<16}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for label, row in evaluation.per_class.items():
+        print(
+            f"{label:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}"
+            f"{row['f1']:>10.3f}{row['support']:>10d}"
+        )
+    print("coverage -> accuracy when tickets under the threshold go to a person:")
+    for point in evaluation.coverage[::4]:
+        print(
+            f"  confidence >= {point['threshold']:.2f}: routes {point['coverage']:.1%}, "
+            f"accuracy {point['accuracy']:.4f}"
+        )
+    if args.report_dir:
+        print(f"report written to {args.report_dir}/ (confusion.png, coverage.png, evaluation.json)")
+    return 0
+
+
+# --------------------------------------------------------------------------- predict
+def cmd_predict(args: argparse.Namespace) -> int:
+    model = _load_model(args)
+    [prediction] = model.classify([args.text], [args.title], top_k=3, explain=args.explain)
+    if args.json:
+        _print_json(
+            {
+                "label": prediction.label,
+                "confidence": prediction.confidence,
+                "top_k": [{"label": label, "score": score} for label, score in prediction.top_k],
+                "needs_review": prediction.needs_review,
+                "review_reason": prediction.review_reason,
+                "explanation": [{"term": t.term, "weight": t.weight} for t in prediction.explanation],
+                "model": {"name": model.name, "version": model.version},
+            }
+        )
+        return 0
+    print(f"{prediction.label}  (confidence {prediction.confidence:.2f})")
+    for label, score in prediction.top_k:
+        print(f"  {label:<14}{score:.3f}")
+    if prediction.needs_review:
+        print(f"needs review: {prediction.review_reason}")
+    if prediction.explanation:
+        print("terms: " + "  ".join(f"{t.term}({t.weight:.2f})" for t in prediction.explanation))
+    return 0
+
+
+# --------------------------------------------------------------------------- models
+def cmd_models(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    if args.action == "list":
+        rows = registry.versions(args.name)
+        if args.json:
+            _print_json({"name": args.name, "versions": rows})
+            return 0
+        if not rows:
+            print(f"no versions of {args.name!r} under {args.models_dir}")
+            return 0
+        for row in rows:
+            metrics = row.get("metrics", {})
+            marker = "*" if row["active"] else " "
+            figures = (
+                f"macro-F1={metrics['macro_f1']:.4f} accuracy={metrics['accuracy']:.4f}"
+                if "macro_f1" in metrics
+                else row.get("error", "")
+            )
+            print(f"{marker} {row['version']:<6} {row.get('created_at') or '':<26} {figures}")
+        return 0
+    if args.action == "activate":
+        if not args.version:
+            raise DataError("'appeals models activate' needs a VERSION, e.g. v2")
+        pointer = registry.activate(args.name, args.version)
+    else:
+        pointer = registry.rollback(args.name)
+    if args.json:
+        _print_json({"name": args.name, "active": pointer.version})
+    else:
+        print(f"{args.name}: active version is now {pointer.version}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def _data_columns(parser: argparse.ArgumentParser, *, labels: bool) -> None:
+    parser.add_argument("--text-col", default="text", help="column with the ticket body")
+    parser.add_argument(
+        "--title-col", default=None, help="column with the ticket title (default: 'title' if present)"
+    )
+    if labels:
+        parser.add_argument("--label-col", default="label", help="column with the department")
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None, help="NAME[@VERSION] (default: default, active)")
+    parser.add_argument("--models-dir", default="models", type=Path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="appeals", description="Route residents' appeals to the department that handles them."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train, evaluate and register a model version")
+    train.add_argument("data", nargs="+", type=Path, help="CSV, XLSX, Parquet or JSONL files")
+    _data_columns(train, labels=True)
+    train.add_argument("--eval", nargs="+", type=Path, help="evaluate on these files instead")
+    train.add_argument("--name", default="default", help="model name (default: default)")
+    train.add_argument("--models-dir", default="models", type=Path)
+    train.add_argument("--activate", action="store_true", help="activate the new version")
+    train.add_argument("--min-class-size", type=int, default=5)
+    train.add_argument("--segmenter", choices=["rjieba", "jieba"], default="rjieba")
+    train.add_argument("--C", type=float, default=None, help="SVM regularisation (default 1.0)")
+    train.add_argument("--report-dir", type=Path, help="write confusion.png here")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a model on labelled data")
+    evaluate.add_argument("data", nargs="+", type=Path)
+    _data_columns(evaluate, labels=True)
+    _model_options(evaluate)
+    evaluate.add_argument("--report-dir", type=Path, help="write PNG plots and JSON here")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    predict = commands.add_parser("predict", help="route one ticket")
+    predict.add_argument("text", help="the ticket's body")
+    predict.add_argument("--title", default=None)
+    _model_options(predict)
+    predict.add_argument("--explain", type=int, default=6, help="how many terms to show")
+    predict.add_argument("--json", action="store_true")
+    predict.set_defaults(handler=cmd_predict)
+
+    models = commands.add_parser("models", help="list, activate or roll back model versions")
+    models.add_argument("action", choices=["list", "activate", "rollback"])
+    models.add_argument("version", nargs="?", help="with activate: the version, e.g. v2")
+    models.add_argument("--name", default="default")
+    models.add_argument("--models-dir", default="models", type=Path)
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(handler=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except AppealRouterError as error:
+        print(f"appeals {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

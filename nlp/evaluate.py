@@ -1,0 +1,120 @@
+"""How good a model is, in the terms a dispatch centre decides by.
+
+Accuracy and macro-F1, per-class precision/recall/F1 with support, top-2 accuracy,
+expected calibration error, and the coverage/accuracy curve: if the least confident
+tickets go to a human, how accurate is what the model routes alone?
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+__all__ = ["Evaluation", "coverage_curve", "evaluate_probabilities", "expected_calibration_error"]
+
+
+@dataclass
+class Evaluation:
+    """Every figure of one evaluation; ``to_dict`` is what ``--json`` prints."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    top2_accuracy: float
+    ece: float
+    per_class: dict[str, dict[str, float]]
+    labels: list[str]
+    confusion: list[list[int]]
+    coverage: list[dict[str, float]] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "n": self.n,
+            "accuracy": round(self.accuracy, 4),
+            "macro_f1": round(self.macro_f1, 4),
+            "top2_accuracy": round(self.top2_accuracy, 4),
+            "ece": round(self.ece, 4),
+        }
+
+
+def expected_calibration_error(
+    confidence: NDArray[np.float64], correct: NDArray[np.bool_], bins: int = 15
+) -> float:
+    """Weighted mean gap between confidence and accuracy over equal-width confidence bins."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        in_bin = which == b
+        if in_bin.any():
+            gap = abs(confidence[in_bin].mean() - correct[in_bin].mean())
+            total += in_bin.mean() * gap
+    return float(total)
+
+
+def coverage_curve(
+    confidence: NDArray[np.float64], correct: NDArray[np.bool_], steps: int = 20
+) -> list[dict[str, float]]:
+    """Accuracy on the tickets kept when those under each confidence threshold go to people."""
+    curve = []
+    for threshold in np.linspace(0.0, 0.95, steps):
+        kept = confidence >= threshold
+        curve.append(
+            {
+                "threshold": round(float(threshold), 4),
+                "coverage": float(kept.mean()),
+                "accuracy": float(correct[kept].mean()) if kept.any() else 1.0,
+            }
+        )
+    return curve
+
+
+def evaluate_probabilities(
+    probabilities: NDArray[np.float64],
+    labels: Sequence[str],
+    truth: Sequence[str],
+    *,
+    skipped: dict[str, int] | None = None,
+) -> Evaluation:
+    """Every figure from a probability matrix (columns follow ``labels``) and the truth."""
+    labels = list(labels)
+    truth_arr = np.asarray(truth, dtype=object)
+    order = np.argsort(-probabilities, axis=1, kind="stable")
+    label_arr = np.asarray(labels, dtype=object)
+    predicted = label_arr[order[:, 0]]
+    correct = predicted == truth_arr
+    top2 = correct | (label_arr[order[:, 1]] == truth_arr) if len(labels) > 1 else correct
+    confidence = probabilities[np.arange(len(truth_arr)), order[:, 0]]
+    every = sorted(set(labels) | set(truth_arr.tolist()))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth_arr, predicted, labels=every, zero_division=0
+    )
+    return Evaluation(
+        n=len(truth_arr),
+        accuracy=float(accuracy_score(truth_arr, predicted)),
+        macro_f1=float(f1_score(truth_arr, predicted, labels=every, average="macro", zero_division=0)),
+        top2_accuracy=float(np.mean(top2)),
+        ece=expected_calibration_error(confidence, correct),
+        per_class={
+            label: {
+                "precision": float(p),
+                "recall": float(r),
+                "f1": float(f),
+                "support": int(s),
+            }
+            for label, p, r, f, s in zip(every, precision, recall, f1, support, strict=True)
+        },
+        labels=every,
+        confusion=confusion_matrix(truth_arr, predicted, labels=every).tolist(),
+        coverage=coverage_curve(confidence, correct),
+        skipped=dict(skipped or {}),
+    )

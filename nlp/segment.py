@@ -1,0 +1,142 @@
+"""The jieba wall: word segmentation behind one small class.
+
+A :class:`Segmenter` owns its own tokenizer instance (``jieba.Tokenizer`` or
+``rjieba.Jieba``) and loads the domain user dictionary into that instance only. The
+module-level ``jieba.cut`` / ``jieba.load_userdict`` are never called: they mutate one
+global tokenizer for the whole process.
+
+Text is cut into pieces before the tokenizer sees it: placeholders (``<PHONE>``) are kept
+whole, white space and punctuation end a piece, and no piece is longer than ``max_piece``
+characters. jieba's HMM is super-linear on long runs of unknown characters; with bounded
+pieces every input costs linear time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["DEFAULT_USER_DICT", "Backend", "Segmenter", "read_user_dict"]
+
+logger = logging.getLogger(__name__)
+
+Backend = Literal["rjieba", "jieba"]
+
+#: The domain dictionary shipped with the library (city-service and governance vocabulary).
+DEFAULT_USER_DICT = Path(str(resources.files("nlp") / "resources" / "userdict.txt"))
+
+_PUNCT = r"\s,.!?;:'\"()\[\]{}，。！？、；：“”‘’（）《》〈〉【】「」『』…—～~·/\\|@#$%^&*+=_`"
+_PIECES = re.compile(rf"<[A-Z]+>|[^{_PUNCT}<>]+|[<>]")
+_PLACEHOLDER = re.compile(r"<[A-Z]+>")
+
+
+def read_user_dict(path: Path) -> list[tuple[str, int, str | None]]:
+    """Parse a jieba user dictionary: ``word [freq] [tag]`` per line."""
+    entries: list[tuple[str, int, str | None]] = []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) > 3 or (len(parts) > 1 and not parts[1].isdigit()):
+            raise ValueError(
+                f"{path}:{line_no}: expected 'word [freq] [tag]', got {line!r}; "
+                "words may not contain spaces"
+            )
+        freq = int(parts[1]) if len(parts) > 1 else 1000
+        entries.append((parts[0], freq, parts[2] if len(parts) > 2 else None))
+    return entries
+
+
+class Segmenter:
+    """Cut Chinese text into words with a private tokenizer and a domain dictionary.
+
+    Not picklable by design: estimators that hold one create it lazily in each process.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: Backend = "rjieba",
+        user_dict: Path | None = DEFAULT_USER_DICT,
+        max_piece: int = 64,
+        cache_dir: Path | None = None,
+    ) -> None:
+        if backend not in ("rjieba", "jieba"):
+            raise ValueError(f"unknown segmenter backend {backend!r}; use 'rjieba' or 'jieba'")
+        if max_piece < 8:
+            raise ValueError("max_piece must be at least 8 characters")
+        self.backend = backend
+        self.user_dict = user_dict
+        self.max_piece = max_piece
+        self._cut = self._build(cache_dir)
+
+    def _build(self, cache_dir: Path | None) -> Any:
+        entries = read_user_dict(self.user_dict) if self.user_dict else []
+        if self.backend == "rjieba":
+            import rjieba
+
+            tokenizer = rjieba.Jieba()
+            for word, freq, tag in entries:
+                tokenizer.add_word(word, freq, tag)
+            return tokenizer.cut
+
+        import jieba
+
+        tokenizer = jieba.Tokenizer()
+        # jieba caches its parsed main dictionary; keep it in a known, private place.
+        cache = cache_dir or Path.home() / ".cache" / "appeal-router"
+        cache.mkdir(parents=True, exist_ok=True)
+        tokenizer.tmp_dir = str(cache)
+        _quiet_jieba()
+        tokenizer.initialize()
+        for word, freq, tag in entries:
+            tokenizer.add_word(word, freq, tag)
+        lock = threading.Lock()  # jieba.Tokenizer is not safe to share between threads
+
+        def cut(text: str) -> list[str]:
+            with lock:
+                return list(tokenizer.cut(text))
+
+        return cut
+
+    def pieces(self, text: str) -> Iterable[str]:
+        """Split ``text`` into the bounded pieces the tokenizer is allowed to see."""
+        limit = self.max_piece
+        for piece in _PIECES.findall(text):
+            if len(piece) <= limit:
+                yield piece
+            else:
+                yield from (piece[i : i + limit] for i in range(0, len(piece), limit))
+
+    def cut(self, text: str) -> list[str]:
+        """Words of ``text``; placeholders stay whole, white space and punctuation are dropped."""
+        tokens: list[str] = []
+        cut = self._cut
+        for piece in self.pieces(text):
+            if piece[0] == "<" and _PLACEHOLDER.fullmatch(piece):
+                tokens.append(piece)
+            elif piece not in "<>":
+                tokens.extend(t for t in cut(piece) if not t.isspace())
+        return tokens
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(
+            "a Segmenter holds a native tokenizer and cannot be pickled; "
+            "store its settings and build a new one in each process"
+        )
+
+
+def _quiet_jieba() -> None:
+    """jieba installs its own stream handler on import; route its records through ours."""
+    import jieba
+
+    jieba_logger = logging.getLogger("jieba")
+    jieba_logger.handlers.clear()
+    jieba_logger.propagate = True
+    jieba_logger.setLevel(logging.WARNING)
+    jieba.setLogLevel(logging.WARNING)

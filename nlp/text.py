@@ -1,0 +1,127 @@
+"""Text normalisation and masking of personal data: one pure function per concern.
+
+:func:`normalise` is the front door. It masks personal data as soon as the text has been
+decoded (HTML entities) and width-folded (NFKC, so that full-width digits are digits), and
+before segmentation, conversion, features, logs or anything else sees it. Placeholders are
+typed (``<PHONE>``, ``<IDCARD>``, ...) so the model can still use "a phone number was here"
+as a feature.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections import Counter
+from functools import cache
+
+import opencc
+
+__all__ = [
+    "PLACEHOLDERS",
+    "collapse_whitespace",
+    "count_personal_data",
+    "fold_width",
+    "mask_personal_data",
+    "normalise",
+    "strip_markup",
+    "to_simplified",
+]
+
+#: The typed placeholders that :func:`mask_personal_data` writes, one per kind of data.
+PLACEHOLDERS = ("<PHONE>", "<IDCARD>", "<EMAIL>", "<BANKCARD>", "<PLATE>", "<NAME>")
+
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_SIGNATURE_KEYS = "联系人|联系方式|姓名|署名|举报人|投诉人|反映人|来电人|留言人|申请人"
+_HONORIFICS = "先生|女士|小姐|阿姨|叔叔|大爷|大妈|师傅|老师"
+
+# One alternation, one pass. Order matters where patterns overlap: an 18-digit ID number is
+# also a run of digits that looks like a bank card, so IDCARD is tried first.
+_PERSONAL_DATA = re.compile(
+    "|".join(
+        [
+            r"(?P<EMAIL>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})",
+            # 18-digit resident ID: 6-digit area, birth date, 3-digit sequence, check digit.
+            r"(?P<IDCARD>(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}"
+            r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9A-Za-z]))",
+            # Mobile: optional +86, 1[3-9]x, then 8 digits in any grouping by space or dash.
+            r"(?P<PHONE>(?<![0-9])(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?![0-9])"
+            # Landline: area code 0xx(x), in brackets or not, then a 7-8 digit number.
+            r"|(?<![0-9])(?:\(0[0-9]{2,3}\)|0[0-9]{2,3})[ -]?[0-9]{3,4}[ -]?[0-9]{4}(?![0-9]))",
+            # Bank card: 16 to 19 digits, possibly grouped by spaces or dashes.
+            r"(?P<BANKCARD>(?<![0-9])[0-9](?:[ -]?[0-9]){15,18}(?![0-9]))",
+            # Licence plate: province, letter, optional separator, 5 or 6 letters/digits.
+            rf"(?P<PLATE>[{_PROVINCES}][A-HJ-NP-Za-hj-np-z][ ·.・-]?[A-HJ-NP-Za-hj-np-z0-9]{{4,5}}"
+            r"[A-HJ-NP-Za-hj-np-z0-9挂学警](?![A-Za-z0-9]))",
+            # A name after a signature keyword: 联系人：张三 / 投诉人:王先生.
+            rf"(?P<SIGKEY>{_SIGNATURE_KEYS})[ ]?[:：][ ]?"
+            rf"(?P<NAME>[\u4e00-\u9fff]{{1,3}}?(?:{_HONORIFICS})|[\u4e00-\u9fff]{{2,3}})",
+        ]
+    )
+)
+_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]{0,200})?/?>")
+_WHITESPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_markup(text: str) -> str:
+    """Decode HTML entities (``&nbsp;``, ``&#49;``) and drop tags such as ``<br>`` or ``<p>``."""
+    if "<" in text:
+        text = _MARKUP.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    return text
+
+
+def fold_width(text: str) -> str:
+    """Unicode NFKC: full-width letters, digits and punctuation become their half-width forms."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return unicodedata.normalize("NFKC", text)
+
+
+def _placeholder(match: re.Match[str]) -> str:
+    kind = match.lastgroup
+    if kind == "NAME":
+        return f"{match.group('SIGKEY')}:<NAME>"
+    return f"<{kind}>"
+
+
+def mask_personal_data(text: str) -> str:
+    """Replace phone and ID numbers, e-mails, bank cards, plates and signed names by placeholders.
+
+    Expects width-folded text (see :func:`fold_width`); :func:`normalise` does both in order.
+    """
+    return _PERSONAL_DATA.sub(_placeholder, text)
+
+
+def count_personal_data(text: str) -> Counter[str]:
+    """How many items of each kind :func:`normalise` would mask in ``text`` (counts only)."""
+    prepared = fold_width(strip_markup(text))
+    return Counter(match.lastgroup or "" for match in _PERSONAL_DATA.finditer(prepared))
+
+
+@cache
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional to simplified Chinese (OpenCC ``t2s``, phrase-aware)."""
+    return _t2s().convert(text)
+
+
+def collapse_whitespace(text: str) -> str:
+    """Drop control characters, fold every run of white space into one space, and trim."""
+    return _WHITESPACE.sub(" ", _CONTROL.sub("", text)).strip()
+
+
+def normalise(text: str) -> str:
+    """The normal form every other part of the library sees.
+
+    Markup and entities decoded, width folded, personal data masked, traditional characters
+    converted to simplified, white space collapsed. Idempotent: ``normalise(normalise(t)) ==
+    normalise(t)``.
+    """
+    masked = mask_personal_data(fold_width(strip_markup(text)))
+    return collapse_whitespace(to_simplified(masked))
