@@ -7,17 +7,17 @@ gets an ``error`` value and empty predictions instead of disappearing.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from nlp.data import compose_document, require_columns
 from nlp.model import ReviewPolicy, RoutingModel
 
-__all__ = ["OUTPUT_COLUMNS", "tag_frame"]
+__all__ = ["EXPLANATION_COLUMN", "OUTPUT_COLUMNS", "tag_frame"]
 
 #: Columns :func:`tag_frame` adds (an input column of the same name is replaced).
 OUTPUT_COLUMNS = ("label", "confidence", "top_k", "needs_review", "model_version", "error")
+#: Added too when ``explain`` > 0.
+EXPLANATION_COLUMN = "explanation"
 
 
 def tag_frame(
@@ -28,11 +28,14 @@ def tag_frame(
     title_col: str | None = None,
     top_k: int = 3,
     policy: ReviewPolicy | None = None,
+    explain: int = 0,
 ) -> pd.DataFrame:
     """Route every row of ``frame``; return a copy with the :data:`OUTPUT_COLUMNS` added.
 
-    ``top_k`` is a JSON string (``[{"label": ..., "score": ...}, ...]``) so that every output
-    format (Parquet, CSV, JSONL) stores it the same way.
+    ``top_k`` holds a list ``[{"label": ..., "score": ...}, ...]`` per row (``None`` for a
+    row with an error); writers that need text (CSV) serialise it as JSON. With
+    ``explain=n``, an ``explanation`` column lists each ticket's n deciding terms
+    (``[{"term": ..., "weight": ...}]``).
     """
     require_columns(frame, [text_col, title_col], what="input")
     texts = frame[text_col].array
@@ -50,26 +53,34 @@ def tag_frame(
 
     labels: list[str | None] = [None] * len(frame)
     confidences: list[float | None] = [None] * len(frame)
-    ranked: list[str | None] = [None] * len(frame)
+    ranked: list[list[dict[str, object]] | None] = [None] * len(frame)
+    explained: list[list[dict[str, object]] | None] = [None] * len(frame)
     review: list[bool | None] = [None] * len(frame)
     if documents:
-        predictions = model.classify_documents(documents, top_k=top_k, policy=policy)
+        predictions = model.classify_documents(
+            documents, top_k=top_k, policy=policy, explain=explain
+        )
         for position, prediction in zip(positions, predictions, strict=True):
             labels[position] = prediction.label
             confidences[position] = round(prediction.confidence, 6)
-            ranked[position] = json.dumps(
-                [{"label": label, "score": round(score, 6)} for label, score in prediction.top_k],
-                ensure_ascii=False,
-            )
+            ranked[position] = [
+                {"label": label, "score": round(score, 6)} for label, score in prediction.top_k
+            ]
             review[position] = prediction.needs_review
+            if explain:
+                explained[position] = [
+                    {"term": t.term, "weight": round(t.weight, 6)} for t in prediction.explanation
+                ]
 
     out = frame.copy()
     out["label"] = pd.array(labels, dtype="string")
     out["confidence"] = pd.array(confidences, dtype="Float64")
-    out["top_k"] = pd.array(ranked, dtype="string")
+    out["top_k"] = pd.Series(ranked, index=frame.index, dtype=object)
     out["needs_review"] = pd.array(review, dtype="boolean")
     out["model_version"] = pd.array([model.version or ""] * len(frame), dtype="string")
     out["error"] = pd.array(errors, dtype="string")
+    if explain:
+        out[EXPLANATION_COLUMN] = pd.Series(explained, index=frame.index, dtype=object)
     return out
 
 

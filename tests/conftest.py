@@ -1,0 +1,58 @@
+"""Shared fixtures: one tiny model per session, trained on the demo data shipped in the repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nlp.model import RoutingModel
+from nlp.registry import Registry
+from nlp.train import TrainConfig, TrainResult, train
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo" / "appeals.csv"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def demo_frame() -> pd.DataFrame:
+    return pd.read_csv(DEMO, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="session")
+def trained(demo_frame: pd.DataFrame) -> TrainResult:
+    return train(demo_frame, TrainConfig(calibration_folds=3))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(trained: TrainResult) -> RoutingModel:
+    return trained.model
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory, trained: TrainResult) -> Path:
+    """A registry holding the demo model as ``default@v1`` (active). Treat as read-only;
+    tests that activate, roll back or corrupt versions copy it first (see ``registry_copy``)."""
+    root = tmp_path_factory.mktemp("models")
+    Registry(root).save(trained.model, name="default", metrics=trained.evaluation.to_dict())
+    return root
+
+
+@pytest.fixture
+def registry_copy(models_dir: Path, tmp_path: Path) -> Registry:
+    """A private, writable copy of ``models_dir``."""
+    import shutil
+
+    target = tmp_path / "models"
+    shutil.copytree(models_dir, target)
+    return Registry(target)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (the real benchmark data); tests that need it skip when it is absent."""
+    if not (SHARED_DATA / "appeals" / "train.csv").is_file():
+        pytest.skip("../shared/data is not beside the project")
+    return SHARED_DATA
