@@ -85,6 +85,8 @@ def tag_frame(
 
 
 def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and pd.isna(value)) or (
-        isinstance(value, str) and not value.strip()
+    return (
+        value is None
+        or (isinstance(value, float) and pd.isna(value))
+        or (isinstance(value, str) and not value.strip())
     )

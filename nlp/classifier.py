@@ -70,7 +70,9 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
             n_splits=max(2, min(self.cv, smallest)), shuffle=True, random_state=self.random_state
         )
         decision = cross_val_predict(self._svc(), X, encoded, cv=folds, method="decision_function")
-        self.temperature_ = fit_temperature(_logits(np.asarray(decision, dtype=np.float64)), encoded)
+        self.temperature_ = fit_temperature(
+            _logits(np.asarray(decision, dtype=np.float64)), encoded
+        )
         svc = self._svc().fit(X, encoded)
         coef, intercept = svc.coef_, svc.intercept_
         if self.classes_.size == 2:
@@ -85,8 +87,12 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "weights_")
         return np.asarray(X @ self.weights_) + self.bias_
 
+    def probabilities(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Calibrated probabilities from logits (``X @ weights_ + bias_``)."""
+        return np.asarray(softmax(logits / self.temperature_, axis=1))
+
     def predict_proba(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[np.float64]:
-        return np.asarray(softmax(self.decision_function(X) / self.temperature_, axis=1))
+        return self.probabilities(self.decision_function(X))
 
     def predict(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[Any]:
         return np.asarray(self.classes_[np.argmax(self.decision_function(X), axis=1)])

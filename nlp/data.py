@@ -143,7 +143,7 @@ def prepare_rows(
             continue
         if label_values is not None:
             label = label_values.iat[position]
-            if isinstance(label, float) and pd.isna(label) or str(label).strip() == "":
+            if (isinstance(label, float) and pd.isna(label)) or str(label).strip() == "":
                 skipped["missing_label"] += 1
                 continue
             labels.append(str(label).strip())

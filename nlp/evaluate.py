@@ -13,7 +13,12 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
 __all__ = ["Evaluation", "coverage_curve", "evaluate_probabilities", "expected_calibration_error"]
 
@@ -101,7 +106,9 @@ def evaluate_probabilities(
     return Evaluation(
         n=len(truth_arr),
         accuracy=float(accuracy_score(truth_arr, predicted)),
-        macro_f1=float(f1_score(truth_arr, predicted, labels=every, average="macro", zero_division=0)),
+        macro_f1=float(
+            f1_score(truth_arr, predicted, labels=every, average="macro", zero_division=0)
+        ),
         top2_accuracy=float(np.mean(top2)),
         ece=expected_calibration_error(confidence, correct),
         per_class={

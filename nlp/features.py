@@ -12,10 +12,12 @@ Input to :class:`DocumentVectorizer` is normalised text (see :func:`nlp.text.nor
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -23,31 +25,72 @@ from sklearn.utils.validation import check_is_fitted
 
 from nlp.segment import DEFAULT_USER_DICT, Backend, Segmenter
 
-__all__ = ["CharNgramVectorizer", "DocumentVectorizer", "WordNgramVectorizer"]
+__all__ = ["CharNgramVectorizer", "DocumentVectorizer", "SparseRows", "WordNgramVectorizer"]
 
 _BITS = 21  # every Unicode code point fits in 21 bits
 _MASK = np.uint64((1 << _BITS) - 1)
 _SEPARATOR = "\x00"  # removed by normalisation, so it can mark document boundaries
 
 
-def _tfidf_rows(
+class SparseRows(NamedTuple):
+    """TF-IDF weights as (row, column, value) triplets, sorted by row then column.
+
+    The serving path scores a few tickets from these with numpy alone; scipy's sparse
+    constructors cost more than the arithmetic at that size. :meth:`tocsr` is the matrix
+    that scikit-learn sees.
+    """
+
+    rows: NDArray[np.int64]
+    cols: NDArray[np.int64]
+    values: NDArray[np.float64]
+    n_rows: int
+    n_cols: int
+
+    def tocsr(self) -> sp.csr_matrix:
+        indptr = np.zeros(self.n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.rows, minlength=self.n_rows), out=indptr[1:])
+        return sp.csr_matrix((self.values, self.cols, indptr), shape=(self.n_rows, self.n_cols))
+
+    def dot(self, weights: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``self @ weights`` (a dense n_cols x k matrix) without building a sparse matrix."""
+        contribution = self.values[:, None] * weights[self.cols]
+        if self.n_rows == 1:
+            return contribution.sum(axis=0, keepdims=True)
+        out = np.zeros((self.n_rows, weights.shape[1]))
+        np.add.at(out, self.rows, contribution)
+        return out
+
+    def row(self, index: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Columns and values of one row."""
+        start, end = np.searchsorted(self.rows, [index, index + 1])
+        return self.cols[start:end], self.values[start:end]
+
+
+_SMALL = 20_000  # occurrences; below this np.unique counts faster than a sparse matrix
+
+
+def _tfidf(
     doc_ids: NDArray[np.int64],
     feature_ids: NDArray[np.int64],
     n_docs: int,
     idf: NDArray[np.float64],
-) -> sp.csr_matrix:
+) -> SparseRows:
     """Sublinear TF x IDF, L2-normalised per row, from (document, feature) occurrences."""
     n_features = idf.shape[0]
-    if feature_ids.size == 0:
-        return sp.csr_matrix((n_docs, n_features), dtype=np.float64)
-    pairs, counts = np.unique(doc_ids * n_features + feature_ids, return_counts=True)
-    rows, cols = np.divmod(pairs, n_features)
+    if feature_ids.size <= _SMALL:
+        pairs, counts = np.unique(doc_ids * n_features + feature_ids, return_counts=True)
+        rows, cols = np.divmod(pairs, n_features)
+    else:
+        # COO -> CSR counts the occurrences: a per-row sort in C, cheaper than one global sort.
+        matrix = sp.csr_matrix(
+            (np.ones(feature_ids.size), (doc_ids, feature_ids)), shape=(n_docs, n_features)
+        )
+        matrix.sum_duplicates()
+        counts, cols = matrix.data, matrix.indices.astype(np.int64)
+        rows = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(matrix.indptr))
     values = (1.0 + np.log(counts)) * idf[cols]
     norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n_docs))
-    values /= norms[rows]
-    indptr = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
-    return sp.csr_matrix((values, cols, indptr), shape=(n_docs, n_features))
+    return SparseRows(rows, cols, values / norms[rows], n_docs, n_features)
 
 
 def _smooth_idf(document_frequency: NDArray[np.int64], n_docs: int) -> NDArray[np.float64]:
@@ -68,14 +111,11 @@ def _vocabulary(
 
 
 def _lookup(
-    vocabulary: NDArray[np.uint64], keys: NDArray[np.uint64]
+    vocabulary: pd.Index, keys: NDArray[np.uint64]
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-    """Which keys are in the sorted vocabulary, and at which position."""
-    if vocabulary.size == 0:
-        return np.zeros(keys.size, dtype=bool), np.zeros(keys.size, dtype=np.int64)
-    position = np.searchsorted(vocabulary, keys)
-    np.minimum(position, vocabulary.size - 1, out=position)
-    return vocabulary[position] == keys, position.astype(np.int64)
+    """Which keys are in the vocabulary, and at which position (a hash lookup in C)."""
+    position = np.asarray(vocabulary.get_indexer(pd.Index(keys)), dtype=np.int64)
+    return position >= 0, position
 
 
 def _check_range(name: str, value: tuple[int, int], maximum: int) -> None:
@@ -88,21 +128,37 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
     """TF-IDF over character n-grams (n <= 3) of the first ``max_chars`` characters.
 
     Long bodies add little beyond their opening; bounding them keeps cost per ticket flat.
+    With ``word_bounded=True`` the input is space-separated words and n-grams stay inside a
+    word, padded by a space at each end (scikit-learn's ``char_wb``): "物业费" gives " 物",
+    "物业费", "费 ", ... but no n-gram across two words.
     """
 
     def __init__(
-        self, *, ngram_range: tuple[int, int] = (1, 3), min_df: int = 2, max_chars: int = 300
+        self,
+        *,
+        ngram_range: tuple[int, int] = (1, 3),
+        min_df: int = 2,
+        max_chars: int = 300,
+        word_bounded: bool = False,
     ) -> None:
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_chars = max_chars
+        self.word_bounded = word_bounded
 
     def _keys(self, docs: Sequence[str]) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
         # One encode for the whole chunk; a separator marks each document's end.
-        joined = _SEPARATOR.join(doc[: self.max_chars] for doc in docs) + _SEPARATOR
+        limit = self.max_chars
+        if self.word_bounded:
+            joined = "".join(f" {doc[:limit]} {_SEPARATOR}" if doc else _SEPARATOR for doc in docs)
+        else:
+            joined = _SEPARATOR.join(doc[:limit] for doc in docs) + _SEPARATOR
         codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         is_sep = codes == 0
         doc_of = np.cumsum(is_sep, dtype=np.int64) - is_sep
+        # Positions an n-gram may not cross: in word-bounded mode a space may only be its
+        # first or last character.
+        inner_stop = is_sep | (codes == 32) if self.word_bounded else is_sep
         low, high = self.ngram_range
         doc_parts: list[NDArray[np.int64]] = []
         key_parts: list[NDArray[np.uint64]] = []
@@ -111,10 +167,11 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
             if span <= 0:
                 continue
             key = codes[:span].copy()
-            valid = ~is_sep[:span]
+            valid = ~(inner_stop if n == 1 else is_sep)[:span]
             for offset in range(1, n):
                 key = (key << np.uint64(_BITS)) | codes[offset : offset + span]
-                valid &= ~is_sep[offset : offset + span]
+                stop = inner_stop if offset < n - 1 else is_sep
+                valid &= ~stop[offset : offset + span]
             key_parts.append(key[valid])
             doc_parts.append(doc_of[:span][valid])
         if not key_parts:
@@ -126,14 +183,17 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         docs = list(X)
         doc_ids, keys = self._keys(docs)
         self.vocabulary_keys_, self.idf_ = _vocabulary(doc_ids, keys, len(docs), self.min_df)
+        self.vocabulary_ = pd.Index(self.vocabulary_keys_)
         return self
 
-    def transform(self, X: Iterable[str]) -> sp.csr_matrix:
+    def weights(self, docs: Sequence[str]) -> SparseRows:
         check_is_fitted(self, "idf_")
-        docs = list(X)
         doc_ids, keys = self._keys(docs)
-        found, position = _lookup(self.vocabulary_keys_, keys)
-        return _tfidf_rows(doc_ids[found], position[found], len(docs), self.idf_)
+        found, position = _lookup(self.vocabulary_, keys)
+        return _tfidf(doc_ids[found], position[found], len(docs), self.idf_)
+
+    def transform(self, X: Iterable[str]) -> sp.csr_matrix:
+        return self.weights(list(X)).tocsr()
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
         check_is_fitted(self, "idf_")
@@ -162,10 +222,11 @@ class WordNgramVectorizer(TransformerMixin, BaseEstimator):
     def _ids(
         self, docs: Sequence[Sequence[str]], vocabulary: dict[str, int]
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
-        get = vocabulary.get
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
         ids = np.fromiter(
-            (get(token, -1) for doc in docs for token in doc), dtype=np.int64, count=lengths.sum()
+            map(vocabulary.get, chain.from_iterable(docs), repeat(-1)),
+            dtype=np.int64,
+            count=int(lengths.sum()),
         )
         doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
         return doc_of, ids
@@ -195,18 +256,20 @@ class WordNgramVectorizer(TransformerMixin, BaseEstimator):
         if high >= 2:
             doc_of, ids = self._ids(docs, self.word_index_)
             pair_docs, pair_keys = self._keys(doc_of, ids, n_words)
-            self.bigram_keys_, bigram_idf = _vocabulary(pair_docs, pair_keys, len(docs), self.min_df)
+            self.bigram_keys_, bigram_idf = _vocabulary(
+                pair_docs, pair_keys, len(docs), self.min_df
+            )
         else:
             self.bigram_keys_, bigram_idf = np.zeros(0, np.uint64), np.zeros(0)
+        self.bigrams_ = pd.Index(self.bigram_keys_)
         if low > 1:  # bigrams only: the word ids are still needed to build them
             word_idf = np.zeros(0)
         self.n_unigrams_ = word_idf.size
         self.idf_ = np.concatenate([word_idf, bigram_idf])
         return self
 
-    def transform(self, X: Iterable[Sequence[str]]) -> sp.csr_matrix:
+    def weights(self, docs: Sequence[Sequence[str]]) -> SparseRows:
         check_is_fitted(self, "idf_")
-        docs = list(X)
         doc_of, ids = self._ids(docs, self.word_index_)
         parts_doc: list[NDArray[np.int64]] = []
         parts_feature: list[NDArray[np.int64]] = []
@@ -216,14 +279,17 @@ class WordNgramVectorizer(TransformerMixin, BaseEstimator):
             parts_feature.append(ids[known])
         if self.bigram_keys_.size:
             pair_docs, pair_keys = self._keys(doc_of, ids, len(self.words_))
-            found, position = _lookup(self.bigram_keys_, pair_keys)
+            found, position = _lookup(self.bigrams_, pair_keys)
             parts_doc.append(pair_docs[found])
             parts_feature.append(position[found] + self.n_unigrams_)
         if not parts_doc:
-            return sp.csr_matrix((len(docs), self.idf_.size))
-        return _tfidf_rows(
+            parts_doc, parts_feature = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        return _tfidf(
             np.concatenate(parts_doc), np.concatenate(parts_feature), len(docs), self.idf_
         )
+
+    def transform(self, X: Iterable[Sequence[str]]) -> sp.csr_matrix:
+        return self.weights(list(X)).tocsr()
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
         check_is_fitted(self, "idf_")
@@ -239,7 +305,11 @@ class WordNgramVectorizer(TransformerMixin, BaseEstimator):
 class DocumentVectorizer(TransformerMixin, BaseEstimator):
     """Normalised documents to one sparse matrix: word n-grams | character n-grams.
 
-    Segmentation happens here, with a :class:`~nlp.segment.Segmenter` that is built lazily
+    Character n-grams come from the normalised text (``char_source="text"``) or, inside word
+    boundaries, from the segmented words (``"words"``, like scikit-learn's ``char_wb``): the
+    first scores higher when titles are in the training data, the second on long bodies
+    alone (``bench/accuracy.py`` prints both). Segmentation happens here, with a
+    :class:`~nlp.segment.Segmenter` that is built lazily
     in each process (tokenizers do not pickle). ``user_dict`` is a path; the registry
     stores the file beside the model and points this parameter at that copy on load.
     """
@@ -253,6 +323,8 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         char_ngram_range: tuple[int, int] = (1, 3),
         min_df: int = 2,
         max_chars: int = 300,
+        max_segment_chars: int = 1000,
+        char_source: Literal["text", "words"] = "text",
     ) -> None:
         self.segmenter = segmenter
         self.user_dict = user_dict
@@ -260,6 +332,8 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
         self.max_chars = max_chars
+        self.max_segment_chars = max_segment_chars
+        self.char_source = char_source
 
     @property
     def segmenter_(self) -> Segmenter:
@@ -275,28 +349,45 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         return state
 
     def segment(self, docs: Iterable[str]) -> list[list[str]]:
-        cut = self.segmenter_.cut
-        return [cut(doc) for doc in docs]
+        """Words of the first ``max_segment_chars`` characters of each document."""
+        cut, limit = self.segmenter_.cut, self.max_segment_chars
+        return [cut(doc[:limit]) for doc in docs]
 
     def fit(self, X: Iterable[str], y: Any = None) -> DocumentVectorizer:
         self.fit_transform(X)
         return self
 
     def fit_transform(self, X: Iterable[str], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
+        if self.char_source not in ("words", "text"):
+            raise ValueError(f"char_source must be 'words' or 'text', got {self.char_source!r}")
         docs = list(X)
         self.words_ = WordNgramVectorizer(ngram_range=self.word_ngram_range, min_df=self.min_df)
         self.chars_ = CharNgramVectorizer(
-            ngram_range=self.char_ngram_range, min_df=self.min_df, max_chars=self.max_chars
+            ngram_range=self.char_ngram_range,
+            min_df=self.min_df,
+            max_chars=self.max_chars,
+            word_bounded=self.char_source == "words",
         )
         tokens = self.segment(docs)
         self.words_.fit(tokens)
-        self.chars_.fit(docs)
+        self.chars_.fit(self._char_input(tokens, docs))
         return self._stack(tokens, docs)
 
     @property
     def n_word_features_(self) -> int:
         """Columns ``[0, n_word_features_)`` are word n-grams; the rest character n-grams."""
         return int(self.words_.idf_.size)
+
+    def _char_input(self, tokens: list[list[str]], docs: Sequence[str]) -> Sequence[str]:
+        if self.char_source == "words":
+            return [" ".join(words) for words in tokens]
+        return docs
+
+    def weights(self, docs: Sequence[str]) -> tuple[SparseRows, SparseRows]:
+        """Word and character blocks; character columns start at :attr:`n_word_features_`."""
+        check_is_fitted(self, "chars_")
+        tokens = self.segment(docs)
+        return self.words_.weights(tokens), self.chars_.weights(self._char_input(tokens, docs))
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         check_is_fitted(self, "chars_")
@@ -305,7 +396,8 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
 
     def _stack(self, tokens: list[list[str]], docs: list[str]) -> sp.csr_matrix:
         return sp.hstack(
-            [self.words_.transform(tokens), self.chars_.transform(docs)], format="csr"
+            [self.words_.transform(tokens), self.chars_.transform(self._char_input(tokens, docs))],
+            format="csr",
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:

@@ -8,7 +8,7 @@ code path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -23,7 +23,9 @@ from nlp.data import compose_document
 from nlp.features import DocumentVectorizer
 from nlp.text import normalise
 
-__all__ = ["Prediction", "ReviewPolicy", "RoutingModel", "TextNormaliser", "Term"]
+__all__ = ["Prediction", "ReviewPolicy", "RoutingModel", "Term", "TextNormaliser"]
+
+_SMALL_BATCH = 16  # tickets; up to this many are scored without building a sparse matrix
 
 
 class TextNormaliser(TransformerMixin, BaseEstimator):
@@ -114,8 +116,7 @@ class RoutingModel:
 
     def predict_proba(self, documents: Sequence[str]) -> NDArray[np.float64]:
         """Probabilities (rows sum to 1, columns follow :attr:`labels`) of raw documents."""
-        features = self._vectorizer.transform(self._normaliser.transform(documents))
-        return self._classifier.predict_proba(features)
+        return self._score(self._normaliser.transform(documents))[1]
 
     def predict(self, documents: Sequence[str]) -> list[str]:
         labels = self._classifier.classes_
@@ -149,9 +150,7 @@ class RoutingModel:
         explain: int = 0,
     ) -> list[Prediction]:
         policy = policy or ReviewPolicy()
-        normalised = self._normaliser.transform(documents)
-        features = self._vectorizer.transform(normalised)
-        probabilities = self._classifier.predict_proba(features)
+        rows, probabilities = self._score(self._normaliser.transform(documents))
         labels = self.labels
         k = max(1, min(top_k, len(labels)))
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, : max(k, 2)]
@@ -163,29 +162,59 @@ class RoutingModel:
                 Prediction(
                     label=labels[ranked[0]],
                     confidence=float(scores[0]),
-                    top_k=[(labels[i], float(s)) for i, s in zip(ranked[:k], scores[:k], strict=True)],
+                    top_k=[
+                        (labels[i], float(s)) for i, s in zip(ranked[:k], scores[:k], strict=True)
+                    ],
                     needs_review=reason is not None,
                     review_reason=reason,
-                    explanation=self._explain_row(features, row, int(ranked[0]), explain)
+                    explanation=self._explain_row(*rows(row), int(ranked[0]), explain)
                     if explain
                     else [],
                 )
             )
         return predictions
 
+    def _score(
+        self, normalised: list[str]
+    ) -> tuple[Callable[[int], tuple[NDArray[np.int64], NDArray[np.float64]]], NDArray[np.float64]]:
+        """Probabilities of normalised documents, and a function giving a row's word features.
+
+        A few tickets are scored from the feature triplets with numpy alone; a chunk goes
+        through one sparse matrix product. Both give the same numbers (a test pins it).
+        """
+        classifier = self._classifier
+        if len(normalised) <= _SMALL_BATCH:
+            words, chars = self._vectorizer.weights(normalised)
+            weights = classifier.weights_
+            logits = words.dot(weights) + chars.dot(weights[words.n_cols :]) + classifier.bias_
+            return words.row, classifier.probabilities(logits)
+        features = self._vectorizer.transform(normalised)
+        n_words = self._vectorizer.n_word_features_
+
+        def word_row(row: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+            start, end = features.indptr[row], features.indptr[row + 1]
+            columns = features.indices[start:end]
+            is_word = columns < n_words
+            return columns[is_word], features.data[start:end][is_word]
+
+        return word_row, classifier.predict_proba(features)
+
     @cached_property
     def feature_names(self) -> NDArray[np.object_]:
         return self._vectorizer.get_feature_names_out()
 
-    def _explain_row(self, features: Any, row: int, label_index: int, n: int) -> list[Term]:
+    def _explain_row(
+        self,
+        columns: NDArray[np.int64],
+        values: NDArray[np.float64],
+        label_index: int,
+        n: int,
+    ) -> list[Term]:
         """Words (and word pairs) of the ticket by their contribution ``tfidf * weight``
-        toward the label. Character n-grams also vote, but words are what a reader can check
-        and what the try-it page highlights."""
-        start, end = features.indptr[row], features.indptr[row + 1]
-        columns = features.indices[start:end]
-        is_word = columns < self._vectorizer.n_word_features_
-        columns = columns[is_word]
-        values = features.data[start:end][is_word]
+        toward the label. Character n-grams also vote, but words are what a reader can
+        check and what the try-it page highlights."""
+        if n <= 0:
+            return []
         contribution = values * self._classifier.weights_[columns, label_index]
         names = self.feature_names
         totals: dict[str, float] = {}
@@ -203,11 +232,11 @@ class RoutingModel:
         document = compose_document(text, title)
         if document is None:
             raise ValueError("the ticket needs a non-empty text or title")
-        features = self._vectorizer.transform(self._normaliser.transform([document]))
+        rows, probabilities = self._score(self._normaliser.transform([document]))
         if label is None:
-            index = int(self._classifier.decision_function(features)[0].argmax())
+            index = int(probabilities[0].argmax())
         elif label in self.labels:
             index = self.labels.index(label)
         else:
             raise ValueError(f"unknown label {label!r}; the model knows {', '.join(self.labels)}")
-        return self._explain_row(features, 0, index, n)
+        return self._explain_row(*rows(0), index, n)

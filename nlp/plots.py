@@ -104,9 +104,7 @@ def plot_confusion(
     return figure
 
 
-def plot_coverage(
-    evaluations: dict[str, Evaluation], path: str | Path | None = None
-) -> Figure:
+def plot_coverage(evaluations: dict[str, Evaluation], path: str | Path | None = None) -> Figure:
     """Accuracy of what the model routes alone against the share it routes (coverage)."""
     figure = _new_figure(6.0, 4.2)
     axes = figure.subplots()

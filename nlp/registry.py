@@ -313,5 +313,3 @@ class Registry:
         except FileNotFoundError:
             return None
         return stat.st_ino, stat.st_mtime_ns
-
-

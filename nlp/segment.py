@@ -5,10 +5,12 @@ A :class:`Segmenter` owns its own tokenizer instance (``jieba.Tokenizer`` or
 module-level ``jieba.cut`` / ``jieba.load_userdict`` are never called: they mutate one
 global tokenizer for the whole process.
 
-Text is cut into pieces before the tokenizer sees it: placeholders (``<PHONE>``) are kept
-whole, white space and punctuation end a piece, and no piece is longer than ``max_piece``
-characters. jieba's HMM is super-linear on long runs of unknown characters; with bounded
-pieces every input costs linear time.
+Placeholders (``<PHONE>``) are kept whole; white space and punctuation are dropped. Every
+input costs linear time: jieba's HMM is super-linear on long runs of unknown characters, so
+the jieba backend sees the text in pieces that end at white space or punctuation and are at
+most ``max_piece`` characters long. rjieba (jieba-rs) is linear on any input (a test pins
+it), so it cuts the whole text in one call, with each placeholder swapped for a
+private-use character that it keeps as one token.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ DEFAULT_USER_DICT = Path(str(resources.files("nlp") / "resources" / "userdict.tx
 _PUNCT = r"\s,.!?;:'\"()\[\]{}，。！？、；：“”‘’（）《》〈〉【】「」『』…—～~·/\\|@#$%^&*+=_`"
 _PIECES = re.compile(rf"<[A-Z]+>|[^{_PUNCT}<>]+|[<>]")
 _PLACEHOLDER = re.compile(r"<[A-Z]+>")
+# Placeholders as single private-use characters (U+E000...), and back.
+_KINDS = ("PHONE", "IDCARD", "EMAIL", "BANKCARD", "PLATE", "NAME")
+_TO_PRIVATE = {f"<{kind}>": chr(0xE000 + i) for i, kind in enumerate(_KINDS)}
+_FROM_PRIVATE = {char: placeholder for placeholder, char in _TO_PRIVATE.items()}
+_PRIVATE = re.compile("|".join(map(re.escape, _TO_PRIVATE)))
+_DROP = frozenset(re.sub(r"\\(.)", r"\1", _PUNCT.replace(r"\s", "")) + " \t\n\r\u3000<>")
 
 
 def read_user_dict(path: Path) -> list[tuple[str, int, str | None]]:
@@ -115,6 +123,13 @@ class Segmenter:
 
     def cut(self, text: str) -> list[str]:
         """Words of ``text``; placeholders stay whole, white space and punctuation are dropped."""
+        if self.backend == "rjieba":
+            drop = _DROP
+            if "<" not in text:
+                return [token for token in self._cut(text) if token not in drop]
+            text = _PRIVATE.sub(lambda m: _TO_PRIVATE[m.group()], text)
+            restore = _FROM_PRIVATE
+            return [restore.get(t, t) for t in self._cut(text) if t not in drop and not t.isspace()]
         tokens: list[str] = []
         cut = self._cut
         for piece in self.pieces(text):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
@@ -41,7 +41,10 @@ class TrainConfig:
     char_ngram_range: tuple[int, int] = (1, 3)
     min_df: int = 2
     max_chars: int = 300
+    max_segment_chars: int = 1000
+    char_source: Literal["text", "words"] = "text"
     C: float = 1.0
+    class_weight: str | None = "balanced"
     calibration_folds: int = 5
     test_size: float = 0.2
     min_class_size: int = 5
@@ -73,12 +76,17 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
                     char_ngram_range=config.char_ngram_range,
                     min_df=config.min_df,
                     max_chars=config.max_chars,
+                    max_segment_chars=config.max_segment_chars,
+                    char_source=config.char_source,
                 ),
             ),
             (
                 "classify",
                 CalibratedLinearSVC(
-                    C=config.C, cv=config.calibration_folds, random_state=config.random_state
+                    C=config.C,
+                    cv=config.calibration_folds,
+                    class_weight=config.class_weight,
+                    random_state=config.random_state,
                 ),
             ),
         ]
@@ -132,7 +140,10 @@ def train(
         eval_skipped: dict[str, int] = {}
     else:
         held_out = prepare_rows(
-            eval_frame, text_col=config.text_col, title_col=config.title_col, label_col=config.label_col
+            eval_frame,
+            text_col=config.text_col,
+            title_col=config.title_col,
+            label_col=config.label_col,
         )
         train_docs, train_labels = documents, labels
         test_docs, test_labels = held_out.documents, held_out.labels or []
