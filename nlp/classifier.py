@@ -19,7 +19,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 __all__ = ["CalibratedLinearSVC", "fit_temperature"]
 
@@ -61,19 +61,31 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
 
     def fit(self, X: sp.spmatrix | NDArray[Any], y: ArrayLike) -> CalibratedLinearSVC:
+        X = check_array(X, accept_sparse="csr", dtype=np.float64)
         labels = np.asarray(y)
+        if labels.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {labels.shape[0]} labels")
         self.classes_, encoded = np.unique(labels, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError("a classifier needs at least two classes in the training data")
         smallest = int(np.bincount(encoded).min())
-        folds = StratifiedKFold(
-            n_splits=max(2, min(self.cv, smallest)), shuffle=True, random_state=self.random_state
-        )
-        decision = cross_val_predict(self._svc(), X, encoded, cv=folds, method="decision_function")
+        svc = self._svc().fit(X, encoded)
+        if smallest >= 2:
+            folds = StratifiedKFold(
+                n_splits=min(self.cv, smallest), shuffle=True, random_state=self.random_state
+            )
+            decision = cross_val_predict(
+                self._svc(), X, encoded, cv=folds, method="decision_function"
+            )
+            self.calibration_ = "cross-validated"
+        else:
+            # A class with one example cannot appear on both sides of a split: calibrate on
+            # the training margins (overconfident, and recorded as such).
+            decision = svc.decision_function(X)
+            self.calibration_ = "in-sample"
         self.temperature_ = fit_temperature(
             _logits(np.asarray(decision, dtype=np.float64)), encoded
         )
-        svc = self._svc().fit(X, encoded)
         coef, intercept = svc.coef_, svc.intercept_
         if self.classes_.size == 2:
             coef = np.vstack([-coef[0], coef[0]]) / 2.0
@@ -83,16 +95,23 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def decision_function(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[np.float64]:
+    def logits(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[np.float64]:
+        """One column per class: ``X @ weights_ + bias_``."""
         check_is_fitted(self, "weights_")
         return np.asarray(X @ self.weights_) + self.bias_
+
+    def decision_function(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[np.float64]:
+        """scikit-learn's convention: one column per class, or one column (positive means
+        ``classes_[1]``) for two classes."""
+        logits = self.logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def probabilities(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
         """Calibrated probabilities from logits (``X @ weights_ + bias_``)."""
         return np.asarray(softmax(logits / self.temperature_, axis=1))
 
     def predict_proba(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[np.float64]:
-        return self.probabilities(self.decision_function(X))
+        return self.probabilities(self.logits(X))
 
     def predict(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[Any]:
-        return np.asarray(self.classes_[np.argmax(self.decision_function(X), axis=1)])
+        return np.asarray(self.classes_[np.argmax(self.logits(X), axis=1)])

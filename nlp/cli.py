@@ -37,15 +37,14 @@ def _load_model(args: argparse.Namespace) -> Any:
     return _registry(args).load(name, version)
 
 
-def _title_col(frame: Any, args: argparse.Namespace) -> str | None:
-    """--title-col given: it must exist. Not given: 'title' is used when the data has it."""
+def _columns(frame: Any, args: argparse.Namespace) -> tuple[str, str | None]:
+    """(text column, title column). A column named on the command line must exist; the
+    defaults 'text' and 'title' are used when present (a title-only file has no 'text')."""
     from nlp.data import require_columns
 
-    if args.title_col is not None:
-        if args.title_col not in frame.columns and args.text_col not in frame.columns:
-            require_columns(frame, [args.title_col], what="input")
-        return str(args.title_col)
-    return "title"
+    named = [c for c in (args.text_col, args.title_col) if c is not None]
+    require_columns(frame, named, what="input")
+    return args.text_col or "text", args.title_col or "title"
 
 
 # --------------------------------------------------------------------------- train
@@ -56,12 +55,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     frame = read_tables(args.data)
     eval_frame = read_tables(args.eval) if args.eval else None
+    text_col, title_col = _columns(frame, args)
     config = TrainConfig(
-        text_col=args.text_col,
-        title_col=_title_col(frame, args),
+        text_col=text_col,
+        title_col=title_col,
         label_col=args.label_col,
         min_class_size=args.min_class_size,
         segmenter=args.segmenter,
+        char_source=args.char_source,
     )
     if args.C is not None:
         config = replace(config, C=args.C)
@@ -93,7 +94,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return 0
     summary = result.evaluation.summary()
-    print(f"trained {args.name}@{version} in {result.seconds:.1f}s on {result.data['train_rows']} rows")
+    print(
+        f"trained {args.name}@{version} in {result.seconds:.1f}s "
+        f"on {result.data['train_rows']} rows"
+    )
     if result.data["skipped"]:
         print(f"skipped rows: {result.data['skipped']}")
     print(
@@ -119,11 +123,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     model = _load_model(args)
     frame = read_tables(args.data)
+    text_col, title_col = _columns(frame, args)
     evaluation = evaluate(
         model,
         frame,
-        text_col=args.text_col,
-        title_col=_title_col(frame, args),
+        text_col=text_col,
+        title_col=title_col,
         label_col=args.label_col,
     )
     if args.report_dir:
@@ -135,7 +140,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
         )
     if args.json:
-        _print_json({"model": {"name": model.name, "version": model.version}, **evaluation.to_dict()})
+        _print_json(
+            {"model": {"name": model.name, "version": model.version}, **evaluation.to_dict()}
+        )
         return 0
     summary = evaluation.summary()
     print(f"model {model.name}@{model.version} on {summary['n']} tickets")
@@ -158,7 +165,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"accuracy {point['accuracy']:.4f}"
         )
     if args.report_dir:
-        print(f"report written to {args.report_dir}/ (confusion.png, coverage.png, evaluation.json)")
+        print(
+            f"report written to {args.report_dir}/ (confusion.png, coverage.png, evaluation.json)"
+        )
     return 0
 
 
@@ -174,7 +183,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 "top_k": [{"label": label, "score": score} for label, score in prediction.top_k],
                 "needs_review": prediction.needs_review,
                 "review_reason": prediction.review_reason,
-                "explanation": [{"term": t.term, "weight": t.weight} for t in prediction.explanation],
+                "explanation": [
+                    {"term": t.term, "weight": t.weight} for t in prediction.explanation
+                ],
                 "model": {"name": model.name, "version": model.version},
             }
         )
@@ -223,11 +234,69 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    from service.server import serve  # the library never imports the service at module level
+
+    return serve(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        models_dir=args.models_dir,
+        model_name=args.model,
+    )
+
+
+# --------------------------------------------------------------------------- tag
+def cmd_tag(args: argparse.Namespace) -> int:
+    import os
+
+    from nlp.registry import parse_model_ref
+    from nlp.tagging import tag_file
+
+    name, version = parse_model_ref(args.model)
+    jobs = args.jobs or (1 if args.engine == "local" else os.cpu_count() or 1)
+    # Progress: tqdm on a terminal, else a log line every 30 s (shown without -v too).
+    logging.getLogger("nlp.tagging").setLevel(logging.INFO)
+    summary = tag_file(
+        args.input,
+        args.out,
+        models_dir=args.models_dir,
+        model_name=name,
+        model_version=version,
+        text_col=args.text_col or "text",
+        title_col=args.title_col or "title",
+        title_required=args.title_col is not None,
+        chunk_size=args.chunk_size,
+        jobs=jobs,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        resume=args.resume,
+    )
+    if args.json:
+        _print_json(summary.to_dict())
+        return 0
+    print(
+        f"tagged {summary.rows} rows into {summary.output} with {summary.model} "
+        f"({summary.engine}) in {summary.seconds:.1f}s"
+    )
+    if summary.resumed_chunks:
+        print(f"resumed: {summary.resumed_chunks} of {summary.chunks} chunks were already done")
+    if summary.errors:
+        listed = ", ".join(f"{error}={count}" for error, count in sorted(summary.errors.items()))
+        print(f"rows kept untagged, see the error column: {listed}")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def _data_columns(parser: argparse.ArgumentParser, *, labels: bool) -> None:
-    parser.add_argument("--text-col", default="text", help="column with the ticket body")
     parser.add_argument(
-        "--title-col", default=None, help="column with the ticket title (default: 'title' if present)"
+        "--text-col", default=None, help="column with the ticket body (default: 'text')"
+    )
+    parser.add_argument(
+        "--title-col",
+        default=None,
+        help="column with the ticket title (default: 'title' if present)",
     )
     if labels:
         parser.add_argument("--label-col", default="label", help="column with the department")
@@ -254,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--activate", action="store_true", help="activate the new version")
     train.add_argument("--min-class-size", type=int, default=5)
     train.add_argument("--segmenter", choices=["rjieba", "jieba"], default="rjieba")
+    train.add_argument(
+        "--char-source",
+        choices=["text", "words"],
+        default="text",
+        help="character n-grams from the text (default) or inside words (better on bodies alone)",
+    )
     train.add_argument("--C", type=float, default=None, help="SVM regularisation (default 1.0)")
     train.add_argument("--report-dir", type=Path, help="write confusion.png here")
     train.add_argument("--json", action="store_true", help="print one JSON object")
@@ -282,6 +357,29 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--models-dir", default="models", type=Path)
     models.add_argument("--json", action="store_true")
     models.set_defaults(handler=cmd_models)
+
+    tag = commands.add_parser("tag", help="tag a file of tickets (streamed, resumable)")
+    tag.add_argument("input", type=Path, help="CSV, XLSX, Parquet (file or folder) or JSONL")
+    tag.add_argument("--out", required=True, type=Path, help="output: .parquet, .csv or .jsonl")
+    _model_options(tag)
+    _data_columns(tag, labels=False)
+    tag.add_argument("--chunk-size", type=int, default=10_000, help="rows per chunk")
+    tag.add_argument(
+        "--jobs", type=int, default=None, help="processes or Dask workers (local: 1; dask: CPUs)"
+    )
+    tag.add_argument("--engine", choices=["local", "dask"], default="local")
+    tag.add_argument("--scheduler", default=None, help="Dask scheduler, e.g. tcp://host:8786")
+    tag.add_argument("--resume", action="store_true", help="continue a run that was stopped")
+    tag.add_argument("--json", action="store_true", help="print one JSON object")
+    tag.set_defaults(handler=cmd_tag)
+
+    serve = commands.add_parser("serve", help="start the HTTP API (uvicorn, uvloop + httptools)")
+    serve.add_argument("--host", default="127.0.0.1", help="needs API keys unless loopback")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    serve.add_argument("--models-dir", default=None, type=Path, help="default: models")
+    serve.add_argument("--model", default=None, help="model NAME to serve (default: default)")
+    serve.set_defaults(handler=cmd_serve)
     return parser
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
-from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -23,7 +22,7 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from nlp.segment import DEFAULT_USER_DICT, Backend, Segmenter
+from nlp.segment import BUILTIN, Backend, Segmenter
 
 __all__ = ["CharNgramVectorizer", "DocumentVectorizer", "SparseRows", "WordNgramVectorizer"]
 
@@ -53,9 +52,9 @@ class SparseRows(NamedTuple):
 
     def dot(self, weights: NDArray[np.float64]) -> NDArray[np.float64]:
         """``self @ weights`` (a dense n_cols x k matrix) without building a sparse matrix."""
-        contribution = self.values[:, None] * weights[self.cols]
         if self.n_rows == 1:
-            return contribution.sum(axis=0, keepdims=True)
+            return (self.values @ weights[self.cols])[None, :]
+        contribution = self.values[:, None] * weights[self.cols]
         out = np.zeros((self.n_rows, weights.shape[1]))
         np.add.at(out, self.rows, contribution)
         return out
@@ -110,11 +109,46 @@ def _vocabulary(
     return unique_keys[keep], _smooth_idf(df[keep], n_docs)
 
 
+class KeyIndex:
+    """Positions of uint64 keys in a vocabulary: a C hash table, built once per process.
+
+    pandas' ``UInt64HashTable`` answers a ticket's ~1,000 lookups in ~5 us; the public
+    ``Index.get_indexer`` wraps the same table in ~20 us of checks per call, and
+    ``np.searchsorted`` takes ~100 us. The table is rebuilt after unpickling.
+    """
+
+    def __init__(self, keys: NDArray[np.uint64]) -> None:
+        self.keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        self._table: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"keys": self.keys}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.keys, self._table = state["keys"], None
+
+    def __len__(self) -> int:
+        return int(self.keys.size)
+
+    def lookup(self, keys: NDArray[np.uint64]) -> NDArray[np.int64]:
+        """Position of each key, -1 where it is not in the vocabulary."""
+        if self._table is None:
+            try:
+                from pandas._libs.hashtable import UInt64HashTable
+
+                table = UInt64HashTable(max(1, self.keys.size))
+                table.map_locations(self.keys)
+                self._table = table.lookup
+            except (ImportError, AttributeError):  # pandas moved its internals
+                self._table = pd.Index(self.keys).get_indexer
+        return np.asarray(self._table(np.ascontiguousarray(keys, dtype=np.uint64)), np.int64)
+
+
 def _lookup(
-    vocabulary: pd.Index, keys: NDArray[np.uint64]
+    vocabulary: KeyIndex, keys: NDArray[np.uint64]
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-    """Which keys are in the vocabulary, and at which position (a hash lookup in C)."""
-    position = np.asarray(vocabulary.get_indexer(pd.Index(keys)), dtype=np.int64)
+    """Which keys are in the vocabulary, and at which position."""
+    position = vocabulary.lookup(keys)
     return position >= 0, position
 
 
@@ -183,7 +217,7 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         docs = list(X)
         doc_ids, keys = self._keys(docs)
         self.vocabulary_keys_, self.idf_ = _vocabulary(doc_ids, keys, len(docs), self.min_df)
-        self.vocabulary_ = pd.Index(self.vocabulary_keys_)
+        self.vocabulary_ = KeyIndex(self.vocabulary_keys_)
         return self
 
     def weights(self, docs: Sequence[str]) -> SparseRows:
@@ -261,7 +295,7 @@ class WordNgramVectorizer(TransformerMixin, BaseEstimator):
             )
         else:
             self.bigram_keys_, bigram_idf = np.zeros(0, np.uint64), np.zeros(0)
-        self.bigrams_ = pd.Index(self.bigram_keys_)
+        self.bigrams_ = KeyIndex(self.bigram_keys_)
         if low > 1:  # bigrams only: the word ids are still needed to build them
             word_idf = np.zeros(0)
         self.n_unigrams_ = word_idf.size
@@ -310,7 +344,8 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
     first scores higher when titles are in the training data, the second on long bodies
     alone (``bench/accuracy.py`` prints both). Segmentation happens here, with a
     :class:`~nlp.segment.Segmenter` that is built lazily
-    in each process (tokenizers do not pickle). ``user_dict`` is a path; the registry
+    in each process (tokenizers do not pickle). ``user_dict`` is a path, or ``"builtin"`` for
+    the dictionary shipped with the library; the registry
     stores the file beside the model and points this parameter at that copy on load.
     """
 
@@ -318,7 +353,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         self,
         *,
         segmenter: Backend = "rjieba",
-        user_dict: Path | None = DEFAULT_USER_DICT,
+        user_dict: str | None = BUILTIN,
         word_ngram_range: tuple[int, int] = (1, 2),
         char_ngram_range: tuple[int, int] = (1, 3),
         min_df: int = 2,

@@ -48,8 +48,8 @@ class ReviewPolicy:
     The defaults come from the coverage curve of the evaluation (README, "Review policy").
     """
 
-    min_confidence: float = 0.5
-    min_margin: float = 0.1
+    min_confidence: float = 0.7
+    min_margin: float = 0.2
 
     def reason(self, top: float, second: float) -> str | None:
         if top < self.min_confidence:
@@ -216,9 +216,12 @@ class RoutingModel:
         if n <= 0:
             return []
         contribution = values * self._classifier.weights_[columns, label_index]
+        # Only the strongest few can make the list; a word pair may repeat a word ("物业 费"
+        # and "物业费"), so candidates are merged by surface form before the cut.
+        best = np.argsort(-contribution)[: 3 * n]
         names = self.feature_names
         totals: dict[str, float] = {}
-        for column, value in zip(columns.tolist(), contribution.tolist(), strict=True):
+        for column, value in zip(columns[best].tolist(), contribution[best].tolist(), strict=True):
             if value > 0:
                 term = str(names[column]).replace(" ", "")
                 totals[term] = totals.get(term, 0.0) + value

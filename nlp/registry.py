@@ -30,6 +30,7 @@ import joblib
 
 from nlp.errors import ModelIntegrityError, ModelNotFoundError
 from nlp.model import RoutingModel
+from nlp.segment import resolve_user_dict
 
 __all__ = ["ActivePointer", "Registry", "parse_model_ref"]
 
@@ -171,7 +172,7 @@ class Registry:
         model_dir.mkdir(parents=True, exist_ok=True)
         with self._claim_version(name) as (version, folder):
             vectorizer = model.vectorizer
-            source_dict = Path(vectorizer.user_dict) if vectorizer.user_dict else None
+            source_dict = resolve_user_dict(vectorizer.user_dict)
             if source_dict is not None:
                 shutil.copyfile(source_dict, folder / USER_DICT_FILE)
             joblib.dump(model.pipeline, folder / MODEL_FILE, compress=3)
@@ -264,7 +265,7 @@ class Registry:
         pipeline = joblib.load(folder / MODEL_FILE)
         vectorizer = pipeline.named_steps["vectorise"]
         dictionary = folder / USER_DICT_FILE
-        vectorizer.user_dict = dictionary if dictionary.is_file() else None
+        vectorizer.user_dict = str(dictionary) if dictionary.is_file() else None
         return RoutingModel(pipeline, name=name, version=version, manifest=manifest)
 
     # ----------------------------------------------------------------- the active pointer

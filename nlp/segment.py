@@ -23,7 +23,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_USER_DICT", "Backend", "Segmenter", "read_user_dict"]
+__all__ = [
+    "BUILTIN",
+    "DEFAULT_USER_DICT",
+    "Backend",
+    "Segmenter",
+    "read_user_dict",
+    "resolve_user_dict",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +38,8 @@ Backend = Literal["rjieba", "jieba"]
 
 #: The domain dictionary shipped with the library (city-service and governance vocabulary).
 DEFAULT_USER_DICT = Path(str(resources.files("nlp") / "resources" / "userdict.txt"))
+#: The name that stands for :data:`DEFAULT_USER_DICT` in estimator parameters.
+BUILTIN = "builtin"
 
 _PUNCT = r"\s,.!?;:'\"()\[\]{}，。！？、；：“”‘’（）《》〈〉【】「」『』…—～~·/\\|@#$%^&*+=_`"
 _PIECES = re.compile(rf"<[A-Z]+>|[^{_PUNCT}<>]+|[<>]")
@@ -41,6 +50,15 @@ _TO_PRIVATE = {f"<{kind}>": chr(0xE000 + i) for i, kind in enumerate(_KINDS)}
 _FROM_PRIVATE = {char: placeholder for placeholder, char in _TO_PRIVATE.items()}
 _PRIVATE = re.compile("|".join(map(re.escape, _TO_PRIVATE)))
 _DROP = frozenset(re.sub(r"\\(.)", r"\1", _PUNCT.replace(r"\s", "")) + " \t\n\r\u3000<>")
+
+
+def resolve_user_dict(user_dict: str | Path | None) -> Path | None:
+    """``"builtin"`` -> the shipped dictionary; a path -> that path; None -> no dictionary."""
+    if user_dict is None:
+        return None
+    if isinstance(user_dict, str) and user_dict == BUILTIN:
+        return DEFAULT_USER_DICT
+    return Path(user_dict)
 
 
 def read_user_dict(path: Path) -> list[tuple[str, int, str | None]]:
@@ -70,7 +88,7 @@ class Segmenter:
         self,
         *,
         backend: Backend = "rjieba",
-        user_dict: Path | None = DEFAULT_USER_DICT,
+        user_dict: str | Path | None = BUILTIN,
         max_piece: int = 64,
         cache_dir: Path | None = None,
     ) -> None:
@@ -79,7 +97,7 @@ class Segmenter:
         if max_piece < 8:
             raise ValueError("max_piece must be at least 8 characters")
         self.backend = backend
-        self.user_dict = user_dict
+        self.user_dict = resolve_user_dict(user_dict)
         self.max_piece = max_piece
         self._cut = self._build(cache_dir)
 

@@ -1,10 +1,11 @@
 """Text normalisation and masking of personal data: one pure function per concern.
 
 :func:`normalise` is the front door. It masks personal data as soon as the text has been
-decoded (HTML entities) and width-folded (NFKC, so that full-width digits are digits), and
-before segmentation, conversion, features, logs or anything else sees it. Placeholders are
-typed (``<PHONE>``, ``<IDCARD>``, ...) so the model can still use "a phone number was here"
-as a feature.
+decoded (HTML entities), width-folded (NFKC, so that full-width digits are digits) and
+converted to simplified characters (so traditional keywords are recognised): pure string
+functions that keep nothing. Segmentation, features, logs and exports see masked text only.
+Placeholders are typed (``<PHONE>``, ``<IDCARD>``, ...) so the model can still use "a phone
+number was here" as a feature.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ __all__ = [
 PLACEHOLDERS = ("<PHONE>", "<IDCARD>", "<EMAIL>", "<BANKCARD>", "<PLATE>", "<NAME>")
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-_SIGNATURE_KEYS = "联系人|联系方式|姓名|署名|举报人|投诉人|反映人|来电人|留言人|申请人"
+_SIGNATURE_KEYS = "联系人|姓名|署名|举报人|投诉人|反映人|来电人|留言人|申请人"
 _HONORIFICS = "先生|女士|小姐|阿姨|叔叔|大爷|大妈|师傅|老师"
 
 # One alternation, one pass. Order matters where patterns overlap: an 18-digit ID number is
@@ -40,7 +41,7 @@ _HONORIFICS = "先生|女士|小姐|阿姨|叔叔|大爷|大妈|师傅|老师"
 _PERSONAL_DATA = re.compile(
     # Every pattern starts with one of these characters: a cheap test rejects the other
     # positions before the alternation is tried.
-    rf"(?=[0-9A-Za-z._%+(\-{_PROVINCES}联姓署举投反来留申])(?:"
+    rf"(?=[0-9A-Za-z._%+(\-{_PROVINCES}联姓署举投反来留申我本])(?:"
     + "|".join(
         [
             r"(?P<EMAIL>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})",
@@ -58,22 +59,34 @@ _PERSONAL_DATA = re.compile(
             r"[A-HJ-NP-Za-hj-np-z0-9挂学警](?![A-Za-z0-9]))",
             # A name after a signature keyword: 联系人：张三 / 投诉人:王先生.
             rf"(?P<SIGKEY>{_SIGNATURE_KEYS})[ ]?[:：][ ]?"
-            rf"(?P<NAME>[\u4e00-\u9fff]{{1,3}}?(?:{_HONORIFICS})|[\u4e00-\u9fff]{{2,3}})",
+            rf"(?P<NAME>[\u4e00-\u9fff]{{1,3}}?(?:{_HONORIFICS})|[\u4e00-\u9fff]{{2,3}})"
+            # ... or introduced by the writer: 我叫张三, / 本人李四。 (a name ends at punctuation)
+            rf"|(?P<SELFKEY>我叫|本人叫|本人姓名|我的名字是)"
+            rf"(?P<SELFNAME>[\u4e00-\u9fff]{{2,3}})(?=[,.;:!?，。；：！？、 ]|$)",
         ]
     )
     + ")"
 )
-_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]{0,200})?/?>")
+# HTML tags that message boards and ticket exports leave in text. Only these are removed, so
+# "a<b and c>d" and our own placeholders (<PHONE>) stay as they are.
+_TAGS = "a|b|br|div|em|font|h[1-6]|hr|i|img|li|ol|p|section|span|strong|table|tbody|td|th|tr|u|ul"
+_MARKUP = re.compile(rf"</?(?:{_TAGS})(?:\s[^<>=]{{0,100}}=[^<>]{{0,200}})?\s*/?>", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def strip_markup(text: str) -> str:
-    """Decode HTML entities (``&nbsp;``, ``&#49;``) and drop tags such as ``<br>`` or ``<p>``."""
+    """Decode HTML entities (``&nbsp;``, ``&#49;``, twice-escaped ``&amp;lt;``) and drop tags
+    such as ``<br>`` or ``<p>``, decoded ones included. Idempotent."""
+    for _ in range(3):
+        if "&" not in text:
+            break
+        decoded = html.unescape(text)
+        if decoded == text:
+            break
+        text = decoded
     if "<" in text:
         text = _MARKUP.sub(" ", text)
-    if "&" in text:
-        text = html.unescape(text)
     return text
 
 
@@ -111,21 +124,26 @@ def _placeholder(match: re.Match[str]) -> str:
     kind = match.lastgroup
     if kind == "NAME":
         return f"{match.group('SIGKEY')}:<NAME>"
+    if kind == "SELFNAME":
+        return f"{match.group('SELFKEY')}<NAME>"
     return f"<{kind}>"
 
 
 def mask_personal_data(text: str) -> str:
     """Replace phone and ID numbers, e-mails, bank cards, plates and signed names by placeholders.
 
-    Expects width-folded text (see :func:`fold_width`); :func:`normalise` does both in order.
+    Expects width-folded, simplified text; :func:`normalise` prepares it in that order.
     """
     return _PERSONAL_DATA.sub(_placeholder, text)
 
 
 def count_personal_data(text: str) -> Counter[str]:
     """How many items of each kind :func:`normalise` would mask in ``text`` (counts only)."""
-    prepared = fold_width(strip_markup(text))
-    return Counter(match.lastgroup or "" for match in _PERSONAL_DATA.finditer(prepared))
+    prepared = to_simplified(fold_width(strip_markup(text)))
+    return Counter(
+        "NAME" if match.lastgroup == "SELFNAME" else match.lastgroup or ""
+        for match in _PERSONAL_DATA.finditer(prepared)
+    )
 
 
 @cache
@@ -146,9 +164,9 @@ def collapse_whitespace(text: str) -> str:
 def normalise(text: str) -> str:
     """The normal form every other part of the library sees.
 
-    Markup and entities decoded, width folded, personal data masked, traditional characters
-    converted to simplified, white space collapsed. Idempotent: ``normalise(normalise(t)) ==
-    normalise(t)``.
+    Markup and entities decoded, width folded, traditional characters converted to
+    simplified (so 聯繫人 and 粵B are recognised like 联系人 and 粤B), personal data masked,
+    white space collapsed. Idempotent: ``normalise(normalise(t)) == normalise(t)``.
     """
-    masked = mask_personal_data(fold_width(strip_markup(text)))
-    return collapse_whitespace(to_simplified(masked))
+    simplified = to_simplified(fold_width(strip_markup(text)))
+    return collapse_whitespace(mask_personal_data(simplified))

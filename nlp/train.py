@@ -22,7 +22,7 @@ from nlp.errors import DataError
 from nlp.evaluate import Evaluation, evaluate_probabilities
 from nlp.features import DocumentVectorizer
 from nlp.model import RoutingModel, TextNormaliser
-from nlp.segment import DEFAULT_USER_DICT, Backend
+from nlp.segment import BUILTIN, Backend
 
 __all__ = ["TrainConfig", "TrainResult", "build_pipeline", "evaluate", "train"]
 
@@ -71,7 +71,7 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
                 "vectorise",
                 DocumentVectorizer(
                     segmenter=config.segmenter,
-                    user_dict=DEFAULT_USER_DICT,
+                    user_dict=BUILTIN,
                     word_ngram_range=config.word_ngram_range,
                     char_ngram_range=config.char_ngram_range,
                     min_df=config.min_df,
@@ -109,6 +109,33 @@ def _check_classes(rows: PreparedRows, config: TrainConfig) -> None:
         )
 
 
+def _held_out_split(
+    documents: list[str], labels: list[str], config: TrainConfig
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Stratified split; classes with a single example (allowed by a lowered
+    ``min_class_size``) cannot be split and go to training whole."""
+    counts = pd.Series(labels).value_counts()
+    single = set(counts[counts < 2].index)
+    keep = [i for i, label in enumerate(labels) if label not in single]
+    only_train = [i for i, label in enumerate(labels) if label in single]
+    kept_labels = [labels[i] for i in keep]
+    if len(set(kept_labels)) < 2:
+        raise DataError(
+            "too few examples to hold out an evaluation split: give --eval data "
+            "or add examples (at least two labels with two or more examples each)"
+        )
+    train_idx, test_idx = train_test_split(
+        keep, test_size=config.test_size, stratify=kept_labels, random_state=config.random_state
+    )
+    train_idx = list(train_idx) + only_train
+    return (
+        [documents[i] for i in train_idx],
+        [documents[i] for i in test_idx],
+        [labels[i] for i in train_idx],
+        [labels[i] for i in test_idx],
+    )
+
+
 def train(
     frame: pd.DataFrame,
     config: TrainConfig | None = None,
@@ -130,12 +157,8 @@ def train(
     assert rows.labels is not None
     documents, labels = rows.documents, rows.labels
     if eval_frame is None:
-        train_docs, test_docs, train_labels, test_labels = train_test_split(
-            documents,
-            labels,
-            test_size=config.test_size,
-            stratify=labels,
-            random_state=config.random_state,
+        train_docs, test_docs, train_labels, test_labels = _held_out_split(
+            documents, labels, config
         )
         eval_skipped: dict[str, int] = {}
     else:

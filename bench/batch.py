@@ -1,0 +1,165 @@
+"""Batch tagging throughput and memory: `appeals tag` end to end on 1,000,000 tickets.
+
+Builds the input by repeating the bodies and titles of ../shared/data/appeals, trains the
+default model on ../shared/data through the library into a temporary models folder, then
+runs `appeals tag` (a subprocess each time, so start-up, model loading and writing the
+output all count) with --jobs 1, --jobs 2 and Dask LocalCluster(2) on 100,000 rows and on
+the full size. Prints tickets/s, tickets/s per core and the peak RSS of the whole process
+tree (main process, worker processes, Dask nanny and workers), sampled every 0.1 s.
+
+    .venv/bin/python bench/batch.py                 # 1,000,000 rows (and 100,000)
+    .venv/bin/python bench/batch.py --rows 200000   # quicker
+Each run is stopped after --timeout seconds, so the whole script is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from nlp.registry import Registry
+from nlp.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINES = {
+    "jobs1": (["--jobs", "1"], 1, "--jobs 1"),
+    "jobs2": (["--jobs", "2"], 2, "--jobs 2"),
+    "dask2": (["--engine", "dask", "--jobs", "2"], 2, "dask LocalCluster(2)"),
+}
+
+
+def build_input(shared: Path, rows: int, path: Path) -> None:
+    """``rows`` tickets: body i and title i of the shared data, repeated, written in blocks."""
+    bodies = pd.read_csv(shared / "appeals" / "train.csv", dtype=str, keep_default_na=False)
+    titles = pd.read_csv(shared / "appeals" / "titles.csv", dtype=str, keep_default_na=False)
+    body, title = bodies["text"].to_numpy(), titles["title"].to_numpy()
+    block = 100_000
+    for start in range(0, rows, block):
+        index = range(start, min(start + block, rows))
+        frame = pd.DataFrame(
+            {
+                "id": [f"t{i:07d}" for i in index],
+                "title": [title[i % len(title)] for i in index],
+                "text": [body[i % len(body)] for i in index],
+            }
+        )
+        frame.to_csv(path, mode="w" if start == 0 else "a", header=start == 0, index=False)
+
+
+def train_default(shared: Path, models: Path) -> str:
+    bodies = pd.read_csv(shared / "appeals" / "train.csv", dtype=str, keep_default_na=False)
+    titles = pd.read_csv(shared / "appeals" / "titles.csv", dtype=str, keep_default_na=False)
+    frame = pd.concat([bodies[["text", "label"]], titles[["title", "label"]]], ignore_index=True)
+    result = train(frame, TrainConfig())
+    return Registry(models).save(result.model, name="default", metrics=result.evaluation.to_dict())
+
+
+def run_tag(
+    source: Path, out: Path, models: Path, options: list[str], chunk: int, timeout: float
+) -> tuple[float, int, bool]:
+    """(seconds, peak RSS of the process tree in bytes, finished) of one `appeals tag` run."""
+    command = [sys.executable, "-m", "nlp.cli", "tag", str(source), "--out", str(out)]
+    command += ["--models-dir", str(models), "--chunk-size", str(chunk), *options]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    parent = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        if time.perf_counter() - started > timeout:
+            for child in parent.children(recursive=True):
+                child.kill()
+            process.kill()
+            process.communicate()
+            return time.perf_counter() - started, peak, False
+        try:
+            tree = [parent, *parent.children(recursive=True)]
+            peak = max(peak, sum(_rss(p) for p in tree))
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.1)
+    seconds = time.perf_counter() - started
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{stderr}")
+    return seconds, peak, True
+
+
+def _rss(process: psutil.Process) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small-rows", type=int, default=100_000, help="for the RSS ratio")
+    parser.add_argument("--chunk-size", type=int, default=10_000)
+    parser.add_argument("--engines", default="jobs1,jobs2,dask2", help=",".join(ENGINES))
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
+    args = parser.parse_args()
+    if not (args.shared / "appeals" / "train.csv").is_file():
+        raise SystemExit(f"{args.shared}: no appeals/train.csv; pass --shared")
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    sizes = sorted({min(args.small_rows, args.rows), args.rows})
+
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as temp:
+        folder = Path(temp)
+        started = time.perf_counter()
+        version = train_default(args.shared, folder / "models")
+        print(f"trained default@{version} on {args.shared} in {time.perf_counter() - started:.0f}s")
+        inputs = {}
+        for rows in sizes:
+            inputs[rows] = folder / f"tickets-{rows}.csv"
+            build_input(args.shared, rows, inputs[rows])
+        print(
+            f"input: {', '.join(f'{r:,}' for r in sizes)} rows; chunk size {args.chunk_size:,};"
+            f" {os.cpu_count()} CPUs; end to end (start-up, read, tag, write Parquet)"
+        )
+        print(
+            f"{'engine':<22}{'rows':>10}{'seconds':>9}{'tickets/s':>11}"
+            f"{'per core':>10}{'peak RSS':>11}"
+        )
+        peaks: dict[str, dict[int, int]] = {}
+        for name in engines:
+            options, cores, label = ENGINES[name]
+            for rows in sizes:
+                out = folder / f"out-{name}-{rows}.parquet"
+                seconds, peak, finished = run_tag(
+                    inputs[rows], out, folder / "models", options, args.chunk_size, args.timeout
+                )
+                out.unlink(missing_ok=True)
+                peaks.setdefault(label, {})[rows] = peak
+                if not finished:
+                    print(f"{label:<22}{rows:>10,} stopped after {seconds:.0f}s (--timeout)")
+                    continue
+                rate = rows / seconds
+                print(
+                    f"{label:<22}{rows:>10,}{seconds:>9.1f}{rate:>11,.0f}{rate / cores:>10,.0f}"
+                    f"{peak / 2**20:>8,.0f} MB"
+                )
+                sys.stdout.flush()
+        if len(sizes) == 2:
+            small, large = sizes
+            for label, by_rows in peaks.items():
+                if by_rows.get(small) and by_rows.get(large):
+                    print(
+                        f"peak RSS {large:,} / {small:,} rows, {label}: "
+                        f"{by_rows[large] / by_rows[small]:.2f}x (target <= 1.5x)"
+                    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,401 @@
+"""Engines that run :func:`nlp.batch.tag_frame` over a stream of chunks.
+
+Each engine takes ``(chunk_number, frame)`` pairs, where a frame holds only the columns the
+model reads, and yields ``(chunk_number, tagged)`` pairs holding only the columns tag_frame
+adds, with the chunk's index. Results may come back out of order; the caller puts them in
+place by chunk number. Every engine pulls chunks lazily and keeps a bounded number in
+flight, so memory does not grow with the input.
+
+- :class:`LocalEngine`: this process, one chunk at a time.
+- :class:`ProcessEngine`: ``jobs`` worker processes; each loads the model once, from the
+  registry path, and sends labels back (never token lists).
+- :class:`DaskEngine`: every chunk is a partition of a dask.dataframe that
+  ``map_partitions(tag_frame)`` tags on a Dask cluster (a ``LocalCluster`` by default, or
+  an existing scheduler). Workers load the model once per process, from the registry path.
+
+All three call the same function on the same chunks, so labels, confidences and order
+are identical whatever the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, Self, cast
+
+import pandas as pd
+
+from nlp.batch import OUTPUT_COLUMNS, tag_frame
+from nlp.errors import AppealRouterError, ModelNotFoundError
+from nlp.model import RoutingModel
+
+__all__ = [
+    "DaskEngine",
+    "Engine",
+    "EngineError",
+    "LocalEngine",
+    "ModelSource",
+    "ProcessEngine",
+    "TagOptions",
+    "tag_chunk",
+]
+
+logger = logging.getLogger(__name__)
+
+Chunk = tuple[int, pd.DataFrame]
+
+
+class EngineError(AppealRouterError, RuntimeError):
+    """A batch engine could not start or its workers cannot do the work (say what to fix)."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a worker finds the model: a registry folder, a name and a pinned version.
+
+    Cheap to send to a worker (three strings); :meth:`load` verifies and loads the model
+    once per process and reuses it for every chunk after that.
+    """
+
+    models_dir: str
+    name: str
+    version: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def load(self) -> RoutingModel:
+        key = (str(Path(self.models_dir).resolve()), self.name, self.version)
+        with _MODELS_LOCK:
+            model = _MODELS.get(key)
+            if model is None:
+                from nlp.registry import Registry
+
+                model = Registry(self.models_dir).load(self.name, self.version)
+                model.warm_up()
+                _MODELS[key] = model
+            return model
+
+
+# One loaded model per (registry, name, version) per process: workers load it once.
+_MODELS: dict[tuple[str, str, str], RoutingModel] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TagOptions:
+    """What tag_frame needs besides the model; the same for every chunk of a run."""
+
+    text_col: str = "text"
+    title_col: str | None = None
+    top_k: int = 3
+
+
+def tag_chunk(frame: pd.DataFrame, model: RoutingModel, options: TagOptions) -> pd.DataFrame:
+    """The columns :func:`tag_frame` adds to ``frame`` (same index), and nothing else."""
+    tagged = tag_frame(
+        frame,
+        model,
+        text_col=options.text_col,
+        title_col=options.title_col,
+        top_k=options.top_k,
+    )
+    return tagged[list(OUTPUT_COLUMNS)]
+
+
+class Engine(Protocol):
+    """Tags a stream of chunks; a context manager that starts and stops its workers."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None: ...
+
+    def run(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]: ...
+
+
+class LocalEngine:
+    """This process, one chunk at a time (results in order)."""
+
+    def __init__(self, model: RoutingModel | ModelSource, options: TagOptions) -> None:
+        self.model = model
+        self.options = options
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        return None
+
+    def run(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+        model = self.model.load() if isinstance(self.model, ModelSource) else self.model
+        for number, frame in chunks:
+            yield number, tag_chunk(frame, model, self.options)
+
+
+# --------------------------------------------------------------------------- processes
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(source: ModelSource, options: TagOptions) -> None:
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    _WORKER["model"] = source.load()
+    _WORKER["options"] = options
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent was killed (kill -9 leaves no time to stop the pool) exits too,
+    instead of waiting forever for work."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _tag_in_worker(frame: pd.DataFrame) -> pd.DataFrame:
+    return tag_chunk(frame, _WORKER["model"], _WORKER["options"])
+
+
+class ProcessEngine:
+    """``jobs`` processes (started fresh with 'spawn', so no thread state is forked); each
+    loads the model once in its initializer. At most ``2 * jobs`` chunks are in flight."""
+
+    def __init__(self, source: ModelSource, options: TagOptions, *, jobs: int) -> None:
+        if jobs < 1:
+            raise EngineError(f"--jobs must be at least 1, not {jobs}")
+        self.source = source
+        self.options = options
+        self.jobs = jobs
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ProcessEngine:
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.source, self.options),
+        )
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def run(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+        if self._pool is None:
+            raise RuntimeError("use the engine as a context manager")
+        pool = self._pool
+        pending: dict[Future[pd.DataFrame], int] = {}
+        source = iter(chunks)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < 2 * self.jobs:
+                try:
+                    number, frame = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending[pool.submit(_tag_in_worker, frame)] = number
+            if not pending:
+                return
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                number = pending.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool as error:
+                    raise EngineError(
+                        "a worker process died (out of memory or killed?); rerun the same "
+                        "command with --resume to continue, with fewer --jobs or a smaller "
+                        "--chunk-size if memory is short"
+                    ) from error
+                yield number, result
+
+
+# --------------------------------------------------------------------------- dask
+def _tag_partition(frame: pd.DataFrame, source: ModelSource, options: TagOptions) -> pd.DataFrame:
+    """Runs on a Dask worker: the model is loaded once per worker process, then reused."""
+    return tag_chunk(frame, source.load(), options)
+
+
+def _check_worker(source: ModelSource) -> str:
+    """Runs on every worker before work starts: load (and so cache) the model."""
+    try:
+        source.load()
+    except Exception as error:  # reported for every worker at once, as an EngineError
+        return f"{type(error).__name__}: {error}"
+    return ""
+
+
+class DaskEngine:
+    """``map_partitions(tag_frame)`` over dask.dataframe partitions, one chunk each.
+
+    The client reads the input as a stream and scatters each chunk to the cluster as one
+    partition; results come back as the added columns only. With ``scheduler`` None a
+    ``LocalCluster`` of ``workers`` single-threaded processes is started and stopped;
+    otherwise the engine connects to that address (``tcp://host:8786``), whose workers
+    need appeal-router installed and the models folder readable at ``source.models_dir``.
+    """
+
+    def __init__(
+        self,
+        source: ModelSource,
+        options: TagOptions,
+        *,
+        scheduler: str | None = None,
+        workers: int = 2,
+        processes: bool = True,
+    ) -> None:
+        self.source = source
+        self.options = options
+        self.scheduler = scheduler
+        self.workers = workers
+        self.processes = processes
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def __enter__(self) -> DaskEngine:
+        from distributed import Client, LocalCluster
+
+        try:
+            if self.scheduler is None:
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=self.processes,
+                    dashboard_address=None,
+                )
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(self.scheduler, timeout="10s")
+        except OSError as error:
+            self.__exit__(None, None, None)
+            raise EngineError(
+                f"cannot reach the Dask scheduler at {self.scheduler}: {error}. Check the "
+                "address (tcp://HOST:8786) and that 'dask scheduler' is running there."
+            ) from error
+        self._preflight()
+        return self
+
+    def _preflight(self) -> None:
+        """Every worker loads the model now, so a worker that cannot fails with a clear
+        message before any chunk is sent (and the model is loaded once per worker)."""
+        client = self._client
+        if not client.scheduler_info().get("workers"):
+            client.wait_for_workers(1, timeout=60)
+        problems = {
+            worker: message
+            for worker, message in client.run(_check_worker, self.source).items()
+            if message
+        }
+        if problems:
+            listed = "; ".join(f"{worker}: {message}" for worker, message in problems.items())
+            self.__exit__(None, None, None)
+            raise EngineError(
+                f"Dask workers cannot load model {self.source.ref} from "
+                f"{self.source.models_dir} ({listed}). Every worker needs appeal-router "
+                "installed (same version) and the models folder at that path, e.g. on a "
+                "shared mount; pass --models-dir with a path the workers can read."
+            )
+        self.workers = len(client.scheduler_info()["workers"])
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def run(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+        import dask.dataframe as dd
+        from distributed import wait as dask_wait
+
+        client = self._client
+        if client is None:
+            raise RuntimeError("use the engine as a context manager")
+        limit = 2 * max(1, self.workers)
+        pending: deque[tuple[int, Any]] = deque()
+        source = iter(chunks)
+        exhausted = False
+        meta: pd.DataFrame | None = None
+        while True:
+            while not exhausted and len(pending) < limit:
+                try:
+                    number, frame = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                if meta is None:
+                    meta = tag_chunk(frame.iloc[:0], cast(RoutingModel, _MetaModel()), self.options)
+                scattered = client.scatter(frame)
+                partition = dd.from_delayed([scattered], meta=frame.iloc[:0], verify_meta=False)
+                tagged = partition.map_partitions(
+                    _tag_partition, self.source, self.options, meta=meta
+                )
+                pending.append((number, client.compute(tagged)))
+            if not pending:
+                return
+            dask_wait([future for _, future in pending], return_when="FIRST_COMPLETED")
+            still: deque[tuple[int, Any]] = deque()
+            for number, future in pending:
+                if future.done():
+                    yield number, future.result()
+                else:
+                    still.append((number, future))
+            pending = still
+
+
+class _MetaModel:
+    """Stands in for the model when building Dask's empty ``meta`` frame (no rows, no calls)."""
+
+    version = ""
+
+    def classify_documents(self, documents: Any, **options: Any) -> list[Any]:
+        return []
+
+
+def resolve_source(models_dir: str | Path, name: str, version: str | None) -> ModelSource:
+    """Pin ``version`` (None: the active one now), so every worker loads the same model."""
+    from nlp.registry import Registry
+
+    registry = Registry(models_dir)
+    if version is None:
+        pointer = registry.active(name)
+        if pointer is None:
+            raise ModelNotFoundError(
+                f"model {name!r} has no active version under {models_dir}; train one with "
+                f"'appeals train DATA --name {name}' or pass --model {name}@VERSION"
+            )
+        version = pointer.version
+    return ModelSource(models_dir=str(Path(models_dir).resolve()), name=name, version=version)

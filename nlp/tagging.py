@@ -1,0 +1,765 @@
+"""Batch tagging of ticket files: streamed in chunks, resumable, on any engine.
+
+:func:`tag_file` reads the input in chunks, has an engine (:mod:`nlp.engines`) run
+:func:`nlp.batch.tag_frame` on each, and writes every finished chunk atomically (a temporary
+file, then a rename) into a work folder beside the output, ``OUTPUT.parts/``, recording it in
+a journal. When all chunks are done, the output is assembled from the parts in order
+(again temp then rename) and the work folder is removed. A run that is killed keeps its
+finished chunks; the same command with ``resume=True`` tags only the rest.
+
+Formats (by extension). Input: CSV (UTF-8 or GB18030), JSON Lines, Parquet (a file or a
+folder of ``*.parquet``), Excel ``.xlsx`` (read whole, then chunked: the format cannot be
+streamed). Output: Parquet, CSV (``top_k`` as JSON text) or JSON Lines.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nlp.batch import OUTPUT_COLUMNS
+from nlp.data import require_columns
+from nlp.engines import (
+    DaskEngine,
+    Engine,
+    LocalEngine,
+    ModelSource,
+    ProcessEngine,
+    TagOptions,
+    resolve_source,
+)
+from nlp.errors import DataError, UnsupportedFormatError
+from nlp.model import RoutingModel
+
+__all__ = [
+    "INPUT_FORMATS",
+    "OUTPUT_FORMATS",
+    "TagSummary",
+    "count_rows",
+    "input_format",
+    "iter_chunks",
+    "output_format",
+    "read_output",
+    "tag_file",
+    "work_dir",
+]
+
+logger = logging.getLogger(__name__)
+
+InputFormat = Literal["csv", "jsonl", "parquet", "xlsx"]
+OutputFormat = Literal["csv", "jsonl", "parquet"]
+EngineName = Literal["local", "dask"]
+
+INPUT_FORMATS: dict[str, InputFormat] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".xlsx": "xlsx",
+}
+OUTPUT_FORMATS: dict[str, OutputFormat] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
+#: ``error`` value of a JSON Lines row that is not a JSON object (the row is kept, empty).
+UNREADABLE = "unreadable"
+
+_TOP_K_TYPE = pa.list_(pa.struct([("label", pa.string()), ("score", pa.float64())]))
+_OUTPUT_TYPES: dict[str, pa.DataType] = {
+    "label": pa.string(),
+    "confidence": pa.float64(),
+    "top_k": _TOP_K_TYPE,
+    "needs_review": pa.bool_(),
+    "model_version": pa.string(),
+    "error": pa.string(),
+}
+_STATE_FILE = "run.json"
+_JOURNAL_FILE = "chunks.jsonl"
+
+
+# --------------------------------------------------------------------------- formats
+def input_format(path: str | Path) -> InputFormat:
+    """The input's format from its extension (a folder is a Parquet dataset)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; check the INPUT path")
+    if path.is_dir():
+        if not any(path.glob("*.parquet")):
+            raise DataError(f"{path}: a folder must hold .parquet files; it holds none")
+        return "parquet"
+    found = INPUT_FORMATS.get(path.suffix.lower())
+    if found is None:
+        raise UnsupportedFormatError(
+            f"{path}: unknown input format {path.suffix!r}; use one of "
+            f"{', '.join(INPUT_FORMATS)} or a folder of .parquet files"
+        )
+    return found
+
+
+def output_format(path: str | Path) -> OutputFormat:
+    """The output's format from its extension."""
+    found = OUTPUT_FORMATS.get(Path(path).suffix.lower())
+    if found is None:
+        raise UnsupportedFormatError(
+            f"{path}: unknown output format {Path(path).suffix!r}; end --out with one of "
+            f"{', '.join(OUTPUT_FORMATS)}"
+        )
+    return found
+
+
+# --------------------------------------------------------------------------- readers
+def iter_chunks(path: str | Path, *, chunk_size: int = 10_000) -> Iterator[pd.DataFrame]:
+    """The rows of ``path`` as frames of at most ``chunk_size`` rows, in order.
+
+    Each frame's index continues the previous one (row 0, 1, ... of the file). At least one
+    frame is yielded: a file without rows gives one empty frame with the file's columns.
+    CSV and Excel cells are strings (empty cells are ``""``); Parquet and JSON Lines keep
+    their types. A JSON Lines row that is not a JSON object is kept as an empty row and
+    listed in the frame's ``attrs["unreadable"]``.
+    """
+    if chunk_size < 1:
+        raise DataError(f"--chunk-size must be at least 1, not {chunk_size}")
+    path = Path(path)
+    kind = input_format(path)
+    readers = {"csv": _csv_chunks, "jsonl": _jsonl_chunks, "parquet": _parquet_chunks}
+    chunks = readers[kind](path, chunk_size) if kind in readers else _xlsx_chunks(path, chunk_size)
+    start = 0
+    try:
+        for frame in chunks:
+            frame.index = pd.RangeIndex(start, start + len(frame))
+            start += len(frame)
+            yield frame
+    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(
+            f"{path}: cannot be read as {kind} after row {start}: {error}. Fix or remove the "
+            "broken record (a tagged part is kept: rerun with --resume afterwards)"
+        ) from error
+
+
+def _sniff_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) unless the first megabyte does not decode: GB18030.
+
+    Plain "utf-8" when there is no BOM: pandas' C reader decodes it natively, while
+    "utf-8-sig" goes through a Python codec with a larger buffer."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+        block = head
+        try:
+            for _ in range(16):  # the first megabyte, 64 KiB at a time
+                decoder.decode(block, final=False)
+                block = handle.read(1 << 16)
+        except UnicodeDecodeError:
+            return "gb18030"
+    return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+
+
+def _csv_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+    encoding = _sniff_encoding(path)
+    options: dict[str, Any] = {"dtype": str, "keep_default_na": False, "encoding": encoding}
+    try:
+        header = pd.read_csv(path, nrows=0, **options)
+    except pd.errors.EmptyDataError as error:
+        raise DataError(f"{path}: the file is empty (not even a header row)") from error
+    produced = False
+    with pd.read_csv(path, chunksize=chunk_size, **options) as reader:
+        for frame in reader:
+            produced = True
+            yield frame
+    if not produced:
+        yield header
+
+
+def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+    # One json.loads per line rather than pandas.read_json(lines=True): a broken line must
+    # become a kept row with an error, not fail the whole chunk, and read_json would turn
+    # columns named like dates (created_at, ...) into timestamps.
+    records: list[dict[str, Any]] = []
+    unreadable: list[int] = []
+    produced = False
+    with path.open(encoding="utf-8-sig") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = None
+            if not isinstance(record, dict):
+                unreadable.append(len(records))
+                record = {}
+            records.append(record)
+            if len(records) == chunk_size:
+                yield _records_frame(records, unreadable)
+                produced = True
+                records, unreadable = [], []
+    if records or not produced:
+        yield _records_frame(records, unreadable)
+
+
+def _records_frame(records: list[dict[str, Any]], unreadable: list[int]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    if len(frame) < len(records):  # all records empty: from_records gives no rows
+        frame = pd.DataFrame(index=pd.RangeIndex(len(records)))
+    frame.attrs["unreadable"] = list(unreadable)
+    return frame
+
+
+def _parquet_files(path: Path) -> list[Path]:
+    return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+
+
+def _parquet_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """Record batches re-cut to exactly ``chunk_size`` rows across files of a folder."""
+    buffered: list[pa.Table] = []
+    rows = 0
+    schema: pa.Schema | None = None
+    for file in _parquet_files(path):
+        parquet = pq.ParquetFile(file)
+        schema = schema or parquet.schema_arrow
+        for batch in parquet.iter_batches(batch_size=chunk_size):
+            buffered.append(pa.Table.from_batches([batch]))
+            rows += batch.num_rows
+            while rows >= chunk_size:
+                table = pa.concat_tables(buffered, promote_options="permissive")
+                yield _arrow_to_pandas(table.slice(0, chunk_size))
+                rest = table.slice(chunk_size)
+                buffered, rows = ([rest] if rest.num_rows else []), rest.num_rows
+    if rows:
+        yield _arrow_to_pandas(pa.concat_tables(buffered, promote_options="permissive"))
+    elif schema is not None and not rows and _parquet_total(path) == 0:
+        yield _arrow_to_pandas(schema.empty_table())
+
+
+def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    return table.replace_schema_metadata(None).to_pandas()
+
+
+def _xlsx_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+    from nlp.data import read_table
+
+    whole = read_table(path)  # .xlsx cannot be streamed: read whole, hand out in chunks
+    if whole.empty:
+        yield whole
+    for start in range(0, len(whole), chunk_size):
+        yield whole.iloc[start : start + chunk_size].copy()
+
+
+def _parquet_total(path: Path) -> int:
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in _parquet_files(path))
+
+
+def count_rows(path: str | Path, *, chunk_size: int = 10_000) -> int:
+    """How many rows :func:`iter_chunks` will yield (for progress and ETA).
+
+    Parquet: from the footers. CSV: one fast parse of the first column. JSON Lines: the
+    non-blank lines. Excel: the sheet's rows.
+    """
+    path = Path(path)
+    kind = input_format(path)
+    try:
+        if kind == "parquet":
+            return _parquet_total(path)
+        if kind == "jsonl":
+            with path.open("rb") as handle:
+                return sum(1 for line in handle if line.strip())
+        if kind == "csv":
+            encoding = _sniff_encoding(path)
+            total = 0
+            with pd.read_csv(
+                path,
+                usecols=[0],
+                dtype=str,
+                keep_default_na=False,
+                encoding=encoding,
+                chunksize=chunk_size,
+            ) as reader:
+                for frame in reader:
+                    total += len(frame)
+            return total
+        from nlp.data import read_table
+
+        return len(read_table(path))
+    except pd.errors.EmptyDataError:
+        return 0
+    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{path}: cannot be read as {kind}: {error}") from error
+
+
+# --------------------------------------------------------------------------- parts, output
+def _to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """A tagged frame as an Arrow table: input columns as they are (a column Arrow cannot
+    hold, e.g. mixed numbers and text from JSON Lines, as text), output columns typed."""
+    arrays: list[pa.Array] = []
+    names: list[str] = []
+    for name in frame.columns:
+        series = frame[name]
+        if name in _OUTPUT_TYPES:
+            values = series.tolist() if name == "top_k" else series.array
+            array = pa.array(values, type=_OUTPUT_TYPES[name], from_pandas=True)
+        else:
+            try:
+                array = pa.array(series, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                array = pa.array([_as_text(v) for v in series.tolist()], type=pa.string())
+            if pa.types.is_large_string(array.type):
+                array = array.cast(pa.string())
+        arrays.append(array)
+        names.append(str(name))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _fsync_write(path: Path, write: Any) -> None:
+    """Write with ``write(temp_path)``, fsync, then rename over ``path`` (atomic)."""
+    temp = path.with_name(f".{path.name}.tmp")
+    write(temp)
+    with temp.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns and types (missing columns are null)."""
+    columns: list[Any] = []
+    for field in schema:
+        if field.name not in table.column_names:
+            columns.append(pa.nulls(table.num_rows, type=field.type))
+            continue
+        column = table.column(field.name)
+        if column.type != field.type:
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                column = pa.array([_as_text(v) for v in column.to_pylist()], type=pa.string())
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _unify(schemas: list[pa.Schema]) -> pa.Schema:
+    """One schema for all parts: columns in first-seen order, types promoted (a column that
+    was all-null in one chunk and text in another is text). A column whose chunks disagree
+    beyond promotion (numbers in one JSON Lines chunk, text in the next) becomes text."""
+    fields: dict[str, list[pa.DataType]] = {}
+    for schema in schemas:
+        for field in schema:
+            fields.setdefault(field.name, []).append(field.type)
+    unified = []
+    for name, types in fields.items():
+        try:
+            kind = (
+                pa.unify_schemas(
+                    [pa.schema([(name, t)]) for t in types], promote_options="permissive"
+                )
+                .field(name)
+                .type
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            kind = pa.string()
+        unified.append(pa.field(name, pa.string() if pa.types.is_null(kind) else kind))
+    return pa.schema(unified)
+
+
+def _write_output(parts: list[Path], output: Path, kind: OutputFormat) -> None:
+    """Concatenate the parts, in order, into ``output``, one part in memory at a time."""
+    schema = _unify([pq.read_schema(part).remove_metadata() for part in parts])
+
+    def write(temp: Path) -> None:
+        if kind == "parquet":
+            with pq.ParquetWriter(temp, schema) as writer:
+                for part in parts:
+                    writer.write_table(_conform(pq.read_table(part), schema))
+            return
+        with temp.open("w", encoding="utf-8", newline="") as handle:
+            for number, part in enumerate(parts):
+                table = _conform(pq.read_table(part), schema)
+                if kind == "jsonl":
+                    for row in table.to_pylist():
+                        handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                    continue
+                frame = table.drop_columns(["top_k"]).to_pandas()
+                frame.insert(
+                    table.column_names.index("top_k"),
+                    "top_k",
+                    [_as_text(v) for v in table.column("top_k").to_pylist()],
+                )
+                frame.to_csv(handle, index=False, header=number == 0)
+
+    _fsync_write(output, write)
+
+
+def read_output(path: str | Path) -> pd.DataFrame:
+    """Read a file :func:`tag_file` wrote, whole (for checks and notebooks): ``top_k`` as
+    lists of ``{"label", "score"}`` whatever the format."""
+    path = Path(path)
+    kind = output_format(path)
+    if kind == "parquet":
+        frame = pq.read_table(path).to_pandas()
+        frame["top_k"] = pq.read_table(path, columns=["top_k"]).column("top_k").to_pylist()
+        return frame
+    if kind == "jsonl":
+        with path.open(encoding="utf-8") as handle:
+            return pd.DataFrame.from_records([json.loads(line) for line in handle if line.strip()])
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame["top_k"] = [json.loads(v) if v else None for v in frame["top_k"]]
+    return frame
+
+
+# --------------------------------------------------------------------------- work folder
+def work_dir(output: str | Path) -> Path:
+    """Where a run keeps its finished chunks until the output is assembled."""
+    output = Path(output)
+    return output.with_name(output.name + ".parts")
+
+
+def _part_path(folder: Path, number: int) -> Path:
+    return folder / f"part-{number:06d}.parquet"
+
+
+def _finished_chunks(folder: Path) -> dict[int, int]:
+    """Chunk number -> rows, for every chunk the journal records and whose part is whole.
+
+    A journal line torn by a kill, or a part renamed into place just before the kill but
+    not yet recorded, simply means that chunk is tagged again.
+    """
+    journal = folder / _JOURNAL_FILE
+    done: dict[int, int] = {}
+    if not journal.is_file():
+        return done
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+            number, rows = int(entry["chunk"]), int(entry["rows"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        part = _part_path(folder, number)
+        try:
+            if pq.read_metadata(part).num_rows == rows:
+                done[number] = rows
+        except (OSError, pa.ArrowException):
+            continue
+    return done
+
+
+def _record(folder: Path, number: int, rows: int) -> None:
+    with (folder / _JOURNAL_FILE).open("a", encoding="utf-8") as journal:
+        journal.write(json.dumps({"chunk": number, "rows": rows}) + "\n")
+        journal.flush()
+        os.fsync(journal.fileno())
+
+
+def _input_identity(path: Path) -> dict[str, Any]:
+    files = _parquet_files(path) if path.is_dir() else [path]
+    stats = [f.stat() for f in files]
+    return {
+        "input": str(path.resolve()),
+        "input_bytes": sum(s.st_size for s in stats),
+        "input_mtime_ns": max(s.st_mtime_ns for s in stats),
+    }
+
+
+def _start_or_resume(folder: Path, output: Path, state: dict[str, Any], resume: bool) -> None:
+    saved_path = folder / _STATE_FILE
+    if folder.is_dir() and saved_path.is_file():
+        if not resume:
+            raise DataError(
+                f"{folder} holds an unfinished run for {output}: add --resume to continue "
+                f"it, or delete {folder} to start over"
+            )
+        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+        changed = [key for key in state if saved.get(key) != state[key]]
+        if changed:
+            listed = ", ".join(f"{k}: {saved.get(k)!r} then, {state[k]!r} now" for k in changed)
+            raise DataError(
+                f"cannot resume {output}: the unfinished run in {folder} differs ({listed}). "
+                f"Rerun with the same input and options, or delete {folder} to start over."
+            )
+        return
+    if output.exists():
+        raise DataError(
+            f"{output} already exists; choose another --out or delete it"
+            + (" (there is no unfinished run to resume)" if resume else "")
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    _fsync_write(
+        saved_path, lambda temp: temp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    )
+
+
+# --------------------------------------------------------------------------- progress
+class _Progress:
+    """tqdm on a terminal; otherwise a plain log line every ``interval`` seconds."""
+
+    def __init__(self, total: int, done: int, *, enabled: bool, interval: float = 30.0) -> None:
+        self.total, self.done, self.interval = total, done, interval
+        self.started = self.last = time.monotonic()
+        self.at_start = done
+        self.bar: Any = None
+        self.enabled = enabled
+        if enabled and sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=done, unit="rows", unit_scale=True, smoothing=0.1)
+
+    def update(self, rows: int) -> None:
+        self.done += rows
+        if self.bar is not None:
+            self.bar.update(rows)
+            return
+        now = time.monotonic()
+        if self.enabled and (now - self.last >= self.interval or self.done >= self.total):
+            self.last = now
+            rate = (self.done - self.at_start) / max(now - self.started, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+            logger.info(
+                "tagged %d/%d rows (%.0f rows/s, ETA %s)",
+                self.done,
+                self.total,
+                rate,
+                "?" if eta == float("inf") else time.strftime("%H:%M:%S", time.gmtime(eta)),
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# --------------------------------------------------------------------------- tag_file
+@dataclass(frozen=True)
+class TagSummary:
+    """What a finished run did."""
+
+    output: str
+    rows: int
+    chunks: int
+    resumed_chunks: int
+    errors: dict[str, int]
+    model: str
+    engine: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tag_file(
+    input_path: str | Path,
+    output: str | Path,
+    *,
+    model: RoutingModel | ModelSource | None = None,
+    models_dir: str | Path = "models",
+    model_name: str = "default",
+    model_version: str | None = None,
+    text_col: str = "text",
+    title_col: str | None = "title",
+    title_required: bool = False,
+    top_k: int = 3,
+    chunk_size: int = 10_000,
+    jobs: int = 1,
+    engine: EngineName = "local",
+    scheduler: str | None = None,
+    dask_processes: bool = True,
+    resume: bool = False,
+    progress: bool = True,
+) -> TagSummary:
+    """Tag every row of ``input_path`` into ``output``; every input column, row and the
+    row order are kept. See the module docstring for formats, chunks and resuming.
+
+    The model is ``model`` when given (a loaded model: the local engine with one job only),
+    else ``model_name@model_version`` from ``models_dir`` (version None: the active one,
+    pinned when the run starts; a resumed run keeps the version it started with).
+    ``title_col`` is used when the input has that column; with ``title_required`` its
+    absence is an error. ``engine="local"`` uses ``jobs`` processes (1: this process);
+    ``engine="dask"`` a ``LocalCluster`` of ``jobs`` workers, or the cluster at
+    ``scheduler``.
+    """
+    started = time.monotonic()
+    input_path, output = Path(input_path), Path(output)
+    out_kind = output_format(output)
+    input_format(input_path)
+    if engine not in ("local", "dask"):
+        raise DataError(f"unknown engine {engine!r}; use 'local' or 'dask'")
+    if jobs < 1:
+        raise DataError(f"--jobs must be at least 1, not {jobs}")
+    if chunk_size < 1:
+        raise DataError(f"--chunk-size must be at least 1, not {chunk_size}")
+    if scheduler is not None and engine != "dask":
+        raise DataError("--scheduler needs --engine dask")
+    if input_path.resolve() == output.resolve():
+        raise DataError(f"--out {output} is the input file; choose another output path")
+
+    folder = work_dir(output)
+    saved_version = _saved_model_version(folder) if resume else None
+    source: RoutingModel | ModelSource
+    if model is not None:
+        source = model
+        if not isinstance(model, ModelSource) and (jobs > 1 or engine == "dask"):
+            raise DataError("a loaded model runs in this process only: pass a ModelSource")
+        ref = model.ref if isinstance(model, ModelSource) else f"{model.name}@{model.version}"
+    else:
+        source = resolve_source(models_dir, model_name, model_version or saved_version)
+        ref = source.ref
+
+    chunks = iter_chunks(input_path, chunk_size=chunk_size)
+    first = next(chunks)
+    if len(first.columns) or len(first):  # an empty JSON Lines file has no columns to check
+        require_columns(first, [text_col, title_col if title_required else None], what="input")
+    use_title = title_col if title_col is not None and title_col in first.columns else None
+    options = TagOptions(text_col=text_col, title_col=use_title, top_k=top_k)
+
+    state = {
+        **_input_identity(input_path),
+        "chunk_size": chunk_size,
+        "text_col": text_col,
+        "title_col": use_title,
+        "top_k": top_k,
+        "model": ref,
+    }
+    _start_or_resume(folder, output, state, resume)
+    done = _finished_chunks(folder)
+    resumed = len(done)
+    total = count_rows(input_path, chunk_size=chunk_size)
+    logger.info(
+        "tagging %s (%d rows) with %s on %s; %d chunk(s) already done",
+        input_path,
+        total,
+        ref,
+        engine,
+        len(done),
+    )
+
+    tracker = _Progress(total, sum(done.values()), enabled=progress)
+    pending: dict[int, pd.DataFrame] = {}
+    n_chunks = 0
+
+    def to_tag() -> Iterator[tuple[int, pd.DataFrame]]:
+        nonlocal n_chunks
+        for number, frame in enumerate(_chain(first, chunks)):
+            n_chunks = number + 1
+            if number in done:
+                continue
+            pending[number] = frame
+            yield number, _model_columns(frame, options)
+
+    runner = _engine(engine, source, options, jobs=jobs, scheduler=scheduler, dask=dask_processes)
+    errors: dict[str, int] = {}
+    try:
+        with runner:
+            for number, tagged in runner.run(to_tag()):
+                frame = pending.pop(number)
+                result = pd.concat(
+                    [frame.drop(columns=list(OUTPUT_COLUMNS), errors="ignore"), tagged], axis=1
+                )
+                unreadable = frame.attrs.get("unreadable")
+                if unreadable:
+                    marked = result["error"].copy()
+                    marked.iloc[unreadable] = UNREADABLE
+                    result["error"] = marked
+                table = _to_arrow(result)
+                _fsync_write(_part_path(folder, number), lambda t, tb=table: pq.write_table(tb, t))
+                _record(folder, number, len(result))
+                done[number] = len(result)
+                tracker.update(len(result))
+    except BaseException:
+        if not done:  # nothing finished: leave no work folder that would demand --resume
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        tracker.close()
+
+    missing = [n for n in range(n_chunks) if n not in done]
+    if missing:  # cannot happen unless the input changed under us
+        raise DataError(f"chunks {missing[:5]} of {input_path} were not tagged; rerun --resume")
+    parts = [_part_path(folder, n) for n in range(n_chunks)]
+    for part in parts:
+        counts = pq.read_table(part, columns=["error"]).column("error").value_counts()
+        for entry in counts.to_pylist():
+            if entry["values"] is not None:
+                errors[entry["values"]] = errors.get(entry["values"], 0) + entry["counts"]
+    _write_output(parts, output, out_kind)
+    shutil.rmtree(folder)
+    rows = sum(done[n] for n in range(n_chunks))
+    return TagSummary(
+        output=str(output),
+        rows=rows,
+        chunks=n_chunks,
+        resumed_chunks=resumed,
+        errors=errors,
+        model=ref,
+        engine=_describe_engine(engine, jobs, scheduler),
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def _describe_engine(engine: EngineName, jobs: int, scheduler: str | None) -> str:
+    if engine == "dask":
+        return f"dask at {scheduler}" if scheduler else f"dask LocalCluster({jobs} workers)"
+    return "local, this process" if jobs == 1 else f"local, {jobs} processes"
+
+
+def _saved_model_version(folder: Path) -> str | None:
+    try:
+        saved = json.loads((folder / _STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    _, _, version = str(saved.get("model", "")).partition("@")
+    return version or None
+
+
+def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    yield first
+    yield from rest
+
+
+def _model_columns(frame: pd.DataFrame, options: TagOptions) -> pd.DataFrame:
+    """Only what the model reads travels to a worker; a column absent from this chunk (a
+    JSON Lines chunk whose records all lack it) is empty, so its rows get an error."""
+    columns = [c for c in (options.text_col, options.title_col) if c is not None]
+    subset = pd.DataFrame(index=frame.index)
+    for column in columns:
+        subset[column] = frame[column] if column in frame.columns else None
+    return subset
+
+
+def _engine(
+    name: EngineName,
+    source: RoutingModel | ModelSource,
+    options: TagOptions,
+    *,
+    jobs: int,
+    scheduler: str | None,
+    dask: bool,
+) -> Engine:
+    if name == "dask":
+        assert isinstance(source, ModelSource)
+        return DaskEngine(source, options, scheduler=scheduler, workers=jobs, processes=dask)
+    if jobs > 1:
+        assert isinstance(source, ModelSource)
+        return ProcessEngine(source, options, jobs=jobs)
+    return LocalEngine(source, options)

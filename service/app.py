@@ -1,0 +1,71 @@
+"""The app factory: ``create_app()`` wires settings, the model holder, routes, middleware and
+error mapping. ``uvicorn --factory service.app:create_app`` (or ``appeals serve``) runs it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from nlp.registry import Registry
+from service import metrics
+from service.errors import install_error_handlers
+from service.holder import ModelHolder
+from service.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from service.routes import STATIC_DIR, router
+from service.settings import resolve_settings
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("service.app")
+
+DESCRIPTION = """\
+Routes residents' appeals (12345 工单, 群众留言) to the department that must handle them:
+department, confidence, runners-up, the deciding terms, and whether a person must check.
+
+Send an API key in `X-API-Key` when keys are configured. The try-it page is at `/`.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load and warm up the active model, then watch the registry for activations."""
+    settings = resolve_settings(app)
+    holder = ModelHolder(
+        Registry(settings.models_dir), settings.model_name, interval=settings.watch_interval
+    )
+    app.state.holder = holder
+    # A missing or corrupt model does not stop the start: /readyz says 503 and why, and the
+    # watcher loads the model as soon as a good version is activated.
+    await anyio.to_thread.run_sync(holder.refresh)
+    holder.start()
+    try:
+        yield
+    finally:
+        holder.stop()
+        metrics.mark_worker_dead(settings.prometheus_multiproc_dir)
+
+
+def _body_limit(scope: Any) -> int:
+    return resolve_settings(scope["app"]).max_body_bytes
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="appeal-router",
+        summary="12345 工单智能派单 API",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimitMiddleware, limit=_body_limit)
+    app.add_middleware(RequestLogMiddleware)  # outermost: ids and logs cover the 413s too
+    return app

@@ -1,0 +1,109 @@
+"""What routes receive, as ``Annotated`` aliases: settings, the model holder, the serving
+model, the registry, and the API-key checks.
+
+They are ``async def`` because each is a few attribute lookups: FastAPI runs a plain ``def``
+dependency in its thread pool, and five thread hops per request cost more than the routing
+itself. Only the CPU-bound routes are plain ``def``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from nlp.model import RoutingModel
+from nlp.registry import Registry
+from service.errors import ForbiddenError, ModelUnavailableError, UnauthorizedError
+from service.holder import ModelHolder
+from service.settings import Settings, resolve_settings
+
+__all__ = [
+    "AdminKey",
+    "ClassifyKey",
+    "HolderDep",
+    "ModelDep",
+    "RegistryDep",
+    "SettingsDep",
+]
+
+
+async def current_settings(request: Request) -> Settings:
+    """:func:`~service.settings.get_settings`, or what a test put in its place through
+    ``app.dependency_overrides[get_settings]``."""
+    return resolve_settings(request.app)
+
+
+SettingsDep = Annotated[Settings, Depends(current_settings)]
+
+_api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="a classify key (APPEALS_CLASSIFY_KEYS) or an admin key (APPEALS_ADMIN_KEYS)",
+)
+ApiKeyHeader = Annotated[str | None, Security(_api_key_header)]
+
+
+async def get_holder(request: Request) -> ModelHolder:
+    holder: ModelHolder = request.app.state.holder
+    return holder
+
+
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+
+
+async def get_model(holder: HolderDep) -> RoutingModel:
+    """The serving model, read once: a swap during the request does not change it."""
+    model = holder.model
+    if model is None:
+        reason = holder.last_failure.reason if holder.last_failure else "still loading"
+        raise ModelUnavailableError(f"no model is loaded yet ({reason}); retry shortly")
+    return model
+
+
+ModelDep = Annotated[RoutingModel, Depends(get_model)]
+
+
+async def get_registry(holder: HolderDep) -> Registry:
+    return holder.registry
+
+
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+
+
+def _matches(key: str, keys: Iterable[str]) -> bool:
+    # compare_digest against every key, without stopping early: no timing hint which matched.
+    found = False
+    for candidate in keys:
+        found |= secrets.compare_digest(key.encode(), candidate.encode())
+    return found
+
+
+async def require_classify_key(settings: SettingsDep, key: ApiKeyHeader) -> None:
+    """Any classify or admin key; open when no keys are configured (loopback only then)."""
+    if not settings.auth_enabled:
+        return
+    if not key:
+        raise UnauthorizedError("missing API key: send it in the X-API-Key header")
+    if not _matches(key, settings.classify_keys | settings.admin_keys):
+        raise UnauthorizedError("unknown API key")
+
+
+async def require_admin_key(settings: SettingsDep, key: ApiKeyHeader) -> None:
+    """An admin key; open when no keys are configured (loopback only then)."""
+    if not settings.auth_enabled:
+        return
+    if not key:
+        raise UnauthorizedError("missing API key: send it in the X-API-Key header")
+    if _matches(key, settings.admin_keys):
+        return
+    if _matches(key, settings.classify_keys):
+        raise ForbiddenError("this key may classify but not change models; use an admin key")
+    raise UnauthorizedError("unknown API key")
+
+
+ClassifyKey = Depends(require_classify_key)
+AdminKey = Depends(require_admin_key)

@@ -1,0 +1,155 @@
+"""Every error the API returns, mapped to a status code in one place, as one JSON shape:
+``{"error": {"code", "message", "fields": [{"path", "message"}]}, "request_id"}``.
+
+401 no or unknown API key · 403 key lacks the right · 404 unknown model version or route ·
+409 the version failed verification · 413 body over the limit · 422 invalid input (with the
+field path; also a body that is not JSON) · 503 no model loaded yet. Anything else is a bug:
+it is logged and answered 500 with the same shape; the fuzz test keeps that from happening.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nlp.errors import ModelIntegrityError, ModelNotFoundError
+from nlp.text import mask_personal_data
+
+__all__ = [
+    "ApiError",
+    "ModelUnavailableError",
+    "error_body",
+    "field_errors",
+    "install_error_handlers",
+]
+
+logger = logging.getLogger("service.errors")
+
+
+class ApiError(Exception):
+    """An error the API answers with ``status`` and a JSON body."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers
+
+
+class UnauthorizedError(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class ForbiddenError(ApiError):
+    status, code = 403, "forbidden"
+
+
+class InvalidInputError(ApiError):
+    status, code = 422, "invalid_request"
+
+
+class ModelUnavailableError(ApiError):
+    status, code = 503, "model_unavailable"
+
+
+_STATUS_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _path(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """pydantic errors -> ``[{"path": "body.items.2.text", "message": ...}]``. The values the
+    client sent are not echoed: they may hold a resident's personal data."""
+    return [
+        {"path": _path(error.get("loc", ())), "message": str(error.get("msg", "invalid"))}
+        for error in errors
+    ]
+
+
+def error_body(
+    code: str, message: str, fields: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    return {"code": code, "message": mask_personal_data(message), "fields": fields or []}
+
+
+def _respond(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    fields: list[dict[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    state = request.scope.get("state") or {}
+    request_id = state.get("request_id") if isinstance(state, dict) else None
+    return JSONResponse(
+        {"error": error_body(code, message, fields), "request_id": request_id},
+        status_code=status,
+        headers=headers,
+    )
+
+
+async def _api_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return _respond(request, error.status, error.code, error.message, headers=error.headers)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    fields = field_errors(error.errors())
+    summary = "; ".join(f"{f['path']}: {f['message']}" for f in fields[:5]) or "invalid request"
+    return _respond(request, 422, "invalid_request", summary, fields)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:
+        # FastAPI's answer to a body it cannot decode (not UTF-8, say): bad input like the
+        # rest, so the same 422 and shape.
+        fields = [{"path": "body", "message": "not valid UTF-8 JSON"}]
+        return _respond(request, 422, "invalid_request", "body: not valid UTF-8 JSON", fields)
+    code = _STATUS_CODES.get(error.status_code, "http_error")
+    message = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
+    return _respond(request, error.status_code, code, message, headers=error.headers)
+
+
+async def _model_not_found(request: Request, error: Exception) -> JSONResponse:
+    return _respond(request, 404, "model_not_found", str(error))
+
+
+async def _model_integrity(request: Request, error: Exception) -> JSONResponse:
+    return _respond(request, 409, "model_integrity", str(error))
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    logger.error(
+        "unhandled error",
+        exc_info=(type(error), error, error.__traceback__),
+        extra={"event": "unhandled_error"},
+    )
+    return _respond(request, 500, "internal_error", "internal error; the request id is logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ModelNotFoundError, _model_not_found)
+    app.add_exception_handler(ModelIntegrityError, _model_integrity)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,131 @@
+"""The model in service and the watcher that swaps it when the registry's pointer moves.
+
+Each worker process owns one :class:`ModelHolder`. Requests read :attr:`ModelHolder.model`
+once and use that reference to the end, so a swap never changes the model under a request
+that is running. A new version is loaded, verified (hashes before unpickling, by the
+registry) and warmed up in the watcher's thread; only then is the reference replaced, which
+is one atomic assignment. A version that fails verification is refused: the old one keeps
+serving and the failure is logged and reported by ``/readyz``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from nlp.errors import ModelNotFoundError
+from nlp.model import RoutingModel
+from nlp.registry import Registry
+from service import metrics
+
+__all__ = ["ModelHolder", "SwapFailure"]
+
+logger = logging.getLogger("service.holder")
+
+
+@dataclass(frozen=True)
+class SwapFailure:
+    """The last version that could not be loaded, and why."""
+
+    version: str | None
+    reason: str
+
+
+class ModelHolder:
+    """Holds the serving :class:`RoutingModel` of ``name`` and keeps it in step with the
+    registry's active pointer."""
+
+    def __init__(self, registry: Registry, name: str, *, interval: float = 1.0) -> None:
+        self.registry = registry
+        self.name = name
+        self.interval = interval
+        self.model: RoutingModel | None = None
+        self.last_failure: SwapFailure | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.model is not None
+
+    def refresh(self) -> RoutingModel | None:
+        """Load the active version if it is not the one serving; return the serving model.
+
+        Never raises for a missing or corrupt model: the failure is recorded and logged, and
+        whatever served before keeps serving.
+        """
+        with self._lock:
+            stamp = self.registry.pointer_stamp(self.name)
+            wanted: str | None = None
+            try:
+                pointer = self.registry.active(self.name)
+                if pointer is None:
+                    raise ModelNotFoundError(
+                        f"model {self.name!r} has no active version under {self.registry.root}"
+                    )
+                wanted = pointer.version
+                current = self.model
+                if current is None or current.version != wanted:
+                    started = time.perf_counter()
+                    model = self.registry.load(self.name, wanted)
+                    model.warm_up()
+                    self.model = model  # the swap: one reference assignment
+                    metrics.model_swapped(self.name, current, model)
+                    logger.info(
+                        "model loaded",
+                        extra={
+                            "event": "model_loaded",
+                            "model_name": self.name,
+                            "model_version": wanted,
+                            "previous_version": current.version if current else None,
+                            "seconds": round(time.perf_counter() - started, 3),
+                        },
+                    )
+                self.last_failure = None
+            except Exception as error:
+                # Verification errors, but also a pickle that does not fit this code or a
+                # model that fails its warm-up: whatever it is, the old model keeps serving.
+                failure = SwapFailure(version=wanted, reason=str(error))
+                if failure != self.last_failure:
+                    logger.error(
+                        "model refused, the previous one keeps serving",
+                        extra={
+                            "event": "model_refused",
+                            "model_name": self.name,
+                            "model_version": wanted,
+                            "serving_version": self.model.version if self.model else None,
+                            "reason": str(error),
+                        },
+                    )
+                self.last_failure = failure
+            self._stamp = stamp
+            return self.model
+
+    # ------------------------------------------------------------------ the watcher
+    def start(self) -> None:
+        """Poll the pointer every ``interval`` seconds in a daemon thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, name="model-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                stamp = self.registry.pointer_stamp(self.name)
+                # Reload when the pointer moved, or retry while nothing serves yet.
+                if stamp != self._stamp or self.model is None:
+                    self.refresh()
+            except Exception:  # the watcher must outlive any surprise
+                logger.exception("model watcher failed; retrying", extra={"event": "watch_error"})

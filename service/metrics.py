@@ -1,0 +1,87 @@
+"""Prometheus metrics: request counts and latency by route and status, predictions by label,
+the needs-review count, and the model version each worker serves.
+
+With several workers, ``appeals serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder
+before the workers start; prometheus-client then keeps every value in a per-process file and
+``/metrics`` aggregates them (multiprocess mode), so any worker answers for all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter as Tally
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+if TYPE_CHECKING:
+    from nlp.model import RoutingModel
+
+__all__ = ["CONTENT_TYPE_LATEST", "mark_worker_dead", "model_swapped", "observe_request", "render"]
+
+REQUESTS = Counter(
+    "appeals_http_requests_total",
+    "HTTP requests by route, method and status",
+    ["route", "method", "status"],
+)
+LATENCY = Histogram(
+    "appeals_http_request_duration_seconds",
+    "Time from request start to the end of the response, by route",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+PREDICTIONS = Counter("appeals_predictions_total", "Tickets routed, by predicted label", ["label"])
+NEEDS_REVIEW = Counter(
+    "appeals_needs_review_total",
+    "Tickets flagged for a person to check (divide by appeals_predictions_total for the rate)",
+)
+MODEL_INFO = Gauge(
+    "appeals_model_info",
+    "1 for the model version a worker serves, 0 for versions it served before",
+    ["name", "version"],
+    multiprocess_mode="liveall",
+)
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(route, method, str(status)).inc()
+    LATENCY.labels(route, method).observe(seconds)
+
+
+def observe_predictions(labels: Iterable[str], needs_review: int) -> None:
+    for label, count in Tally(labels).items():
+        PREDICTIONS.labels(label).inc(count)
+    if needs_review:
+        NEEDS_REVIEW.inc(needs_review)
+
+
+def model_swapped(name: str, old: RoutingModel | None, new: RoutingModel) -> None:
+    if old is not None:
+        MODEL_INFO.labels(name, old.version or "").set(0)
+    MODEL_INFO.labels(name, new.version or "").set(1)
+
+
+def render(multiproc_dir: Path | None) -> bytes:
+    """The exposition text: aggregated over every worker in multiprocess mode."""
+    if multiproc_dir is None:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(multiproc_dir))
+    return generate_latest(registry)
+
+
+def mark_worker_dead(multiproc_dir: Path | None) -> None:
+    """Drop this worker's live gauges when it exits (multiprocess mode only)."""
+    if multiproc_dir is not None:
+        multiprocess.mark_process_dead(os.getpid(), path=str(multiproc_dir))

@@ -1,0 +1,162 @@
+"""Pure ASGI middleware (no ``BaseHTTPMiddleware``: it costs a task and a copy per request).
+
+:class:`BodyLimitMiddleware` answers 413 when a body is over the limit, whether announced by
+``Content-Length`` or discovered while reading a chunked body. :class:`RequestLogMiddleware`
+gives each request an id, writes one JSON log line when it ends and feeds the metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import metrics
+from service.errors import error_body
+
+__all__ = ["BodyLimitMiddleware", "RequestLogMiddleware"]
+
+access_log = logging.getLogger("service.access")
+
+
+def _too_large_body(limit: int, request_id: str | None) -> bytes:
+    body = error_body("body_too_large", f"request body over the limit of {limit:,} bytes")
+    return json.dumps({"error": body, "request_id": request_id}).encode()
+
+
+class BodyLimitMiddleware:
+    """413 for a body over ``limit()`` bytes: before reading when Content-Length says so,
+    otherwise as soon as the chunks read add up to more."""
+
+    def __init__(self, app: ASGIApp, *, limit: Any) -> None:
+        self.app = app
+        self.limit = limit  # a callable, so test overrides of the settings reach it
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit: int = self.limit(scope)
+        request_id = scope.get("state", {}).get("request_id")
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > limit:
+                    await self._reject(send, limit, request_id)
+                    return
+                break
+
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # An HTTPException, because FastAPI turns anything else raised while it
+                    # reads the body into a 400; the error handlers answer it as a JSON 413.
+                    raise HTTPException(413, f"request body over the limit of {limit:,} bytes")
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except HTTPException as error:
+            # A 413 raised where no exception handler saw it (a raw ASGI route).
+            if error.status_code != 413 or response_started:
+                raise
+            await self._reject(send, limit, request_id)
+
+    @staticmethod
+    async def _reject(send: Send, limit: int, request_id: str | None) -> None:
+        body = _too_large_body(limit, request_id)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class RequestLogMiddleware:
+    """Request id (``X-Request-ID`` in and out), one JSON log line and metrics per request.
+
+    Routes add what they know (label, model version, item count) to ``request.state``; the
+    ticket text is never among it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        state["request_id"] = request_id
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            route = scope.get("route")
+            route_path = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            metrics.observe_request(route_path, method, status, seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                record: dict[str, Any] = {
+                    "event": "request",
+                    "request_id": request_id,
+                    "method": method,
+                    "route": route_path,
+                    "status": status,
+                    "latency_ms": round(seconds * 1000, 3),
+                }
+                for key in ("label", "model_version", "items", "needs_review", "text"):
+                    if key in state:
+                        record[key] = state[key]
+                access_log.info("request", extra=record)
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    """A caller's X-Request-ID if it is a plain token (it ends up in logs and headers)."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if 0 < len(text) <= 64 and all(c.isalnum() or c in "-_." for c in text):
+                return text
+            return None
+    return None

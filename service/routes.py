@@ -1,0 +1,290 @@
+"""The endpoints. CPU-bound routes are plain ``def``: FastAPI runs them in its thread pool,
+so classifying never blocks the event loop that accepts other requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import ValidationError
+
+from nlp.batch import tag_frame
+from service import metrics
+from service.dependencies import (
+    AdminKey,
+    ClassifyKey,
+    HolderDep,
+    ModelDep,
+    RegistryDep,
+    SettingsDep,
+)
+from service.errors import InvalidInputError, error_body, field_errors
+from service.schemas import (
+    ActivateRequest,
+    ActivateResponse,
+    BatchRequest,
+    BatchResponse,
+    ClassifyRequest,
+    ClassifyResponse,
+    ErrorResponse,
+    HealthResponse,
+    ModelsResponse,
+    ReadyResponse,
+)
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        401: "no or unknown API key",
+        403: "the key lacks the right (admin endpoints)",
+        404: "unknown model version, or nothing to roll back to",
+        409: "the version failed verification (hash mismatch, missing file, library version)",
+        413: "request body over the limit (1 MiB by default)",
+        422: "invalid input; `fields` names each field path",
+        503: "no model loaded yet",
+    }
+    return {code: {"model": ErrorResponse, "description": descriptions[code]} for code in codes}
+
+
+_CLASSIFY_ERRORS = _errors(401, 413, 422, 503)
+_ADMIN_ERRORS = _errors(401, 403, 404, 409, 413, 422)
+
+
+# --------------------------------------------------------------------------- classify
+@router.post(
+    "/v1/classify",
+    response_model=ClassifyResponse,
+    dependencies=[ClassifyKey],
+    responses=_CLASSIFY_ERRORS,
+    tags=["classify"],
+    summary="Route one ticket (派单)",
+)
+def classify(
+    ticket: ClassifyRequest, model: ModelDep, settings: SettingsDep, request: Request
+) -> dict[str, Any]:
+    """The department, its confidence, the runners-up, whether a person must check, and the
+    ticket's terms that decided it."""
+    [prediction] = model.classify(
+        [ticket.text],
+        [ticket.title],
+        top_k=settings.top_k,
+        policy=settings.policy,
+        explain=settings.explain_terms,
+    )
+    metrics.observe_predictions([prediction.label], int(prediction.needs_review))
+    state = request.state
+    state.label, state.model_version = prediction.label, model.version
+    state.needs_review = prediction.needs_review
+    if settings.log_text:
+        state.text = ticket.text  # masked by the log formatter
+    return {
+        "id": ticket.id,
+        "label": prediction.label,
+        "confidence": prediction.confidence,
+        "top_k": [{"label": label, "score": score} for label, score in prediction.top_k],
+        "needs_review": prediction.needs_review,
+        "review_reason": prediction.review_reason,
+        "explanation": [{"term": t.term, "weight": t.weight} for t in prediction.explanation],
+        "model": {"name": model.name, "version": model.version},
+    }
+
+
+@router.post(
+    "/v1/classify/batch",
+    response_model=BatchResponse,
+    dependencies=[ClassifyKey],
+    responses=_CLASSIFY_ERRORS,
+    tags=["classify"],
+    summary="Route many tickets at once",
+)
+def classify_batch(
+    batch: BatchRequest, model: ModelDep, settings: SettingsDep, request: Request
+) -> dict[str, Any]:
+    """Results in input order. An invalid item gets an ``error`` entry in its place; the
+    others are still answered. Tagged by :func:`nlp.tag_frame`, like every batch engine."""
+    if len(batch.items) > settings.max_batch_items:
+        raise InvalidInputError(
+            f"body.items: at most {settings.max_batch_items} items per batch "
+            f"(got {len(batch.items)}); split the batch"
+        )
+    results: list[dict[str, Any]] = [{} for _ in batch.items]
+    valid: list[tuple[int, ClassifyRequest]] = []
+    for index, raw in enumerate(batch.items):
+        try:
+            valid.append((index, ClassifyRequest.model_validate(raw)))
+        except ValidationError as error:
+            fields = [
+                {"path": f"body.items.{index}.{f['path']}".rstrip("."), "message": f["message"]}
+                for f in field_errors(error.errors())
+            ]
+            summary = "; ".join(f"{f['path']}: {f['message']}" for f in fields[:3])
+            results[index] = {
+                "index": index,
+                "id": raw.get("id")
+                if isinstance(raw, dict) and isinstance(raw.get("id"), str)
+                else None,
+                "error": error_body("invalid_item", summary, fields),
+            }
+    if valid:
+        frame = pd.DataFrame(
+            {
+                "text": [item.text for _, item in valid],
+                "title": [item.title for _, item in valid],
+            },
+            dtype=object,
+        )
+        tagged = tag_frame(
+            frame,
+            model,
+            text_col="text",
+            title_col="title",
+            top_k=settings.top_k,
+            policy=settings.policy,
+            explain=batch.explain,
+        )
+        columns = {
+            name: tagged[name].tolist()
+            for name in ("label", "confidence", "top_k", "needs_review", "error")
+        }
+        explanations = tagged["explanation"].tolist() if batch.explain else None
+        for row, (index, item) in enumerate(valid):
+            result: dict[str, Any] = {"index": index, "id": item.id}
+            problem = columns["error"][row]
+            if isinstance(problem, str):
+                result["error"] = error_body(problem, "the ticket has no usable text")
+            else:
+                top_k = columns["top_k"][row]
+                needs_review = bool(columns["needs_review"][row])
+                result.update(
+                    label=columns["label"][row],
+                    confidence=columns["confidence"][row],
+                    top_k=top_k,
+                    needs_review=needs_review,
+                    review_reason=_review_reason(settings, top_k) if needs_review else None,
+                    explanation=explanations[row] if explanations else [],
+                )
+            results[index] = result
+        routed = [r for r in results if r.get("label") is not None]
+        metrics.observe_predictions(
+            [r["label"] for r in routed], sum(1 for r in routed if r["needs_review"])
+        )
+    state = request.state
+    state.model_version, state.items = model.version, len(batch.items)
+    return {"model": {"name": model.name, "version": model.version}, "items": results}
+
+
+def _review_reason(settings: Any, top_k: list[dict[str, Any]]) -> str:
+    """The policy's reason, from the scores tag_frame returns (it does not carry the reason)."""
+    second = top_k[1]["score"] if len(top_k) > 1 else 0.0
+    return settings.policy.reason(top_k[0]["score"], second) or "close to the review thresholds"
+
+
+# --------------------------------------------------------------------------- models
+@router.get(
+    "/v1/models",
+    response_model=ModelsResponse,
+    dependencies=[ClassifyKey],
+    responses=_errors(401),
+    tags=["models"],
+    summary="Versions with their metrics; which is active",
+)
+def list_models(registry: RegistryDep, holder: HolderDep) -> dict[str, Any]:
+    serving = holder.model.version if holder.model else None
+    pointer = registry.active(holder.name)
+    versions = [
+        {**row, "serving": row["version"] == serving} for row in registry.versions(holder.name)
+    ]
+    return {
+        "name": holder.name,
+        "active": pointer.version if pointer else None,
+        "serving": serving,
+        "versions": versions,
+    }
+
+
+@router.post(
+    "/v1/models/activate",
+    response_model=ActivateResponse,
+    dependencies=[AdminKey],
+    responses=_ADMIN_ERRORS,
+    tags=["models"],
+    summary="Activate a version (admin): verified first, then every worker swaps to it",
+)
+def activate_model(
+    body: ActivateRequest, registry: RegistryDep, holder: HolderDep
+) -> dict[str, Any]:
+    before = registry.active(holder.name)
+    pointer = registry.activate(holder.name, body.version)
+    serving = holder.refresh()
+    return {
+        "name": holder.name,
+        "active": pointer.version,
+        "previous": before.version if before else None,
+        "serving": serving.version if serving else None,
+    }
+
+
+@router.post(
+    "/v1/models/rollback",
+    response_model=ActivateResponse,
+    dependencies=[AdminKey],
+    responses=_ADMIN_ERRORS,
+    tags=["models"],
+    summary="Re-activate the version active before (admin)",
+)
+def rollback_model(registry: RegistryDep, holder: HolderDep) -> dict[str, Any]:
+    before = registry.active(holder.name)
+    pointer = registry.rollback(holder.name)
+    serving = holder.refresh()
+    return {
+        "name": holder.name,
+        "active": pointer.version,
+        "previous": before.version if before else None,
+        "serving": serving.version if serving else None,
+    }
+
+
+# --------------------------------------------------------------------------- operations
+@router.get("/healthz", response_model=HealthResponse, tags=["operations"], summary="Alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    response_model=ReadyResponse,
+    responses={503: {"model": ReadyResponse, "description": "no model loaded yet"}},
+    tags=["operations"],
+    summary="Ready: 200 with the model version once it is loaded and warmed up, else 503",
+)
+async def readyz(holder: HolderDep) -> Any:
+    model, failure = holder.model, holder.last_failure
+    reason = f"{failure.version or 'active version'} refused: {failure.reason}" if failure else None
+    if model is None:
+        body = {"status": "loading", "model": None, "reason": reason or "loading the model"}
+        return JSONResponse(body, status_code=503)
+    return {
+        "status": "ready",
+        "model": {"name": model.name, "version": model.version},
+        "reason": reason,
+    }
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus_metrics(settings: SettingsDep) -> Response:
+    body = metrics.render(settings.prometheus_multiproc_dir)
+    return Response(body, media_type=metrics.CONTENT_TYPE_LATEST)
+
+
+@router.get("/", include_in_schema=False)
+def try_it_page() -> FileResponse:
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")

@@ -1,0 +1,116 @@
+"""The service's configuration: one :class:`Settings`, read from ``APPEALS_*`` environment
+variables (and an optional ``.env``), behind one cached :func:`get_settings`.
+
+Nothing else in the service reads the environment. Tests override settings through
+``app.dependency_overrides[get_settings]``; the lifespan and the middleware resolve them the
+same way (:func:`resolve_settings`), so one override reaches every part of the app.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from nlp.model import ReviewPolicy
+
+__all__ = ["MAX_TEXT_CHARS", "Settings", "get_settings", "resolve_settings"]
+
+#: The longest ticket body accepted (characters); longer ones get a 422 naming the limit.
+MAX_TEXT_CHARS = 20_000
+#: The longest title accepted (characters).
+MAX_TITLE_CHARS = 1_000
+
+_DEFAULT_POLICY = ReviewPolicy()
+
+
+def _split_keys(value: Any) -> Any:
+    """``"k1,k2"`` (how keys arrive from the environment) -> ``["k1", "k2"]``."""
+    if isinstance(value, str):
+        return [key.strip() for key in value.split(",") if key.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set. Each field is ``APPEALS_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="APPEALS_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    models_dir: Path = Field(default=Path("models"), description="the model registry folder")
+    model_name: str = Field(
+        default="default",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="which model of the registry to serve",
+    )
+    classify_keys: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), description="API keys allowed to classify (comma-separated)"
+    )
+    admin_keys: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), description="API keys allowed to classify and to activate / roll back"
+    )
+    min_confidence: float = Field(
+        default=_DEFAULT_POLICY.min_confidence,
+        ge=0,
+        le=1,
+        description="review below this confidence",
+    )
+    min_margin: float = Field(
+        default=_DEFAULT_POLICY.min_margin,
+        ge=0,
+        le=1,
+        description="review when the top two are closer",
+    )
+    top_k: int = Field(default=3, ge=1, le=20, description="runners-up returned per ticket")
+    explain_terms: int = Field(
+        default=8, ge=0, le=50, description="deciding terms per single ticket"
+    )
+    max_batch_items: int = Field(
+        default=256, ge=1, le=10_000, description="items per batch request"
+    )
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="request body limit (bytes)")
+    watch_interval: float = Field(
+        default=1.0, gt=0, le=60, description="seconds between checks of the active-model pointer"
+    )
+    shutdown_timeout: int = Field(
+        default=30, gt=0, description="seconds in-flight requests get to finish after SIGTERM"
+    )
+    log_level: str = Field(default="INFO", description="level of the JSON request log")
+    log_text: bool = Field(
+        default=False, description="also log the (masked) ticket text; off by default"
+    )
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "PROMETHEUS_MULTIPROC_DIR", "APPEALS_PROMETHEUS_MULTIPROC_DIR"
+        ),
+        description="set by `appeals serve --workers N`; metrics are then aggregated",
+    )
+
+    _split = field_validator("classify_keys", "admin_keys", mode="before")(_split_keys)
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.classify_keys or self.admin_keys)
+
+    @property
+    def policy(self) -> ReviewPolicy:
+        return ReviewPolicy(min_confidence=self.min_confidence, min_margin=self.min_margin)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()
+
+
+def resolve_settings(app: FastAPI) -> Settings:
+    """The settings ``app`` runs with: a test's override of :func:`get_settings` if any."""
+    provider = app.dependency_overrides.get(get_settings, get_settings)
+    settings: Settings = provider()
+    return settings

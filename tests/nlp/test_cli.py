@@ -1,0 +1,293 @@
+"""nlp.cli: the `appeals` command, called in-process; errors exit 2 with a message, no traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nlp.cli import main
+from nlp.registry import Registry
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "appeals.csv"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> dict:
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    return json.loads(out)  # exactly one JSON object, nothing else on stdout
+
+
+# --------------------------------------------------------------------------- train
+
+
+def test_train_json_prints_one_object_with_version_and_metrics(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    report = run_json(capsys, "train", DEMO, "--models-dir", models, "--json")
+    assert report["version"] == "v1"
+    assert report["active"] is True
+    for key in ("n", "accuracy", "macro_f1", "per_class", "top2_accuracy", "ece", "coverage"):
+        assert key in report["metrics"], key
+    assert report["data"]["train_rows"] + report["data"]["eval_rows"] == 703
+    manifest = Registry(models).manifest("default", "v1")
+    assert manifest["data"]["sha256"] == report["data"]["sha256"]
+    assert manifest["config"]["label_col"] == "label"
+
+    second = run_json(capsys, "train", DEMO, "--models-dir", models, "--json")
+    assert (second["version"], second["active"]) == ("v2", False)
+    third = run_json(capsys, "train", DEMO, "--models-dir", models, "--json", "--activate")
+    assert (third["version"], third["active"]) == ("v3", True)
+
+
+def test_train_prints_a_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "train", DEMO, "--models-dir", tmp_path, "--name", "hotline")
+    assert code == 0
+    assert "trained hotline@v1" in out
+    assert "macro-F1=" in out
+    assert "active: v1" in out
+
+
+def test_train_on_a_body_file_and_a_title_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_frame: pd.DataFrame
+) -> None:
+    bodies, titles = tmp_path / "bodies.csv", tmp_path / "titles.parquet"
+    demo_frame[["text", "label"]].to_csv(bodies, index=False)
+    with_title = demo_frame[demo_frame["title"] != ""]
+    with_title[["title", "label"]].to_parquet(titles, index=False)
+    report = run_json(
+        capsys,
+        "train",
+        bodies,
+        titles,
+        "--models-dir",
+        tmp_path / "m",
+        "--json",
+        "--title-col",
+        "title",
+    )
+    assert report["data"]["rows"] == len(demo_frame) + len(with_title)
+    assert report["data"]["skipped"] == {}
+
+
+def test_train_with_an_eval_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_frame: pd.DataFrame
+) -> None:
+    held_out = tmp_path / "held_out.jsonl"
+    demo_frame.iloc[::10].to_json(held_out, orient="records", lines=True, force_ascii=False)
+    report = run_json(
+        capsys, "train", DEMO, "--eval", held_out, "--models-dir", tmp_path / "m", "--json"
+    )
+    assert report["metrics"]["n"] == len(demo_frame.iloc[::10])
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def test_evaluate_json(capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
+    report = run_json(capsys, "evaluate", DEMO, "--models-dir", models_dir, "--json")
+    assert report["n"] == 703
+    assert 0.0 < report["accuracy"] <= 1.0
+    assert 0.0 < report["macro_f1"] <= 1.0
+    assert sum(row["support"] for row in report["per_class"].values()) == 703
+    assert report["model"] == {"name": "default", "version": "v1"}
+
+
+def test_evaluate_prints_a_table(capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
+    code, out, _ = run(
+        capsys, "evaluate", DEMO, "--models-dir", models_dir, "--model", "default@v1"
+    )
+    assert code == 0
+    assert "model default@v1 on 703 tickets" in out
+    assert "城管执法" in out
+    assert "coverage" in out
+
+
+@pytest.mark.parametrize("command", ["evaluate", "train"])
+def test_report_dir_writes_a_confusion_matrix_without_missing_glyphs(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    models_dir: Path,
+    tmp_path: Path,
+    command: str,
+) -> None:
+    report_dir = tmp_path / "reports"
+    models = models_dir if command == "evaluate" else tmp_path / "models"
+    caplog.set_level(logging.WARNING)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _, err = run(
+            capsys, command, DEMO, "--models-dir", models, "--report-dir", report_dir
+        )
+    assert code == 0, err
+    glyph_warnings = [str(w.message) for w in caught if "missing from" in str(w.message)]
+    assert glyph_warnings == []
+    assert not [r for r in caplog.records if "findfont" in r.getMessage()]
+    png = report_dir / "confusion.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if command == "evaluate":
+        assert (report_dir / "coverage.png").is_file()
+        assert json.loads((report_dir / "evaluation.json").read_text(encoding="utf-8"))["n"] == 703
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def test_predict_prints_the_label_and_the_top_three(
+    capsys: pytest.CaptureFixture[str], models_dir: Path
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "predict",
+        "小区楼下的烧烤摊天天占道经营，油烟太大了",
+        "--title",
+        "占道经营",
+        "--models-dir",
+        models_dir,
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("城管执法")
+    assert "confidence" in lines[0]
+    ranked = [line.split() for line in lines[1:4]]
+    assert ranked[0][0] == "城管执法"
+    scores = [float(row[1]) for row in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert len(ranked) == 3
+
+
+def test_predict_json(capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
+    report = run_json(
+        capsys, "predict", "燃气泄漏了，楼道里全是煤气味", "--models-dir", models_dir, "--json"
+    )
+    assert report["label"] == "燃气"
+    assert len(report["top_k"]) == 3
+    assert report["top_k"][0]["label"] == report["label"]
+    assert report["model"] == {"name": "default", "version": "v1"}
+
+
+# --------------------------------------------------------------------------- models
+
+
+def test_models_list_activate_rollback(
+    capsys: pytest.CaptureFixture[str], registry_copy: Registry, trained
+) -> None:
+    registry_copy.save(trained.model, name="default", metrics=trained.evaluation.to_dict())
+    root = registry_copy.root
+    listed = run_json(capsys, "models", "list", "--models-dir", root, "--json")
+    assert [(v["version"], v["active"]) for v in listed["versions"]] == [
+        ("v1", True),
+        ("v2", False),
+    ]
+
+    code, out, _ = run(capsys, "models", "list", "--models-dir", root)
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["*", "v2"]
+
+    code, out, _ = run(capsys, "models", "activate", "v2", "--models-dir", root)
+    assert (code, out.strip()) == (0, "default: active version is now v2")
+    code, out, _ = run(capsys, "models", "list", "--models-dir", root)
+    assert [line.split()[0] for line in out.splitlines()] == ["v1", "*"]
+
+    assert run_json(capsys, "models", "rollback", "--models-dir", root, "--json") == {
+        "name": "default",
+        "active": "v1",
+    }
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _tiny_class_csv(tmp_path: Path, demo_frame: pd.DataFrame) -> Path:
+    label = demo_frame["label"].value_counts().index[-1]
+    frame = demo_frame.drop(demo_frame.index[demo_frame["label"] == label][3:])
+    path = tmp_path / "tiny.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+ERROR_CASES = [
+    pytest.param(["train", "{tmp}/missing.csv"], "no such file", id="train-missing-file"),
+    pytest.param(
+        ["train", DEMO, "--label-col", "dept"], "'dept' not found", id="missing-label-col"
+    ),
+    pytest.param(["train", "{tiny}"], "fewer than 5 examples", id="tiny-class"),
+    pytest.param(["train", "{tmp}/notes.txt"], "unknown format", id="unknown-format"),
+    pytest.param(["evaluate", "{tmp}/missing.csv"], "no such file", id="evaluate-missing-file"),
+    pytest.param(["predict", "停水了", "--model", "nobody"], "no active version", id="no-model"),
+    pytest.param(["predict", "停水了", "--model", "default@v7"], "no version", id="no-version"),
+    pytest.param(["models", "activate"], "needs a VERSION", id="activate-without-version"),
+    pytest.param(["models", "activate", "v9"], "no version", id="activate-unknown-version"),
+    pytest.param(["models", "rollback"], "no earlier active version", id="nothing-to-roll-back"),
+    pytest.param(
+        ["train", DEMO, "--text-col", "body"],
+        "'body' not found",
+        id="misnamed-text-col",
+    ),
+    pytest.param(
+        ["train", DEMO, "--title-col", "subject"],
+        "'subject' not found",
+        id="misnamed-title-col",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), ERROR_CASES)
+def test_errors_exit_2_with_a_message_and_no_traceback(
+    capsys: pytest.CaptureFixture[str],
+    models_dir: Path,
+    tmp_path: Path,
+    demo_frame: pd.DataFrame,
+    argv: list,
+    message: str,
+) -> None:
+    (tmp_path / "notes.txt").write_text("停水", encoding="utf-8")
+    models = tmp_path / "models"
+    shutil.copytree(models_dir, models)
+    paths = {"tmp": tmp_path, "tiny": _tiny_class_csv(tmp_path, demo_frame)}
+    args = [str(a).format(**paths) for a in argv] + ["--models-dir", str(models)]
+    before = sorted(p.relative_to(models) for p in models.rglob("*"))
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert err.startswith(f"appeals {argv[0]}: error: ")
+    assert message in err
+    assert "Traceback" not in err + out
+    # A failed command registers nothing and moves no pointer.
+    assert sorted(p.relative_to(models) for p in models.rglob("*")) == before
+
+
+def test_a_singleton_class_trains_when_min_class_size_allows_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_frame: pd.DataFrame
+) -> None:
+    """One example cannot be held out: it goes to training, and the model knows its label."""
+    singleton = tmp_path / "singleton.csv"
+    pd.concat(
+        [demo_frame, pd.DataFrame({"text": ["只有一条的投诉"], "label": ["孤儿部门"]})]
+    ).to_csv(singleton, index=False)
+    models = tmp_path / "models"
+    code, _, err = run(
+        capsys, "train", singleton, "--min-class-size", "1", "--json", "--models-dir", models
+    )
+    assert code == 0, err
+    assert "孤儿部门" in Registry(models).load().labels
+
+
+def test_the_missing_column_message_names_the_existing_columns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "train", DEMO, "--label-col", "dept", "--models-dir", tmp_path)
+    assert code == 2
+    for column in ("'id'", "'title'", "'text'", "'label'"):
+        assert column in err

@@ -1,0 +1,289 @@
+"""nlp.features: integer-keyed n-gram TF-IDF equals scikit-learn's; estimators behave."""
+
+from __future__ import annotations
+
+import pickle
+from functools import partial
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
+from sklearn.utils import estimator_checks
+
+from nlp.classifier import CalibratedLinearSVC
+from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
+from nlp.model import RoutingModel, TextNormaliser
+from nlp.segment import Segmenter
+
+DOCS = [
+    "楼下烧烤摊天天占道经营,油烟太大了",
+    "小区烧烤摊油烟扰民,占道经营没人管",
+    "电话<PHONE> 网格员说老旧小区改造明年开始",
+    "老旧小区改造什么时候开始?网格员也不知道",
+    "abc ABC abc 😀😀 占道",
+    "物业费涨了业委会不管物业费",
+    "",
+    "供电局停电停电停电" * 40,  # longer than max_chars
+]
+NEW_DOCS = ["烧烤摊占道经营", "完全没见过的字龘靐", "", "老旧小区改造 😀 abc"]
+
+
+# The reference analyzers: module-level functions, as an sklearn user would write them.
+def char_ngrams(doc: str, *, low: int, high: int, max_chars: int) -> list[str]:
+    doc = doc[:max_chars]
+    return [doc[i : i + n] for n in range(low, high + 1) for i in range(len(doc) - n + 1)]
+
+
+def word_ngrams(tokens: list[str], *, low: int, high: int) -> list[str]:
+    return [
+        " ".join(tokens[i : i + n])
+        for n in range(low, high + 1)
+        for i in range(len(tokens) - n + 1)
+    ]
+
+
+def _aligned(ours: sp.spmatrix, our_names, reference: sp.spmatrix, reference_names) -> None:
+    """Equal up to column order: the same feature names, the same values per name."""
+    assert sorted(our_names) == sorted(reference_names)
+    position = {name: i for i, name in enumerate(reference_names)}
+    order = [position[name] for name in our_names]
+    assert ours.shape == (reference.shape[0], len(order))
+    np.testing.assert_allclose(
+        ours.toarray(), reference.toarray()[:, order], rtol=1e-12, atol=1e-12
+    )
+
+
+CHAR_SETTINGS = [
+    pytest.param((1, 3), 1, 300, id="1-3-min_df1"),
+    pytest.param((1, 3), 2, 300, id="1-3-min_df2"),
+    pytest.param((1, 3), 1, 20, id="1-3-max_chars20"),
+    pytest.param((2, 3), 1, 300, id="2-3"),
+    pytest.param((1, 1), 1, 300, id="1-1"),
+    pytest.param((3, 3), 2, 50, id="3-3-min_df2-max_chars50"),
+]
+
+
+@pytest.mark.parametrize(("ngram_range", "min_df", "max_chars"), CHAR_SETTINGS)
+def test_char_ngrams_equal_tfidf_vectorizer(
+    ngram_range: tuple[int, int], min_df: int, max_chars: int
+) -> None:
+    low, high = ngram_range
+    ours = CharNgramVectorizer(ngram_range=ngram_range, min_df=min_df, max_chars=max_chars)
+    reference = TfidfVectorizer(
+        analyzer=partial(char_ngrams, low=low, high=high, max_chars=max_chars),
+        sublinear_tf=True,
+        min_df=min_df,
+    )
+    fitted = ours.fit_transform(DOCS)
+    expected = reference.fit_transform(DOCS)
+    names, reference_names = ours.get_feature_names_out(), reference.get_feature_names_out()
+    _aligned(fitted, names, expected, reference_names)
+    _aligned(ours.transform(NEW_DOCS), names, reference.transform(NEW_DOCS), reference_names)
+    np.testing.assert_allclose(
+        ours.idf_, reference.idf_[[list(reference_names).index(n) for n in names]]
+    )
+
+
+WORD_DOCS = [
+    ["楼下", "烧烤", "摊", "占道经营", "油烟"],
+    ["小区", "烧烤", "摊", "油烟", "扰民", "占道经营"],
+    ["网格员", "说", "老旧小区改造", "明年", "开始", "<PHONE>"],
+    ["老旧小区改造", "开始", "网格员", "<PHONE>", "烧烤", "摊"],
+    [],
+    ["物业费", "物业费", "物业费", "涨", "了"],
+]
+NEW_WORD_DOCS = [["烧烤", "摊", "从没见过"], [], ["从没见过", "也没见过"], ["物业费", "涨", "了"]]
+
+
+@pytest.mark.parametrize(
+    ("ngram_range", "min_df"),
+    [
+        pytest.param((1, 2), 1, id="1-2-min_df1"),
+        pytest.param((1, 2), 2, id="1-2-min_df2"),
+        pytest.param((1, 1), 1, id="1-1"),
+        pytest.param((2, 2), 1, id="2-2"),
+    ],
+)
+def test_word_ngrams_equal_tfidf_vectorizer(ngram_range: tuple[int, int], min_df: int) -> None:
+    low, high = ngram_range
+    ours = WordNgramVectorizer(ngram_range=ngram_range, min_df=min_df)
+    reference = TfidfVectorizer(
+        analyzer=partial(word_ngrams, low=low, high=high), sublinear_tf=True, min_df=min_df
+    )
+    fitted = ours.fit_transform(WORD_DOCS)
+    expected = reference.fit_transform(WORD_DOCS)
+    names, reference_names = ours.get_feature_names_out(), reference.get_feature_names_out()
+    _aligned(fitted, names, expected, reference_names)
+    _aligned(
+        ours.transform(NEW_WORD_DOCS), names, reference.transform(NEW_WORD_DOCS), reference_names
+    )
+
+
+@pytest.mark.parametrize("segmenter", ["rjieba", "jieba"])
+def test_document_vectorizer_equals_a_union_of_tfidf_vectorizers(
+    segmenter: str, demo_frame
+) -> None:
+    docs = [TextNormaliser().transform([d])[0] for d in demo_frame["text"].tolist()[:150]]
+    ours = DocumentVectorizer(segmenter=segmenter, min_df=2)  # type: ignore[arg-type]
+    cut = Segmenter(backend=segmenter).cut  # type: ignore[arg-type]
+    words = TfidfVectorizer(
+        analyzer=lambda doc: word_ngrams(cut(doc), low=1, high=2), sublinear_tf=True, min_df=2
+    )
+    chars = TfidfVectorizer(
+        analyzer=partial(char_ngrams, low=1, high=3, max_chars=300), sublinear_tf=True, min_df=2
+    )
+    reference = FeatureUnion([("words", words), ("chars", chars)])
+    fitted = ours.fit_transform(docs)
+    expected = reference.fit_transform(docs)
+    names = ours.get_feature_names_out()
+    n_words = ours.n_word_features_
+    assert n_words == len(words.get_feature_names_out())
+    _aligned(
+        fitted[:, :n_words], names[:n_words], expected[:, :n_words], words.get_feature_names_out()
+    )
+    _aligned(
+        fitted[:, n_words:], names[n_words:], expected[:, n_words:], chars.get_feature_names_out()
+    )
+    # transform (not fit_transform) gives the same rows.
+    assert abs(ours.transform(docs) - fitted).max() < 1e-12
+
+
+def test_unseen_ngrams_are_ignored() -> None:
+    vectorizer = CharNgramVectorizer(min_df=1).fit(["占道经营", "油烟扰民"])
+    X = vectorizer.transform(["龘靐齉", "占道龘"])
+    assert X[0].nnz == 0
+    assert X.shape == (2, len(vectorizer.get_feature_names_out()))
+    seen = set(vectorizer.get_feature_names_out()[X[1].indices])
+    assert seen == {"占", "道", "占道"}
+
+
+@pytest.mark.parametrize(
+    ("vectorizer", "fit_docs", "docs", "norm"),
+    [
+        pytest.param(
+            CharNgramVectorizer(min_df=1), ["占道经营", ""], ["", "占道", ""], 1.0, id="char"
+        ),
+        pytest.param(
+            WordNgramVectorizer(min_df=1),
+            [["占道经营", "油烟"], []],
+            [[], ["油烟"], []],
+            1.0,
+            id="word",
+        ),
+        # Two blocks (words | chars), each L2-normalised, as a FeatureUnion would give.
+        pytest.param(
+            DocumentVectorizer(min_df=1), ["占道经营", ""], ["", "占道经营", ""], 2**0.5, id="doc"
+        ),
+    ],
+)
+def test_empty_documents_give_zero_rows(vectorizer, fit_docs, docs, norm: float) -> None:
+    X = vectorizer.fit(fit_docs).transform(docs)
+    assert X.shape[0] == 3
+    assert X[0].nnz == 0
+    assert X[2].nnz == 0
+    assert X[1].nnz > 0
+    np.testing.assert_allclose(sp.linalg.norm(X[1]), norm)
+
+
+def test_all_empty_input_gives_an_empty_vocabulary() -> None:
+    vectorizer = CharNgramVectorizer(min_df=1).fit(["", ""])
+    assert vectorizer.get_feature_names_out().size == 0
+    assert vectorizer.transform(["占道"]).shape == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("vectorizer", "docs", "expected"),
+    [
+        pytest.param(
+            CharNgramVectorizer(ngram_range=(1, 2), min_df=1),
+            ["占道", "😀a"],
+            ["a", "占", "占道", "道", "😀", "😀a"],
+            id="char-with-astral",
+        ),
+        pytest.param(
+            WordNgramVectorizer(min_df=1),
+            [["网格员", "<PHONE>"]],
+            ["<PHONE>", "网格员", "网格员 <PHONE>"],
+            id="word-bigram",
+        ),
+    ],
+)
+def test_feature_names_decode_keys(vectorizer, docs, expected: list[str]) -> None:
+    assert sorted(vectorizer.fit(docs).get_feature_names_out()) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("vectorizer", "docs"),
+    [
+        pytest.param(CharNgramVectorizer(ngram_range=(0, 2)), ["a"], id="char-low-0"),
+        pytest.param(CharNgramVectorizer(ngram_range=(1, 4)), ["a"], id="char-high-4"),
+        pytest.param(WordNgramVectorizer(ngram_range=(2, 1)), [["a"]], id="word-reversed"),
+        pytest.param(WordNgramVectorizer(ngram_range=(1, 3)), [["a"]], id="word-trigrams"),
+    ],
+)
+def test_invalid_ngram_range_is_refused(vectorizer, docs) -> None:
+    with pytest.raises(ValueError, match="ngram_range"):
+        vectorizer.fit(docs)
+
+
+def test_transform_before_fit_raises() -> None:
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        CharNgramVectorizer().transform(["a"])
+
+
+# --------------------------------------------------------------------------- estimator contract
+
+ESTIMATORS = [
+    pytest.param(CharNgramVectorizer, id="CharNgramVectorizer"),
+    pytest.param(WordNgramVectorizer, id="WordNgramVectorizer"),
+    pytest.param(DocumentVectorizer, id="DocumentVectorizer"),
+    pytest.param(TextNormaliser, id="TextNormaliser"),
+    pytest.param(CalibratedLinearSVC, id="CalibratedLinearSVC"),
+]
+CONTRACT_CHECKS = [
+    "check_no_attributes_set_in_init",
+    "check_get_params_invariance",
+    "check_estimator_cloneable",
+    "check_set_params",
+    "check_mixin_order",
+    "check_estimator_repr",
+    "check_parameters_default_constructible",
+]
+
+
+@pytest.mark.parametrize("check", CONTRACT_CHECKS)
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_scikit_learn_estimator_contract(estimator, check: str) -> None:
+    getattr(estimator_checks, check)(estimator.__name__, estimator())
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_init_stores_parameters_only_and_clone_keeps_them(estimator) -> None:
+    instance = estimator()
+    params = instance.get_params()
+    assert set(vars(instance)) == set(params)
+    copy = clone(instance)
+    assert copy is not instance
+    assert copy.get_params() == params
+
+
+def test_clone_of_a_fitted_vectorizer_is_unfitted_with_the_same_params() -> None:
+    fitted = DocumentVectorizer(min_df=1, max_chars=50, segmenter="jieba").fit(["占道经营", "油烟"])
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "chars_")
+    assert "_segmenter" not in vars(copy)
+
+
+def test_fitted_pipeline_pickles_without_lambdas(tiny_model: RoutingModel, demo_frame) -> None:
+    """Plain pickle (not cloudpickle) fails on lambdas, bound methods and tokenizers."""
+    docs = demo_frame["text"].tolist()[:50]
+    restored = pickle.loads(pickle.dumps(tiny_model.pipeline))
+    np.testing.assert_array_equal(restored.predict(docs), tiny_model.pipeline.predict(docs))
+    steps = [name for name, _ in restored.steps]
+    assert steps == ["normalise", "vectorise", "classify"]

@@ -1,0 +1,434 @@
+"""Batch tagging (nlp.tagging, nlp.engines): formats, bad rows, 0 rows, engines, resume."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nlp import tagging
+from nlp.batch import tag_frame
+from nlp.engines import ModelSource, resolve_source
+from nlp.errors import AppealRouterError, DataError, ModelNotFoundError, UnsupportedFormatError
+from nlp.model import Prediction, RoutingModel
+from nlp.tagging import iter_chunks, read_output, tag_file, work_dir
+
+# Rows a real export has: empty bodies, a title only, white space only.
+BAD_ROWS = [
+    {"id": "bad-empty", "title": "", "text": "", "label": "x"},
+    {"id": "bad-space", "title": "  ", "text": " \n ", "label": "x"},
+    {"id": "title-only", "title": "小区停水三天了", "text": "", "label": "x"},
+]
+
+
+@pytest.fixture(scope="module")
+def tickets(demo_frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column a string (as CSV and Excel give them), bad rows in the middle."""
+    head = demo_frame.iloc[:60]
+    frame = pd.concat([head.iloc[:25], pd.DataFrame(BAD_ROWS), head.iloc[25:]], ignore_index=True)
+    return frame.astype(str)
+
+
+@pytest.fixture(scope="module")
+def expected(tickets: pd.DataFrame, tiny_model: RoutingModel) -> pd.DataFrame:
+    return tag_frame(tickets, tiny_model, title_col="title")
+
+
+def write_input(frame: pd.DataFrame, path: Path) -> Path:
+    """``frame`` as the file format ``path`` names (a name without suffix: a Parquet folder)."""
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif path.suffix == ".xlsx":
+        frame.to_excel(path, index=False)
+    elif path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif path.suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    else:
+        path.mkdir()
+        half = len(frame) // 2
+        frame.iloc[:half].to_parquet(path / "part-0.parquet", index=False)
+        frame.iloc[half:].to_parquet(path / "part-1.parquet", index=False)
+    return path
+
+
+def _text(values: Iterable[Any]) -> list[str | None]:
+    """Missing as None whatever the format wrote (NA, NaN, None, or '' in CSV)."""
+    return [None if v is None or pd.isna(v) or not str(v).strip() else str(v) for v in values]
+
+
+def assert_same_tags(out: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Every row, in order, with every input column and the same predictions."""
+    assert list(out.columns) == list(expected.columns)
+    assert len(out) == len(expected)
+    assert _text(out["id"]) == _text(expected["id"])
+    assert _text(out["text"]) == _text(expected["text"])
+    assert _text(out["label"]) == _text(expected["label"])
+    assert _text(out["error"]) == _text(expected["error"])
+    got = pd.to_numeric(pd.Series(out["confidence"], dtype=object).replace("", None))
+    want = expected["confidence"].astype("float64")
+    np.testing.assert_allclose(got.to_numpy(float), want.to_numpy(float), rtol=0, atol=1e-9)
+    assert [None if t is None else [e["label"] for e in t] for t in out["top_k"]] == [
+        None if t is None else [e["label"] for e in t] for t in expected["top_k"]
+    ]
+
+
+# --------------------------------------------------------------------------- formats
+@pytest.mark.parametrize(
+    "input_name", ["in.csv", "in.xlsx", "in.parquet", "in_folder", "in.jsonl"], ids=str
+)
+def test_every_input_format_is_tagged_whole_and_in_order(
+    input_name: str,
+    tickets: pd.DataFrame,
+    expected: pd.DataFrame,
+    models_dir: Path,
+    tmp_path: Path,
+) -> None:
+    source = write_input(tickets, tmp_path / input_name)
+    out = tmp_path / "out.parquet"
+    summary = tag_file(source, out, models_dir=models_dir, chunk_size=16, progress=False)
+    assert summary.rows == len(tickets)
+    assert summary.chunks == -(-len(tickets) // 16)
+    assert summary.errors == {"empty_text": 2}
+    assert_same_tags(read_output(out), expected)
+    assert not work_dir(out).exists()
+
+
+@pytest.mark.parametrize("output_name", ["out.parquet", "out.csv", "out.jsonl"], ids=str)
+def test_every_output_format_round_trips(
+    output_name: str,
+    tickets: pd.DataFrame,
+    expected: pd.DataFrame,
+    models_dir: Path,
+    tmp_path: Path,
+) -> None:
+    source = write_input(tickets, tmp_path / "in.csv")
+    out = tmp_path / output_name
+    tag_file(source, out, models_dir=models_dir, chunk_size=25, progress=False)
+    assert_same_tags(read_output(out), expected)
+    if out.suffix == ".csv":  # top_k is JSON text a spreadsheet user can read
+        raw = pd.read_csv(out, dtype=str, keep_default_na=False)
+        assert json.loads(raw["top_k"][0])[0].keys() == {"label", "score"}
+        assert raw["top_k"][25] == ""
+
+
+def test_mixed_jsonl_keeps_unreadable_and_non_text_rows(models_dir: Path, tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": 1, "text": "楼下烧烤摊油烟太大", "created_at": "2024-01-02"}),
+        "{not json",
+        json.dumps({"id": 3, "text": 12345}),
+        json.dumps([1, 2]),
+        "",
+        json.dumps({"id": 5, "text": "路灯坏了", "extra": {"a": 1}}),
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    tag_file(source, out, models_dir=models_dir, chunk_size=2, progress=False)
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["error"] for r in rows] == [None, "unreadable", "not_text", "unreadable", None]
+    assert [r["id"] for r in rows] == [1, None, 3, None, 5]
+    assert rows[0]["created_at"] == "2024-01-02"  # not turned into a timestamp
+    assert rows[0]["label"] is not None
+    assert rows[1]["label"] is None
+    assert rows[4]["extra"] in ({"a": 1}, '{"a": 1}')
+
+
+def test_gb18030_csv_is_read(models_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"text": ["小区门口垃圾堆积，臭气熏天"] * 3}).to_csv(
+        source, index=False, encoding="gb18030"
+    )
+    out = tmp_path / "out.csv"
+    tag_file(source, out, models_dir=models_dir, progress=False)
+    assert read_output(out)["text"].tolist() == ["小区门口垃圾堆积，臭气熏天"] * 3
+
+
+# --------------------------------------------------------------------------- 0 rows
+@pytest.mark.parametrize("output_name", ["out.parquet", "out.csv", "out.jsonl"], ids=str)
+@pytest.mark.parametrize("input_name", ["in.csv", "in.parquet", "in.jsonl", "in.xlsx"], ids=str)
+def test_zero_rows(input_name: str, output_name: str, models_dir: Path, tmp_path: Path) -> None:
+    empty = pd.DataFrame({"id": pd.Series([], dtype=str), "text": pd.Series([], dtype=str)})
+    source = write_input(empty, tmp_path / input_name)
+    if input_name.endswith(".jsonl"):
+        assert not source.read_text().strip()  # no records, so no columns either
+    out = tmp_path / output_name
+    summary = tag_file(source, out, models_dir=models_dir, progress=False)
+    assert (summary.rows, summary.chunks, summary.errors) == (0, 1, {})
+    tagged = read_output(out) if output_name != "out.jsonl" else None
+    if tagged is not None:
+        assert len(tagged) == 0
+        assert {"label", "confidence", "top_k", "error"} <= set(tagged.columns)
+    else:
+        assert out.read_text() == ""
+
+
+# --------------------------------------------------------------------------- bad input
+def _run(tmp_path: Path, models_dir: Path, **options: Any) -> Callable[[], object]:
+    source = write_input(pd.DataFrame({"text": ["路灯坏了"]}), tmp_path / "in.csv")
+    arguments: dict[str, Any] = {
+        "input_path": source,
+        "output": tmp_path / "out.parquet",
+        "models_dir": models_dir,
+        "progress": False,
+    }
+    arguments.update(options)
+    return lambda: tag_file(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"input_path": "missing.csv"}, DataError, "no such file"),
+        ({"input_path": "in.txt"}, UnsupportedFormatError, "unknown input format"),
+        ({"output": "out.xlsx"}, UnsupportedFormatError, "end --out with one of"),
+        ({"text_col": "body"}, DataError, "'body' not found; the data has 'text'"),
+        ({"title_col": "subject", "title_required": True}, DataError, "'subject' not found"),
+        ({"chunk_size": 0}, DataError, "--chunk-size must be at least 1"),
+        ({"jobs": 0}, DataError, "--jobs must be at least 1"),
+        ({"scheduler": "tcp://h:8786"}, DataError, "--scheduler needs --engine dask"),
+        ({"model_name": "nope"}, ModelNotFoundError, "has no active version"),
+        ({"model_version": "v9"}, ModelNotFoundError, "no version 'v9'"),
+    ],
+    ids=[
+        "missing",
+        "unknown-input",
+        "unknown-output",
+        "column",
+        "title",
+        "chunk",
+        "jobs",
+        "scheduler",
+        "model",
+        "version",
+    ],
+)
+def test_bad_input_is_a_clear_error(
+    options: dict[str, Any],
+    error: type[Exception],
+    message: str,
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("text\n路灯坏了\n", encoding="utf-8")
+    with pytest.raises(error, match=message) as raised:
+        _run(tmp_path, models_dir, **options)()
+    assert isinstance(raised.value, AppealRouterError)
+    assert not work_dir(tmp_path / "out.parquet").exists()
+
+
+def test_unreadable_and_empty_files(models_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet at all")
+    (tmp_path / "folder").mkdir()
+    for name, message in [
+        ("empty.csv", "the file is empty"),
+        ("broken.parquet", "cannot be read as parquet"),
+        ("folder", "must hold .parquet files"),
+    ]:
+        with pytest.raises(DataError, match=message):
+            tag_file(tmp_path / name, tmp_path / "out.csv", models_dir=models_dir, progress=False)
+
+
+def test_existing_output_needs_another_name(models_dir: Path, tmp_path: Path) -> None:
+    run = _run(tmp_path, models_dir)
+    run()
+    with pytest.raises(DataError, match="already exists; choose another --out or delete it"):
+        run()
+    with pytest.raises(DataError, match="no unfinished run to resume"):
+        _run(tmp_path, models_dir, resume=True)()
+
+
+# --------------------------------------------------------------------------- engines
+@pytest.fixture(scope="module")
+def engine_input(tmp_path_factory: pytest.TempPathFactory, tickets: pd.DataFrame) -> Path:
+    return write_input(tickets, tmp_path_factory.mktemp("engines") / "in.csv")
+
+
+@pytest.fixture(scope="module")
+def local_output(
+    engine_input: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> pd.DataFrame:
+    out = tmp_path_factory.mktemp("local") / "out.parquet"
+    tag_file(engine_input, out, models_dir=models_dir, chunk_size=10, progress=False)
+    return pd.read_parquet(out)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"jobs": 2},
+        {"engine": "dask", "jobs": 1, "dask_processes": False},
+        {"engine": "dask", "jobs": 2},
+    ],
+    ids=["processes-2", "dask-threads", "dask-local-cluster-2"],
+)
+def test_engines_give_identical_results(
+    options: dict[str, Any],
+    engine_input: Path,
+    local_output: pd.DataFrame,
+    models_dir: Path,
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out.parquet"
+    tag_file(engine_input, out, models_dir=models_dir, chunk_size=10, progress=False, **options)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
+
+
+def test_dask_engine_on_an_existing_scheduler(
+    engine_input: Path, local_output: pd.DataFrame, models_dir: Path, tmp_path: Path
+) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        out = tmp_path / "out.parquet"
+        summary = tag_file(
+            engine_input,
+            out,
+            models_dir=models_dir,
+            chunk_size=10,
+            engine="dask",
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
+    assert summary.engine.startswith("dask at ")
+    pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
+
+
+def test_dask_workers_that_cannot_load_the_model_say_so(engine_input: Path, tmp_path: Path) -> None:
+    source = ModelSource(models_dir=str(tmp_path / "elsewhere"), name="default", version="v1")
+    with pytest.raises(AppealRouterError, match="Dask workers cannot load model default@v1"):
+        tag_file(
+            engine_input,
+            tmp_path / "out.parquet",
+            model=source,
+            engine="dask",
+            jobs=1,
+            dask_processes=False,
+            progress=False,
+        )
+    assert not work_dir(tmp_path / "out.parquet").exists()
+
+
+def test_model_version_is_pinned_when_the_run_starts(models_dir: Path) -> None:
+    assert resolve_source(models_dir, "default", None).ref == "default@v1"
+
+
+# --------------------------------------------------------------------------- resume
+class _KilledError(Exception):
+    """Stands in for kill -9 between two chunks (the subprocess test kills for real)."""
+
+
+def _crash_after(monkeypatch: pytest.MonkeyPatch, chunks: int) -> None:
+    record = tagging._record
+    calls = {"n": 0}
+
+    def flaky(folder: Path, number: int, rows: int) -> None:
+        if calls["n"] == chunks:
+            raise _KilledError
+        calls["n"] += 1
+        record(folder, number, rows)
+
+    monkeypatch.setattr(tagging, "_record", flaky)
+
+
+@pytest.mark.parametrize("damage", ["none", "torn-journal", "unrecorded-part", "temp-file"])
+def test_resume_tags_only_what_is_missing(
+    damage: str,
+    engine_input: Path,
+    local_output: pd.DataFrame,
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "out.parquet"
+    with monkeypatch.context() as patch:
+        _crash_after(patch, 3)
+        with pytest.raises(_KilledError):
+            tag_file(engine_input, out, models_dir=models_dir, chunk_size=10, progress=False)
+    folder = work_dir(out)
+    assert not out.exists()
+    assert len((folder / "chunks.jsonl").read_text().splitlines()) == 3
+    # A part renamed into place but not yet recorded (the crash came in between).
+    assert (folder / "part-000003.parquet").exists()
+    if damage == "torn-journal":
+        with (folder / "chunks.jsonl").open("a") as journal:
+            journal.write('{"chunk": 9, "ro')
+    elif damage == "unrecorded-part":
+        (folder / "part-000003.parquet").write_bytes(b"half a parquet file")
+    elif damage == "temp-file":
+        (folder / ".part-000004.parquet.tmp").write_bytes(b"half")
+
+    with pytest.raises(DataError, match="add --resume to continue it"):
+        tag_file(engine_input, out, models_dir=models_dir, chunk_size=10, progress=False)
+    summary = tag_file(
+        engine_input, out, models_dir=models_dir, chunk_size=10, resume=True, progress=False
+    )
+    assert summary.resumed_chunks == 3
+    pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
+    assert not folder.exists()
+
+
+def test_resume_refuses_changed_options(
+    engine_input: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out.csv"
+    with monkeypatch.context() as patch:
+        _crash_after(patch, 1)
+        with pytest.raises(_KilledError):
+            tag_file(engine_input, out, models_dir=models_dir, chunk_size=10, progress=False)
+    with pytest.raises(DataError, match="chunk_size: 10 then, 20 now"):
+        tag_file(
+            engine_input, out, models_dir=models_dir, chunk_size=20, resume=True, progress=False
+        )
+
+
+# --------------------------------------------------------------------------- memory
+class _InstantModel:
+    """Answers at once, so the check below measures the streaming, not the classifier."""
+
+    name, version, labels = "instant", "v0", ["a", "b"]
+
+    def classify_documents(self, documents: Sequence[str], **options: Any) -> list[Prediction]:
+        return [Prediction("a", 0.9, [("a", 0.9), ("b", 0.1)], False, None) for _ in documents]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_memory_does_not_grow_with_the_input(suffix: str, tmp_path: Path) -> None:
+    """Peak Python memory for 10x the rows stays within 1.5x (generous; not a timing)."""
+    model: Any = _InstantModel()
+
+    def peak(rows: int) -> int:
+        frame = pd.DataFrame(
+            {"id": [f"r{i}" for i in range(rows)], "text": ["小区停水了，请尽快处理。" * 8] * rows}
+        )
+        source = write_input(frame, tmp_path / f"in{rows}{suffix}")
+        del frame
+        tracemalloc.start()
+        try:
+            tag_file(
+                source, tmp_path / f"out{rows}.parquet", model=model, chunk_size=500, progress=False
+            )
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(2_000), peak(20_000)
+    assert large < 1.5 * small, (small, large)
+
+
+def test_chunks_are_bounded_and_numbered_on(tickets: pd.DataFrame, tmp_path: Path) -> None:
+    source = write_input(tickets, tmp_path / "in.parquet")
+    chunks = list(iter_chunks(source, chunk_size=7))
+    assert [len(c) for c in chunks[:-1]] == [7] * (len(chunks) - 1)
+    assert pd.concat(chunks).index.equals(pd.RangeIndex(len(tickets)))

@@ -1,0 +1,57 @@
+"""Service fixtures: an app per test on a registry of the session's tiny model, with settings
+overridden the way the service expects (``app.dependency_overrides[get_settings]``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from service_testing import ADMIN_KEY, CLASSIFY_KEY, add_version
+
+from nlp.registry import Registry
+from service.app import create_app
+from service.settings import Settings, get_settings
+
+MakeClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(models_dir: Path) -> Iterator[MakeClient]:
+    """``make_client(**settings)`` -> a started TestClient; stopped at teardown."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        overrides.setdefault("models_dir", models_dir)
+        settings = Settings(**overrides)
+        app: FastAPI = create_app()
+        app.dependency_overrides[get_settings] = lambda: settings
+        client = TestClient(app, raise_server_exceptions=True)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> TestClient:
+    """No keys configured (open, as on loopback)."""
+    return make_client()
+
+
+@pytest.fixture
+def keyed_client(make_client: MakeClient) -> TestClient:
+    return make_client(classify_keys=frozenset({CLASSIFY_KEY}), admin_keys=frozenset({ADMIN_KEY}))
+
+
+@pytest.fixture
+def two_versions(registry_copy: Registry) -> Registry:
+    """A writable registry holding v1 (active) and v2."""
+    add_version(registry_copy)
+    return registry_copy

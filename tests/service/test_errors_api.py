@@ -1,0 +1,214 @@
+"""Every error the API answers: 401, 403, 404, 405, 413, 422, as JSON with the same shape."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from service_testing import ADMIN_KEY, CLASSIFY_KEY, TICKET
+
+
+def _error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["error"]["code"] == code
+    assert body["request_id"] == response.headers["x-request-id"]
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+# --------------------------------------------------------------------------- auth
+CLASSIFY = ("POST", "/v1/classify", {"text": TICKET})
+BATCH = ("POST", "/v1/classify/batch", {"items": [{"text": TICKET}]})
+MODELS = ("GET", "/v1/models", None)
+ACTIVATE = ("POST", "/v1/models/activate", {"version": "v1"})
+ROLLBACK = ("POST", "/v1/models/rollback", None)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "key", "status"),
+    [
+        pytest.param(CLASSIFY, None, 401, id="classify-no-key"),
+        pytest.param(CLASSIFY, "wrong", 401, id="classify-wrong-key"),
+        pytest.param(CLASSIFY, CLASSIFY_KEY, 200, id="classify-classify-key"),
+        pytest.param(CLASSIFY, ADMIN_KEY, 200, id="classify-admin-key"),
+        pytest.param(BATCH, None, 401, id="batch-no-key"),
+        pytest.param(BATCH, CLASSIFY_KEY, 200, id="batch-classify-key"),
+        pytest.param(MODELS, None, 401, id="models-no-key"),
+        pytest.param(MODELS, CLASSIFY_KEY, 200, id="models-classify-key"),
+        pytest.param(ACTIVATE, None, 401, id="activate-no-key"),
+        pytest.param(ACTIVATE, "wrong", 401, id="activate-wrong-key"),
+        pytest.param(ACTIVATE, CLASSIFY_KEY, 403, id="activate-classify-key"),
+        pytest.param(ACTIVATE, ADMIN_KEY, 200, id="activate-admin-key"),
+        pytest.param(ROLLBACK, None, 401, id="rollback-no-key"),
+        pytest.param(ROLLBACK, CLASSIFY_KEY, 403, id="rollback-classify-key"),
+    ],
+)
+def test_api_keys(
+    keyed_client: TestClient, endpoint: tuple[str, str, Any], key: str | None, status: int
+) -> None:
+    method, path, body = endpoint
+    headers = {"X-API-Key": key} if key else {}
+    response = keyed_client.request(method, path, json=body, headers=headers)
+    if status == 200:
+        assert response.status_code == 200, response.text
+    else:
+        _error(response, status, {401: "unauthorized", 403: "forbidden"}[status])
+
+
+def test_missing_key_says_which_header(keyed_client: TestClient) -> None:
+    error = _error(keyed_client.post("/v1/classify", json={"text": TICKET}), 401, "unauthorized")
+    assert "X-API-Key" in error["message"]
+
+
+def test_open_endpoints_need_no_key(keyed_client: TestClient) -> None:
+    for path in ("/healthz", "/readyz", "/metrics", "/", "/openapi.json"):
+        assert keyed_client.get(path).status_code == 200, path
+
+
+def test_admin_endpoints_refuse_everyone_when_only_classify_keys_exist(
+    make_client: Any,
+) -> None:
+    client = make_client(classify_keys=frozenset({CLASSIFY_KEY}))
+    response = client.post("/v1/models/rollback", headers={"X-API-Key": CLASSIFY_KEY})
+    _error(response, 403, "forbidden")
+
+
+# --------------------------------------------------------------------------- 413
+def test_body_over_limit_by_content_length_is_413(client: TestClient) -> None:
+    body = b'{"text": "' + b"a" * (1 << 20) + b'"}'
+    response = client.post(
+        "/v1/classify", content=body, headers={"Content-Type": "application/json"}
+    )
+    error = _error(response, 413, "body_too_large")
+    assert "1,048,576 bytes" in error["message"]
+
+
+def test_chunked_body_over_limit_is_413(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"items": ['
+        for _ in range(300):
+            yield b'{"text": "' + b"a" * 4000 + b'"},'
+        yield b'{"text": "a"}]}'
+
+    response = client.post(
+        "/v1/classify/batch", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert "content-length" not in {k.lower() for k in response.request.headers}
+    _error(response, 413, "body_too_large")
+
+
+def test_body_limit_comes_from_settings(make_client: Any) -> None:
+    client = make_client(max_body_bytes=2048)
+    response = client.post("/v1/classify", json={"text": "停水" * 1000})
+    _error(response, 413, "body_too_large")
+    assert client.post("/v1/classify", json={"text": "停水"}).status_code == 200
+
+
+def test_body_just_under_limit_is_read(client: TestClient) -> None:
+    response = client.post("/v1/classify", json={"text": "水" * 20_001})
+    _error(response, 422, "invalid_request")  # read in full, then refused for its length
+
+
+# --------------------------------------------------------------------------- 422
+@pytest.mark.parametrize(
+    ("payload", "path", "says"),
+    [
+        pytest.param({"text": ""}, "body.text", "empty", id="empty"),
+        pytest.param({"text": " \n\t\u3000 "}, "body.text", "white space", id="white-space"),
+        pytest.param({"text": "停" * 20_001}, "body.text", "20000", id="too-long"),
+        pytest.param({}, "body.text", "required", id="missing"),
+        pytest.param({"text": 123}, "body.text", "string", id="number"),
+        pytest.param({"text": ["停水"]}, "body.text", "string", id="list"),
+        pytest.param({"text": None}, "body.text", "string", id="null"),
+        pytest.param({"text": "停水", "title": 5}, "body.title", "string", id="title-type"),
+        pytest.param({"text": "停水", "id": {"a": 1}}, "body.id", "string", id="id-type"),
+        pytest.param({"text": "停水", "extra": 1}, "body.extra", "not permitted", id="extra"),
+        pytest.param({"text": "\ud800"}, "body.text", "Unicode", id="lone-surrogate"),
+        pytest.param(["停水"], "body", "dictionary", id="array-body"),
+    ],
+)
+def test_invalid_single_ticket_is_422_with_field_path(
+    client: TestClient, payload: Any, path: str, says: str
+) -> None:
+    # json.dumps escapes non-ASCII, so a lone surrogate travels as the JSON text "\ud800".
+    response = client.post(
+        "/v1/classify", content=json.dumps(payload), headers={"Content-Type": "application/json"}
+    )
+    error = _error(response, 422, "invalid_request")
+    assert error["fields"][0]["path"] == path
+    assert says.lower() in (error["fields"][0]["message"] + error["message"]).lower()
+
+
+def test_text_limit_is_named(client: TestClient) -> None:
+    error = _error(
+        client.post("/v1/classify", json={"text": "停" * 20_001}), 422, "invalid_request"
+    )
+    assert "20000" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"{not json", id="broken-json"),
+        pytest.param(b"", id="empty-body"),
+        pytest.param(b"\xff\xfe\x00", id="not-utf8"),
+        pytest.param(b'"just a string"', id="string-body"),
+    ],
+)
+def test_unparseable_body_is_422(client: TestClient, raw: bytes) -> None:
+    response = client.post(
+        "/v1/classify", content=raw, headers={"Content-Type": "application/json"}
+    )
+    _error(response, 422, "invalid_request")
+
+
+def test_batch_over_item_limit_is_422_naming_it(make_client: Any) -> None:
+    client = make_client(max_batch_items=4)
+    response = client.post("/v1/classify/batch", json={"items": [{"text": "停水"}] * 5})
+    error = _error(response, 422, "invalid_request")
+    assert "at most 4 items" in error["message"]
+
+
+def test_batch_default_item_limit_is_256(client: TestClient) -> None:
+    items = [{"text": "停水"}] * 257
+    _error(client.post("/v1/classify/batch", json={"items": items}), 422, "invalid_request")
+    assert client.post("/v1/classify/batch", json={"items": items[:256]}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("payload", "path"),
+    [
+        pytest.param({"items": "x"}, "body.items", id="items-not-list"),
+        pytest.param({}, "body.items", id="items-missing"),
+        pytest.param({"items": [], "explain": -1}, "body.explain", id="explain-negative"),
+    ],
+)
+def test_invalid_batch_envelope_is_422(client: TestClient, payload: Any, path: str) -> None:
+    error = _error(client.post("/v1/classify/batch", json=payload), 422, "invalid_request")
+    assert error["fields"][0]["path"] == path
+
+
+@pytest.mark.parametrize("version", ["2", "v", "../v1", "v1/../../etc", "v-1", "V1", "", "v1 "])
+def test_activate_invalid_version_is_422(client: TestClient, version: str) -> None:
+    response = client.post("/v1/models/activate", json={"version": version})
+    error = _error(response, 422, "invalid_request")
+    assert error["fields"][0]["path"] == "body.version"
+
+
+def test_errors_never_echo_personal_data(client: TestClient) -> None:
+    response = client.post("/v1/classify", json={"text": "电话13812345678", "x": 1})
+    assert "13812345678" not in response.text
+
+
+# --------------------------------------------------------------------------- 404, 405
+def test_unknown_route_is_404_json(client: TestClient) -> None:
+    _error(client.get("/v2/classify"), 404, "not_found")
+
+
+def test_wrong_method_is_405_json(client: TestClient) -> None:
+    _error(client.get("/v1/classify"), 405, "method_not_allowed")

@@ -1,0 +1,107 @@
+"""The model holder: activations reach the worker, corrupt versions are refused, the old
+model keeps serving, and requests in flight keep the model they started with."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from service_testing import TICKET, add_version, corrupt_version
+
+from nlp.registry import Registry
+from service.holder import ModelHolder
+
+
+def test_refresh_loads_the_active_version(two_versions: Registry) -> None:
+    holder = ModelHolder(two_versions, "default")
+    assert holder.refresh().version == "v1"  # type: ignore[union-attr]
+    two_versions.activate("default", "v2")
+    old = holder.model
+    assert holder.refresh().version == "v2"  # type: ignore[union-attr]
+    assert old is not None
+    assert old.version == "v1"  # a request holding the old reference keeps it whole
+    assert old.classify([TICKET])[0].label
+
+
+def test_refresh_is_a_no_op_when_nothing_changed(two_versions: Registry) -> None:
+    holder = ModelHolder(two_versions, "default")
+    first = holder.refresh()
+    assert holder.refresh() is first
+
+
+def test_corrupt_active_version_is_refused_and_the_old_keeps_serving(
+    two_versions: Registry,
+) -> None:
+    holder = ModelHolder(two_versions, "default")
+    holder.refresh()
+    two_versions.activate("default", "v2")  # verified and fine here...
+    corrupt_version(two_versions, "v2")  # ...then damaged before this worker loads it
+    assert holder.refresh().version == "v1"  # type: ignore[union-attr]
+    assert holder.last_failure is not None
+    assert holder.last_failure.version == "v2"
+    assert "sha256" in holder.last_failure.reason
+
+
+def test_readyz_reports_a_refused_version_while_serving_the_old(
+    make_client: Any, two_versions: Registry
+) -> None:
+    client = make_client(models_dir=two_versions.root)
+    two_versions.activate("default", "v2")
+    corrupt_version(two_versions, "v2")
+    client.app.state.holder.refresh()
+    body = client.get("/readyz").json()
+    assert body["status"] == "ready"
+    assert body["model"]["version"] == "v1"
+    assert "v2 refused" in body["reason"]
+    assert client.post("/v1/classify", json={"text": TICKET}).json()["model"]["version"] == "v1"
+
+
+def test_a_model_that_cannot_be_unpickled_is_refused(two_versions: Registry) -> None:
+    holder = ModelHolder(two_versions, "default")
+    holder.refresh()
+    version = add_version(two_versions)
+    # A consistent manifest over a file that is not a pickle: hashes pass, loading fails.
+    import hashlib
+    import json
+
+    folder = two_versions.root / "default" / version
+    (folder / "model.joblib").write_bytes(b"not a pickle")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"]["model.joblib"] = hashlib.sha256(b"not a pickle").hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    two_versions.activate("default", version)
+    assert holder.refresh().version == "v1"  # type: ignore[union-attr]
+    assert holder.last_failure is not None
+
+
+def test_watcher_follows_activations_made_elsewhere(
+    make_client: Any, two_versions: Registry
+) -> None:
+    """An activation through the registry (as the CLI or another worker makes it) reaches
+    this worker's watcher; the bound is generous because tests never assert timings."""
+    client = make_client(models_dir=two_versions.root, watch_interval=0.05)
+    for target in ("v2", "v1", "v2"):
+        two_versions.activate("default", target)
+        deadline = time.monotonic() + 30
+        served = None
+        while time.monotonic() < deadline:
+            served = client.post("/v1/classify", json={"text": TICKET}).json()["model"]["version"]
+            if served == target:
+                break
+            time.sleep(0.02)
+        assert served == target
+
+
+def test_watcher_loads_a_model_that_appears_after_start(
+    make_client: Any, registry_copy: Registry, tmp_path: Any
+) -> None:
+    import shutil
+
+    empty = tmp_path / "later"
+    client = make_client(models_dir=empty, watch_interval=0.05)
+    assert client.get("/readyz").status_code == 503
+    shutil.copytree(registry_copy.root, empty)
+    deadline = time.monotonic() + 30
+    while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client.get("/readyz").json()["model"]["version"] == "v1"

@@ -1,0 +1,62 @@
+"""Settings: APPEALS_* environment variables, comma-separated keys, one cached instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.server import is_loopback
+from service.settings import Settings, get_settings
+
+
+def test_environment_with_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPEALS_MODELS_DIR", "/srv/models")
+    monkeypatch.setenv("APPEALS_MIN_CONFIDENCE", "0.7")
+    monkeypatch.setenv("APPEALS_MAX_BATCH_ITEMS", "64")
+    monkeypatch.setenv("APPEALS_CLASSIFY_KEYS", "k1, k2,")
+    monkeypatch.setenv("APPEALS_ADMIN_KEYS", "root")
+    settings = Settings()
+    assert settings.models_dir == Path("/srv/models")
+    assert settings.min_confidence == 0.7
+    assert settings.max_batch_items == 64
+    assert settings.classify_keys == {"k1", "k2"}
+    assert settings.admin_keys == {"root"}
+    assert settings.auth_enabled
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("APPEALS_CLASSIFY_KEYS", "APPEALS_ADMIN_KEYS", "PROMETHEUS_MULTIPROC_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert not settings.auth_enabled
+    assert settings.max_body_bytes == 1 << 20
+    assert settings.max_batch_items == 256
+    assert settings.model_name == "default"
+    assert settings.prometheus_multiproc_dir is None
+
+
+@pytest.mark.parametrize("name", ["a@v1", "../x", "", "x y"])
+def test_model_name_is_validated(name: str) -> None:
+    with pytest.raises(ValueError, match="model_name"):
+        Settings(model_name=name)
+
+
+def test_get_settings_is_cached() -> None:
+    assert get_settings() is get_settings()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("example.org", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
