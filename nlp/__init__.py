@@ -42,6 +42,7 @@ from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVecto
 from nlp.model import Prediction, ReviewPolicy, RoutingModel, Term, TextNormaliser
 from nlp.registry import ActivePointer, Registry, parse_model_ref
 from nlp.segment import DEFAULT_USER_DICT, Segmenter
+from nlp.tagging import TagSummary, tag_file
 from nlp.text import PLACEHOLDERS, count_personal_data, mask_personal_data, normalise
 from nlp.train import TrainConfig, TrainResult, build_pipeline, evaluate, train
 
@@ -68,6 +69,7 @@ __all__ = [
     "RoutingModel",
     "Scored",
     "Segmenter",
+    "TagSummary",
     "Term",
     "TextNormaliser",
     "TrainConfig",
@@ -102,6 +104,7 @@ __all__ = [
     "sample_frame",
     "score",
     "split_by_column",
+    "tag_file",
     "tag_frame",
     "train",
 ]

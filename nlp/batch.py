@@ -15,7 +15,15 @@ from nlp.model import ReviewPolicy, RoutingModel
 __all__ = ["EXPLANATION_COLUMN", "OUTPUT_COLUMNS", "tag_frame"]
 
 #: Columns :func:`tag_frame` adds (an input column of the same name is replaced).
-OUTPUT_COLUMNS = ("label", "confidence", "top_k", "needs_review", "model_version", "error")
+OUTPUT_COLUMNS = (
+    "label",
+    "confidence",
+    "top_k",
+    "needs_review",
+    "review_reason",
+    "model_version",
+    "error",
+)
 #: Added too when ``explain`` > 0.
 EXPLANATION_COLUMN = "explanation"
 
@@ -56,6 +64,7 @@ def tag_frame(
     ranked: list[list[dict[str, object]] | None] = [None] * len(frame)
     explained: list[list[dict[str, object]] | None] = [None] * len(frame)
     review: list[bool | None] = [None] * len(frame)
+    reasons: list[str | None] = [None] * len(frame)
     if documents:
         predictions = model.classify_documents(
             documents, top_k=top_k, policy=policy, explain=explain
@@ -67,6 +76,7 @@ def tag_frame(
                 {"label": label, "score": round(score, 6)} for label, score in prediction.top_k
             ]
             review[position] = prediction.needs_review
+            reasons[position] = prediction.review_reason
             if explain:
                 explained[position] = [
                     {"term": t.term, "weight": round(t.weight, 6)} for t in prediction.explanation
@@ -77,6 +87,7 @@ def tag_frame(
     out["confidence"] = pd.array(confidences, dtype="Float64")
     out["top_k"] = pd.Series(ranked, index=frame.index, dtype=object)
     out["needs_review"] = pd.array(review, dtype="boolean")
+    out["review_reason"] = pd.array(reasons, dtype="string")
     out["model_version"] = pd.array([model.version or ""] * len(frame), dtype="string")
     out["error"] = pd.array(errors, dtype="string")
     if explain:

@@ -363,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--out", required=True, type=Path, help="output: .parquet, .csv or .jsonl")
     _model_options(tag)
     _data_columns(tag, labels=False)
-    tag.add_argument("--chunk-size", type=int, default=10_000, help="rows per chunk")
+    tag.add_argument("--chunk-size", type=int, default=2_000, help="rows per chunk")
     tag.add_argument(
         "--jobs", type=int, default=None, help="processes or Dask workers (local: 1; dask: CPUs)"
     )

@@ -45,6 +45,7 @@ from nlp.errors import DataError, UnsupportedFormatError
 from nlp.model import RoutingModel
 
 __all__ = [
+    "DEFAULT_CHUNK_SIZE",
     "INPUT_FORMATS",
     "OUTPUT_FORMATS",
     "TagSummary",
@@ -76,6 +77,9 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
     ".ndjson": "jsonl",
     ".parquet": "parquet",
 }
+#: Rows per chunk: large enough to amortise per-chunk costs, small enough that a worker's
+#: feature matrices stay near 200 MB on long tickets (10,000 rows took about 1 GB).
+DEFAULT_CHUNK_SIZE = 2_000
 #: ``error`` value of a JSON Lines row that is not a JSON object (the row is kept, empty).
 UNREADABLE = "unreadable"
 
@@ -85,6 +89,7 @@ _OUTPUT_TYPES: dict[str, pa.DataType] = {
     "confidence": pa.float64(),
     "top_k": _TOP_K_TYPE,
     "needs_review": pa.bool_(),
+    "review_reason": pa.string(),
     "model_version": pa.string(),
     "error": pa.string(),
 }
@@ -123,7 +128,9 @@ def output_format(path: str | Path) -> OutputFormat:
 
 
 # --------------------------------------------------------------------------- readers
-def iter_chunks(path: str | Path, *, chunk_size: int = 10_000) -> Iterator[pd.DataFrame]:
+def iter_chunks(
+    path: str | Path, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Iterator[pd.DataFrame]:
     """The rows of ``path`` as frames of at most ``chunk_size`` rows, in order.
 
     Each frame's index continues the previous one (row 0, 1, ... of the file). At least one
@@ -266,7 +273,7 @@ def _parquet_total(path: Path) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in _parquet_files(path))
 
 
-def count_rows(path: str | Path, *, chunk_size: int = 10_000) -> int:
+def count_rows(path: str | Path, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
     """How many rows :func:`iter_chunks` will yield (for progress and ETA).
 
     Parquet: from the footers. CSV: one fast parse of the first column. JSON Lines: the
@@ -580,7 +587,7 @@ def tag_file(
     title_col: str | None = "title",
     title_required: bool = False,
     top_k: int = 3,
-    chunk_size: int = 10_000,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
     jobs: int = 1,
     engine: EngineName = "local",
     scheduler: str | None = None,

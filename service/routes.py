@@ -153,7 +153,7 @@ def classify_batch(
         )
         columns = {
             name: tagged[name].tolist()
-            for name in ("label", "confidence", "top_k", "needs_review", "error")
+            for name in ("label", "confidence", "top_k", "needs_review", "review_reason", "error")
         }
         explanations = tagged["explanation"].tolist() if batch.explain else None
         for row, (index, item) in enumerate(valid):
@@ -162,14 +162,13 @@ def classify_batch(
             if isinstance(problem, str):
                 result["error"] = error_body(problem, "the ticket has no usable text")
             else:
-                top_k = columns["top_k"][row]
-                needs_review = bool(columns["needs_review"][row])
+                reason = columns["review_reason"][row]
                 result.update(
                     label=columns["label"][row],
                     confidence=columns["confidence"][row],
-                    top_k=top_k,
-                    needs_review=needs_review,
-                    review_reason=_review_reason(settings, top_k) if needs_review else None,
+                    top_k=columns["top_k"][row],
+                    needs_review=bool(columns["needs_review"][row]),
+                    review_reason=reason if isinstance(reason, str) else None,
                     explanation=explanations[row] if explanations else [],
                 )
             results[index] = result
@@ -180,12 +179,6 @@ def classify_batch(
     state = request.state
     state.model_version, state.items = model.version, len(batch.items)
     return {"model": {"name": model.name, "version": model.version}, "items": results}
-
-
-def _review_reason(settings: Any, top_k: list[dict[str, Any]]) -> str:
-    """The policy's reason, from the scores tag_frame returns (it does not carry the reason)."""
-    second = top_k[1]["score"] if len(top_k) > 1 else 0.0
-    return settings.policy.reason(top_k[0]["score"], second) or "close to the review thresholds"
 
 
 # --------------------------------------------------------------------------- models

@@ -31,6 +31,7 @@ EXPORTED = [
     "RoutingModel",
     "Scored",
     "Segmenter",
+    "TagSummary",
     "Term",
     "TextNormaliser",
     "TrainConfig",
@@ -65,6 +66,7 @@ EXPORTED = [
     "sample_frame",
     "score",
     "split_by_column",
+    "tag_file",
     "tag_frame",
     "train",
 ]

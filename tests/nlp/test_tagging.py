@@ -432,3 +432,23 @@ def test_chunks_are_bounded_and_numbered_on(tickets: pd.DataFrame, tmp_path: Pat
     chunks = list(iter_chunks(source, chunk_size=7))
     assert [len(c) for c in chunks[:-1]] == [7] * (len(chunks) - 1)
     assert pd.concat(chunks).index.equals(pd.RangeIndex(len(tickets)))
+
+
+@pytest.mark.parametrize(
+    ("min_confidence", "expect_review"),
+    [pytest.param(0.0, False, id="never-unsure"), pytest.param(1.01, True, id="always-unsure")],
+)
+def test_tag_frame_says_why_a_row_needs_review(
+    tiny_model: RoutingModel, min_confidence: float, expect_review: bool
+) -> None:
+    from nlp.model import ReviewPolicy
+
+    frame = pd.DataFrame({"text": ["小区停水三天了", "", "路灯不亮，晚上很黑"]})
+    policy = ReviewPolicy(min_confidence=min_confidence, min_margin=0.0)
+    tagged = tag_frame(frame, tiny_model, policy=policy)
+    routed = tagged[tagged["error"].isna()]
+    assert routed["needs_review"].tolist() == [expect_review] * 2
+    assert routed["review_reason"].notna().tolist() == [expect_review] * 2
+    if expect_review:
+        assert routed["review_reason"].str.contains("confidence").all()
+    assert tagged["review_reason"].iloc[1] is pd.NA  # the empty row has no prediction
