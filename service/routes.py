@@ -1,5 +1,12 @@
-"""The endpoints. CPU-bound routes are plain ``def``: FastAPI runs them in its thread pool,
-so classifying never blocks the event loop that accepts other requests."""
+"""The endpoints.
+
+CPU-bound routes that can take a while (batches, activation, which loads a model) are plain
+``def``: FastAPI runs them in its thread pool, so they never stall the event loop that
+accepts other requests. The single-ticket route is the exception, on measurement: it
+computes for ~0.5 ms, while the hop to the pool and back cost more than that per request
+(``bench/serve.py``); each worker is one process with one GIL, so the pool adds no
+parallelism for it either.
+"""
 
 from __future__ import annotations
 
@@ -68,7 +75,7 @@ _ADMIN_ERRORS = _errors(401, 403, 404, 409, 413, 422)
     tags=["classify"],
     summary="Route one ticket (派单)",
 )
-def classify(
+async def classify(
     ticket: ClassifyRequest, model: ModelDep, settings: SettingsDep, request: Request
 ) -> dict[str, Any]:
     """The department, its confidence, the runners-up, whether a person must check, and the
