@@ -53,9 +53,9 @@ class ReviewPolicy:
 
     def reason(self, top: float, second: float) -> str | None:
         if top < self.min_confidence:
-            return f"confidence {top:.2f} below {self.min_confidence:.2f}"
+            return f"confidence {top:.3f} below {self.min_confidence}"
         if top - second < self.min_margin:
-            return f"top two within {top - second:.2f} (margin {self.min_margin:.2f})"
+            return f"top two within {top - second:.3f} (margin {self.min_margin})"
         return None
 
 

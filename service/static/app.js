@@ -18,13 +18,18 @@ function el(tag, attrs = {}, ...children) {
 function percent(x) { return (100 * x).toFixed(1) + "%"; }
 
 // The explanation's terms are normalised (simplified, half-width); the page highlights each
-// place where one occurs in the text as typed. Longest terms first, so 占道经营 wins over 经营.
+// place where one occurs in the text as typed. Longest terms first, so 占道经营 wins over 经营;
+// a term of digits or letters only counts as a whole run, so 12345 is not marked inside a
+// phone number.
 function highlight(text, terms) {
   const wanted = [...new Set(terms.map((t) => t.term).filter((t) => t && !t.startsWith("<")))]
     .sort((a, b) => b.length - a.length);
   const container = el("div", { class: "ticket" });
   if (!wanted.length) { container.append(text); return container; }
-  const escaped = wanted.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const escaped = wanted.map((t) => {
+    const literal = t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return /^[0-9A-Za-z]+$/.test(t) ? "(?<![0-9A-Za-z])" + literal + "(?![0-9A-Za-z])" : literal;
+  });
   const pattern = new RegExp("(" + escaped.join("|") + ")", "gi");
   let last = 0;
   for (const match of text.matchAll(pattern)) {
