@@ -17,24 +17,23 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from nlp.batch import tag_frame
-from nlp.data import compose_document, prepare_rows
+from nlp.data import compose_document
 from nlp.errors import DataError
-from nlp.evaluate import Evaluation, evaluate_probabilities
+from nlp.evaluate import Evaluation
 from nlp.model import ReviewPolicy, RoutingModel
 from nlp.registry import ActivePointer, Registry
 from nlp.segment import DEFAULT_USER_DICT, Backend, Segmenter
 from nlp.text import PLACEHOLDERS, count_personal_data, fold_width, mask_personal_data, normalise
-from nlp.train import TrainConfig, build_pipeline, train
+from nlp.train import Scored, TrainConfig, build_pipeline, score, train
 
 __all__ = [
     "Comparison",
@@ -311,56 +310,6 @@ def personal_data_counts(documents: Sequence[str]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- models
-@dataclass
-class Scored:
-    """A model's probabilities on labelled rows: every view of one evaluation starts here."""
-
-    documents: list[str]
-    truth: list[str]
-    labels: list[str]
-    probabilities: NDArray[np.float64]
-    index: pd.Index = field(default_factory=lambda: pd.RangeIndex(0))
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def predicted(self) -> list[str]:
-        return [self.labels[i] for i in self.probabilities.argmax(axis=1).tolist()]
-
-    @property
-    def confidence(self) -> NDArray[np.float64]:
-        return np.asarray(self.probabilities.max(axis=1), dtype=np.float64)
-
-    @property
-    def correct(self) -> NDArray[np.bool_]:
-        return np.asarray(self.predicted, dtype=object) == np.asarray(self.truth, dtype=object)
-
-    def evaluation(self) -> Evaluation:
-        return evaluate_probabilities(
-            self.probabilities, self.labels, self.truth, skipped=self.skipped
-        )
-
-
-def score(
-    model: RoutingModel,
-    frame: pd.DataFrame,
-    *,
-    text_col: str = "text",
-    title_col: str | None = "title",
-    label_col: str = "label",
-) -> Scored:
-    """``model``'s probabilities on the labelled rows of ``frame`` (empty rows skipped)."""
-    rows = prepare_rows(frame, text_col=text_col, title_col=title_col, label_col=label_col)
-    if not rows.documents:
-        raise DataError("no usable rows to score: every row has an empty text or label")
-    assert rows.labels is not None
-    return Scored(
-        documents=rows.documents,
-        truth=rows.labels,
-        labels=model.labels,
-        probabilities=model.predict_proba(rows.documents),
-        index=rows.kept_index,
-        skipped=rows.skipped,
-    )
 
 
 def calibration_curve(scored: Scored, *, bins: int = 10) -> pd.DataFrame:

@@ -12,7 +12,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -24,7 +26,7 @@ from nlp.features import DocumentVectorizer
 from nlp.model import RoutingModel, TextNormaliser
 from nlp.segment import BUILTIN, Backend
 
-__all__ = ["TrainConfig", "TrainResult", "build_pipeline", "evaluate", "train"]
+__all__ = ["Scored", "TrainConfig", "TrainResult", "build_pipeline", "evaluate", "score", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +191,58 @@ def train(
     return TrainResult(model, evaluation, data, time.perf_counter() - started)
 
 
+@dataclass
+class Scored:
+    """A model's probabilities on labelled rows: every view of one evaluation starts here."""
+
+    documents: list[str]
+    truth: list[str]
+    labels: list[str]
+    probabilities: NDArray[np.float64]
+    index: pd.Index = field(default_factory=lambda: pd.RangeIndex(0))
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def predicted(self) -> list[str]:
+        return [self.labels[i] for i in self.probabilities.argmax(axis=1).tolist()]
+
+    @property
+    def confidence(self) -> NDArray[np.float64]:
+        return np.asarray(self.probabilities.max(axis=1), dtype=np.float64)
+
+    @property
+    def correct(self) -> NDArray[np.bool_]:
+        return np.asarray(self.predicted, dtype=object) == np.asarray(self.truth, dtype=object)
+
+    def evaluation(self) -> Evaluation:
+        return evaluate_probabilities(
+            self.probabilities, self.labels, self.truth, skipped=self.skipped
+        )
+
+
+def score(
+    model: RoutingModel,
+    frame: pd.DataFrame,
+    *,
+    text_col: str = "text",
+    title_col: str | None = "title",
+    label_col: str = "label",
+) -> Scored:
+    """``model``'s probabilities on the labelled rows of ``frame`` (empty rows skipped)."""
+    rows = prepare_rows(frame, text_col=text_col, title_col=title_col, label_col=label_col)
+    if not rows.documents:
+        raise DataError("no usable rows to score: every row has an empty text or label")
+    assert rows.labels is not None
+    return Scored(
+        documents=rows.documents,
+        truth=rows.labels,
+        labels=model.labels,
+        probabilities=model.predict_proba(rows.documents),
+        index=rows.kept_index,
+        skipped=rows.skipped,
+    )
+
+
 def evaluate(
     model: RoutingModel,
     frame: pd.DataFrame,
@@ -198,10 +252,6 @@ def evaluate(
     label_col: str = "label",
 ) -> Evaluation:
     """Score ``model`` on labelled rows; empty rows are skipped and counted in the report."""
-    rows = prepare_rows(frame, text_col=text_col, title_col=title_col, label_col=label_col)
-    if not rows.documents:
-        raise DataError("no usable rows to evaluate: every row has an empty text or label")
-    assert rows.labels is not None
-    return evaluate_probabilities(
-        model.predict_proba(rows.documents), model.labels, rows.labels, skipped=rows.skipped
-    )
+    return score(
+        model, frame, text_col=text_col, title_col=title_col, label_col=label_col
+    ).evaluation()
