@@ -32,7 +32,7 @@ from nlp.evaluate import Evaluation
 from nlp.model import ReviewPolicy, RoutingModel
 from nlp.registry import ActivePointer, Registry
 from nlp.segment import DEFAULT_USER_DICT, Backend, Segmenter
-from nlp.text import PLACEHOLDERS, count_personal_data, fold_width, mask_personal_data, normalise
+from nlp.text import PLACEHOLDERS, count_personal_data, normalise
 from nlp.train import Scored, TrainConfig, build_pipeline, score, train
 
 __all__ = [
@@ -693,7 +693,7 @@ def review_html(queue: pd.DataFrame, *, limit: int = 20, chars: int = 300) -> st
 
 def _mask_cell(value: object) -> object:
     if isinstance(value, str):
-        return mask_personal_data(fold_width(value))
+        return normalise(value)
     if isinstance(value, list | tuple):
         return " / ".join(str(_mask_cell(str(v))) for v in value)
     return value

@@ -139,10 +139,9 @@ def mask_personal_data(text: str) -> str:
 
 def count_personal_data(text: str) -> Counter[str]:
     """How many items of each kind :func:`normalise` would mask in ``text`` (counts only)."""
-    prepared = to_simplified(fold_width(strip_markup(text)))
     return Counter(
         "NAME" if match.lastgroup == "SELFNAME" else match.lastgroup or ""
-        for match in _PERSONAL_DATA.finditer(prepared)
+        for match in _PERSONAL_DATA.finditer(_prepare(text))
     )
 
 
@@ -168,5 +167,9 @@ def normalise(text: str) -> str:
     simplified (so 聯繫人 and 粵B are recognised like 联系人 and 粤B), personal data masked,
     white space collapsed. Idempotent: ``normalise(normalise(t)) == normalise(t)``.
     """
-    simplified = to_simplified(fold_width(strip_markup(text)))
-    return collapse_whitespace(mask_personal_data(simplified))
+    return collapse_whitespace(mask_personal_data(_prepare(text)))
+
+
+def _prepare(text: str) -> str:
+    """What masking expects: markup decoded, width folded, simplified characters."""
+    return to_simplified(fold_width(strip_markup(text)))

@@ -597,6 +597,17 @@ def test_export_review_queue_masks_every_text_cell(tmp_path: Path) -> None:
     assert written.loc[0, "text"].endswith("联系人:<NAME> 电话<PHONE>")
 
 
+def test_export_masks_traditional_personal_data_in_any_column(tmp_path: Path) -> None:
+    """A caller's extra column in traditional characters is masked like normalised text."""
+    queue = _queue().assign(note=["聯繫人：張大明，車牌粵B12345"])
+    written = export_review_queue(queue, tmp_path / "queue.csv").read_text(encoding="utf-8-sig")
+    assert "張大明" not in written
+    assert "张大明" not in written
+    assert "B12345" not in written
+    assert "<NAME>" in written
+    assert "<PLATE>" in written
+
+
 # --------------------------------------------------------------------------- plots
 def _evaluations() -> dict[str, Evaluation]:
     truth = ["交通运输", "城乡建设", "交通运输", "卫生计生"]
