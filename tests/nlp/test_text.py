@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections import Counter
 
+import opencc
 import pytest
 
 from nlp.text import (
@@ -74,6 +75,55 @@ def test_fold_width_equals_nfkc_on_every_code_point() -> None:
     for start in range(0, 0x110000, 64):
         chunk = "".join(chr(c) for c in range(start, start + 64) if not 0xD800 <= c < 0xE000)
         assert fold_width(chunk) == unicodedata.normalize("NFKC", chunk), hex(start)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("ＡＢＣ，１２３…", id="common-and-full-width"),
+        pytest.param("第①条，面积５０㎡", id="circled-and-units"),
+        pytest.param("ｅ\u0301，é\u0327", id="combining-accents"),
+        pytest.param("𝐀𝟎，\U0002f800", id="beyond-the-bmp"),
+    ],
+)
+def test_fold_width_equals_nfkc_on_mixed_text(text: str) -> None:
+    """Each of fold_width's paths (replace, regex pass, NFKC proper) gives NFKC's result."""
+    assert fold_width(text) == unicodedata.normalize("NFKC", text)
+
+
+def _collapse_whitespace_by_regex(text: str) -> str:
+    """What collapse_whitespace does, said with regexes: the specification it keeps to."""
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_collapse_whitespace_agrees_with_the_regexes_on_every_code_point() -> None:
+    """str.split and the regex \\s must agree on what white space is, for every character."""
+    for start in range(0, 0x110000, 64):
+        text = "".join(
+            f"{chr(code)}a{chr(code)}{chr(code)} b\n" for code in range(start, start + 64)
+        )
+        assert collapse_whitespace(text) == _collapse_whitespace_by_regex(text), hex(start)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("a\x1cb\x1dc\x1ed\x1fe", id="separators-are-dropped-not-spaced"),
+        pytest.param(" \x0b\x0c\t\r\n\u3000\xa0\x85\u2028 ", id="all-white-space"),
+        pytest.param("标题\n正文\x00\x07\x7f结束", id="controls-after-a-line-break"),
+        pytest.param("标题\r\n正文\u200b", id="printable-check-fails-without-controls"),
+    ],
+)
+def test_collapse_whitespace_agrees_with_the_regexes(text: str) -> None:
+    assert collapse_whitespace(text) == _collapse_whitespace_by_regex(text)
+
+
+def test_to_simplified_leaves_ascii_to_itself() -> None:
+    """to_simplified skips OpenCC for ASCII text: OpenCC must have nothing to change there."""
+    ascii_text = "".join(map(chr, range(128)))
+    assert opencc.OpenCC("t2s").convert(ascii_text) == ascii_text
+    assert to_simplified(ascii_text) == ascii_text
 
 
 # --------------------------------------------------------------------------- masking
@@ -378,3 +428,79 @@ def test_no_generated_personal_data_survives_normalise() -> None:
         ), (ticket, out)
     assert embedded >= 1_000
     assert survivors == []
+
+
+# mask_personal_data's regex is written for speed (see nlp.text). This is the same alternation
+# written plainly: every match must be the same, in every string.
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_HONORIFICS = "先生|女士|小姐|阿姨|叔叔|大爷|大妈|师傅|老师"
+_PLAIN_PERSONAL_DATA = re.compile(
+    "|".join(
+        [
+            r"(?P<EMAIL>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})",
+            r"(?P<IDCARD>(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}"
+            r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9A-Za-z]))",
+            r"(?P<PHONE>(?<![0-9])(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?![0-9])"
+            r"|(?<![0-9])(?:\(0[0-9]{2,3}\)|0[0-9]{2,3})[ -]?[0-9]{3,4}[ -]?[0-9]{4}(?![0-9]))",
+            r"(?P<BANKCARD>(?<![0-9])[0-9](?:[ -]?[0-9]){15,18}(?![0-9]))",
+            rf"(?P<PLATE>[{_PROVINCES}][A-HJ-NP-Za-hj-np-z][ ·.・-]?[A-HJ-NP-Za-hj-np-z0-9]{{4,5}}"
+            r"[A-HJ-NP-Za-hj-np-z0-9挂学警](?![A-Za-z0-9]))",
+            r"(?P<SIGKEY>联系人|姓名|署名|举报人|投诉人|反映人|来电人|留言人|申请人)[ ]?[:：][ ]?"
+            rf"(?P<NAME>[\u4e00-\u9fff]{{1,3}}?(?:{_HONORIFICS})|[\u4e00-\u9fff]{{2,3}})"
+            r"|(?P<SELFKEY>我叫|本人叫|本人姓名|我的名字是)"
+            r"(?P<SELFNAME>[\u4e00-\u9fff]{2,3})(?=[,.;:!?，。；：！？、 ]|$)",
+        ]
+    )
+)
+
+
+def _plain_placeholder(match: re.Match[str]) -> str:
+    kind = match.lastgroup
+    if kind == "NAME":
+        return f"{match.group('SIGKEY')}:<NAME>"
+    if kind == "SELFNAME":
+        return f"{match.group('SELFKEY')}<NAME>"
+    return f"<{kind}>"
+
+
+# Pieces of personal data and of what surrounds it, all already folded and simplified.
+_PIECE_TEXT = (
+    "联系人|姓名|署名|举报人|投诉人|反映人|来电人|留言人|申请人|我叫|本人叫|本人姓名|我的名字是|"
+    "本人|我|叫|人|张三|李先生|王|女士|老师|:|：|,|。|!|、|(|)|+|+86|86|-|@|qq|com|cn|a|B|X|x|_|%|.|"
+    "京|粤|新|A|D|·|・|挂|学|警|年|元|号|京A12345|粤B·D1234"
+)
+_PIECES = [*_PIECE_TEXT.split("|"), " ", "\n", "  "]
+
+
+def _random_string(generator: _Generator) -> str:
+    """Pieces, runs of digits and generated personal data, in any order."""
+    rng = generator.rng
+    parts = []
+    for _ in range(rng.randint(1, 12)):
+        roll = rng.random()
+        if roll < 0.1:
+            parts.append(generator.item())
+        elif roll < 0.4:  # a run of digits, sometimes grouped
+            parts.append(
+                "".join(
+                    rng.choice(_DIGITS) + (rng.choice(" -") if rng.random() < 0.15 else "")
+                    for _ in range(rng.randint(1, 22))
+                )
+            )
+        else:
+            parts.append(rng.choice(_PIECES))
+    return "".join(parts)
+
+
+def test_masking_finds_what_the_plain_regex_finds() -> None:
+    generator = _Generator(seed=7)
+    cases = [param.values[0] for param in MASK_CASES + NOT_PERSONAL_DATA]
+    cases += [_random_string(generator) for _ in range(20_000)]
+    for text in cases:
+        prepared = to_simplified(fold_width(strip_markup(text)))
+        for masked in (text, prepared):
+            expected = _PLAIN_PERSONAL_DATA.sub(_plain_placeholder, masked)
+            assert mask_personal_data(masked) == expected, masked
+        kinds = [match.lastgroup for match in _PLAIN_PERSONAL_DATA.finditer(prepared)]
+        counts = Counter("NAME" if kind == "SELFNAME" else kind for kind in kinds)
+        assert count_personal_data(text) == counts, text

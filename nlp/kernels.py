@@ -1,0 +1,328 @@
+"""Compiled inner loops of the feature extraction (numba, cached on disk after first use).
+
+Counting the n-grams of a ticket is a loop over a few hundred characters: a handful of
+machine instructions per n-gram in compiled code, but hundreds of nanoseconds in numpy,
+which needs a sort or a hash-table pass per step. These kernels do the whole step per
+ticket: build integer n-gram keys, find them in an open-addressing table, count them
+with a scratch array, and write TF-IDF rows in CSR form. :mod:`nlp.features` wraps
+them in scikit-learn transformers; nothing else calls them.
+
+Keys: a character n-gram is its code points packed 21 bits each (so a key decodes back to
+its text); a word is a 64-bit polynomial hash of its code points; a word pair is
+``first_id * n_words + second_id``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+__all__ = [
+    "add_dot",
+    "build_table",
+    "char_keys",
+    "chunk_token_hashes",
+    "lookup",
+    "merge_rows",
+    "pair_keys",
+    "tfidf_rows",
+    "token_hashes",
+]
+
+_BITS = np.uint64(21)
+_SPACE = np.uint32(32)
+_FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: spreads structured keys
+_HASH_BASE = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime
+
+
+@njit(cache=True, inline="always")
+def _slot(key: np.uint64, shift: int) -> np.int64:
+    # Fibonacci hashing: the top bits of key * 2^64/phi. The result is cast to a signed
+    # integer because numba turns uint64 mixed with int64 into a float.
+    return np.int64((key * _FIBONACCI) >> np.uint64(shift))
+
+
+@njit(cache=True)
+def build_table(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], int]:
+    """An open-addressing hash table mapping ``keys[i]`` to ``i`` (first one wins).
+
+    Slot ``s`` is ``table[2s]`` (the key) and ``table[2s + 1]`` (its position + 1; 0 marks
+    an empty slot): one cache line per probe. At most half full, so probes stay short.
+    Returns the table and the shift that turns ``key * _FIBONACCI`` into a slot number.
+    """
+    bits = 3
+    while (1 << bits) < 2 * keys.size:
+        bits += 1
+    table = np.zeros(2 << bits, dtype=np.uint64)
+    shift = 64 - bits
+    mask = (1 << bits) - 1
+    for i in range(keys.size):
+        key = keys[i]
+        slot = _slot(key, shift)
+        while table[2 * slot + 1] != 0 and table[2 * slot] != key:
+            slot = (slot + 1) & mask
+        if table[2 * slot + 1] == 0:
+            table[2 * slot] = key
+            table[2 * slot + 1] = np.uint64(i + 1)
+    return table, shift
+
+
+@njit(cache=True, inline="always")
+def _find(table: NDArray[np.uint64], shift: int, key: np.uint64) -> np.int64:
+    mask = table.size // 2 - 1
+    slot = _slot(key, shift)
+    while True:
+        stored = table[2 * slot + 1]
+        if stored == 0:
+            return np.int64(-1)
+        if table[2 * slot] == key:
+            return np.int64(stored) - 1
+        slot = (slot + 1) & mask
+
+
+@njit(cache=True)
+def lookup(table: NDArray[np.uint64], shift: int, keys: NDArray[np.uint64]) -> NDArray[np.int64]:
+    """Position of each key in the table's key list, -1 when it is not there."""
+    out = np.empty(keys.size, dtype=np.int64)
+    for i in range(keys.size):
+        out[i] = _find(table, shift, keys[i])
+    return out
+
+
+@njit(cache=True)
+def char_keys(
+    codes: NDArray[np.uint32], offsets: NDArray[np.int64], low: int, high: int, word_bounded: bool
+) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """Keys of the character n-grams (``low <= n <= high``) of each document.
+
+    Document ``d`` is ``codes[offsets[d]:offsets[d + 1]]``; its keys are
+    ``keys[key_offsets[d]:key_offsets[d + 1]]``. With ``word_bounded`` the documents are
+    space-separated words padded by a space at each end, and a space may only be the first
+    or last character of an n-gram (scikit-learn's ``char_wb``).
+    """
+    n_docs = offsets.size - 1
+    keys = np.empty(max(0, codes.size * (high - low + 1)), dtype=np.uint64)
+    key_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    written = 0
+    for doc in range(n_docs):
+        start, end = offsets[doc], offsets[doc + 1]
+        for n in range(low, high + 1):
+            for first in range(start, end - n + 1):
+                key = np.uint64(0)
+                valid = True
+                for i in range(first, first + n):
+                    code = codes[i]
+                    if word_bounded and code == _SPACE and (n == 1 or (first < i < first + n - 1)):
+                        valid = False
+                        break
+                    key = (key << _BITS) | np.uint64(code)
+                if valid:
+                    keys[written] = key
+                    written += 1
+        key_offsets[doc + 1] = written
+    return keys[:written], key_offsets
+
+
+@njit(cache=True, inline="always")
+def _hash_token(codes: NDArray[np.uint32], start: int, end: int) -> np.uint64:
+    value = np.uint64(0)
+    power = _HASH_BASE
+    for i in range(start, end):
+        value += (np.uint64(codes[i]) + np.uint64(1)) * power
+        power *= _HASH_BASE
+    return value ^ (np.uint64(end - start) * _FIBONACCI)
+
+
+@njit(cache=True)
+def token_hashes(codes: NDArray[np.uint32]) -> NDArray[np.uint64]:
+    """One 64-bit hash per token of ``codes``, in which every token ends with a 0.
+
+    ``sum((c_i + 1) * BASE^(i + 1)) ^ (length * 0x9E3779B97F4A7C15)`` over the token's
+    code points ``c_i``, modulo 2^64. With ~10^5 words in a vocabulary the chance that two
+    share a hash is ~10^-9.
+    """
+    n_tokens = 0
+    for i in range(codes.size):
+        if codes[i] == 0:
+            n_tokens += 1
+    out = np.empty(n_tokens, dtype=np.uint64)
+    token = 0
+    start = 0
+    for end in range(codes.size):
+        if codes[end] == 0:
+            out[token] = _hash_token(codes, start, end)
+            token += 1
+            start = end + 1
+    return out
+
+
+@njit(cache=True)
+def chunk_token_hashes(
+    codes: NDArray[np.uint32],
+    n_docs: int,
+    document_end: int,
+    classes: NDArray[np.uint8],
+    placeholder_first: int,
+    placeholder_hashes: NDArray[np.uint64],
+) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """Hashes of the kept tokens of a chunk segmented in one call, and where each document's
+    start (see :meth:`nlp.segment.Segmenter.cut_chunk`).
+
+    ``codes`` holds the raw tokens, each ended by a 0. A token that is just
+    ``document_end`` ends a document. A token is dropped when it is one character whose
+    class has bit 1 (punctuation, white space) or when all its characters have bit 2 (white
+    space): :meth:`nlp.segment.Segmenter.cut`'s rules. A one-character token
+    ``placeholder_first + i`` stands for placeholder ``i`` and takes its hash. The offsets
+    are all -1 when the chunk does not hold exactly ``n_docs`` documents.
+    """
+    hashes = np.empty(codes.size, dtype=np.uint64)
+    offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    written = 0
+    doc = 0
+    start = 0
+    for end in range(codes.size):
+        if codes[end] != 0:
+            continue
+        length = end - start
+        first = codes[start] if length else np.uint32(0)
+        if length == 1 and first == document_end:
+            doc += 1
+            if doc > n_docs:
+                break
+            offsets[doc] = written
+        elif length > 0:
+            drop = length == 1 and first < classes.size and (classes[first] & 1) != 0
+            if not drop:
+                drop = True
+                for i in range(start, end):
+                    if codes[i] >= classes.size or (classes[codes[i]] & 2) == 0:
+                        drop = False
+                        break
+            if not drop:
+                slot = np.int64(first) - placeholder_first
+                if length == 1 and 0 <= slot < placeholder_hashes.size:
+                    hashes[written] = placeholder_hashes[slot]
+                else:
+                    hashes[written] = _hash_token(codes, start, end)
+                written += 1
+        start = end + 1
+    if doc != n_docs:
+        offsets[:] = -1
+    return hashes[:written], offsets
+
+
+@njit(cache=True)
+def pair_keys(
+    ids: NDArray[np.int64], offsets: NDArray[np.int64], n_words: int
+) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """Keys ``first * n_words + second`` of neighbouring words of each document, both known
+    (id >= 0), with per-document offsets like :func:`char_keys`."""
+    n_docs = offsets.size - 1
+    keys = np.empty(max(0, ids.size), dtype=np.uint64)
+    key_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    written = 0
+    for doc in range(n_docs):
+        for i in range(offsets[doc], offsets[doc + 1] - 1):
+            first, second = ids[i], ids[i + 1]
+            if first >= 0 and second >= 0:
+                keys[written] = np.uint64(first * n_words + second)
+                written += 1
+        key_offsets[doc + 1] = written
+    return keys[:written], key_offsets
+
+
+@njit(cache=True)
+def merge_rows(
+    first: NDArray[np.int64],
+    first_offsets: NDArray[np.int64],
+    second: NDArray[np.int64],
+    second_offsets: NDArray[np.int64],
+    second_start: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Per document, the ids of ``first`` then those of ``second`` moved up by
+    ``second_start`` (-1, unknown, stays -1)."""
+    n_docs = first_offsets.size - 1
+    out = np.empty(first.size + second.size, dtype=np.int64)
+    offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    written = 0
+    for doc in range(n_docs):
+        for i in range(first_offsets[doc], first_offsets[doc + 1]):
+            out[written] = first[i]
+            written += 1
+        for i in range(second_offsets[doc], second_offsets[doc + 1]):
+            out[written] = second[i] + second_start if second[i] >= 0 else -1
+            written += 1
+        offsets[doc + 1] = written
+    return out, offsets
+
+
+@njit(cache=True)
+def tfidf_rows(
+    ids: NDArray[np.int64],
+    offsets: NDArray[np.int64],
+    idf: NDArray[np.float64],
+    scratch: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """CSR rows (indptr, indices, data) of sublinear TF x IDF, L2-normalised, from the
+    feature ids of each document (-1, unknown, is skipped).
+
+    The same as ``TfidfVectorizer(sublinear_tf=True, norm="l2")``. Columns appear in the
+    order of their first occurrence in the row. ``scratch`` (``2 * idf.size + 1`` int64,
+    kept by the caller between calls) records, side by side for each feature, which
+    document last saw it and where its count is, so counting needs no sort and no
+    clearing; its last cell is a running document number. The caller holds the GIL (numba
+    keeps it), so calls never overlap.
+    """
+    n_docs = offsets.size - 1
+    n_features = idf.size
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    indices = np.empty(ids.size, dtype=np.int64)
+    data = np.empty(ids.size, dtype=np.float64)
+    epoch = scratch[2 * n_features]
+    written = 0
+    for doc in range(n_docs):
+        stamp = epoch + doc + 1
+        row_start = written
+        for i in range(offsets[doc], offsets[doc + 1]):
+            feature = ids[i]
+            if feature < 0:
+                continue
+            if scratch[2 * feature] != stamp:
+                scratch[2 * feature] = stamp
+                scratch[2 * feature + 1] = written
+                indices[written] = feature
+                data[written] = 1.0
+                written += 1
+            else:
+                data[scratch[2 * feature + 1]] += 1.0
+        norm = 0.0
+        for j in range(row_start, written):
+            value = (1.0 + np.log(data[j])) * idf[indices[j]]
+            data[j] = value
+            norm += value * value
+        if norm > 0.0:
+            norm = np.sqrt(norm)
+            for j in range(row_start, written):
+                data[j] /= norm
+        indptr[doc + 1] = written
+    scratch[2 * n_features] = epoch + n_docs
+    return indptr, indices[:written].copy(), data[:written].copy()
+
+
+@njit(cache=True)
+def add_dot(
+    out: NDArray[np.float64],
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int64],
+    data: NDArray[np.float64],
+    weights: NDArray[np.float64],
+) -> None:
+    """``out += rows @ weights`` for CSR ``rows`` and a dense, row-major ``weights``."""
+    n_out = out.shape[1]
+    for row in range(indptr.size - 1):
+        for j in range(indptr[row], indptr[row + 1]):
+            value = data[j]
+            column = indices[j]
+            for k in range(n_out):
+                out[row, k] += value * weights[column, k]
