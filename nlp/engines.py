@@ -83,7 +83,7 @@ class ModelSource:
                 from nlp.registry import Registry
 
                 model = Registry(self.models_dir).load(self.name, self.version)
-                model.warm_up()
+                model.warm_up(explain=False)  # tag_chunk never explains
                 _MODELS[key] = model
             return model
 

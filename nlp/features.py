@@ -90,13 +90,27 @@ class _Counting:
 
     idf_: NDArray[np.float64]
 
-    def _rows(self, ids: NDArray[np.int64], offsets: NDArray[np.int64]) -> SparseRows:
+    def _scratch_array(self) -> NDArray[np.int64]:
         scratch = self.__dict__.get("_scratch")
         if scratch is None or scratch.size != 2 * self.idf_.size + 1:
             scratch = np.zeros(2 * self.idf_.size + 1, dtype=np.int64)
             self.__dict__["_scratch"] = scratch
-        indptr, indices, data = kernels.tfidf_rows(ids, offsets, self.idf_, scratch)
-        return SparseRows(indptr, indices, data, int(self.idf_.size))
+        return scratch
+
+    def _rows(self, ids: NDArray[np.int64], offsets: NDArray[np.int64]) -> SparseRows:
+        """TF-IDF rows from the feature ids of each document (-1: unknown)."""
+        rows = kernels.tfidf_rows(ids, offsets, self.idf_, self._scratch_array())
+        return SparseRows(*rows, int(self.idf_.size))
+
+    def _add_scores(
+        self,
+        ids: NDArray[np.int64],
+        offsets: NDArray[np.int64],
+        weights: NDArray[np.float64],
+        out: NDArray[np.float64],
+    ) -> None:
+        """``out += self._rows(ids, offsets) @ weights`` without storing the rows."""
+        kernels.add_tfidf_scores(out, ids, offsets, self.idf_, self._scratch_array(), weights)
 
     def __getstate__(self) -> dict[str, Any]:
         # A copy: BaseEstimator hands out the object's own __dict__.
@@ -209,10 +223,13 @@ class CharNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):
         self.vocabulary_ = KeyIndex(self.vocabulary_keys_)
         return self
 
-    def weights(self, docs: Sequence[str]) -> SparseRows:
+    def _feature_ids(self, docs: Sequence[str]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         check_is_fitted(self, "idf_")
         keys, offsets = self._keys(docs)
-        return self._rows(self.vocabulary_.lookup(keys), offsets)
+        return self.vocabulary_.lookup(keys), offsets
+
+    def weights(self, docs: Sequence[str]) -> SparseRows:
+        return self._rows(*self._feature_ids(docs))
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         return self.weights(list(X)).tocsr()
@@ -325,17 +342,22 @@ class WordNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):
     ) -> SparseRows:
         """Rows of documents given as :func:`token_hashes` of their tokens, document ``d``
         being ``hashes[offsets[d]:offsets[d + 1]]``."""
+        return self._rows(*self._feature_ids(hashes, offsets))
+
+    def _feature_ids(
+        self, hashes: NDArray[np.uint64], offsets: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Unigram then bigram feature ids of each document, from its token hashes."""
         check_is_fitted(self, "idf_")
         ids = self.word_index_.lookup(hashes)
         if not self.bigram_keys_.size:
-            return self._rows(ids, offsets)
+            return ids, offsets
         pair_keys, pair_offsets = kernels.pair_keys(ids, offsets, len(self.words_))
         if not self.n_unigrams_:  # bigrams only
             ids, offsets = np.zeros(0, np.int64), np.zeros(offsets.size, np.int64)
-        merged = kernels.merge_rows(
+        return kernels.merge_rows(
             ids, offsets, self.bigrams_.lookup(pair_keys), pair_offsets, self.n_unigrams_
         )
-        return self._rows(*merged)
 
     def transform(self, X: Iterable[Sequence[str]]) -> sp.csr_matrix:
         return self.weights(list(X)).tocsr()
@@ -349,6 +371,10 @@ class WordNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):
             for k in self.bigram_keys_.tolist()
         ]
         return np.asarray(list(names) + bigrams, dtype=object)
+
+
+# Feature ids of a chunk of documents and where each document's start.
+_Ids = tuple[NDArray[np.int64], NDArray[np.int64]]
 
 
 class DocumentVectorizer(TransformerMixin, BaseEstimator):
@@ -373,7 +399,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         char_ngram_range: tuple[int, int] = (1, 3),
         min_df: int = 2,
         max_chars: int = 300,
-        max_segment_chars: int = 1000,
+        max_segment_chars: int = 500,
         char_source: Literal["text", "words"] = "text",
     ) -> None:
         self.segmenter = segmenter
@@ -420,8 +446,9 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         )
         tokens = self.segment(docs)
         self.words_.fit(tokens)
-        self.chars_.fit(self._char_input(tokens, docs))
-        return _stack(*self._weights(tokens, docs))
+        char_input = self._char_input(tokens, docs)
+        self.chars_.fit(char_input)
+        return _stack(self.words_.weights(tokens), self.chars_.weights(char_input))
 
     @property
     def n_word_features_(self) -> int:
@@ -433,24 +460,44 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
             return [" ".join(words) for words in tokens]
         return docs
 
-    def _weights(
-        self, tokens: list[list[str]], docs: Sequence[str]
-    ) -> tuple[SparseRows, SparseRows]:
-        return self.words_.weights(tokens), self.chars_.weights(self._char_input(tokens, docs))
-
-    def weights(self, docs: Sequence[str]) -> tuple[SparseRows, SparseRows]:
-        """Word and character blocks; character columns start at :attr:`n_word_features_`.
+    def _feature_ids(self, docs: Sequence[str]) -> tuple[_Ids, _Ids]:
+        """Word and character feature ids of each document, with per-document offsets.
 
         When the character n-grams come from the text itself, the words of the whole chunk
         are cut in one tokenizer call and never become Python lists per document.
         """
         check_is_fitted(self, "chars_")
+        hashed = None
         if self.char_source == "text":
             limit = self.max_segment_chars
             hashed = _chunk_hashes(self.segmenter_, [doc[:limit] for doc in docs])
-            if hashed is not None:
-                return self.words_.weights_of_hashes(*hashed), self.chars_.weights(docs)
-        return self._weights(self.segment(docs), docs)
+        if hashed is None:
+            tokens = self.segment(docs)
+            hashed = _hashes(tokens)
+            docs = self._char_input(tokens, docs)
+        return self.words_._feature_ids(*hashed), self.chars_._feature_ids(docs)
+
+    def weights(self, docs: Sequence[str]) -> tuple[SparseRows, SparseRows]:
+        """Word and character blocks; character columns start at :attr:`n_word_features_`."""
+        words, chars = self._feature_ids(docs)
+        return self.words_._rows(*words), self.chars_._rows(*chars)
+
+    def add_scores(
+        self,
+        docs: Sequence[str],
+        weights: NDArray[np.float64],
+        out: NDArray[np.float64],
+        *,
+        word_rows: bool = False,
+    ) -> SparseRows | None:
+        """``out += self.transform(docs) @ weights`` (a dense ``n_features x k`` matrix),
+        without storing the feature rows; the word rows too when ``word_rows`` (they
+        explain a prediction)."""
+        words, chars = self._feature_ids(docs)
+        n_words = self.n_word_features_
+        self.words_._add_scores(*words, weights[:n_words], out)
+        self.chars_._add_scores(*chars, weights[n_words:], out)
+        return self.words_._rows(*words) if word_rows else None
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         return _stack(*self.weights(list(X)))

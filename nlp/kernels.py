@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "add_dot",
+    "add_tfidf_scores",
     "build_table",
     "char_keys",
     "chunk_token_hashes",
@@ -257,6 +258,54 @@ def merge_rows(
     return out, offsets
 
 
+# 1 + log(count) for the counts most n-grams have; larger counts call log.
+_SUBLINEAR = 1.0 + np.log(np.arange(1, 65, dtype=np.float64))
+
+
+@njit(cache=True, inline="always")
+def _tfidf_row(
+    ids: NDArray[np.int64],
+    start: int,
+    end: int,
+    stamp: int,
+    idf: NDArray[np.float64],
+    scratch: NDArray[np.int64],
+    indices: NDArray[np.int64],
+    data: NDArray[np.float64],
+    written: int,
+) -> int:
+    """Write one document's TF-IDF row from ``written`` on; return where it ends.
+
+    Counting marks each feature in ``scratch`` with ``stamp`` (this document) and where its
+    count is, so it needs no sort and no clearing between documents.
+    """
+    row_start = written
+    for i in range(start, end):
+        feature = ids[i]
+        if feature < 0:
+            continue
+        if scratch[2 * feature] != stamp:
+            scratch[2 * feature] = stamp
+            scratch[2 * feature + 1] = written
+            indices[written] = feature
+            data[written] = 1.0
+            written += 1
+        else:
+            data[scratch[2 * feature + 1]] += 1.0
+    norm = 0.0
+    for j in range(row_start, written):
+        count = int(data[j])
+        sublinear = _SUBLINEAR[count - 1] if count <= _SUBLINEAR.size else 1.0 + np.log(count)
+        value = sublinear * idf[indices[j]]
+        data[j] = value
+        norm += value * value
+    if norm > 0.0:
+        norm = 1.0 / np.sqrt(norm)
+        for j in range(row_start, written):
+            data[j] *= norm
+    return written
+
+
 @njit(cache=True)
 def tfidf_rows(
     ids: NDArray[np.int64],
@@ -270,9 +319,8 @@ def tfidf_rows(
     The same as ``TfidfVectorizer(sublinear_tf=True, norm="l2")``. Columns appear in the
     order of their first occurrence in the row. ``scratch`` (``2 * idf.size + 1`` int64,
     kept by the caller between calls) records, side by side for each feature, which
-    document last saw it and where its count is, so counting needs no sort and no
-    clearing; its last cell is a running document number. The caller holds the GIL (numba
-    keeps it), so calls never overlap.
+    document last saw it and where its count is; its last cell is a running document
+    number. The caller holds the GIL (numba keeps it), so calls never overlap.
     """
     n_docs = offsets.size - 1
     n_features = idf.size
@@ -282,32 +330,52 @@ def tfidf_rows(
     epoch = scratch[2 * n_features]
     written = 0
     for doc in range(n_docs):
-        stamp = epoch + doc + 1
-        row_start = written
-        for i in range(offsets[doc], offsets[doc + 1]):
-            feature = ids[i]
-            if feature < 0:
-                continue
-            if scratch[2 * feature] != stamp:
-                scratch[2 * feature] = stamp
-                scratch[2 * feature + 1] = written
-                indices[written] = feature
-                data[written] = 1.0
-                written += 1
-            else:
-                data[scratch[2 * feature + 1]] += 1.0
-        norm = 0.0
-        for j in range(row_start, written):
-            value = (1.0 + np.log(data[j])) * idf[indices[j]]
-            data[j] = value
-            norm += value * value
-        if norm > 0.0:
-            norm = np.sqrt(norm)
-            for j in range(row_start, written):
-                data[j] /= norm
+        written = _tfidf_row(
+            ids,
+            offsets[doc],
+            offsets[doc + 1],
+            epoch + doc + 1,
+            idf,
+            scratch,
+            indices,
+            data,
+            written,
+        )
         indptr[doc + 1] = written
     scratch[2 * n_features] = epoch + n_docs
     return indptr, indices[:written].copy(), data[:written].copy()
+
+
+@njit(cache=True)
+def add_tfidf_scores(
+    out: NDArray[np.float64],
+    ids: NDArray[np.int64],
+    offsets: NDArray[np.int64],
+    idf: NDArray[np.float64],
+    scratch: NDArray[np.int64],
+    weights: NDArray[np.float64],
+) -> None:
+    """``out += tfidf_rows(ids, offsets, idf, scratch) @ weights``, one row at a time, so
+    the rows are never stored: what scoring needs."""
+    n_docs = offsets.size - 1
+    n_features = idf.size
+    longest = 0
+    for doc in range(n_docs):
+        longest = max(longest, offsets[doc + 1] - offsets[doc])
+    indices = np.empty(longest, dtype=np.int64)
+    data = np.empty(longest, dtype=np.float64)
+    epoch = scratch[2 * n_features]
+    n_out = out.shape[1]
+    for doc in range(n_docs):
+        end = _tfidf_row(
+            ids, offsets[doc], offsets[doc + 1], epoch + doc + 1, idf, scratch, indices, data, 0
+        )
+        for j in range(end):
+            value = data[j]
+            row = indices[j]
+            for k in range(n_out):
+                out[doc, k] += value * weights[row, k]
+    scratch[2 * n_features] = epoch + n_docs
 
 
 @njit(cache=True)

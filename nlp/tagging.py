@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -343,6 +344,13 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _write_part(table: pa.Table, path: Path) -> None:
+    """A finished chunk, read once more when the output is assembled: uncompressed and
+    without dictionaries, which writes three times faster than Snappy (the parts take
+    about as much disk as the input until the run ends)."""
+    pq.write_table(table, path, compression="none", use_dictionary=False)
+
+
 def _fsync_write(path: Path, write: Any) -> None:
     """Write with ``write(temp_path)``, fsync, then rename over ``path`` (atomic)."""
     temp = path.with_name(f".{path.name}.tmp")
@@ -419,6 +427,72 @@ def _write_output(parts: list[Path], output: Path, kind: OutputFormat) -> None:
                 frame.to_csv(handle, index=False, header=number == 0)
 
     _fsync_write(output, write)
+
+
+class _Assembler:
+    """Writes a Parquet output while the run goes, so that no serial pass over the parts
+    is left for the end: each part, in chunk order, as soon as it and every part before it
+    are finished, in the schema of the first.
+
+    A part whose columns differ beyond what the first schema holds (JSON Lines chunks can)
+    stops it, and so do CSV and JSON Lines outputs: :func:`_write_output` then assembles the
+    output from the parts at the end. Nothing is lost either way: the parts stay until the
+    output is complete.
+    """
+
+    def __init__(self, output: Path, kind: OutputFormat, folder: Path) -> None:
+        self.output, self.folder = output, folder
+        self.temp = output.with_name(f".{output.name}.tmp")
+        self.active = kind == "parquet"
+        self.next = 0
+        self.ready: dict[int, pa.Table | None] = {}
+        self.schema: pa.Schema | None = None
+        self.writer: pq.ParquetWriter | None = None
+
+    def add(self, number: int, table: pa.Table | None = None) -> None:
+        """Chunk ``number`` is finished (``table`` in hand, or None: read its part)."""
+        if not self.active:
+            return
+        self.ready[number] = table
+        while self.active and self.next in self.ready:
+            table = self.ready.pop(self.next)
+            if table is None:
+                table = pq.read_table(_part_path(self.folder, self.next))
+            self._write(table.replace_schema_metadata())
+            self.next += 1
+
+    def _write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.schema = _unify([table.schema])
+            self.writer = pq.ParquetWriter(self.temp, self.schema)
+        assert self.schema is not None
+        if table.schema != self.schema:
+            if _unify([self.schema, table.schema]) != self.schema:
+                self._stop()
+                return
+            table = _conform(table, self.schema)
+        self.writer.write_table(table)
+
+    def _stop(self) -> None:
+        self.active = False
+        self.ready.clear()
+        if self.writer is not None:
+            self.writer.close()
+        self.temp.unlink(missing_ok=True)
+
+    def finish(self, n_chunks: int) -> bool:
+        """Close the output; True when it holds every chunk and is now in place."""
+        if not self.active or self.writer is None or self.next != n_chunks:
+            self._stop()
+            return False
+        self.writer.close()
+        with self.temp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(self.temp, self.output)
+        return True
+
+    def abandon(self) -> None:
+        self._stop()
 
 
 def read_output(path: str | Path) -> pd.DataFrame:
@@ -676,6 +750,9 @@ def tag_file(
 
     runner = _engine(engine, source, options, jobs=jobs, scheduler=scheduler, dask=dask_processes)
     errors: dict[str, int] = {}
+    assembler = _Assembler(output, out_kind, folder)
+    for number in sorted(done):
+        assembler.add(number)
     try:
         with runner:
             for number, tagged in runner.run(to_tag()):
@@ -689,11 +766,13 @@ def tag_file(
                     marked.iloc[unreadable] = UNREADABLE
                     result["error"] = marked
                 table = _to_arrow(result)
-                _fsync_write(_part_path(folder, number), lambda t, tb=table: pq.write_table(tb, t))
+                _fsync_write(_part_path(folder, number), partial(_write_part, table))
                 _record(folder, number, len(result))
                 done[number] = len(result)
+                assembler.add(number, table)
                 tracker.update(len(result))
     except BaseException:
+        assembler.abandon()
         if not done:  # nothing finished: leave no work folder that would demand --resume
             shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -702,6 +781,7 @@ def tag_file(
 
     missing = [n for n in range(n_chunks) if n not in done]
     if missing:  # cannot happen unless the input changed under us
+        assembler.abandon()
         raise DataError(f"chunks {missing[:5]} of {input_path} were not tagged; rerun --resume")
     parts = [_part_path(folder, n) for n in range(n_chunks)]
     for part in parts:
@@ -709,7 +789,8 @@ def tag_file(
         for entry in counts.to_pylist():
             if entry["values"] is not None:
                 errors[entry["values"]] = errors.get(entry["values"], 0) + entry["counts"]
-    _write_output(parts, output, out_kind)
+    if not assembler.finish(n_chunks):
+        _write_output(parts, output, out_kind)
     shutil.rmtree(folder)
     rows = sum(done[n] for n in range(n_chunks))
     return TagSummary(

@@ -43,7 +43,7 @@ class TrainConfig:
     char_ngram_range: tuple[int, int] = (1, 3)
     min_df: int = 2
     max_chars: int = 300
-    max_segment_chars: int = 1000
+    max_segment_chars: int = 500
     char_source: Literal["text", "words"] = "text"
     C: float = 1.0
     class_weight: str | None = "balanced"

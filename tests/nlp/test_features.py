@@ -401,9 +401,9 @@ def test_one_tokenizer_call_per_chunk_gives_the_words_of_one_call_per_document(
 def test_document_vectorizer_chunk_path_equals_the_per_document_path(demo_frame) -> None:
     docs = TextNormaliser().transform(demo_frame["text"].tolist()[:200]) + CHUNK_DOCS
     vectorizer = DocumentVectorizer(min_df=1).fit(docs)
-    words, chars = vectorizer.weights(docs)  # one tokenizer call
+    words, _ = vectorizer.weights(docs)  # one tokenizer call
     one_by_one = [vectorizer.weights([doc]) for doc in docs]
     expected = sp.vstack([w.tocsr() for w, _ in one_by_one]).toarray()
     np.testing.assert_allclose(words.tocsr().toarray(), expected, atol=1e-12)
-    fallback = vectorizer._weights(vectorizer.segment(docs), docs)[0]  # Segmenter.cut
+    fallback = vectorizer.words_.weights(vectorizer.segment(docs))  # Segmenter.cut
     np.testing.assert_allclose(fallback.tocsr().toarray(), expected, atol=1e-12)

@@ -454,3 +454,63 @@ def test_tag_frame_says_why_a_row_needs_review(
     if expect_review:
         assert routed["review_reason"].str.contains("confidence").all()
     assert tagged["review_reason"].iloc[1] is pd.NA  # the empty row has no prediction
+
+
+def test_parquet_output_is_written_while_the_run_goes(
+    engine_input: Path,
+    local_output: pd.DataFrame,
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No pass over the parts is left for the end: the assembly at the end never runs."""
+
+    def no_final_pass(*args: Any) -> None:
+        raise AssertionError("the output should have been written chunk by chunk")
+
+    monkeypatch.setattr(tagging, "_write_output", no_final_pass)
+    out = tmp_path / "out.parquet"
+    tag_file(engine_input, out, models_dir=models_dir, chunk_size=10, progress=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
+    assert not (tmp_path / ".out.parquet.tmp").exists()
+
+
+def test_chunks_with_other_column_types_fall_back_to_assembling_at_the_end(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON Lines column holding numbers in one chunk and text in the next cannot go on
+    in the first chunk's schema: the output is assembled from the parts, rows all kept."""
+    lines = [
+        json.dumps({"id": 1, "n": 7, "text": "楼下烧烤摊油烟太大"}),
+        json.dumps({"id": 2, "n": 8, "text": "路灯坏了"}),
+        json.dumps({"id": 3, "n": "七号楼", "text": "小区停水"}),
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    calls: list[int] = []
+    assemble = tagging._write_output
+    monkeypatch.setattr(
+        tagging,
+        "_write_output",
+        lambda parts, *rest: calls.append(len(parts)) or assemble(parts, *rest),
+    )
+    out = tmp_path / "out.parquet"
+    tag_file(source, out, models_dir=models_dir, chunk_size=2, progress=False)
+    assert calls == [2]
+    frame = read_output(out)
+    assert frame["n"].tolist() == ["7", "8", "七号楼"]
+    assert frame["label"].notna().all()
+    assert not (tmp_path / ".out.parquet.tmp").exists()
+
+
+def test_batch_workers_load_the_model_without_feature_names(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    """Only explanations read the feature names (~0.3 s to build); workers never explain."""
+    import shutil
+
+    shutil.copytree(models_dir, tmp_path / "models")
+    model = ModelSource(str(tmp_path / "models"), "default", "v1").load()
+    assert "feature_names" not in vars(model)
+    model.warm_up()
+    assert "feature_names" in vars(model)
