@@ -3,7 +3,8 @@
 Why not ``TfidfVectorizer``: its analyzers build every n-gram as a Python string, which costs
 about 1 ms per ticket and caps a core near 1,000 tickets/s. Here an n-gram is an integer
 key (code points packed into 64 bits, or a hash of a word), and counting, vocabulary
-lookup and weighting run as compiled loops (:mod:`nlp.kernels`) straight into CSR rows.
+lookup and weighting run as compiled loops (:mod:`nlp.kernels`): straight into CSR rows,
+or, for scoring, straight into the linear model's logits.
 The weighting is the same as
 ``TfidfVectorizer(sublinear_tf=True, smooth_idf=True, norm="l2")``; a test pins that.
 
@@ -44,9 +45,9 @@ _TOKEN_END = "\x00"  # removed by normalisation, so it can end each token of a c
 class SparseRows(NamedTuple):
     """TF-IDF rows in CSR form (columns in order of first occurrence within a row).
 
-    The scoring path multiplies these by the weight matrix with a compiled loop
-    (:meth:`add_dot`); building a scipy matrix costs more than the arithmetic for a few
-    tickets. :meth:`tocsr` is the canonical matrix that scikit-learn sees.
+    Explanations read a ticket's word row (:meth:`row`) without a scipy matrix, which costs
+    more to build than the rest of a ticket; :meth:`tocsr` is the canonical matrix that
+    scikit-learn sees. Scoring never stores rows (see :meth:`DocumentVectorizer.add_scores`).
     """
 
     indptr: NDArray[np.int64]
@@ -64,16 +65,6 @@ class SparseRows(NamedTuple):
         )
         matrix.sort_indices()
         return matrix
-
-    def add_dot(self, out: NDArray[np.float64], weights: NDArray[np.float64]) -> None:
-        """``out += self @ weights`` for a dense ``n_cols x k`` matrix."""
-        kernels.add_dot(out, self.indptr, self.indices, self.data, weights)
-
-    def dot(self, weights: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``self @ weights``."""
-        out = np.zeros((self.n_rows, weights.shape[1]))
-        self.add_dot(out, np.ascontiguousarray(weights, dtype=np.float64))
-        return out
 
     def row(self, index: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Columns and values of one row."""

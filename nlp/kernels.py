@@ -4,8 +4,9 @@ Counting the n-grams of a ticket is a loop over a few hundred characters: a hand
 machine instructions per n-gram in compiled code, but hundreds of nanoseconds in numpy,
 which needs a sort or a hash-table pass per step. These kernels do the whole step per
 ticket: build integer n-gram keys, find them in an open-addressing table, count them
-with a scratch array, and write TF-IDF rows in CSR form. :mod:`nlp.features` wraps
-them in scikit-learn transformers; nothing else calls them.
+with a scratch array, and write TF-IDF rows in CSR form or add them, times the linear
+model's weights, to its logits. :mod:`nlp.features` wraps them in scikit-learn
+transformers; nothing else calls them.
 
 Keys: a character n-gram is its code points packed 21 bits each (so a key decodes back to
 its text); a word is a 64-bit polynomial hash of its code points; a word pair is
@@ -19,7 +20,6 @@ from numba import njit
 from numpy.typing import NDArray
 
 __all__ = [
-    "add_dot",
     "add_tfidf_scores",
     "build_table",
     "char_keys",
@@ -376,21 +376,3 @@ def add_tfidf_scores(
             for k in range(n_out):
                 out[doc, k] += value * weights[row, k]
     scratch[2 * n_features] = epoch + n_docs
-
-
-@njit(cache=True)
-def add_dot(
-    out: NDArray[np.float64],
-    indptr: NDArray[np.int64],
-    indices: NDArray[np.int64],
-    data: NDArray[np.float64],
-    weights: NDArray[np.float64],
-) -> None:
-    """``out += rows @ weights`` for CSR ``rows`` and a dense, row-major ``weights``."""
-    n_out = out.shape[1]
-    for row in range(indptr.size - 1):
-        for j in range(indptr[row], indptr[row + 1]):
-            value = data[j]
-            column = indices[j]
-            for k in range(n_out):
-                out[row, k] += value * weights[column, k]
