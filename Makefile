@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 SHARED ?= ../shared/data
 
-.PHONY: help install fonts run model test check format bench bench-batch bench-serve notebooks clean
+.PHONY: help install fonts run model test check format bench bench-batch bench-serve bench-steps notebooks clean
 
 help:
 	@echo "make install    create $(VENV) with everything (library, service, dev tools, CJK font)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench      print accuracy and speed figures on $(SHARED)"
 	@echo "make bench-batch  batch tagging: tickets/s per core and peak RSS on 1,000,000 rows"
 	@echo "make bench-serve  HTTP API: req/s, p50/p99, batch tickets/s, hot swaps under load"
+	@echo "make bench-steps  microseconds per ticket for each step of tagging a chunk"
 	@echo "make notebooks  execute the analysts' notebooks on $(SHARED)"
 
 install: fonts $(BIN)/appeals
@@ -65,6 +66,9 @@ bench-batch: $(BIN)/appeals
 
 bench-serve: $(BIN)/appeals
 	$(BIN)/python bench/serve.py --shared $(SHARED)
+
+bench-steps: $(BIN)/appeals
+	$(BIN)/python bench/steps.py --shared $(SHARED)
 
 # Runs the three notebooks top to bottom in fresh kernels (nbmake does not write outputs back,
 # so the committed files stay output-free); each must finish within NB_TIMEOUT seconds.

@@ -171,6 +171,10 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
+def _started() -> None:
+    """A task that only makes the pool start a worker process (and run its initializer)."""
+
+
 def _tag_in_worker(frame: pd.DataFrame) -> pd.DataFrame:
     return tag_chunk(frame, _WORKER["model"], _WORKER["options"])
 
@@ -194,6 +198,10 @@ class ProcessEngine:
             initializer=_init_worker,
             initargs=(self.source, self.options),
         )
+        # The pool starts a process per task submitted: start them all now, so that they
+        # load the model while the caller gets ready (counts the rows, reads a chunk).
+        for _ in range(self.jobs):
+            self._pool.submit(_started)
         return self
 
     def __exit__(

@@ -514,3 +514,36 @@ def test_batch_workers_load_the_model_without_feature_names(
     assert "feature_names" not in vars(model)
     model.warm_up()
     assert "feature_names" in vars(model)
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding"),
+    [
+        pytest.param(
+            'id,text\n1,"两行\n的投诉"\n\n2,路灯坏了\n3,"引号""里"\n', "utf-8", id="quoted"
+        ),
+        pytest.param("\ufeffid,text\n1,停水\n2,停电\n", "utf-8", id="bom"),
+        pytest.param("id,text\n1,噪音扰民\n2,占道经营\n", "gb18030", id="gb18030"),
+        # A short row: pandas reads it, Arrow refuses the file, and the count falls back.
+        pytest.param("id,text\n1,停水\n2\n3,停电\n", "utf-8", id="short-row"),
+        pytest.param("id,text\n", "utf-8", id="header-only"),
+    ],
+)
+def test_count_rows_agrees_with_the_chunks_read(
+    content: str, encoding: str, tmp_path: Path
+) -> None:
+    """The progress total counts exactly the rows the run will read."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(content.encode(encoding))
+    read = sum(len(chunk) for chunk in iter_chunks(source, chunk_size=2))
+    assert tagging.count_rows(source) == read
+
+
+def test_worker_processes_start_when_the_engine_does(models_dir: Path) -> None:
+    """They load the model while the run counts rows, not after the first chunk is sent."""
+    from nlp.engines import ProcessEngine, TagOptions
+
+    source = ModelSource(str(models_dir), "default", "v1")
+    with ProcessEngine(source, TagOptions(), jobs=2) as engine:
+        assert engine._pool is not None
+        assert len(engine._pool._processes) == 2  # spawned already, before run()
