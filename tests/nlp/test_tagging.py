@@ -527,6 +527,8 @@ def test_batch_workers_load_the_model_without_feature_names(
         # A short row: pandas reads it, Arrow refuses the file, and the count falls back.
         pytest.param("id,text\n1,停水\n2\n3,停电\n", "utf-8", id="short-row"),
         pytest.param("id,text\n", "utf-8", id="header-only"),
+        pytest.param(",text\n1,停水\n2,停电\n", "utf-8", id="unnamed-first-column"),
+        pytest.param("a,a,text\n1,2,停水\n", "utf-8", id="repeated-column-name"),
     ],
 )
 def test_count_rows_agrees_with_the_chunks_read(
