@@ -5,7 +5,9 @@ default model on ../shared/data through the library into a temporary models fold
 runs `appeals tag` (a subprocess each time, so start-up, model loading and writing the
 output all count) with --jobs 1, --jobs 2 and Dask LocalCluster(2) on 100,000 rows and on
 the full size. Prints tickets/s, tickets/s per core and the peak RSS of the whole process
-tree (main process, worker processes, Dask nanny and workers), sampled every 0.1 s.
+tree (main process, worker processes, Dask nanny and workers), sampled every 0.1 s. For
+reference it also runs two independent `--jobs 1` runs side by side on half the rows each:
+what two cores of this machine give with no coordination between the processes.
 
     .venv/bin/python bench/batch.py                 # 1,000,000 rows (and 100,000)
     .venv/bin/python bench/batch.py --rows 200000   # quicker
@@ -19,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -94,6 +97,29 @@ def run_tag(
     return seconds, peak, True
 
 
+def side_by_side(shared: Path, folder: Path, rows: int, chunk: int, timeout: float) -> float | None:
+    """Seconds for two independent `--jobs 1` runs on half the rows each, started together:
+    what two cores give with no coordination at all (the reference for --jobs 2, which
+    shares the machine's cache and memory bandwidth the same way). None on --timeout."""
+    half = folder / f"tickets-half-{rows}.csv"
+    build_input(shared, rows // 2, half)
+    results: list[tuple[float, int, bool]] = []
+
+    def one(number: int) -> None:
+        out = folder / f"out-side-{number}.parquet"
+        results.append(run_tag(half, out, folder / "models", ["--jobs", "1"], chunk, timeout))
+        out.unlink(missing_ok=True)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    return seconds if all(finished for _, _, finished in results) else None
+
+
 def _rss(process: psutil.Process) -> int:
     try:
         return int(process.memory_info().rss)
@@ -109,6 +135,11 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=2_000)
     parser.add_argument("--engines", default="jobs1,jobs2,dask2", help=",".join(ENGINES))
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip the two side-by-side --jobs 1 runs on half the rows each",
+    )
     args = parser.parse_args()
     if not (args.shared / "appeals" / "train.csv").is_file():
         raise SystemExit(f"{args.shared}: no appeals/train.csv; pass --shared")
@@ -151,6 +182,19 @@ def main() -> None:
                     f"{peak / 2**20:>8,.0f} MB"
                 )
                 sys.stdout.flush()
+        if not args.no_reference:
+            seconds_side = side_by_side(
+                args.shared, folder, args.rows, args.chunk_size, args.timeout
+            )
+            label = "2 x --jobs 1, halves"
+            if seconds_side is None:
+                print(f"{label:<22}{args.rows:>10,} stopped (--timeout)")
+            else:
+                rate = args.rows / seconds_side
+                print(
+                    f"{label:<22}{args.rows:>10,}{seconds_side:>9.1f}{rate:>11,.0f}"
+                    f"{rate / 2:>10,.0f}   (reference: two independent runs side by side)"
+                )
         if len(sizes) == 2:
             small, large = sizes
             for label, by_rows in peaks.items():
