@@ -5,9 +5,10 @@ default model on ../shared/data through the library into a temporary models fold
 runs `appeals tag` (a subprocess each time, so start-up, model loading and writing the
 output all count) with --jobs 1, --jobs 2 and Dask LocalCluster(2) on 100,000 rows and on
 the full size. Prints tickets/s, tickets/s per core and the peak RSS of the whole process
-tree (main process, worker processes, Dask nanny and workers), sampled every 0.1 s. For
-reference it also runs two independent `--jobs 1` runs side by side on half the rows each:
-what two cores of this machine give with no coordination between the processes.
+tree (main process, worker processes, Dask nanny and workers), sampled every 0.5 s (more
+often, the sampling took a tenth of a core from the run). For reference it also runs two
+independent `--jobs 1` runs side by side on half the rows each: what two cores of this
+machine give with no coordination between the processes.
 
     .venv/bin/python bench/batch.py                 # 1,000,000 rows (and 100,000)
     .venv/bin/python bench/batch.py --rows 200000   # quicker
@@ -89,7 +90,7 @@ def run_tag(
             peak = max(peak, sum(_rss(p) for p in tree))
         except psutil.NoSuchProcess:
             pass
-        time.sleep(0.1)
+        time.sleep(0.5)  # psutil walks the process tree: keep its share of a core small
     seconds = time.perf_counter() - started
     _, stderr = process.communicate()
     if process.returncode != 0:
