@@ -39,7 +39,7 @@ from nlp.errors import (
 )
 from nlp.evaluate import Evaluation, evaluate_probabilities
 from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
-from nlp.model import Prediction, ReviewPolicy, RoutingModel, Term, TextNormaliser
+from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
 from nlp.registry import ActivePointer, Registry, parse_model_ref
 from nlp.segment import DEFAULT_USER_DICT, Segmenter
 from nlp.tagging import TagSummary, tag_file
@@ -64,6 +64,7 @@ __all__ = [
     "Prediction",
     "PromotionGate",
     "PromotionOutcome",
+    "Ranking",
     "Registry",
     "ReviewPolicy",
     "RoutingModel",

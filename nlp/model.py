@@ -96,13 +96,6 @@ class Ranking:
     review_reasons: list[str | None]
     explanations: list[list[Term]] | None = None
 
-    def __len__(self) -> int:
-        return len(self.review_reasons)
-
-    @property
-    def needs_review(self) -> NDArray[np.bool_]:
-        return np.array([reason is not None for reason in self.review_reasons], dtype=bool)
-
     def predictions(self) -> list[Prediction]:
         labels = self.labels
         predictions = []

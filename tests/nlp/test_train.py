@@ -123,6 +123,8 @@ def test_build_pipeline_follows_the_config() -> None:
 def test_review_policy(top: float, second: float, needs_review: bool) -> None:
     policy = ReviewPolicy(min_confidence=0.5, min_margin=0.1)
     assert (policy.reason(top, second) is not None) is needs_review
+    # The chunk-wide test picks the rows that get a reason: the two must agree.
+    assert policy.flagged(np.array([top]), np.array([second])).tolist() == [needs_review]
 
 
 def test_predictions_carry_top_k_review_flag_and_explanation(trained: TrainResult) -> None:
