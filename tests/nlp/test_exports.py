@@ -26,6 +26,7 @@ EXPORTED = [
     "Prediction",
     "PromotionGate",
     "PromotionOutcome",
+    "Ranking",
     "Registry",
     "ReviewPolicy",
     "RoutingModel",
