@@ -19,6 +19,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from nlp.segment import DROPPED_ALONE, WHITE_SPACE
+
 __all__ = [
     "add_tfidf_scores",
     "build_table",
@@ -171,9 +173,10 @@ def chunk_token_hashes(
     start (see :meth:`nlp.segment.Segmenter.cut_chunk`).
 
     ``codes`` holds the raw tokens, each ended by a 0. A token that is just
-    ``document_end`` ends a document. A token is dropped when it is one character whose
-    class has bit 1 (punctuation, white space) or when all its characters have bit 2 (white
-    space): :meth:`nlp.segment.Segmenter.cut`'s rules. A one-character token
+    ``document_end`` ends a document. A token is dropped when it is one character of class
+    ``DROPPED_ALONE`` (punctuation, white space) or when all its characters are
+    ``WHITE_SPACE`` (:func:`nlp.segment.char_classes`): :meth:`nlp.segment.Segmenter.cut`'s
+    rules. A one-character token
     ``placeholder_first + i`` stands for placeholder ``i`` and takes its hash. The offsets
     are all -1 when the chunk does not hold exactly ``n_docs`` documents.
     """
@@ -193,11 +196,11 @@ def chunk_token_hashes(
                 break
             offsets[doc] = written
         elif length > 0:
-            drop = length == 1 and first < classes.size and (classes[first] & 1) != 0
+            drop = length == 1 and first < classes.size and (classes[first] & DROPPED_ALONE) != 0
             if not drop:
                 drop = True
                 for i in range(start, end):
-                    if codes[i] >= classes.size or (classes[codes[i]] & 2) == 0:
+                    if codes[i] >= classes.size or (classes[codes[i]] & WHITE_SPACE) == 0:
                         drop = False
                         break
             if not drop:

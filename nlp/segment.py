@@ -59,13 +59,13 @@ _PIECES = re.compile(rf"<[A-Z]+>|[^{_PUNCT}<>]+|[<>]")
 _PLACEHOLDER = re.compile(r"<[A-Z]+>")
 # Placeholders as single private-use characters (U+E000...), and back.
 _KINDS = ("PHONE", "IDCARD", "EMAIL", "BANKCARD", "PLATE", "NAME")
-_TO_PRIVATE = {f"<{kind}>": chr(0xE000 + i) for i, kind in enumerate(_KINDS)}  # FIRST_PRIVATE_USE
+FIRST_PRIVATE_USE = 0xE000
+_TO_PRIVATE = {f"<{kind}>": chr(FIRST_PRIVATE_USE + i) for i, kind in enumerate(_KINDS)}
 _FROM_PRIVATE = {char: placeholder for placeholder, char in _TO_PRIVATE.items()}
 _PRIVATE = re.compile("|".join(map(re.escape, _TO_PRIVATE)))
 _DROP = frozenset(re.sub(r"\\(.)", r"\1", _PUNCT.replace(r"\s", "")) + " \t\n\r\u3000<>")
 #: Placeholder ``i`` is cut as the private-use character ``chr(FIRST_PRIVATE_USE + i)``.
 PLACEHOLDERS_BY_CHAR = tuple(_TO_PRIVATE)
-FIRST_PRIVATE_USE = 0xE000
 _PRIVATE_CHARS = re.compile(f"[{''.join(_FROM_PRIVATE)}]")
 #: Separates documents in :meth:`Segmenter.cut_chunk`: white space, so always a token of its own.
 DOCUMENT_END = "\n"
@@ -197,8 +197,8 @@ class Segmenter:
         """The raw tokens of all ``docs`` from one tokenizer call (rjieba only).
 
         Each document ends with a :data:`DOCUMENT_END` token; placeholders are their
-        private-use characters; punctuation and white space are still there. About 15 %
-        faster than a call per document. None when a chunk cannot be cut this way: the
+        private-use characters; punctuation and white space are still there. Faster than a
+        call per document. None when a chunk cannot be cut this way: the
         jieba backend, or a document that contains a line break or a private-use
         placeholder character itself (normalised text never does); cut those one by one.
         """
