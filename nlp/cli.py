@@ -365,7 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     _data_columns(tag, labels=False)
     tag.add_argument("--chunk-size", type=int, default=2_000, help="rows per chunk")
     tag.add_argument(
-        "--jobs", type=int, default=None, help="processes or Dask workers (local: 1; dask: CPUs)"
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes that tag, this one included, or Dask workers (local: 1; dask: CPUs)",
     )
     tag.add_argument("--engine", choices=["local", "dask"], default="local")
     tag.add_argument("--scheduler", default=None, help="Dask scheduler, e.g. tcp://host:8786")

@@ -46,7 +46,7 @@ def _slot(key: np.uint64, shift: int) -> np.int64:
     return np.int64((key * _FIBONACCI) >> np.uint64(shift))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def build_table(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], int]:
     """An open-addressing hash table mapping ``keys[i]`` to ``i`` (first one wins).
 
@@ -84,7 +84,7 @@ def _find(table: NDArray[np.uint64], shift: int, key: np.uint64) -> np.int64:
         slot = (slot + 1) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lookup(table: NDArray[np.uint64], shift: int, keys: NDArray[np.uint64]) -> NDArray[np.int64]:
     """Position of each key in the table's key list, -1 when it is not there."""
     out = np.empty(keys.size, dtype=np.int64)
@@ -93,7 +93,7 @@ def lookup(table: NDArray[np.uint64], shift: int, keys: NDArray[np.uint64]) -> N
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def char_keys(
     codes: NDArray[np.uint32], offsets: NDArray[np.int64], low: int, high: int, word_bounded: bool
 ) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
@@ -137,7 +137,7 @@ def _hash_token(codes: NDArray[np.uint32], start: int, end: int) -> np.uint64:
     return value ^ (np.uint64(end - start) * _FIBONACCI)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def token_hashes(codes: NDArray[np.uint32]) -> NDArray[np.uint64]:
     """One 64-bit hash per token of ``codes``, in which every token ends with a 0.
 
@@ -160,7 +160,7 @@ def token_hashes(codes: NDArray[np.uint32]) -> NDArray[np.uint64]:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def chunk_token_hashes(
     codes: NDArray[np.uint32],
     n_docs: int,
@@ -216,7 +216,7 @@ def chunk_token_hashes(
     return hashes[:written], offsets
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def pair_keys(
     ids: NDArray[np.int64], offsets: NDArray[np.int64], n_words: int
 ) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
@@ -236,7 +236,7 @@ def pair_keys(
     return keys[:written], key_offsets
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def merge_rows(
     first: NDArray[np.int64],
     first_offsets: NDArray[np.int64],
@@ -309,7 +309,7 @@ def _tfidf_row(
     return written
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def tfidf_rows(
     ids: NDArray[np.int64],
     offsets: NDArray[np.int64],
@@ -349,7 +349,7 @@ def tfidf_rows(
     return indptr, indices[:written].copy(), data[:written].copy()
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def add_tfidf_scores(
     out: NDArray[np.float64],
     ids: NDArray[np.int64],

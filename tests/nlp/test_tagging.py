@@ -541,11 +541,46 @@ def test_count_rows_agrees_with_the_chunks_read(
     assert tagging.count_rows(source) == read
 
 
-def test_worker_processes_start_when_the_engine_does(models_dir: Path) -> None:
-    """They load the model while the run counts rows, not after the first chunk is sent."""
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_worker_processes_start_when_the_engine_does(models_dir: Path, jobs: int) -> None:
+    """They load the model while the run counts rows, not after the first chunk is sent;
+    this process is one of the ``jobs``, so ``jobs - 1`` workers start."""
     from nlp.engines import ProcessEngine, TagOptions
 
     source = ModelSource(str(models_dir), "default", "v1")
-    with ProcessEngine(source, TagOptions(), jobs=2) as engine:
+    with ProcessEngine(source, TagOptions(), jobs=jobs) as engine:
         assert engine._pool is not None
-        assert len(engine._pool._processes) == 2  # spawned already, before run()
+        assert len(engine._pool._processes) == jobs - 1  # spawned already, before run()
+
+
+def test_process_engine_tags_here_and_in_its_worker(
+    tickets: pd.DataFrame, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --jobs 2 this process tags chunks while its worker has three to do, the worker
+    tags the others, and the results equal this process tagging them all; the chunks in
+    flight, files in a private temporary folder, are gone when the engine stops."""
+    from nlp import engines
+    from nlp.engines import LocalEngine, ProcessEngine, TagOptions
+
+    options = TagOptions(title_col="title")
+    chunks = [(n, tickets.iloc[n * 8 : (n + 1) * 8][["title", "text"]]) for n in range(8)]
+    here: list[int] = []
+    tag_here = engines.tag_chunk
+
+    def counted(frame: pd.DataFrame, model: RoutingModel, opts: TagOptions) -> pd.DataFrame:
+        here.append(int(frame.index[0]))
+        return tag_here(frame, model, opts)
+
+    monkeypatch.setattr(engines, "tag_chunk", counted)  # this process only: workers spawn
+    source = ModelSource(str(models_dir), "default", "v1")
+    with ProcessEngine(source, options, jobs=2) as engine:
+        results = dict(engine.run(iter(chunks)))
+        folder = engine._folder
+        assert folder.stat().st_mode & 0o777 == 0o700  # tickets as they came: private
+        assert not any(folder.iterdir())  # every file taken back
+    assert not folder.exists()
+    assert 1 <= len(here) < len(chunks)  # both processes tagged
+    assert sorted(results) == list(range(len(chunks)))
+    with LocalEngine(source, options) as local:
+        for number, expected in local.run(iter(chunks)):
+            pd.testing.assert_frame_equal(results[number], expected)

@@ -32,10 +32,13 @@ def big_input(tmp_path_factory: pytest.TempPathFactory, demo_frame: pd.DataFrame
     return path
 
 
-def _appeals(*args: str | Path) -> subprocess.Popen[bytes]:
+def _appeals(*args: str | Path, temp: Path | None = None) -> subprocess.Popen[bytes]:
+    """`appeals tag ARGS` in a subprocess; ``temp`` is its TMPDIR."""
+    env = {**os.environ, "TMPDIR": str(temp)} if temp is not None else None
     return subprocess.Popen(
         [sys.executable, "-m", "nlp.cli", "tag", *map(str, args)],
         cwd=ROOT,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -67,7 +70,9 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(
     journal = work_dir(out) / "chunks.jsonl"
     total_chunks = -(-len(pd.read_csv(big_input, dtype=str)) // 20)
 
-    run = _appeals(big_input, *options)
+    temp = tmp_path / "temp"  # where --jobs 2 keeps the chunks in flight
+    temp.mkdir()
+    run = _appeals(big_input, *options, temp=temp)
     children: list[psutil.Process] = []
     deadline = time.monotonic() + 120
     while _recorded(journal) < 5 and run.poll() is None and time.monotonic() < deadline:
@@ -79,9 +84,10 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(
     recorded = _recorded(journal)
     assert 5 <= recorded < total_chunks, "the run must be killed part-way"
     assert not out.exists()
-    # Worker processes of the killed run notice and exit; none is left behind.
+    # Worker processes of the killed run notice, remove the chunks in flight and exit.
     _, alive = psutil.wait_procs(children, timeout=30)
     assert not alive
+    assert not any(temp.iterdir())
 
     again = _appeals(big_input, *options, "--resume")
     stdout, stderr = again.communicate(timeout=240)
