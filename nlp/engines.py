@@ -209,8 +209,9 @@ def _take(path: str) -> Any:
     return value
 
 
-#: Chunks each worker of a ProcessEngine has to do. On 400,000 rows with --jobs 2 the
-#: worker waited 1.3 s in all for its next chunk with two, 0.3 s with three.
+#: Chunks each worker of a ProcessEngine has to do: enough that it still has one to start
+#: when this process has tagged one of its own and written the results waiting (with two,
+#: a worker sometimes waited for its next chunk).
 QUEUED = 3
 
 
