@@ -309,7 +309,7 @@ def _tfidf_row(
     return written
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)  # keeps the GIL: calls share ``scratch``
 def tfidf_rows(
     ids: NDArray[np.int64],
     offsets: NDArray[np.int64],
@@ -323,7 +323,8 @@ def tfidf_rows(
     order of their first occurrence in the row. ``scratch`` (``2 * idf.size + 1`` int64,
     kept by the caller between calls) records, side by side for each feature, which
     document last saw it and where its count is; its last cell is a running document
-    number. The caller holds the GIL (numba keeps it), so calls never overlap.
+    number. Compiled without ``nogil``, so threads sharing a vectoriser (the service's)
+    never count in it at the same time.
     """
     n_docs = offsets.size - 1
     n_features = idf.size
@@ -349,7 +350,7 @@ def tfidf_rows(
     return indptr, indices[:written].copy(), data[:written].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)  # keeps the GIL: calls share ``scratch``
 def add_tfidf_scores(
     out: NDArray[np.float64],
     ids: NDArray[np.int64],

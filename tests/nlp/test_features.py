@@ -323,6 +323,24 @@ def test_counts_stay_right_over_many_calls_with_repeated_ngrams() -> None:
     assert not np.array_equal(first[0], first[1])  # 2 occurrences weigh 1 + log 2, not 1
 
 
+def test_threads_sharing_a_model_get_the_scores_of_one_thread(
+    tiny_model: RoutingModel, demo_frame
+) -> None:
+    """The service scores tickets on several threads with one model, whose counting
+    kernels share a scratch array: they must not run at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = demo_frame["text"].tolist()
+    batches = [docs[start::8] * 4 for start in range(8)]
+    expected = [tiny_model.predict_proba(batch) for batch in batches]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(5):
+            for got, want in zip(
+                pool.map(tiny_model.predict_proba, batches), expected, strict=True
+            ):
+                np.testing.assert_array_equal(got, want)
+
+
 def test_pickled_vectorizers_leave_scratch_and_tables_behind() -> None:
     vectorizer = CharNgramVectorizer(min_df=1).fit(["占道经营", "油烟扰民"])
     expected = vectorizer.transform(["占道油烟"]).toarray()
