@@ -3,22 +3,27 @@
 Builds the input by repeating the bodies and titles of ../shared/data/appeals, trains the
 default model on ../shared/data through the library into a temporary models folder, then
 runs `appeals tag` (a subprocess each time, so start-up, model loading and writing the
-output all count) with --jobs 1, --jobs 2 and Dask LocalCluster(2) on 100,000 rows and on
-the full size. Prints tickets/s, tickets/s per core and the peak RSS of the whole process
-tree (main process, worker processes, Dask nanny and workers), sampled every 0.5 s (more
-often, the sampling took a tenth of a core from the run). For reference it also runs two
-independent `--jobs 1` runs side by side on half the rows each: what two cores of this
-machine give with no coordination between the processes.
+output all count) with --jobs 1, --jobs 2 and Dask LocalCluster(2) on 100,000 rows once,
+then on the full size in --rounds rounds (3 by default), the engines taking turns. Prints
+every run's tickets/s, tickets/s per core and the peak RSS of the whole process tree (main
+process, worker processes, Dask nanny and workers), sampled every 0.5 s (more often, the
+sampling took a tenth of a core from the run); then each engine's median over the rounds
+and --jobs 2 / --jobs 1 round by round. Repeated runs on a shared host differ by a few per
+cent, as much as the margin the --jobs 2 target leaves, so one run of each decides
+nothing. For reference it also runs two independent `--jobs 1` runs side by side on half
+the rows each: what two cores of this machine give with no coordination between them.
 
-    .venv/bin/python bench/batch.py                 # 1,000,000 rows (and 100,000)
-    .venv/bin/python bench/batch.py --rows 200000   # quicker
+    .venv/bin/python bench/batch.py                 # 1,000,000 rows (and 100,000), ~25 min
+    .venv/bin/python bench/batch.py --rows 200000 --rounds 1   # quicker
 Each run is stopped after --timeout seconds, so the whole script is bounded in time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -90,7 +95,10 @@ def run_tag(
             peak = max(peak, sum(_rss(p) for p in tree))
         except psutil.NoSuchProcess:
             pass
-        time.sleep(0.5)  # psutil walks the process tree: keep its share of a core small
+        # psutil walks the process tree: keep its share of a core small. Waiting (rather
+        # than sleeping) ends the moment the run does, so the time is exact.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.5)
     seconds = time.perf_counter() - started
     _, stderr = process.communicate()
     if process.returncode != 0:
@@ -135,6 +143,12 @@ def main() -> None:
     parser.add_argument("--small-rows", type=int, default=100_000, help="for the RSS ratio")
     parser.add_argument("--chunk-size", type=int, default=2_000)
     parser.add_argument("--engines", default="jobs1,jobs2,dask2", help=",".join(ENGINES))
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="full-size runs of every engine, in turn (the figures are their medians)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
     parser.add_argument(
         "--no-reference",
@@ -144,7 +158,12 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.shared / "appeals" / "train.csv").is_file():
         raise SystemExit(f"{args.shared}: no appeals/train.csv; pass --shared")
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise SystemExit(f"unknown engine(s) {unknown}; choose from {', '.join(ENGINES)}")
     sizes = sorted({min(args.small_rows, args.rows), args.rows})
 
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as temp:
@@ -161,28 +180,43 @@ def main() -> None:
             f" {os.cpu_count()} CPUs; end to end (start-up, read, tag, write Parquet)"
         )
         print(
-            f"{'engine':<22}{'rows':>10}{'seconds':>9}{'tickets/s':>11}"
+            f"{'engine':<22}{'rows':>10}{'round':>6}{'seconds':>9}{'tickets/s':>11}"
             f"{'per core':>10}{'peak RSS':>11}"
         )
         peaks: dict[str, dict[int, int]] = {}
-        for name in engines:
+        rates: dict[str, list[float]] = {}
+
+        def measure(name: str, rows: int, round_: int) -> None:
             options, cores, label = ENGINES[name]
-            for rows in sizes:
-                out = folder / f"out-{name}-{rows}.parquet"
-                seconds, peak, finished = run_tag(
-                    inputs[rows], out, folder / "models", options, args.chunk_size, args.timeout
-                )
-                out.unlink(missing_ok=True)
-                peaks.setdefault(label, {})[rows] = peak
-                if not finished:
-                    print(f"{label:<22}{rows:>10,} stopped after {seconds:.0f}s (--timeout)")
-                    continue
-                rate = rows / seconds
-                print(
-                    f"{label:<22}{rows:>10,}{seconds:>9.1f}{rate:>11,.0f}{rate / cores:>10,.0f}"
-                    f"{peak / 2**20:>8,.0f} MB"
-                )
-                sys.stdout.flush()
+            out = folder / f"out-{name}-{rows}.parquet"
+            seconds, peak, finished = run_tag(
+                inputs[rows], out, folder / "models", options, args.chunk_size, args.timeout
+            )
+            out.unlink(missing_ok=True)
+            by_rows = peaks.setdefault(label, {})
+            by_rows[rows] = max(by_rows.get(rows, 0), peak)
+            where = f"{label:<22}{rows:>10,}{round_:>6}"
+            if not finished:
+                print(f"{where} stopped after {seconds:.0f}s (--timeout)")
+                return
+            rate = rows / seconds
+            if rows == args.rows:
+                rates.setdefault(name, []).append(rate)
+            print(
+                f"{where}{seconds:>9.1f}{rate:>11,.0f}{rate / cores:>10,.0f}"
+                f"{peak / 2**20:>8,.0f} MB"
+            )
+            sys.stdout.flush()
+
+        if len(sizes) == 2:
+            for name in engines:
+                measure(name, sizes[0], 1)
+        # Engines take turns, round after round: a machine that slows down for a while (a
+        # busy neighbour on a shared host) slows every engine alike, and each round pairs
+        # runs made minutes apart.
+        for round_ in range(1, args.rounds + 1):
+            for name in engines:
+                measure(name, args.rows, round_)
         if not args.no_reference:
             seconds_side = side_by_side(
                 args.shared, folder, args.rows, args.chunk_size, args.timeout
@@ -193,9 +227,10 @@ def main() -> None:
             else:
                 rate = args.rows / seconds_side
                 print(
-                    f"{label:<22}{args.rows:>10,}{seconds_side:>9.1f}{rate:>11,.0f}"
+                    f"{label:<22}{args.rows:>10,}{1:>6}{seconds_side:>9.1f}{rate:>11,.0f}"
                     f"{rate / 2:>10,.0f}   (reference: two independent runs side by side)"
                 )
+        report(rates, args.rows)
         if len(sizes) == 2:
             small, large = sizes
             for label, by_rows in peaks.items():
@@ -204,6 +239,29 @@ def main() -> None:
                         f"peak RSS {large:,} / {small:,} rows, {label}: "
                         f"{by_rows[large] / by_rows[small]:.2f}x (target <= 1.5x)"
                     )
+
+
+def report(rates: dict[str, list[float]], rows: int) -> None:
+    """Median tickets/s of each engine over its rounds, and --jobs 2 over --jobs 1 in every
+    round (the two runs of a round are minutes apart, so share the machine's weather)."""
+    if not rates:
+        return
+    print(f"median of the {rows:,}-row rounds (lowest - highest):")
+    for name, values in rates.items():
+        _, cores, label = ENGINES[name]
+        median = statistics.median(values)
+        print(
+            f"  {label:<22}{median:>9,.0f} tickets/s{median / cores:>8,.0f} per core"
+            f"   ({min(values):,.0f} - {max(values):,.0f}, {len(values)} run(s))"
+        )
+    pairs = list(zip(rates.get("jobs1", []), rates.get("jobs2", []), strict=False))
+    if pairs:
+        ratios = [two / one for one, two in pairs]
+        listed = ", ".join(f"{ratio:.2f}x" for ratio in ratios)
+        print(
+            f"--jobs 2 / --jobs 1: {statistics.median(ratios):.2f}x, the median of its rounds "
+            f"({listed}); target >= 1.8x"
+        )
 
 
 if __name__ == "__main__":

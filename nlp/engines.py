@@ -223,7 +223,9 @@ class ProcessEngine:
     every worker has ``QUEUED`` chunks to do and no finished chunk waits to be written:
     workers never wait for it, and with many workers it is left to the reading and writing.
     Tagging here, rather than in one more worker, saves that worker's start-up and sending
-    its chunks between processes. Chunks in flight (tickets as they came, so personal data
+    its chunks between processes. When the input ends, this process takes back the chunks
+    no worker has started and tags them itself, and the workers exit as they finish, so
+    neither waits for the other at the end. Chunks in flight (tickets as they came, so personal data
     included) are files in a temporary folder under ``TMPDIR`` that only this user can
     read; each file is removed once read, and the folder when the engine stops, or by the
     workers if this process is killed."""
@@ -236,6 +238,7 @@ class ProcessEngine:
         self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = None
         self._exchange: tempfile.TemporaryDirectory[str] | None = None
+        self._ran = self._stopping = False
 
     @property
     def _folder(self) -> Path:
@@ -247,6 +250,7 @@ class ProcessEngine:
         return self.jobs - 1
 
     def __enter__(self) -> ProcessEngine:
+        self._ran = self._stopping = False
         if self.workers:
             self._exchange = tempfile.TemporaryDirectory(prefix="appeal-router-chunks-")
             self._pool = ProcessPoolExecutor(
@@ -275,32 +279,59 @@ class ProcessEngine:
             self._exchange = None
 
     def run(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+        """Tag ``chunks`` (once per ``with`` block: the workers stop when the input ends)."""
         if self._pool is None and self.workers:
             raise RuntimeError("use the engine as a context manager")
+        if self._ran:
+            raise RuntimeError("a ProcessEngine runs once; start another for more chunks")
+        self._ran = True
         pool = self._pool
-        pending: dict[Future[str], int] = {}
+        pending: dict[Future[str], tuple[int, str]] = {}
         source = iter(chunks)
+        exhausted = False
         while True:
             # Every worker gets QUEUED chunks to do (finished ones, not yet collected, do not
             # count), enough to keep it busy while this process tags one and writes a few.
             finished = [future for future in pending if future.done()]
-            while pool is not None and len(pending) - len(finished) < QUEUED * self.workers:
+            while not exhausted and len(pending) - len(finished) < QUEUED * self.workers:
                 chunk = next(source, None)
                 if chunk is None:
+                    exhausted = True
                     break
+                assert pool is not None
                 sent = _put(self._folder / f"chunk-{chunk[0]}.pickle", chunk[1])
-                pending[pool.submit(_tag_in_worker, sent)] = chunk[0]
+                pending[pool.submit(_tag_in_worker, sent)] = (chunk[0], sent)
             if not finished:
-                chunk = next(source, None)
+                chunk = None if exhausted else next(source, None)
+                if chunk is None and not exhausted:
+                    exhausted = True
+                if chunk is None:  # the input has ended: take back a chunk not yet started
+                    chunk = _reclaim(pending)
                 if chunk is not None:  # the workers are busy: tag one here
                     yield chunk[0], tag_chunk(chunk[1], self.source.load(), self.options)
                     continue
                 if not pending:
                     return
+                if pool is not None and not self._stopping:
+                    # Nothing more to send: workers exit as they finish, while this
+                    # process writes the last results, instead of after.
+                    pool.shutdown(wait=False)
+                    self._stopping = True
                 finished = list(wait(pending, return_when=FIRST_COMPLETED)[0])
             for future in finished:
-                number = pending.pop(future)
+                number, _ = pending.pop(future)
                 yield number, _take(_worker_result(future))
+
+
+def _reclaim(pending: dict[Future[str], tuple[int, str]]) -> Chunk | None:
+    """A chunk sent to a worker that has not started it yet, taken back (the last sent
+    first), or None. At the end of the input this process tags it rather than wait for
+    workers that still have chunks queued."""
+    for future in reversed(list(pending)):
+        if future.cancel():
+            number, sent = pending.pop(future)
+            return number, _take(sent)
+    return None
 
 
 def _worker_result(future: Future[str]) -> str:

@@ -547,34 +547,51 @@ def _part_path(folder: Path, number: int) -> Path:
     return folder / f"part-{number:06d}.parquet"
 
 
-def _finished_chunks(folder: Path) -> dict[int, int]:
-    """Chunk number -> rows, for every chunk the journal records and whose part is whole.
+@dataclass(frozen=True)
+class _Finished:
+    """A tagged chunk, as its journal line records it."""
+
+    rows: int
+    errors: dict[str, int]  # error value -> rows with it
+
+
+def _finished_chunks(folder: Path) -> dict[int, _Finished]:
+    """Every chunk the journal records and whose part is whole, by chunk number.
 
     A journal line torn by a kill, or a part renamed into place just before the kill but
     not yet recorded, simply means that chunk is tagged again.
     """
     journal = folder / _JOURNAL_FILE
-    done: dict[int, int] = {}
+    done: dict[int, _Finished] = {}
     if not journal.is_file():
         return done
     for line in journal.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
             number, rows = int(entry["chunk"]), int(entry["rows"])
-        except (ValueError, KeyError, TypeError):
+            errors = {str(k): int(v) for k, v in entry["errors"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
         part = _part_path(folder, number)
         try:
             if pq.read_metadata(part).num_rows == rows:
-                done[number] = rows
+                done[number] = _Finished(rows, errors)
         except (OSError, pa.ArrowException):
             continue
     return done
 
 
-def _record(folder: Path, number: int, rows: int) -> None:
+def _error_counts(table: pa.Table) -> dict[str, int]:
+    counts = table.column("error").value_counts().to_pylist()
+    return {entry["values"]: entry["counts"] for entry in counts if entry["values"] is not None}
+
+
+def _record(folder: Path, number: int, finished: _Finished) -> None:
+    """Journal a chunk whose part is in place, with its rows and errors: the summary at
+    the end adds these up instead of reading every part again."""
+    line = {"chunk": number, "rows": finished.rows, "errors": finished.errors}
     with (folder / _JOURNAL_FILE).open("a", encoding="utf-8") as journal:
-        journal.write(json.dumps({"chunk": number, "rows": rows}) + "\n")
+        journal.write(json.dumps(line, ensure_ascii=False) + "\n")
         journal.flush()
         os.fsync(journal.fileno())
 
@@ -777,7 +794,7 @@ def tag_file(
                 engine,
                 len(done),
             )
-            tracker = _Progress(total, sum(done.values()), enabled=progress)
+            tracker = _Progress(total, sum(f.rows for f in done.values()), enabled=progress)
             for number in sorted(done):
                 assembler.add(number)
             for number, tagged in runner.run(to_tag()):
@@ -792,8 +809,8 @@ def tag_file(
                     result["error"] = marked
                 table = _to_arrow(result)
                 _fsync_write(_part_path(folder, number), partial(_write_part, table))
-                _record(folder, number, len(result))
-                done[number] = len(result)
+                done[number] = _Finished(len(result), _error_counts(table))
+                _record(folder, number, done[number])
                 assembler.add(number, table)
                 tracker.update(len(result))
     except BaseException:
@@ -809,16 +826,14 @@ def tag_file(
     if missing:  # cannot happen unless the input changed under us
         assembler.abandon()
         raise DataError(f"chunks {missing[:5]} of {input_path} were not tagged; rerun --resume")
+    for n in range(n_chunks):
+        for value, count in done[n].errors.items():
+            errors[value] = errors.get(value, 0) + count
     parts = [_part_path(folder, n) for n in range(n_chunks)]
-    for part in parts:
-        counts = pq.read_table(part, columns=["error"]).column("error").value_counts()
-        for entry in counts.to_pylist():
-            if entry["values"] is not None:
-                errors[entry["values"]] = errors.get(entry["values"], 0) + entry["counts"]
     if not assembler.finish(n_chunks):
         _write_output(parts, output, out_kind)
     shutil.rmtree(folder)
-    rows = sum(done[n] for n in range(n_chunks))
+    rows = sum(done[n].rows for n in range(n_chunks))
     return TagSummary(
         output=str(output),
         rows=rows,

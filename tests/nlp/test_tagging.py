@@ -333,11 +333,11 @@ def _crash_after(monkeypatch: pytest.MonkeyPatch, chunks: int) -> None:
     record = tagging._record
     calls = {"n": 0}
 
-    def flaky(folder: Path, number: int, rows: int) -> None:
+    def flaky(folder: Path, number: int, finished: Any) -> None:
         if calls["n"] == chunks:
             raise _KilledError
         calls["n"] += 1
-        record(folder, number, rows)
+        record(folder, number, finished)
 
     monkeypatch.setattr(tagging, "_record", flaky)
 
@@ -358,7 +358,10 @@ def test_resume_tags_only_what_is_missing(
             tag_file(engine_input, out, models_dir=models_dir, chunk_size=10, progress=False)
     folder = work_dir(out)
     assert not out.exists()
-    assert len((folder / "chunks.jsonl").read_text().splitlines()) == 3
+    journal = [json.loads(line) for line in (folder / "chunks.jsonl").read_text().splitlines()]
+    assert len(journal) == 3
+    # Chunk 2 holds the two blank rows: the journal keeps its errors for the summary.
+    assert [entry["errors"] for entry in journal] == [{}, {}, {"empty_text": 2}]
     # A part renamed into place but not yet recorded (the crash came in between).
     assert (folder / "part-000003.parquet").exists()
     if damage == "torn-journal":
@@ -375,6 +378,7 @@ def test_resume_tags_only_what_is_missing(
         engine_input, out, models_dir=models_dir, chunk_size=10, resume=True, progress=False
     )
     assert summary.resumed_chunks == 3
+    assert summary.errors == {"empty_text": 2}  # counted in the first run, not again
     pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
     assert not folder.exists()
 
@@ -584,3 +588,47 @@ def test_process_engine_tags_here_and_in_its_worker(
     with LocalEngine(source, options) as local:
         for number, expected in local.run(iter(chunks)):
             pd.testing.assert_frame_equal(results[number], expected)
+
+
+def test_chunks_no_worker_started_are_taken_back_at_the_end(
+    tickets: pd.DataFrame, tmp_path: Path
+) -> None:
+    """When the input ends, this process tags a chunk still queued for a worker instead of
+    waiting for it; a chunk a worker has started stays with the worker."""
+    from concurrent.futures import Future
+
+    from nlp.engines import _put, _reclaim
+
+    chunks = {n: tickets.iloc[n * 5 : (n + 1) * 5] for n in range(3)}
+    pending: dict[Future[str], tuple[int, str]] = {}
+    for number, frame in chunks.items():
+        future: Future[str] = Future()
+        pending[future] = (number, _put(tmp_path / f"chunk-{number}.pickle", frame))
+    started = next(iter(pending))
+    assert started.set_running_or_notify_cancel()  # chunk 0: a worker has it
+
+    taken = [_reclaim(pending), _reclaim(pending)]
+    assert [number for number, _ in taken] == [2, 1]  # the last sent first
+    for number, frame in taken:
+        pd.testing.assert_frame_equal(frame, chunks[number])
+    assert _reclaim(pending) is None
+    assert list(pending) == [started]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["chunk-0.pickle"]
+
+
+def test_workers_exit_when_the_input_ends(tickets: pd.DataFrame, models_dir: Path) -> None:
+    """They stop while this process writes the last results, not when the engine closes;
+    and the engine, its workers gone, refuses a second run."""
+    from nlp.engines import ProcessEngine, TagOptions
+
+    chunks = [(n, tickets.iloc[n * 8 : (n + 1) * 8][["title", "text"]]) for n in range(6)]
+    source = ModelSource(str(models_dir), "default", "v1")
+    with ProcessEngine(source, TagOptions(title_col="title"), jobs=2) as engine:
+        assert engine._pool is not None
+        workers = list(engine._pool._processes.values())
+        assert len(dict(engine.run(iter(chunks)))) == len(chunks)
+        for worker in workers:
+            worker.join(timeout=60)
+            assert not worker.is_alive()
+        with pytest.raises(RuntimeError, match="runs once"):
+            list(engine.run(iter(chunks)))
