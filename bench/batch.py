@@ -230,7 +230,9 @@ def main() -> None:
                     f"{label:<22}{args.rows:>10,}{1:>6}{seconds_side:>9.1f}{rate:>11,.0f}"
                     f"{rate / 2:>10,.0f}   (reference: two independent runs side by side)"
                 )
-        report(rates, args.rows)
+        report(
+            rates, {name: peaks[ENGINES[name][2]].get(args.rows, 0) for name in rates}, args.rows
+        )
         if len(sizes) == 2:
             small, large = sizes
             for label, by_rows in peaks.items():
@@ -241,18 +243,20 @@ def main() -> None:
                     )
 
 
-def report(rates: dict[str, list[float]], rows: int) -> None:
-    """Median tickets/s of each engine over its rounds, and --jobs 2 over --jobs 1 in every
-    round (the two runs of a round are minutes apart, so share the machine's weather)."""
+def report(rates: dict[str, list[float]], peaks: dict[str, int], rows: int) -> None:
+    """Median tickets/s of each engine over its rounds (and its highest peak RSS), and
+    --jobs 2 over --jobs 1 in every round (the two runs of a round are minutes apart, so
+    share the machine's weather)."""
     if not rates:
         return
-    print(f"median of the {rows:,}-row rounds (lowest - highest):")
+    print(f"median of the {rows:,}-row rounds (lowest - highest), highest peak RSS:")
     for name, values in rates.items():
         _, cores, label = ENGINES[name]
         median = statistics.median(values)
         print(
             f"  {label:<22}{median:>9,.0f} tickets/s{median / cores:>8,.0f} per core"
             f"   ({min(values):,.0f} - {max(values):,.0f}, {len(values)} run(s))"
+            f"{peaks[name] / 2**20:>8,.0f} MB"
         )
     pairs = list(zip(rates.get("jobs1", []), rates.get("jobs2", []), strict=False))
     if pairs:
