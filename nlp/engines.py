@@ -225,10 +225,10 @@ class ProcessEngine:
     Tagging here, rather than in one more worker, saves that worker's start-up and sending
     its chunks between processes. When the input ends, this process takes back the chunks
     no worker has started and tags them itself, and the workers exit as they finish, so
-    neither waits for the other at the end. Chunks in flight (tickets as they came, so personal data
-    included) are files in a temporary folder under ``TMPDIR`` that only this user can
-    read; each file is removed once read, and the folder when the engine stops, or by the
-    workers if this process is killed."""
+    neither waits for the other at the end. Chunks in flight (tickets as they came, so
+    personal data included) are files in a temporary folder under ``TMPDIR`` that only
+    this user can read; each file is removed once read, and the folder when the engine
+    stops, or by the workers if this process is killed."""
 
     def __init__(self, source: ModelSource, options: TagOptions, *, jobs: int) -> None:
         if jobs < 1:
@@ -238,7 +238,7 @@ class ProcessEngine:
         self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = None
         self._exchange: tempfile.TemporaryDirectory[str] | None = None
-        self._ran = self._stopping = False
+        self._ran = False
 
     @property
     def _folder(self) -> Path:
@@ -250,7 +250,7 @@ class ProcessEngine:
         return self.jobs - 1
 
     def __enter__(self) -> ProcessEngine:
-        self._ran = self._stopping = False
+        self._ran = False
         if self.workers:
             self._exchange = tempfile.TemporaryDirectory(prefix="appeal-router-chunks-")
             self._pool = ProcessPoolExecutor(
@@ -289,34 +289,36 @@ class ProcessEngine:
         pending: dict[Future[str], tuple[int, str]] = {}
         source = iter(chunks)
         exhausted = False
+
+        def next_chunk() -> Chunk | None:
+            nonlocal exhausted
+            chunk = None if exhausted else next(source, None)
+            if chunk is None and not exhausted:
+                exhausted = True
+                if pool is not None:  # nothing more to send: workers exit as they finish,
+                    pool.shutdown(wait=False)  # while this process writes the last results
+            return chunk
+
         while True:
             # Every worker gets QUEUED chunks to do (finished ones, not yet collected, do not
             # count), enough to keep it busy while this process tags one and writes a few.
             finished = [future for future in pending if future.done()]
             while not exhausted and len(pending) - len(finished) < QUEUED * self.workers:
-                chunk = next(source, None)
+                chunk = next_chunk()
                 if chunk is None:
-                    exhausted = True
                     break
                 assert pool is not None
                 sent = _put(self._folder / f"chunk-{chunk[0]}.pickle", chunk[1])
                 pending[pool.submit(_tag_in_worker, sent)] = (chunk[0], sent)
             if not finished:
-                chunk = None if exhausted else next(source, None)
-                if chunk is None and not exhausted:
-                    exhausted = True
-                if chunk is None:  # the input has ended: take back a chunk not yet started
-                    chunk = _reclaim(pending)
-                if chunk is not None:  # the workers are busy: tag one here
+                # The workers are busy: tag a chunk here, or at the end of the input one
+                # that no worker has started.
+                chunk = next_chunk() or _reclaim(pending)
+                if chunk is not None:
                     yield chunk[0], tag_chunk(chunk[1], self.source.load(), self.options)
                     continue
                 if not pending:
                     return
-                if pool is not None and not self._stopping:
-                    # Nothing more to send: workers exit as they finish, while this
-                    # process writes the last results, instead of after.
-                    pool.shutdown(wait=False)
-                    self._stopping = True
                 finished = list(wait(pending, return_when=FIRST_COMPLETED)[0])
             for future in finished:
                 number, _ = pending.pop(future)

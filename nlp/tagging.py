@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -779,7 +780,6 @@ def tag_file(
             yield number, _model_columns(frame, options)
 
     runner = _engine(engine, source, options, jobs=jobs, scheduler=scheduler, dask=dask_processes)
-    errors: dict[str, int] = {}
     assembler = _Assembler(output, out_kind, folder)
     tracker: _Progress | None = None
     try:
@@ -826,9 +826,9 @@ def tag_file(
     if missing:  # cannot happen unless the input changed under us
         assembler.abandon()
         raise DataError(f"chunks {missing[:5]} of {input_path} were not tagged; rerun --resume")
+    errors: Counter[str] = Counter()
     for n in range(n_chunks):
-        for value, count in done[n].errors.items():
-            errors[value] = errors.get(value, 0) + count
+        errors.update(done[n].errors)
     parts = [_part_path(folder, n) for n in range(n_chunks)]
     if not assembler.finish(n_chunks):
         _write_output(parts, output, out_kind)
@@ -839,7 +839,7 @@ def tag_file(
         rows=rows,
         chunks=n_chunks,
         resumed_chunks=resumed,
-        errors=errors,
+        errors=dict(errors),
         model=ref,
         engine=_describe_engine(engine, jobs, scheduler),
         seconds=round(time.monotonic() - started, 3),
