@@ -8,8 +8,8 @@ then on the full size in --rounds rounds (3 by default), the engines taking turn
 every run's tickets/s, tickets/s per core and the peak RSS of the whole process tree (main
 process, worker processes, Dask nanny and workers), sampled every 0.5 s (more often, the
 sampling took a tenth of a core from the run); then each engine's median over the rounds
-and --jobs 2 / --jobs 1 round by round. Repeated runs on a shared host differ by a few per
-cent, as much as the margin the --jobs 2 target leaves, so one run of each decides
+and --jobs 2 / --jobs 1 round by round. Repeated runs on a shared host differ by several
+per cent, as much as the margin the --jobs 2 target leaves, so one run of each decides
 nothing. For reference it also runs two independent `--jobs 1` runs side by side on half
 the rows each: what two cores of this machine give with no coordination between them.
 
@@ -184,7 +184,7 @@ def main() -> None:
             f"{'per core':>10}{'peak RSS':>11}"
         )
         peaks: dict[str, dict[int, int]] = {}
-        rates: dict[str, list[float]] = {}
+        rates: dict[str, dict[int, float]] = {}  # engine -> round -> tickets/s
 
         def measure(name: str, rows: int, round_: int) -> None:
             options, cores, label = ENGINES[name]
@@ -201,7 +201,7 @@ def main() -> None:
                 return
             rate = rows / seconds
             if rows == args.rows:
-                rates.setdefault(name, []).append(rate)
+                rates.setdefault(name, {})[round_] = rate
             print(
                 f"{where}{seconds:>9.1f}{rate:>11,.0f}{rate / cores:>10,.0f}"
                 f"{peak / 2**20:>8,.0f} MB"
@@ -243,24 +243,25 @@ def main() -> None:
                     )
 
 
-def report(rates: dict[str, list[float]], peaks: dict[str, int], rows: int) -> None:
+def report(rates: dict[str, dict[int, float]], peaks: dict[str, int], rows: int) -> None:
     """Median tickets/s of each engine over its rounds (and its highest peak RSS), and
     --jobs 2 over --jobs 1 in every round (the two runs of a round are minutes apart, so
     share the machine's weather)."""
     if not rates:
         return
     print(f"median of the {rows:,}-row rounds (lowest - highest), highest peak RSS:")
-    for name, values in rates.items():
+    for name, by_round in rates.items():
         _, cores, label = ENGINES[name]
+        values = list(by_round.values())
         median = statistics.median(values)
         print(
             f"  {label:<22}{median:>9,.0f} tickets/s{median / cores:>8,.0f} per core"
             f"   ({min(values):,.0f} - {max(values):,.0f}, {len(values)} run(s))"
             f"{peaks[name] / 2**20:>8,.0f} MB"
         )
-    pairs = list(zip(rates.get("jobs1", []), rates.get("jobs2", []), strict=False))
-    if pairs:
-        ratios = [two / one for one, two in pairs]
+    one, two = rates.get("jobs1", {}), rates.get("jobs2", {})
+    ratios = [two[round_] / one[round_] for round_ in sorted(one.keys() & two.keys())]
+    if ratios:
         listed = ", ".join(f"{ratio:.2f}x" for ratio in ratios)
         print(
             f"--jobs 2 / --jobs 1: {statistics.median(ratios):.2f}x, the median of its rounds "
