@@ -24,10 +24,27 @@ def _print_json(payload: Any) -> None:
     print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
 
 
+def _signing_key() -> str | None:
+    """``APPEALS_SIGNING_KEY``, read through the service's settings (the one place that reads
+    the environment), so the command signs and verifies with the server's key."""
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    try:
+        return Settings().signing_key_value
+    except ValidationError as error:
+        problems = "; ".join(
+            f"APPEALS_{str(e['loc'][0]).upper() if e['loc'] else ''}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise DataError(f"invalid settings: {problems}") from None
+
+
 def _registry(args: argparse.Namespace) -> Any:
     from nlp.registry import Registry
 
-    return Registry(args.models_dir)
+    return Registry(args.models_dir, signing_key=_signing_key())
 
 
 def _load_model(args: argparse.Namespace) -> Any:
@@ -201,29 +218,52 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- models
+def _figures(row: dict[str, Any]) -> str:
+    if "error" in row:
+        return f"error: {row['error']}"
+    metrics = row.get("metrics") or {}
+    shown = {"macro_f1": "macro-F1", "accuracy": "accuracy"}
+    return " ".join(
+        f"{label}={metrics[key]:.4f}"
+        for key, label in shown.items()
+        if isinstance(metrics.get(key), int | float)
+    )
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     registry = _registry(args)
     if args.action == "list":
-        rows = registry.versions(args.name)
+        listing = registry.listing(args.name)
+        rows = listing.versions
         if args.json:
-            _print_json({"name": args.name, "versions": rows})
+            _print_json(
+                {
+                    "name": args.name,
+                    "active": listing.active.version if listing.active else None,
+                    "error": listing.error,
+                    "versions": rows,
+                }
+            )
             return 0
         if not rows:
             print(f"no versions of {args.name!r} under {args.models_dir}")
-            return 0
         for row in rows:
-            metrics = row.get("metrics", {})
             marker = "*" if row["active"] else " "
-            figures = (
-                f"macro-F1={metrics['macro_f1']:.4f} accuracy={metrics['accuracy']:.4f}"
-                if "macro_f1" in metrics
-                else row.get("error", "")
-            )
-            print(f"{marker} {row['version']:<6} {row.get('created_at') or '':<26} {figures}")
+            created = row.get("created_at") or ""
+            print(f"{marker} {row['version']:<6} {created:<26} {_figures(row)}".rstrip())
+        if listing.error:
+            print(f"appeals models: warning: {listing.error}", file=sys.stderr)
+        return 0
+    if args.action in ("activate", "sign") and not args.version:
+        raise DataError(f"'appeals models {args.action}' needs a VERSION, e.g. v2")
+    if args.action == "sign":
+        registry.sign(args.name, args.version)
+        if args.json:
+            _print_json({"name": args.name, "signed": args.version})
+        else:
+            print(f"{args.name}@{args.version}: signed")
         return 0
     if args.action == "activate":
-        if not args.version:
-            raise DataError("'appeals models activate' needs a VERSION, e.g. v2")
         pointer = registry.activate(args.name, args.version)
     else:
         pointer = registry.rollback(args.name)
@@ -350,9 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true")
     predict.set_defaults(handler=cmd_predict)
 
-    models = commands.add_parser("models", help="list, activate or roll back model versions")
-    models.add_argument("action", choices=["list", "activate", "rollback"])
-    models.add_argument("version", nargs="?", help="with activate: the version, e.g. v2")
+    models = commands.add_parser("models", help="list, activate, roll back or sign model versions")
+    models.add_argument("action", choices=["list", "activate", "rollback", "sign"])
+    models.add_argument(
+        "version",
+        nargs="?",
+        help="with activate: the version, e.g. v2 (loaded and tried before it is activated); "
+        "with sign: the version to sign with APPEALS_SIGNING_KEY (only one you trust)",
+    )
     models.add_argument("--name", default="default")
     models.add_argument("--models-dir", default="models", type=Path)
     models.add_argument("--json", action="store_true")

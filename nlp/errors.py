@@ -25,7 +25,22 @@ class ModelNotFoundError(AppealRouterError, FileNotFoundError):
 
 
 class ModelIntegrityError(AppealRouterError, RuntimeError):
-    """A stored model failed verification (hash mismatch, missing file, wrong library version).
+    """A stored model failed verification (damaged manifest or pointer, hash mismatch, missing
+    file, missing or wrong signature, wrong library version), or could not be loaded and run.
 
-    Raised before anything is unpickled: a model that fails here is never loaded.
+    Verification failures are raised before anything is unpickled: a model that fails them is
+    never loaded.
     """
+
+
+class RegistryAccessError(AppealRouterError, PermissionError):
+    """The model registry's files cannot be read (or written) by the account that runs this.
+
+    ``writing`` says which: a registry that cannot be read stops loading and listing; one
+    that cannot be written stops saving, activating and rolling back (a read-only service
+    account is a valid set-up: it serves, and operators activate as the registry's owner).
+    """
+
+    def __init__(self, message: str, *, writing: bool) -> None:
+        super().__init__(message)
+        self.writing = writing

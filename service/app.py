@@ -36,9 +36,14 @@ Send an API key in `X-API-Key` when keys are configured. The try-it page is at `
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load and warm up the active model, then watch the registry for activations."""
     settings = resolve_settings(app)
-    holder = ModelHolder(
-        Registry(settings.models_dir), settings.model_name, interval=settings.watch_interval
-    )
+    registry = Registry(settings.models_dir, signing_key=settings.signing_key_value)
+    if not registry.signed:
+        logger.warning(
+            "no signing key (APPEALS_SIGNING_KEY): model versions are checked by sha256 only, "
+            "so whoever can write the registry can make this service run code",
+            extra={"event": "unsigned_models"},
+        )
+    holder = ModelHolder(registry, settings.model_name, interval=settings.watch_interval)
     app.state.holder = holder
     # A missing or corrupt model does not stop the start: /readyz says 503 and why, and the
     # watcher loads the model as soon as a good version is activated.

@@ -2,8 +2,10 @@
 ``{"error": {"code", "message", "fields": [{"path", "message"}]}, "request_id"}``.
 
 401 no or unknown API key · 403 key lacks the right · 404 unknown model version or route ·
-409 the version failed verification · 413 body over the limit · 422 invalid input (with the
-field path; also a body that is not JSON) · 503 no model loaded yet. Anything else is a bug:
+409 the version failed verification or cannot be loaded, or the registry is read-only for the
+service · 413 body over the limit · 422 invalid input (with the
+field path; also a body that is not JSON) · 503 no model loaded yet, or the registry cannot be
+read by the service. Anything else is a bug:
 it is logged and answered 500 with the same shape; the fuzz test keeps that from happening.
 """
 
@@ -18,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from nlp.errors import ModelIntegrityError, ModelNotFoundError
+from nlp.errors import ModelIntegrityError, ModelNotFoundError, RegistryAccessError
 from nlp.text import mask_personal_data
 
 __all__ = [
@@ -137,6 +139,16 @@ async def _model_integrity(request: Request, error: Exception) -> JSONResponse:
     return _respond(request, 409, "model_integrity", str(error))
 
 
+async def _registry_access(request: Request, error: Exception) -> JSONResponse:
+    # Cannot write: a state of this deployment the request conflicts with (activate with the
+    # CLI as the registry's owner instead), not worth retrying. Cannot read: the service
+    # cannot do its job until an operator fixes the permissions.
+    assert isinstance(error, RegistryAccessError)
+    if error.writing:
+        return _respond(request, 409, "registry_read_only", str(error))
+    return _respond(request, 503, "registry_unreadable", str(error))
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     logger.error(
         "unhandled error",
@@ -152,4 +164,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ModelNotFoundError, _model_not_found)
     app.add_exception_handler(ModelIntegrityError, _model_integrity)
+    app.add_exception_handler(RegistryAccessError, _registry_access)
     app.add_exception_handler(Exception, _unexpected)

@@ -19,6 +19,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
 from nlp.batch import tag_frame
+from nlp.errors import ModelIntegrityError
+from nlp.registry import Registry
 from service import metrics
 from service.dependencies import (
     AdminKey,
@@ -54,7 +56,9 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "no or unknown API key",
         403: "the key lacks the right (admin endpoints)",
         404: "unknown model version, or nothing to roll back to",
-        409: "the version failed verification (hash mismatch, missing file, library version)",
+        409: "the version failed verification (damaged manifest, hash mismatch, missing file, "
+        "missing or wrong signature, library version) or cannot be loaded and run; or the "
+        "registry is read-only for the service",
         413: "request body over the limit (1 MiB by default)",
         422: "invalid input; `fields` names each field path",
         503: "no model loaded yet",
@@ -63,7 +67,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 _CLASSIFY_ERRORS = _errors(401, 413, 422, 503)
-_ADMIN_ERRORS = _errors(401, 403, 404, 409, 413, 422)
+_ADMIN_ERRORS = _errors(401, 403, 404, 409, 413, 422, 503)
 
 
 # --------------------------------------------------------------------------- classify
@@ -193,22 +197,31 @@ def classify_batch(
     "/v1/models",
     response_model=ModelsResponse,
     dependencies=[ClassifyKey],
-    responses=_errors(401),
+    responses=_errors(401, 503),
     tags=["models"],
     summary="Versions with their metrics; which is active",
 )
 def list_models(registry: RegistryDep, holder: HolderDep) -> dict[str, Any]:
     serving = holder.model.version if holder.model else None
-    pointer = registry.active(holder.name)
-    versions = [
-        {**row, "serving": row["version"] == serving} for row in registry.versions(holder.name)
-    ]
+    listing = registry.listing(holder.name)
+    versions = [{**row, "serving": row["version"] == serving} for row in listing.versions]
     return {
         "name": holder.name,
-        "active": pointer.version if pointer else None,
+        "active": listing.active.version if listing.active else None,
         "serving": serving,
         "versions": versions,
+        "error": listing.error,
     }
+
+
+def _active_version(registry: Registry, name: str) -> str | None:
+    """The active version before a change; None when there is none or the pointer is
+    damaged (activation rewrites it; rollback says why it cannot)."""
+    try:
+        pointer = registry.active(name)
+    except ModelIntegrityError:
+        return None
+    return pointer.version if pointer else None
 
 
 @router.post(
@@ -217,18 +230,19 @@ def list_models(registry: RegistryDep, holder: HolderDep) -> dict[str, Any]:
     dependencies=[AdminKey],
     responses=_ADMIN_ERRORS,
     tags=["models"],
-    summary="Activate a version (admin): verified first, then every worker swaps to it",
+    summary="Activate a version (admin): verified, loaded and tried first, then every worker "
+    "swaps to it",
 )
 def activate_model(
     body: ActivateRequest, registry: RegistryDep, holder: HolderDep
 ) -> dict[str, Any]:
-    before = registry.active(holder.name)
+    before = _active_version(registry, holder.name)
     pointer = registry.activate(holder.name, body.version)
     serving = holder.refresh()
     return {
         "name": holder.name,
         "active": pointer.version,
-        "previous": before.version if before else None,
+        "previous": before,
         "serving": serving.version if serving else None,
     }
 
@@ -242,13 +256,13 @@ def activate_model(
     summary="Re-activate the version active before (admin)",
 )
 def rollback_model(registry: RegistryDep, holder: HolderDep) -> dict[str, Any]:
-    before = registry.active(holder.name)
+    before = _active_version(registry, holder.name)
     pointer = registry.rollback(holder.name)
     serving = holder.refresh()
     return {
         "name": holder.name,
         "active": pointer.version,
-        "previous": before.version if before else None,
+        "previous": before,
         "serving": serving.version if serving else None,
     }
 

@@ -207,6 +207,9 @@ class ModelsResponse(BaseModel):
     active: str | None
     serving: str | None
     versions: list[ModelVersion]
+    error: str | None = Field(
+        default=None, description="why the active pointer cannot be read (activate to repair)"
+    )
 
 
 class ActivateRequest(BaseModel):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from nlp.model import ReviewPolicy
@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     log_text: bool = Field(
         default=False, description="also log the (masked) ticket text; off by default"
     )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="signs model versions on save and is required to load them; unset: "
+        "versions are checked by sha256 only (models/README.md, threat model)",
+    )
     prometheus_multiproc_dir: Path | None = Field(
         default=None,
         validation_alias=AliasChoices(
@@ -93,6 +98,16 @@ class Settings(BaseSettings):
     )
 
     _split = field_validator("classify_keys", "admin_keys", mode="before")(_split_keys)
+
+    @field_validator("signing_key", mode="before")
+    @classmethod
+    def _no_empty_key(cls, value: Any) -> Any:
+        return value or None  # APPEALS_SIGNING_KEY= (empty) means no key
+
+    @property
+    def signing_key_value(self) -> str | None:
+        """The signing key itself, for :class:`~nlp.registry.Registry` only; never log it."""
+        return self.signing_key.get_secret_value() if self.signing_key else None
 
     @property
     def auth_enabled(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -205,6 +206,97 @@ def test_models_list_activate_rollback(
         "name": "default",
         "active": "v1",
     }
+
+
+def _models_copy(models_dir: Path, tmp_path: Path) -> Path:
+    """A writable copy of the session registry with a second version, v2 (not active)."""
+    models = tmp_path / "models"
+    shutil.copytree(models_dir, models)
+    shutil.copytree(models / "default" / "v1", models / "default" / "v2")
+    manifest_path = models / "default" / "v2" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps({**manifest, "version": "v2"}), encoding="utf-8")
+    return models
+
+
+def test_models_list_shows_a_damaged_version_and_pointer_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
+) -> None:
+    models = _models_copy(models_dir, tmp_path)
+    manifest_path = models / "default" / "v2" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps({**manifest, "libraries": None}), encoding="utf-8")
+    code, out, err = run(capsys, "models", "list", "--models-dir", models)
+    assert code == 0, err
+    v1, v2 = out.splitlines()
+    assert v1.split()[:2] == ["*", "v1"]
+    assert "macro-F1=" in v1
+    assert v2.split()[0] == "v2"
+    assert "'libraries' must be an object" in v2
+
+    (models / "default" / "ACTIVE").write_text("v1\n", encoding="utf-8")  # written by hand
+    code, out, err = run(capsys, "models", "list", "--models-dir", models)
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["v1", "v2"]  # none marked active
+    assert err.startswith("appeals models: warning: the active-version pointer")
+    assert "Traceback" not in out + err
+    listed = run_json(capsys, "models", "list", "--models-dir", models, "--json")
+    assert listed["active"] is None
+    assert "not JSON" in listed["error"]
+
+    # activate repairs the pointer; the damaged version is refused with one line.
+    code, out, err = run(capsys, "models", "activate", "v2", "--models-dir", models)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "'libraries' must be an object" in err
+    code, out, _ = run(capsys, "models", "activate", "v1", "--models-dir", models)
+    assert (code, out.strip()) == (0, "default: active version is now v1")
+    assert Registry(models).active("default").version == "v1"  # type: ignore[union-attr]
+
+
+def test_models_activate_refuses_a_version_that_cannot_be_loaded(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
+) -> None:
+    models = _models_copy(models_dir, tmp_path)
+    folder = models / "default" / "v2"
+    (folder / "model.joblib").write_bytes(b"not a pickle")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"]["model.joblib"] = hashlib.sha256(b"not a pickle").hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    pointer = (models / "default" / "ACTIVE").read_bytes()
+    code, _, err = run(capsys, "models", "activate", "v2", "--models-dir", models)
+    assert code == 2
+    assert err.startswith("appeals models: error: default@v2 passed its checks but cannot be")
+    assert err.count("\n") == 1
+    assert (models / "default" / "ACTIVE").read_bytes() == pointer
+
+
+def test_the_signing_key_setting_signs_and_guards_versions(
+    capsys: pytest.CaptureFixture[str],
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = "cli-signing-key-for-tests-0123456789"
+    models = _models_copy(models_dir, tmp_path)
+    monkeypatch.setenv("APPEALS_SIGNING_KEY", key)
+    code, _, err = run(capsys, "models", "activate", "v2", "--models-dir", models)
+    assert code == 2
+    assert "is not signed" in err
+    assert "appeals models sign v2" in err
+    code, out, _ = run(capsys, "models", "sign", "v2", "--models-dir", models)
+    assert (code, out.strip()) == (0, "default@v2: signed")
+    code, out, _ = run(capsys, "models", "activate", "v2", "--models-dir", models)
+    assert (code, out.strip()) == (0, "default: active version is now v2")
+
+    report = run_json(capsys, "train", DEMO, "--models-dir", models, "--json")
+    folder = models / "default" / report["version"]
+    assert (folder / "manifest.sig").is_file()
+    assert Registry(models, signing_key=key).load("default", report["version"])
+    monkeypatch.delenv("APPEALS_SIGNING_KEY")
+    code, _, err = run(capsys, "models", "sign", "v1", "--models-dir", models)
+    assert code == 2
+    assert "no signing key" in err
 
 
 # --------------------------------------------------------------------------- errors

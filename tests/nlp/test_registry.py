@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
+import stat
 from importlib import metadata
 from pathlib import Path
 
@@ -12,8 +15,10 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 
-from nlp.errors import ModelIntegrityError, ModelNotFoundError
+from nlp import registry as registry_module
+from nlp.errors import DataError, ModelIntegrityError, ModelNotFoundError, RegistryAccessError
 from nlp.model import RoutingModel
 from nlp.registry import ActivePointer, Registry, parse_model_ref
 from nlp.train import TrainResult
@@ -295,3 +300,369 @@ def test_rollback_to_a_corrupt_version_is_refused(
     with pytest.raises(ModelIntegrityError):
         registry_copy.rollback("default")
     assert registry_copy.active("default") == ActivePointer(version="v2", history=("v1",))
+
+
+# --------------------------------------------------------------------------- damaged manifests
+
+DAMAGED_MANIFESTS = [
+    pytest.param(
+        lambda m: {**m, "libraries": None}, "'libraries' must be an object", id="libs-null"
+    ),
+    pytest.param(lambda m: {**m, "libraries": ["numpy"]}, "'libraries' must be", id="libs-list"),
+    pytest.param(lambda m: [m], "it is a list, not an object", id="manifest-list"),
+    pytest.param(lambda m: "v2", "it is a string 'v2'", id="manifest-string"),
+    pytest.param(lambda m: None, "it is null", id="manifest-null"),
+    pytest.param(lambda m: {**m, "files": None}, "'files' must be an object", id="files-null"),
+    pytest.param(lambda m: {**m, "files": ["model.joblib"]}, "'files' must be", id="files-list"),
+    pytest.param(
+        lambda m: {**m, "files": {**m["files"], "model.joblib": 7}},
+        "not a sha256",
+        id="hash-not-text",
+    ),
+    pytest.param(lambda m: {**m, "labels": "城管"}, "'labels' must be a list", id="labels-text"),
+    pytest.param(lambda m: {**m, "metrics": [0.9]}, "'metrics' must be an object", id="metrics"),
+    pytest.param(lambda m: {**m, "created_at": 2024}, "'created_at' must be", id="created-at"),
+]
+
+
+def _edit_manifest(registry: Registry, version: str, edit) -> None:
+    path = _folder(registry, version) / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(edit(manifest), ensure_ascii=False), encoding="utf-8")
+
+
+@pytest.mark.parametrize(("edit", "problem"), DAMAGED_MANIFESTS)
+def test_a_damaged_manifest_is_listed_with_its_error_and_refused(
+    registry_copy: Registry, trained: TrainResult, edit, problem: str, no_unpickling: None
+) -> None:
+    _second_version(registry_copy, trained)
+    _edit_manifest(registry_copy, "v2", edit)
+    listed = registry_copy.versions("default")
+    assert [row["version"] for row in listed] == ["v1", "v2"]
+    assert "macro_f1" in listed[0]["metrics"]  # the sound version is listed whole
+    assert problem in listed[1]["error"]
+    assert "manifest.json is damaged" in listed[1]["error"]
+    with pytest.raises(ModelIntegrityError, match=re.escape(problem)):
+        registry_copy.load("default", "v2")
+    with pytest.raises(ModelIntegrityError, match=re.escape(problem)):
+        registry_copy.activate("default", "v2")
+    assert registry_copy.active("default") == ActivePointer(version="v1")
+
+
+DAMAGED_POINTERS = [
+    pytest.param("v3\n", "not JSON ('v3')", id="hand-written"),
+    pytest.param('{"history": ["v1"]}', "no 'version'", id="no-version"),
+    pytest.param('["v1"]', "it is a list", id="list"),
+    pytest.param('"v1"', "it is a string 'v1'", id="string"),
+    pytest.param("null", "it is null", id="null"),
+    pytest.param('{"version": 1}', "'version' must name a version", id="version-number"),
+    pytest.param('{"version": "../v1"}', "'version' must name a version", id="version-path"),
+    pytest.param('{"version": "v1", "history": "v0"}', "'history' must be", id="history-text"),
+    pytest.param("", "not JSON", id="empty"),
+]
+
+
+@pytest.mark.parametrize(("content", "problem"), DAMAGED_POINTERS)
+def test_a_damaged_pointer_is_reported_listed_around_and_repaired_by_activate(
+    registry_copy: Registry, trained: TrainResult, content: str, problem: str
+) -> None:
+    _second_version(registry_copy, trained)
+    (registry_copy.root / "default" / "ACTIVE").write_text(content, encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match=re.escape(problem)) as raised:
+        registry_copy.active("default")
+    assert "appeals models activate" in str(raised.value)
+    assert str(registry_copy.root) not in str(raised.value)
+
+    listing = registry_copy.listing("default")
+    assert listing.active is None
+    assert problem in (listing.error or "")
+    assert [(row["version"], "error" in row) for row in listing.versions] == [
+        ("v1", False),
+        ("v2", False),
+    ]
+    with pytest.raises(ModelIntegrityError, match="cannot roll back"):
+        registry_copy.rollback("default")
+
+    assert registry_copy.activate("default", "v2") == ActivePointer(version="v2")
+    assert registry_copy.load("default").version == "v2"
+
+
+def test_saving_beside_a_damaged_pointer_leaves_it_for_an_explicit_activation(
+    registry_copy: Registry, trained: TrainResult
+) -> None:
+    pointer_file = registry_copy.root / "default" / "ACTIVE"
+    pointer_file.write_text("v1\n", encoding="utf-8")
+    assert _second_version(registry_copy, trained) == "v2"
+    assert pointer_file.read_text(encoding="utf-8") == "v1\n"
+    assert registry_copy.save(trained.model, name="default", activate=True) == "v3"
+    assert registry_copy.active("default") == ActivePointer(version="v3")
+
+
+# --------------------------------------------------------------------------- activation loads
+
+
+def _rehash(registry: Registry, version: str) -> None:
+    """Make the manifest agree with the files again, as someone who edits a version would."""
+    folder = _folder(registry, version)
+    _edit_manifest(
+        registry,
+        version,
+        lambda m: {
+            **m,
+            "files": {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in m["files"]},
+        },
+    )
+
+
+class _ExplodingStep(TransformerMixin, BaseEstimator):
+    """A pipeline step that unpickles fine and fails when it is used."""
+
+    def fit(self, X: object, y: object = None) -> _ExplodingStep:
+        return self
+
+    def transform(self, X: object) -> object:
+        raise RuntimeError("this step cannot run")
+
+
+def _unpicklable(folder: Path) -> None:
+    (folder / "model.joblib").write_bytes(b"not a pickle")
+
+
+def _cannot_run(folder: Path) -> None:
+    pipeline = joblib.load(folder / "model.joblib")
+    pipeline.steps[0] = ("normalise", _ExplodingStep())
+    joblib.dump(pipeline, folder / "model.joblib")
+
+
+def _not_a_pipeline(folder: Path) -> None:
+    joblib.dump({"coef": [1, 2, 3]}, folder / "model.joblib")
+
+
+BROKEN_MODELS = [
+    pytest.param(_unpicklable, "cannot be loaded", id="not-a-pickle"),
+    pytest.param(_not_a_pipeline, "cannot be loaded", id="not-a-pipeline"),
+    pytest.param(_cannot_run, "cannot route tickets", id="cannot-run"),
+]
+
+
+@pytest.mark.parametrize(("damage", "message"), BROKEN_MODELS)
+def test_activation_loads_and_tries_the_version_before_the_pointer_moves(
+    registry_copy: Registry, trained: TrainResult, damage, message: str
+) -> None:
+    _second_version(registry_copy, trained)
+    damage(_folder(registry_copy, "v2"))
+    _rehash(registry_copy, "v2")
+    registry_copy.verify("default", "v2")  # the hashes match: only loading can tell
+    pointer_file = registry_copy.root / "default" / "ACTIVE"
+    before = pointer_file.read_bytes()
+    with pytest.raises(ModelIntegrityError, match=message):
+        registry_copy.activate("default", "v2")
+    assert pointer_file.read_bytes() == before
+
+
+def test_rollback_loads_and_tries_the_version_first(
+    registry_copy: Registry, trained: TrainResult
+) -> None:
+    _second_version(registry_copy, trained)
+    registry_copy.activate("default", "v2")
+    _cannot_run(_folder(registry_copy, "v1"))
+    _rehash(registry_copy, "v1")
+    with pytest.raises(ModelIntegrityError, match="cannot route tickets"):
+        registry_copy.rollback("default")
+    assert registry_copy.active("default") == ActivePointer(version="v2", history=("v1",))
+
+
+def test_loading_a_file_that_is_not_a_model_is_an_integrity_error(
+    registry_copy: Registry,
+) -> None:
+    _unpicklable(_folder(registry_copy))
+    _rehash(registry_copy, "v1")
+    with pytest.raises(ModelIntegrityError, match=r"v1 passed its checks but cannot be loaded"):
+        registry_copy.load("default", "v1")
+
+
+# --------------------------------------------------------------------------- files and access
+
+
+def test_the_pointer_is_written_like_any_other_file(
+    registry_copy: Registry, trained: TrainResult
+) -> None:
+    """0644 under the usual umask (mkstemp's 0600 locked out read-only service accounts)."""
+    _second_version(registry_copy, trained)
+    old = os.umask(0o022)
+    try:
+        registry_copy.activate("default", "v2")
+    finally:
+        os.umask(old)
+    pointer = registry_copy.root / "default" / "ACTIVE"
+    assert stat.S_IMODE(pointer.stat().st_mode) == 0o644
+    version_file = _folder(registry_copy, "v2") / "manifest.json"
+    assert stat.S_IMODE(version_file.stat().st_mode) == 0o644
+
+
+def _denied(path: Path) -> PermissionError:
+    return PermissionError(13, "Permission denied", str(path))
+
+
+def test_a_registry_that_cannot_be_read_says_so(
+    registry_copy: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(Tests run as root, where chmod denies nothing: the denial is simulated.)"""
+    real_read_text = Path.read_text
+
+    def read_text(self: Path, *args: object, **kwargs: object) -> str:
+        if self.name == "ACTIVE":
+            raise _denied(self)
+        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    for call in (
+        lambda: registry_copy.active("default"),
+        lambda: registry_copy.load("default"),
+        lambda: registry_copy.versions("default"),
+    ):
+        with pytest.raises(RegistryAccessError, match="cannot read default/ACTIVE") as raised:
+            call()
+        assert raised.value.writing is False
+        assert "read access" in str(raised.value)
+        assert str(registry_copy.root) not in str(raised.value)
+    assert registry_copy.pointer_stamp("default") is not None
+
+
+def test_a_registry_that_cannot_be_written_says_so_and_keeps_the_pointer(
+    registry_copy: Registry, trained: TrainResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _second_version(registry_copy, trained)
+    pointer_file = registry_copy.root / "default" / "ACTIVE"
+    before = pointer_file.read_bytes()
+
+    def denied(path: Path, text: str) -> None:
+        raise _denied(path.with_name(".ACTIVE.tmp"))
+
+    monkeypatch.setattr(registry_module, "_write_atomic", denied)
+    with pytest.raises(RegistryAccessError, match="cannot write default/") as raised:
+        registry_copy.activate("default", "v2")
+    assert raised.value.writing is True
+    assert "write access" in str(raised.value)
+    assert pointer_file.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- signing
+
+KEY = "a-signing-key-for-the-tests-0123456789"
+
+
+class _WritesMarker:
+    """Unpickling this creates ``marker``: a stand-in for a crafted model that runs code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.mkdir, (str(self.marker),))
+
+
+@pytest.fixture
+def signed(tmp_path: Path, trained: TrainResult) -> Registry:
+    """A registry with a key, holding default@v1 (active) and v2, both signed."""
+    registry = Registry(tmp_path / "signed", signing_key=KEY)
+    registry.save(trained.model, name="default", metrics={"macro_f1": 0.5})
+    registry.save(trained.model, name="default", metrics={"macro_f1": 0.6})
+    return registry
+
+
+def test_a_signed_version_saves_loads_and_activates(
+    signed: Registry, demo_frame: pd.DataFrame, tiny_model: RoutingModel
+) -> None:
+    folder = _folder(signed, "v2")
+    assert (folder / "manifest.sig").read_text(encoding="utf-8").startswith("hmac-sha256:")
+    loaded = signed.load("default", "v2")
+    docs = _docs(demo_frame)
+    np.testing.assert_array_equal(loaded.predict_proba(docs), tiny_model.predict_proba(docs))
+    assert signed.activate("default", "v2").version == "v2"
+    # The key is never stored in the registry, nor shown.
+    for path in signed.root.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+    assert KEY not in repr(signed)
+
+
+def _plant(registry: Registry, version: str, marker: Path) -> None:
+    """Replace the model with a payload and re-compute the manifest's hashes, as an
+    attacker with write access to models/ but without the key would."""
+    joblib.dump(_WritesMarker(marker), _folder(registry, version) / "model.joblib")
+    _rehash(registry, version)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        pytest.param("removed", id="unsigned"),
+        pytest.param("stale", id="old-signature"),
+        pytest.param("forged", id="signed-with-another-key"),
+    ],
+)
+def test_a_planted_model_is_refused_before_unpickling(
+    signed: Registry, tmp_path: Path, signature: str
+) -> None:
+    marker = tmp_path / "payload-ran"
+    _plant(signed, "v2", marker)
+    sig = _folder(signed, "v2") / "manifest.sig"
+    if signature == "removed":
+        sig.unlink()
+    elif signature == "forged":
+        Registry(signed.root, signing_key="the-attackers-own-key").sign("default", "v2")
+    for call in (
+        lambda: signed.load("default", "v2"),
+        lambda: signed.activate("default", "v2"),
+        lambda: signed.verify("default", "v2"),
+    ):
+        with pytest.raises(ModelIntegrityError, match="sign"):
+            call()
+    assert not marker.exists()  # nothing was unpickled
+    assert signed.active("default") == ActivePointer(version="v1")
+    # The payload is real: a registry without a key (today's behaviour) does run it.
+    with pytest.raises(ModelIntegrityError):
+        Registry(signed.root).load("default", "v2")
+    assert marker.exists()
+
+
+def test_another_key_refuses_every_version(signed: Registry) -> None:
+    other = Registry(signed.root, signing_key="not-the-key-that-signed-these")
+    with pytest.raises(ModelIntegrityError, match="does not match its manifest"):
+        other.load("default")
+
+
+def test_a_signed_version_copied_under_another_number_is_refused(signed: Registry) -> None:
+    shutil.copytree(_folder(signed, "v1"), _folder(signed, "v3"))
+    with pytest.raises(ModelIntegrityError, match="describes default@v1"):
+        signed.load("default", "v3")
+
+
+def test_without_a_key_unsigned_and_signed_versions_load(
+    models_dir: Path, signed: Registry
+) -> None:
+    assert not (models_dir / "default" / "v1" / "manifest.sig").exists()
+    assert Registry(models_dir).load("default").version == "v1"
+    assert Registry(signed.root).load("default", "v2").version == "v2"
+
+
+def test_a_key_refuses_unsigned_versions_until_they_are_signed(
+    registry_copy: Registry, no_unpickling: None
+) -> None:
+    keyed = Registry(registry_copy.root, signing_key=KEY)
+    with pytest.raises(ModelIntegrityError, match="is not signed") as raised:
+        keyed.verify("default", "v1")
+    assert "appeals models sign v1" in str(raised.value)
+    keyed.sign("default", "v1")
+    assert keyed.verify("default", "v1")["version"] == "v1"
+
+
+def test_signing_checks_the_hashes_first_and_needs_a_key(registry_copy: Registry) -> None:
+    with pytest.raises(DataError, match="no signing key"):
+        registry_copy.sign("default", "v1")
+    (_folder(registry_copy) / "model.joblib").write_bytes(b"evil")
+    keyed = Registry(registry_copy.root, signing_key=KEY)
+    with pytest.raises(ModelIntegrityError, match="does not match its sha256"):
+        keyed.sign("default", "v1")
+    assert not (_folder(registry_copy) / "manifest.sig").exists()

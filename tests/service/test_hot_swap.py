@@ -3,9 +3,12 @@ model keeps serving, and requests in flight keep the model they started with."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from typing import Any
 
+import pytest
 from service_testing import TICKET, add_version, corrupt_version
 
 from nlp.registry import Registry
@@ -61,17 +64,41 @@ def test_a_model_that_cannot_be_unpickled_is_refused(two_versions: Registry) -> 
     holder.refresh()
     version = add_version(two_versions)
     # A consistent manifest over a file that is not a pickle: hashes pass, loading fails.
-    import hashlib
-    import json
-
     folder = two_versions.root / "default" / version
     (folder / "model.joblib").write_bytes(b"not a pickle")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["files"]["model.joblib"] = hashlib.sha256(b"not a pickle").hexdigest()
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    two_versions.activate("default", version)
+    # Registry.activate refuses it now (it loads first); a pointer written by hand does not.
+    _point_at(two_versions, json.dumps({"version": version, "history": ["v1"]}))
     assert holder.refresh().version == "v1"  # type: ignore[union-attr]
     assert holder.last_failure is not None
+    assert "cannot be loaded" in holder.last_failure.reason
+
+
+@pytest.mark.parametrize("content", ["v2\n", '{"history": ["v1"]}', "[]"])
+def test_a_damaged_pointer_behind_a_worker_keeps_the_old_model_serving(
+    make_client: Any, two_versions: Registry, content: str
+) -> None:
+    client = make_client(models_dir=two_versions.root)
+    _point_at(two_versions, content)
+    client.app.state.holder.refresh()
+    body = client.get("/readyz").json()
+    assert body["status"] == "ready"
+    assert body["model"]["version"] == "v1"
+    assert "pointer of model 'default'" in body["reason"]
+    assert client.post("/v1/classify", json={"text": TICKET}).json()["model"]["version"] == "v1"
+    # An activation repairs the pointer, and the worker follows.
+    assert client.post("/v1/models/activate", json={"version": "v2"}).status_code == 200
+    assert client.get("/readyz").json() == {
+        "status": "ready",
+        "model": {"name": "default", "version": "v2"},
+        "reason": None,
+    }
+
+
+def _point_at(registry: Registry, content: str) -> None:
+    (registry.root / "default" / "ACTIVE").write_text(content, encoding="utf-8")
 
 
 def test_watcher_follows_activations_made_elsewhere(
