@@ -9,9 +9,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nlp.errors import AppealRouterError, DataError
+from nlp.errors import AppealRouterError, DataError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 __all__ = ["main"]
 
@@ -24,21 +27,53 @@ def _print_json(payload: Any) -> None:
     print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
 
 
-def _signing_key() -> str | None:
-    """``APPEALS_SIGNING_KEY``, read through the service's settings (the one place that reads
-    the environment), so the command signs and verifies with the server's key."""
-    from pydantic import ValidationError
-
-    from service.settings import Settings
+def _package_version() -> str:
+    from importlib import metadata
 
     try:
-        return Settings().signing_key_value
+        return metadata.version("appeal-router")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; 'pip install .' to install it)"
+
+
+def _settings() -> Settings:
+    """The settings every command shares with the service: ``APPEALS_*`` variables and a
+    ``.env`` in the current folder, read by the service's own :class:`Settings`, so that
+    ``appeals models activate`` changes the registry ``appeals serve`` serves. Command-line
+    options win over them."""
+    from pydantic import ValidationError
+
+    from service.settings import Settings  # the library never imports the service at load
+
+    try:
+        return Settings()
     except ValidationError as error:
         problems = "; ".join(
-            f"APPEALS_{str(e['loc'][0]).upper() if e['loc'] else ''}: {e['msg']}"
-            for e in error.errors()
+            f"APPEALS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in error.errors()[:5]
         )
-        raise DataError(f"invalid settings: {problems}") from None
+        raise DataError(
+            f"invalid settings in the environment or .env: {problems}; correct or unset them"
+        ) from None
+
+
+def _apply_settings(args: argparse.Namespace) -> None:
+    """Options left unset take their value from :func:`_settings`: ``--models-dir`` from
+    APPEALS_MODELS_DIR, ``--model`` (and ``train --name``) from APPEALS_MODEL_NAME.
+    ``models --name`` stays unset: ``models list`` then lists every model."""
+    settings = _settings()
+    if getattr(args, "models_dir", False) is None:
+        args.models_dir = settings.models_dir
+    if getattr(args, "model", False) is None:
+        args.model = settings.model_name
+    if args.command == "train" and args.name is None:
+        args.name = settings.model_name
+
+
+def _signing_key() -> str | None:
+    """``APPEALS_SIGNING_KEY`` from the shared settings, so the command signs and verifies
+    with the server's key."""
+    return _settings().signing_key_value
 
 
 def _registry(args: argparse.Namespace) -> Any:
@@ -47,11 +82,33 @@ def _registry(args: argparse.Namespace) -> Any:
     return Registry(args.models_dir, signing_key=_signing_key())
 
 
+def _known_model(registry: Any, name: str) -> str:
+    """``name`` if the registry holds a model of that name; otherwise an error that lists
+    the names it does hold (a misspelt ``--model`` or ``APPEALS_MODEL_NAME``, or the wrong
+    ``--models-dir``)."""
+    import difflib
+
+    names: list[str] = registry.names()
+    if name in names:
+        return name
+    if not names:
+        raise ModelNotFoundError(
+            f"no model {name!r}: the registry {registry.root} holds no models; train one with "
+            "'appeals train DATA', or point --models-dir (APPEALS_MODELS_DIR) at the registry"
+        )
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ModelNotFoundError(
+        f"no model {name!r} in the registry {registry.root}; {hint}it holds: {', '.join(names)}"
+    )
+
+
 def _load_model(args: argparse.Namespace) -> Any:
     from nlp.registry import parse_model_ref
 
     name, version = parse_model_ref(args.model)
-    return _registry(args).load(name, version)
+    registry = _registry(args)
+    return registry.load(_known_model(registry, name), version)
 
 
 def _columns(frame: Any, args: argparse.Namespace) -> tuple[str, str | None]:
@@ -190,6 +247,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- predict
 def cmd_predict(args: argparse.Namespace) -> int:
+    from nlp.data import compose_document
+
+    if compose_document(args.text, args.title) is None:
+        raise DataError(
+            "nothing to route: the text is missing, empty or white space and there is no "
+            "--title; give the ticket's body, its --title, or both"
+        )
     model = _load_model(args)
     [prediction] = model.classify([args.text], [args.title], top_k=3, explain=args.explain)
     if args.json:
@@ -233,29 +297,39 @@ def _figures(row: dict[str, Any]) -> str:
 def cmd_models(args: argparse.Namespace) -> int:
     registry = _registry(args)
     if args.action == "list":
-        listing = registry.listing(args.name)
-        rows = listing.versions
+        # Every model of the registry, or the one --name names.
+        names = [_known_model(registry, args.name)] if args.name else registry.names()
+        listings = {name: registry.listing(name) for name in names}
+        listed = [
+            {
+                "name": name,
+                "active": listing.active.version if listing.active else None,
+                "error": listing.error,
+                "versions": listing.versions,
+            }
+            for name, listing in listings.items()
+        ]
         if args.json:
-            _print_json(
-                {
-                    "name": args.name,
-                    "active": listing.active.version if listing.active else None,
-                    "error": listing.error,
-                    "versions": rows,
-                }
-            )
+            _print_json({"models_dir": str(args.models_dir), "models": listed})
             return 0
-        if not rows:
-            print(f"no versions of {args.name!r} under {args.models_dir}")
-        for row in rows:
-            marker = "*" if row["active"] else " "
-            created = row.get("created_at") or ""
-            print(f"{marker} {row['version']:<6} {created:<26} {_figures(row)}".rstrip())
-        if listing.error:
-            print(f"appeals models: warning: {listing.error}", file=sys.stderr)
+        if not listed:
+            print(f"no models under {args.models_dir}; train one with 'appeals train DATA'")
+            return 0
+        for model in listed:
+            print(f"{model['name']}:")
+            rows = model["versions"]
+            if not rows:
+                print("  no versions")
+            for row in rows:
+                marker = "*" if row["active"] else " "
+                created = row.get("created_at") or ""
+                print(f"{marker} {row['version']:<6} {created:<26} {_figures(row)}".rstrip())
+            if model["error"]:
+                print(f"appeals models: warning: {model['error']}", file=sys.stderr)
         return 0
     if args.action in ("activate", "sign") and not args.version:
         raise DataError(f"'appeals models {args.action}' needs a VERSION, e.g. v2")
+    args.name = _known_model(registry, args.name or _settings().model_name)
     if args.action == "sign":
         registry.sign(args.name, args.version)
         if args.json:
@@ -295,6 +369,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     from nlp.tagging import tag_file
 
     name, version = parse_model_ref(args.model)
+    _known_model(_registry(args), name)
     jobs = args.jobs or (1 if args.engine == "local" else os.cpu_count() or 1)
     # Progress: tqdm on a terminal, else a log line every 30 s (shown without -v too).
     logging.getLogger("nlp.tagging").setLevel(logging.INFO)
@@ -342,9 +417,16 @@ def _data_columns(parser: argparse.ArgumentParser, *, labels: bool) -> None:
         parser.add_argument("--label-col", default="label", help="column with the department")
 
 
+_MODELS_DIR_HELP = "the model registry (default: APPEALS_MODELS_DIR, else models)"
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=None, help="NAME[@VERSION] (default: default, active)")
-    parser.add_argument("--models-dir", default="models", type=Path)
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="NAME[@VERSION] (default: APPEALS_MODEL_NAME, else default; its active version)",
+    )
+    parser.add_argument("--models-dir", default=None, type=Path, help=_MODELS_DIR_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,14 +434,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="appeals", description="Route residents' appeals to the department that handles them."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--version", action="version", version=f"appeals {_package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train, evaluate and register a model version")
     train.add_argument("data", nargs="+", type=Path, help="CSV, XLSX, Parquet or JSONL files")
     _data_columns(train, labels=True)
     train.add_argument("--eval", nargs="+", type=Path, help="evaluate on these files instead")
-    train.add_argument("--name", default="default", help="model name (default: default)")
-    train.add_argument("--models-dir", default="models", type=Path)
+    train.add_argument(
+        "--name", default=None, help="model name (default: APPEALS_MODEL_NAME, else default)"
+    )
+    train.add_argument("--models-dir", default=None, type=Path, help=_MODELS_DIR_HELP)
     train.add_argument("--activate", action="store_true", help="activate the new version")
     train.add_argument("--min-class-size", type=int, default=5)
     train.add_argument("--segmenter", choices=["rjieba", "jieba"], default="rjieba")
@@ -383,8 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="route one ticket")
-    predict.add_argument("text", help="the ticket's body")
-    predict.add_argument("--title", default=None)
+    predict.add_argument("text", nargs="?", default=None, help="the ticket's body")
+    predict.add_argument("--title", default=None, help="the ticket's title (body, title or both)")
     _model_options(predict)
     predict.add_argument("--explain", type=int, default=6, help="how many terms to show")
     predict.add_argument("--json", action="store_true")
@@ -398,8 +483,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with activate: the version, e.g. v2 (loaded and tried before it is activated); "
         "with sign: the version to sign with APPEALS_SIGNING_KEY (only one you trust)",
     )
-    models.add_argument("--name", default="default")
-    models.add_argument("--models-dir", default="models", type=Path)
+    models.add_argument(
+        "--name",
+        default=None,
+        help="the model (default: list every model; activate, roll back and sign "
+        "APPEALS_MODEL_NAME, else default)",
+    )
+    models.add_argument("--models-dir", default=None, type=Path, help=_MODELS_DIR_HELP)
     models.add_argument("--json", action="store_true")
     models.set_defaults(handler=cmd_models)
 
@@ -425,21 +515,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="needs API keys unless loopback")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="processes (default 1)")
-    serve.add_argument("--models-dir", default=None, type=Path, help="default: models")
-    serve.add_argument("--model", default=None, help="model NAME to serve (default: default)")
+    serve.add_argument("--models-dir", default=None, type=Path, help=_MODELS_DIR_HELP)
+    serve.add_argument(
+        "--model",
+        default=None,
+        help="model NAME to serve (default: APPEALS_MODEL_NAME, else default)",
+    )
     serve.set_defaults(handler=cmd_serve)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error argparse has printed
+        return stop.code if isinstance(stop.code, int) else 0
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     handler: Handler = args.handler
     try:
+        _apply_settings(args)
         return handler(args)
     except AppealRouterError as error:
         print(f"appeals {args.command}: error: {error}", file=sys.stderr)

@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 
 from nlp.classifier import CalibratedLinearSVC
 from nlp.data import compose_document
+from nlp.errors import DataError
 from nlp.features import DocumentVectorizer, SparseRows
 from nlp.text import normalise
 
@@ -173,13 +174,21 @@ class RoutingModel:
         policy: ReviewPolicy | None = None,
         explain: int = 0,
     ) -> list[Prediction]:
-        """Route tickets given as bodies (and titles). Each must have a body or a title."""
+        """Route tickets given as bodies and titles, whichever exist (a title-only ticket has
+        ``None`` or ``""`` as its text), the way :func:`nlp.tag_frame` and training read them.
+
+        Raises :class:`~nlp.errors.DataError` when a ticket has neither (missing, empty or
+        white space only); :func:`nlp.tag_frame` marks such a row ``empty_text`` instead.
+        """
         titles = titles if titles is not None else [None] * len(texts)
         documents = []
-        for text, title in zip(texts, titles, strict=True):
+        for position, (text, title) in enumerate(zip(texts, titles, strict=True)):
             document = compose_document(text, title)
             if document is None:
-                raise ValueError("every ticket needs a non-empty text or title")
+                raise DataError(
+                    f"ticket {position} has no text and no title (missing, empty or white "
+                    "space only): give its body, its title, or both"
+                )
             documents.append(document)
         return self.classify_documents(documents, top_k=top_k, policy=policy, explain=explain)
 
@@ -283,7 +292,10 @@ class RoutingModel:
         """The terms of this ticket that pushed most toward ``label`` (default: the prediction)."""
         document = compose_document(text, title)
         if document is None:
-            raise ValueError("the ticket needs a non-empty text or title")
+            raise DataError(
+                "the ticket has no text and no title (missing, empty or white space only): "
+                "give its body, its title, or both"
+            )
         rows, probabilities = self._score(self._normaliser.transform([document]), word_rows=True)
         assert rows is not None
         if label is None:

@@ -71,15 +71,25 @@ _STATUS_CODES = {
 }
 
 
+_UNREADABLE_BODY = (
+    "cannot be read as JSON (not UTF-8, nested too deeply or a number with too many digits); "
+    "send a UTF-8 JSON object"
+)
+
+
 def _path(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     """pydantic errors -> ``[{"path": "body.items.2.text", "message": ...}]``. The values the
-    client sent are not echoed: they may hold a resident's personal data."""
+    client sent are not echoed: they may hold a resident's personal data. A path can hold a
+    key the client sent (an unknown field), so it is masked like the message."""
     return [
-        {"path": _path(error.get("loc", ())), "message": str(error.get("msg", "invalid"))}
+        {
+            "path": mask_personal_data(_path(error.get("loc", ()))),
+            "message": str(error.get("msg", "invalid")),
+        }
         for error in errors
     ]
 
@@ -122,10 +132,11 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     if error.status_code == 400:
-        # FastAPI's answer to a body it cannot decode (not UTF-8, say): bad input like the
-        # rest, so the same 422 and shape.
-        fields = [{"path": "body", "message": "not valid UTF-8 JSON"}]
-        return _respond(request, 422, "invalid_request", "body: not valid UTF-8 JSON", fields)
+        # FastAPI's answer to a body it cannot decode: not UTF-8, nested deeper than the
+        # JSON parser goes, a number of more digits than Python converts. Bad input like
+        # the rest, so the same 422 and shape.
+        fields = [{"path": "body", "message": _UNREADABLE_BODY}]
+        return _respond(request, 422, "invalid_request", f"body: {_UNREADABLE_BODY}", fields)
     code = _STATUS_CODES.get(error.status_code, "http_error")
     message = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
     return _respond(request, error.status_code, code, message, headers=error.headers)

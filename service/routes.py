@@ -42,6 +42,7 @@ from service.schemas import (
     HealthResponse,
     ModelsResponse,
     ReadyResponse,
+    ticket_id_or_none,
 )
 
 __all__ = ["router"]
@@ -96,7 +97,7 @@ async def classify(
     state.label, state.model_version = prediction.label, model.version
     state.needs_review = prediction.needs_review
     if settings.log_text:
-        state.text = ticket.text  # masked by the log formatter
+        state.text = ticket.text or ticket.title  # masked by the log formatter
     return {
         "id": ticket.id,
         "label": prediction.label,
@@ -140,9 +141,7 @@ def classify_batch(
             summary = "; ".join(f"{f['path']}: {f['message']}" for f in fields[:3])
             results[index] = {
                 "index": index,
-                "id": raw.get("id")
-                if isinstance(raw, dict) and isinstance(raw.get("id"), str)
-                else None,
+                "id": ticket_id_or_none(raw.get("id")) if isinstance(raw, dict) else None,
                 "error": error_body("invalid_item", summary, fields),
             }
     if valid:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from service.settings import MAX_TEXT_CHARS, MAX_TITLE_CHARS
 
@@ -25,7 +35,9 @@ __all__ = [
     "ModelsResponse",
     "ReadyResponse",
     "ScoredLabel",
+    "TicketId",
     "WeightedTerm",
+    "ticket_id_or_none",
 ]
 
 EXAMPLE_TEXT = (
@@ -34,48 +46,124 @@ EXAMPLE_TEXT = (
 )
 
 
-def _usable_text(value: str | None, *, required: bool) -> str | None:
-    if value is None:
-        return None
+#: The longest string id accepted (characters), and the most digits of an integer id.
+MAX_ID_CHARS = 128
+_ID_LIMIT = 10**MAX_ID_CHARS
+
+NO_TEXT_MESSAGE = (
+    "a ticket needs a text or a title: both are missing, empty or white space; "
+    "send the body (text), the title, or both"
+)
+
+
+def _valid_unicode(value: str) -> str:
+    """``value`` if it can be written as UTF-8: a lone surrogate (``"\\udfff"`` in JSON)
+    parses in Python but cannot be answered, so it is refused on the way in."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (it contains a lone surrogate)") from None
-    if required and not value.strip():
-        raise ValueError("must not be empty or white space only")
+        raise PydanticCustomError(
+            "lone_surrogate", "must be valid Unicode text (it contains a lone surrogate)"
+        ) from None
     return value
 
 
+def _ticket_id(value: object) -> str | int | None:
+    """A caller's id, kept exactly as sent: a string, or an integer of any size up to
+    128 digits (a JSON number beyond a float's precision stays exact: it is never a float
+    here). Booleans and fractions are not ids."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) > MAX_ID_CHARS:
+            raise PydanticCustomError("id_too_long", f"must be at most {MAX_ID_CHARS} characters")
+        return _valid_unicode(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not -_ID_LIMIT < value < _ID_LIMIT:
+            raise PydanticCustomError("id_too_long", f"must have at most {MAX_ID_CHARS} digits")
+        return value
+    raise PydanticCustomError("id_type", "must be a string or an integer")
+
+
+#: A ticket's ``id``: a string or an integer (or null), echoed back with its type.
+TicketId = Annotated[
+    str | int | None,
+    PlainValidator(_ticket_id),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_ID_CHARS},
+                {"type": "integer"},
+                {"type": "null"},
+            ],
+            "description": (
+                f"your ticket id: a string (at most {MAX_ID_CHARS} characters) or an integer "
+                f"(at most {MAX_ID_CHARS} digits); echoed back exactly, type kept"
+            ),
+        }
+    ),
+]
+_TICKET_ID: TypeAdapter[str | int | None] = TypeAdapter(TicketId)
+
+
+def ticket_id_or_none(value: object) -> str | int | None:
+    """The id a batch item sent if it is a valid id, else None (an invalid item's answer
+    still names its id when it can; nothing else it sent is echoed)."""
+    try:
+        return _TICKET_ID.validate_python(value)
+    except ValueError:
+        return None
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
 class ClassifyRequest(BaseModel):
-    """One ticket: its body (required), its title, and the caller's id (echoed back)."""
+    """One ticket: its title, its body (at least one of the two), and the caller's id
+    (echoed back)."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"text": EXAMPLE_TEXT, "title": "烧烤摊占道经营油烟扰民", "id": "12345-0001"}
+                {"text": EXAMPLE_TEXT, "title": "烧烤摊占道经营油烟扰民", "id": "12345-0001"},
+                {"title": "油烟扰民", "id": 202401150001},
             ]
         },
     )
 
-    text: str = Field(
-        max_length=MAX_TEXT_CHARS,
-        description=f"the ticket's body (详情), at most {MAX_TEXT_CHARS:,} characters",
-    )
+    # The title is declared (so validated) first: the text's validator needs to know it.
     title: str | None = Field(
-        default=None, max_length=MAX_TITLE_CHARS, description="the ticket's title (主题), if any"
+        default=None,
+        max_length=MAX_TITLE_CHARS,
+        description=f"the ticket's title (主题), at most {MAX_TITLE_CHARS:,} characters",
     )
-    id: str | None = Field(default=None, max_length=128, description="your ticket id; echoed back")
-
-    @field_validator("text")
-    @classmethod
-    def _text_is_usable(cls, value: str) -> str | None:
-        return _usable_text(value, required=True)
+    text: str | None = Field(
+        default=None,
+        max_length=MAX_TEXT_CHARS,
+        description=(
+            f"the ticket's body (详情), at most {MAX_TEXT_CHARS:,} characters; a ticket "
+            "needs a text or a title (whichever exist, as in the training data)"
+        ),
+        validate_default=True,
+    )
+    id: TicketId = None
 
     @field_validator("title")
     @classmethod
-    def _title_is_usable(cls, value: str | None) -> str | None:
-        return _usable_text(value, required=False)
+    def _title_is_unicode(cls, value: str | None) -> str | None:
+        return None if value is None else _valid_unicode(value)
+
+    @field_validator("text")
+    @classmethod
+    def _text_or_title(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            _valid_unicode(value)
+        # An invalid title (not in info.data) is reported on its own.
+        if _blank(value) and "title" in info.data and _blank(info.data["title"]):
+            raise PydanticCustomError("text_or_title", NO_TEXT_MESSAGE)
+        return value
 
 
 class ScoredLabel(BaseModel):
@@ -118,7 +206,7 @@ class ClassifyResponse(BaseModel):
         }
     )
 
-    id: str | None = Field(description="the id you sent, or null")
+    id: str | int | None = Field(description="the id you sent (string or integer), or null")
     label: str = Field(description="the department (部门) to route to")
     confidence: float = Field(ge=0, le=1, description="probability of that department")
     top_k: list[ScoredLabel] = Field(description="the best departments, best first")
@@ -142,7 +230,8 @@ class BatchRequest(BaseModel):
                     "items": [
                         {"text": EXAMPLE_TEXT, "id": "a1"},
                         {"text": "孩子所在学校乱收补课费，每学期要交两千元。", "id": "a2"},
-                        {"text": "   ", "id": "a3"},
+                        {"title": "油烟扰民", "id": 1003},
+                        {"text": "   ", "id": "a4"},
                     ],
                     "explain": 0,
                 }
@@ -152,7 +241,10 @@ class BatchRequest(BaseModel):
 
     items: list[Any] = Field(
         json_schema_extra={"items": {"$ref": "#/components/schemas/ClassifyRequest"}},
-        description="tickets, each {text, title?, id?}; at most 256 unless configured otherwise",
+        description=(
+            "tickets, each {text?, title?, id?} with a text or a title; at most 256 unless "
+            "configured otherwise"
+        ),
     )
     explain: int = Field(default=0, ge=0, le=20, description="deciding terms per ticket (0: none)")
 
@@ -177,7 +269,7 @@ class BatchItemResult(BaseModel):
     """A ticket's answer, or (``error`` set, predictions null) why it could not be routed."""
 
     index: int = Field(description="the item's position in the request")
-    id: str | None = None
+    id: str | int | None = Field(default=None, description="the item's id, if it sent a valid one")
     label: str | None = None
     confidence: float | None = Field(default=None, ge=0, le=1)
     top_k: list[ScoredLabel] = Field(default_factory=list)

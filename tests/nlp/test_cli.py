@@ -188,19 +188,21 @@ def test_models_list_activate_rollback(
     registry_copy.save(trained.model, name="default", metrics=trained.evaluation.to_dict())
     root = registry_copy.root
     listed = run_json(capsys, "models", "list", "--models-dir", root, "--json")
-    assert [(v["version"], v["active"]) for v in listed["versions"]] == [
+    [model] = listed["models"]
+    assert model["name"] == "default"
+    assert [(v["version"], v["active"]) for v in model["versions"]] == [
         ("v1", True),
         ("v2", False),
     ]
 
     code, out, _ = run(capsys, "models", "list", "--models-dir", root)
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()] == ["*", "v2"]
+    assert [line.split()[0] for line in out.splitlines()] == ["default:", "*", "v2"]
 
     code, out, _ = run(capsys, "models", "activate", "v2", "--models-dir", root)
     assert (code, out.strip()) == (0, "default: active version is now v2")
     code, out, _ = run(capsys, "models", "list", "--models-dir", root)
-    assert [line.split()[0] for line in out.splitlines()] == ["v1", "*"]
+    assert [line.split()[0] for line in out.splitlines()] == ["default:", "v1", "*"]
 
     assert run_json(capsys, "models", "rollback", "--models-dir", root, "--json") == {
         "name": "default",
@@ -228,7 +230,8 @@ def test_models_list_shows_a_damaged_version_and_pointer_without_a_traceback(
     manifest_path.write_text(json.dumps({**manifest, "libraries": None}), encoding="utf-8")
     code, out, err = run(capsys, "models", "list", "--models-dir", models)
     assert code == 0, err
-    v1, v2 = out.splitlines()
+    header, v1, v2 = out.splitlines()
+    assert header == "default:"
     assert v1.split()[:2] == ["*", "v1"]
     assert "macro-F1=" in v1
     assert v2.split()[0] == "v2"
@@ -237,12 +240,14 @@ def test_models_list_shows_a_damaged_version_and_pointer_without_a_traceback(
     (models / "default" / "ACTIVE").write_text("v1\n", encoding="utf-8")  # written by hand
     code, out, err = run(capsys, "models", "list", "--models-dir", models)
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()] == ["v1", "v2"]  # none marked active
+    # none marked active
+    assert [line.split()[0] for line in out.splitlines()] == ["default:", "v1", "v2"]
     assert err.startswith("appeals models: warning: the active-version pointer")
     assert "Traceback" not in out + err
     listed = run_json(capsys, "models", "list", "--models-dir", models, "--json")
-    assert listed["active"] is None
-    assert "not JSON" in listed["error"]
+    [model] = listed["models"]
+    assert model["active"] is None
+    assert "not JSON" in model["error"]
 
     # activate repairs the pointer; the damaged version is refused with one line.
     code, out, err = run(capsys, "models", "activate", "v2", "--models-dir", models)
@@ -318,7 +323,19 @@ ERROR_CASES = [
     pytest.param(["train", "{tiny}"], "fewer than 5 examples", id="tiny-class"),
     pytest.param(["train", "{tmp}/notes.txt"], "unknown format", id="unknown-format"),
     pytest.param(["evaluate", "{tmp}/missing.csv"], "no such file", id="evaluate-missing-file"),
-    pytest.param(["predict", "停水了", "--model", "nobody"], "no active version", id="no-model"),
+    pytest.param(["predict", "停水了", "--model", "nobody"], "it holds: default", id="no-model"),
+    pytest.param(["predict", ""], "nothing to route", id="predict-empty-text"),
+    pytest.param(["predict", " ", "--title", "\u3000"], "nothing to route", id="predict-blank"),
+    pytest.param(["predict"], "nothing to route", id="predict-nothing"),
+    pytest.param(["models", "list", "--name", "nobody"], "it holds: default", id="list-unknown"),
+    pytest.param(
+        ["models", "activate", "v1", "--name", "defualt"],
+        "did you mean 'default'?",
+        id="activate-misspelt-name",
+    ),
+    pytest.param(
+        ["predict", "停水了", "--model", "no such/model"], "it holds: default", id="bad-name"
+    ),
     pytest.param(["predict", "停水了", "--model", "default@v7"], "no version", id="no-version"),
     pytest.param(["models", "activate"], "needs a VERSION", id="activate-without-version"),
     pytest.param(["models", "activate", "v9"], "no version", id="activate-unknown-version"),
@@ -355,6 +372,7 @@ def test_errors_exit_2_with_a_message_and_no_traceback(
     assert code == 2
     assert err.startswith(f"appeals {argv[0]}: error: ")
     assert message in err
+    assert err.count("\n") == 1  # one line
     assert "Traceback" not in err + out
     # A failed command registers nothing and moves no pointer.
     assert sorted(p.relative_to(models) for p in models.rglob("*")) == before
@@ -383,3 +401,124 @@ def test_the_missing_column_message_names_the_existing_columns(
     assert code == 2
     for column in ("'id'", "'title'", "'text'", "'label'"):
         assert column in err
+
+
+# --------------------------------------------------------------------------- shared settings
+
+
+@pytest.fixture
+def two_models(models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A registry with the models 'default' (v1 active, v2) and 'hotline' (v1), in a fresh
+    working folder without APPEALS_* variables; returns the registry's folder."""
+    for variable in ("APPEALS_MODELS_DIR", "APPEALS_MODEL_NAME", "APPEALS_TOP_K"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)
+    registry = tmp_path / "registry"
+    shutil.copytree(models_dir, registry)
+    shutil.copytree(registry / "default" / "v1", registry / "default" / "v2")
+    shutil.copytree(registry / "default", registry / "hotline")
+    (registry / "hotline" / "v2").rename(registry / "hotline" / "v2-unused")
+    return registry
+
+
+def test_every_command_reads_the_settings_the_service_reads(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, two_models: Path
+) -> None:
+    """.env and APPEALS_* give the CLI its defaults, exactly as they give the service its
+    settings: `appeals models activate` changes the registry `appeals serve` serves."""
+    from service.settings import Settings
+
+    Path(".env").write_text("APPEALS_MODELS_DIR=registry\n", encoding="utf-8")
+    assert Settings().models_dir == Path("registry")  # what the service would serve
+
+    code, out, err = run(capsys, "models", "activate", "v2")
+    assert (code, out.strip()) == (0, "default: active version is now v2"), err
+    assert Registry(two_models).active("default").version == "v2"
+    assert not Path("models").exists()  # not the folder the flag used to default to
+
+    assert run_json(capsys, "predict", "停水三天了", "--json")["model"]["version"] == "v2"
+    monkeypatch.setenv("APPEALS_MODEL_NAME", "hotline")  # the environment wins over .env
+    assert run_json(capsys, "predict", "停水三天了", "--json")["model"]["name"] == "hotline"
+    code, out, _ = run(capsys, "models", "rollback")
+    assert code == 2  # hotline has no earlier version: the command acted on hotline
+    report = run_json(capsys, "evaluate", DEMO, "--json")
+    assert report["model"] == {"name": "hotline", "version": "v1"}
+    # Flags win over both.
+    flagged = run_json(capsys, "predict", "停水", "--json", "--model", "default@v1")
+    assert flagged["model"] == {"name": "default", "version": "v1"}
+    code, _, err = run(capsys, "predict", "停水", "--models-dir", "elsewhere")
+    assert code == 2
+    assert "elsewhere holds no models" in err
+
+
+def test_invalid_settings_are_one_line_naming_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, two_models: Path
+) -> None:
+    Path(".env").write_text("APPEALS_TOP_K=three\n", encoding="utf-8")
+    code, out, err = run(capsys, "models", "list")
+    assert code == 2
+    assert err.startswith("appeals models: error: invalid settings")
+    assert "APPEALS_TOP_K" in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in out + err
+
+
+def test_models_list_shows_every_model(
+    capsys: pytest.CaptureFixture[str], two_models: Path
+) -> None:
+    code, out, _ = run(capsys, "models", "list", "--models-dir", two_models)
+    assert code == 0
+    headers = [line for line in out.splitlines() if not line.startswith((" ", "*"))]
+    assert headers == ["default:", "hotline:"]
+    listed = run_json(capsys, "models", "list", "--models-dir", two_models, "--json")
+    assert [model["name"] for model in listed["models"]] == ["default", "hotline"]
+    assert [len(model["versions"]) for model in listed["models"]] == [2, 1]
+    only = run_json(
+        capsys, "models", "list", "--models-dir", two_models, "--json", "--name", "hotline"
+    )
+    assert [model["name"] for model in only["models"]] == ["hotline"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["predict", "停水", "--model", "hotlin"], id="predict"),
+        pytest.param(["evaluate", DEMO, "--model", "hotlin@v1"], id="evaluate"),
+        pytest.param(["models", "activate", "v1", "--name", "hotlin"], id="activate"),
+        pytest.param(["models", "list", "--name", "hotlin"], id="list"),
+        pytest.param(["tag", DEMO, "--out", "tagged.csv", "--model", "hotlin"], id="tag"),
+    ],
+)
+def test_a_misspelt_model_name_lists_the_existing_ones(
+    capsys: pytest.CaptureFixture[str], two_models: Path, argv: list
+) -> None:
+    code, out, err = run(capsys, *argv, "--models-dir", two_models)
+    assert code == 2
+    assert "no model 'hotlin'" in err
+    assert "did you mean 'hotline'?" in err
+    assert "it holds: default, hotline" in err
+    assert "Traceback" not in out + err
+    assert not Path("tagged.csv").exists()
+
+
+def test_predict_a_title_only_ticket(capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
+    report = run_json(
+        capsys, "predict", "--title", "燃气泄漏煤气味", "--models-dir", models_dir, "--json"
+    )
+    assert report["label"] == "燃气"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    code, out, err = run(capsys, "--version")
+    assert (code, out.strip(), err) == (0, f"appeals {version('appeal-router')}", "")
+
+
+def test_a_usage_error_returns_2_with_argparse_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "predict", "停水", "--explain", "many")
+    assert code == 2
+    assert "invalid int value: 'many'" in err
+    assert "Traceback" not in out + err

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from service_testing import TICKET
 
+from nlp.batch import tag_frame
+from nlp.errors import DataError
 from nlp.model import RoutingModel
 from service.settings import Settings
 
@@ -137,3 +142,126 @@ def test_empty_batch(client: TestClient) -> None:
 def test_odd_but_valid_text_is_answered(client: TestClient, text: str) -> None:
     response = client.post("/v1/classify", json={"text": text})
     assert response.status_code == 200, response.text
+
+
+# --------------------------------------------------------------------------- title or body
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        pytest.param(None, "油烟扰民", id="title-only"),
+        pytest.param("", "油烟扰民", id="empty-text"),
+        pytest.param("  \n", "油烟扰民", id="blank-text"),
+        pytest.param("小区楼下烧烤摊油烟太大", None, id="body-only"),
+        pytest.param("小区楼下烧烤摊油烟太大", "   ", id="blank-title"),
+    ],
+)
+def test_a_ticket_needs_a_title_or_a_body_whichever_exist(
+    client: TestClient, tiny_model: RoutingModel, text: str | None, title: str | None
+) -> None:
+    """As in training and `appeals tag`: the document is the title and the body, whichever
+    exist. The API, `RoutingModel.classify` and `tag_frame` answer alike."""
+    ticket = {key: value for key, value in (("text", text), ("title", title)) if value is not None}
+    response = client.post("/v1/classify", json=ticket)
+    assert response.status_code == 200, response.text
+    [expected] = tiny_model.classify([text], [title], top_k=3)
+    assert response.json()["label"] == expected.label
+    assert response.json()["confidence"] == pytest.approx(expected.confidence)
+    tagged = tag_frame(
+        pd.DataFrame({"text": [text], "title": [title]}, dtype=object),
+        tiny_model,
+        text_col="text",
+        title_col="title",
+    )
+    assert tagged["label"].tolist() == [expected.label]
+    batch = client.post("/v1/classify/batch", json={"items": [ticket]}).json()["items"]
+    assert batch[0]["error"] is None
+    assert batch[0]["label"] == expected.label
+
+
+def test_the_library_refuses_a_ticket_without_text_or_title(tiny_model: RoutingModel) -> None:
+    with pytest.raises(DataError, match="no text and no title"):
+        tiny_model.classify(["停水了", " "], [None, ""])
+
+
+# --------------------------------------------------------------------------- ids
+@pytest.mark.parametrize(
+    "ticket_id",
+    [
+        pytest.param(0, id="zero"),
+        pytest.param(7, id="small"),
+        pytest.param(-3, id="negative"),
+        pytest.param(2**53 + 1, id="past-float-precision"),
+        pytest.param(20240115000123456789, id="20-digits"),
+        pytest.param(10**128 - 1, id="128-digits"),
+        pytest.param("0007", id="string-with-zeros"),
+        pytest.param("工单-\x00-1", id="string-with-nul"),
+        pytest.param("", id="empty-string"),
+    ],
+)
+def test_ids_are_echoed_exactly_as_sent(client: TestClient, ticket_id: str | int) -> None:
+    raw_id = json.dumps(ticket_id)
+    body = '{"title": "油烟扰民", "id": ' + raw_id + "}"
+    headers = {"Content-Type": "application/json"}
+    response = client.post("/v1/classify", content=body.encode(), headers=headers)
+    assert response.status_code == 200, response.text
+    if isinstance(ticket_id, int):
+        assert f'"id":{raw_id}' in response.text  # the same digits, never a float
+    echoed = response.json()["id"]
+    assert (type(echoed), echoed) == (type(ticket_id), ticket_id)
+
+    batch = '{"items": [' + body + ', {"text": "", "id": ' + raw_id + "}]}"
+    items = client.post("/v1/classify/batch", content=batch.encode(), headers=headers).json()
+    for item in items["items"]:  # answered, and refused (no text): the id comes back both times
+        assert (type(item["id"]), item["id"]) == (type(ticket_id), ticket_id)
+    assert [item["error"] is None for item in items["items"]] == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("raw_id", "says"),
+    [
+        pytest.param('"\\udfff"', "lone surrogate", id="lone-surrogate"),
+        pytest.param('"a\\ud800b"', "lone surrogate", id="surrogate-inside"),
+        pytest.param("1" + "0" * 128, "128 digits", id="129-digits"),
+        pytest.param("1" + "0" * 400, "128 digits", id="10**400"),
+        pytest.param("1e309", "string or an integer", id="1e309"),
+        pytest.param("2.5", "string or an integer", id="fraction"),
+        pytest.param("true", "string or an integer", id="bool"),
+        pytest.param('{"nested": ["\\udfff"]}', "string or an integer", id="nested-junk"),
+    ],
+)
+def test_a_batch_item_with_a_bad_id_gets_its_error_entry_not_a_500(
+    client: TestClient, raw_id: str, says: str
+) -> None:
+    """A lone surrogate in a batch item's id used to be echoed back and fail serialisation
+    (a 500 for the whole batch): now the item gets its error entry, without the id."""
+    body = '{"items": [{"text": "停水", "id": ' + raw_id + '}, {"text": "停水", "id": "ok"}]}'
+    response = client.post(
+        "/v1/classify/batch", content=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    bad, good = response.json()["items"]
+    assert bad["id"] is None
+    assert bad["label"] is None
+    assert bad["error"]["code"] == "invalid_item"
+    [field] = bad["error"]["fields"]
+    assert field["path"] == "body.items.0.id"
+    assert says in field["message"]
+    assert bad["error"]["message"] == f"body.items.0.id: {field['message']}"
+    assert (good["id"], good["error"]) == ("ok", None)
+
+
+def test_a_batch_item_without_text_or_title_says_so(client: TestClient) -> None:
+    items = [{"title": "油烟扰民", "id": 1}, {"text": " ", "title": "", "id": 2}]
+    results = client.post("/v1/classify/batch", json={"items": items}).json()["items"]
+    assert results[0]["label"]
+    assert results[1]["error"]["fields"][0]["path"] == "body.items.1.text"
+    assert "a text or a title" in results[1]["error"]["message"]
+    assert results[1]["id"] == 2
+
+
+def test_the_schema_documents_title_or_body_and_numeric_ids(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ClassifyRequest"]
+    assert "required" not in schema  # text or title: neither alone is required
+    id_types = {option["type"] for option in schema["properties"]["id"]["anyOf"]}
+    assert id_types == {"string", "integer", "null"}
+    assert {"title": "油烟扰民", "id": 202401150001} in schema["examples"]

@@ -118,17 +118,29 @@ def test_body_just_under_limit_is_read(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("payload", "path", "says"),
     [
-        pytest.param({"text": ""}, "body.text", "empty", id="empty"),
+        pytest.param({"text": ""}, "body.text", "a text or a title", id="empty"),
         pytest.param({"text": " \n\t\u3000 "}, "body.text", "white space", id="white-space"),
         pytest.param({"text": "停" * 20_001}, "body.text", "20000", id="too-long"),
-        pytest.param({}, "body.text", "required", id="missing"),
+        pytest.param({}, "body.text", "a text or a title", id="missing"),
+        pytest.param({"id": 7}, "body.text", "a text or a title", id="id-only"),
+        pytest.param({"text": "", "title": "  "}, "body.text", "both", id="both-blank"),
+        pytest.param({"text": None}, "body.text", "a text or a title", id="null"),
         pytest.param({"text": 123}, "body.text", "string", id="number"),
         pytest.param({"text": ["停水"]}, "body.text", "string", id="list"),
-        pytest.param({"text": None}, "body.text", "string", id="null"),
         pytest.param({"text": "停水", "title": 5}, "body.title", "string", id="title-type"),
-        pytest.param({"text": "停水", "id": {"a": 1}}, "body.id", "string", id="id-type"),
+        pytest.param({"title": "停" * 1_001}, "body.title", "1000", id="title-too-long"),
+        pytest.param(
+            {"text": "停水", "id": {"a": 1}}, "body.id", "string or an integer", id="id-dict"
+        ),
+        pytest.param({"text": "停水", "id": 1.5}, "body.id", "integer", id="id-fraction"),
+        pytest.param({"text": "停水", "id": 1.0}, "body.id", "integer", id="id-float"),
+        pytest.param({"text": "停水", "id": True}, "body.id", "integer", id="id-bool"),
+        pytest.param({"text": "停水", "id": 10**128}, "body.id", "128 digits", id="id-huge"),
+        pytest.param({"text": "停水", "id": "x" * 129}, "body.id", "128 char", id="id-long"),
+        pytest.param({"text": "停水", "id": "\udfff"}, "body.id", "Unicode", id="id-surrogate"),
         pytest.param({"text": "停水", "extra": 1}, "body.extra", "not permitted", id="extra"),
         pytest.param({"text": "\ud800"}, "body.text", "Unicode", id="lone-surrogate"),
+        pytest.param({"title": "\udfff油烟"}, "body.title", "Unicode", id="title-surrogate"),
         pytest.param(["停水"], "body", "dictionary", id="array-body"),
     ],
 )
@@ -142,6 +154,32 @@ def test_invalid_single_ticket_is_422_with_field_path(
     error = _error(response, 422, "invalid_request")
     assert error["fields"][0]["path"] == path
     assert says.lower() in (error["fields"][0]["message"] + error["message"]).lower()
+
+
+def test_a_ticket_without_text_or_title_is_told_to_send_one(client: TestClient) -> None:
+    error = _error(client.post("/v1/classify", json={"id": "t-1"}), 422, "invalid_request")
+    assert error["message"] == (
+        "body.text: a ticket needs a text or a title: both are missing, empty or white space; "
+        "send the body (text), the title, or both"
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b'{"text": "\\udfff"}', id="escaped-surrogate"),
+        pytest.param(b'{"text": "\xed\xbf\xbf"}', id="raw-surrogate-bytes"),
+        pytest.param(b'{"text": "a", "id": ' + b"9" * 5_000 + b"}", id="int-past-the-limit"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="deep-nesting"),
+        pytest.param(b'{"text": "a", "id": 1e309}', id="float-overflow"),
+        pytest.param(b'{"text": NaN}', id="nan"),
+    ],
+)
+def test_bodies_the_parser_chokes_on_are_422(client: TestClient, raw: bytes) -> None:
+    response = client.post(
+        "/v1/classify", content=raw, headers={"Content-Type": "application/json"}
+    )
+    _error(response, 422, "invalid_request")
 
 
 def test_text_limit_is_named(client: TestClient) -> None:
@@ -203,6 +241,14 @@ def test_activate_invalid_version_is_422(client: TestClient, version: str) -> No
 def test_errors_never_echo_personal_data(client: TestClient) -> None:
     response = client.post("/v1/classify", json={"text": "电话13812345678", "x": 1})
     assert "13812345678" not in response.text
+
+
+def test_unknown_field_names_are_masked_too(client: TestClient) -> None:
+    """An unknown field is named in the error's path: a phone number used as a key is not."""
+    response = client.post("/v1/classify", json={"text": "停水", "电话13812345678": 1})
+    error = _error(response, 422, "invalid_request")
+    assert "13812345678" not in response.text
+    assert error["fields"][0]["path"].startswith("body.电话")
 
 
 # --------------------------------------------------------------------------- 404, 405
