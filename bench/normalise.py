@@ -4,7 +4,8 @@ Prints, for every hostile input of tests/nlp/adversarial_text.py (long runs of w
 masking and normalisation pattern looks for), the time of one normalise() call at --chars
 characters (best of --repeat; the target is under 50 ms each), the worst of them, and then
 microseconds per ticket of normalise() on title + body tickets from
-../shared/data/appeals/train.csv (best of --repeat passes, one core).
+../shared/data/appeals/train.csv (best of --repeat passes, one core). Times are CPU time of
+this process, so that other work on a shared host does not count.
 
     .venv/bin/python bench/normalise.py [--shared ../shared/data] [--chars 20000] [--repeat 5]
 """
@@ -30,12 +31,12 @@ from tests.nlp.adversarial_text import ADVERSARIAL  # noqa: E402
 
 
 def best(step: Callable[[], Any], repeat: int) -> float:
-    """The shortest of ``repeat`` runs, in seconds: noise only ever adds time."""
+    """The shortest of ``repeat`` runs, in CPU seconds: noise only ever adds time."""
     times = []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started = time.process_time()
         step()
-        times.append(time.perf_counter() - started)
+        times.append(time.process_time() - started)
     return min(times)
 
 

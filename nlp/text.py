@@ -119,8 +119,9 @@ _NUMBERS = (
     r"[0-9]{4}(?![0-9]))"
     # Bank card: a run of 16 to 19 digits, whole or in groups of at least three (the last
     # may be shorter) split by a space or dash: 6222 0212 3456 7890 12, not the dates of
-    # 2019-12-31 2020-01-06.
-    r"|(?<=[0-9])(?P<BANKCARD>(?=(?:[ -]?[0-9]){15,18}(?![ -]?[0-9]))"
+    # 2019-12-31 2020-01-06. The look-ahead counts the run's digits possessively: giving
+    # digits back cannot make the run end.
+    r"|(?<=[0-9])(?P<BANKCARD>(?=(?:[ -]?[0-9]){15,18}+(?![ -]?[0-9]))"
     r"[0-9]{2,18}(?:[ -][0-9]{3,18}){0,6}(?:[ -][0-9]{1,2})?(?![ -]?[0-9]))"
     r")"
 )
