@@ -327,6 +327,9 @@ def count_personal_data(text: str) -> Counter[str]:
     return counts
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 @cache
 def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
@@ -336,7 +339,12 @@ def to_simplified(text: str) -> str:
     """Traditional to simplified Chinese (OpenCC ``t2s``, phrase-aware)."""
     if text.isascii():  # the dictionaries hold Chinese characters only
         return text
-    return _t2s().convert(text)
+    try:
+        return _t2s().convert(text)
+    except UnicodeEncodeError:
+        # A lone surrogate (a JSON "\udfff" escape, a broken decoder) is no character:
+        # OpenCC cannot encode it, tokenizers choke on it. It becomes U+FFFD.
+        return _t2s().convert(_SURROGATE.sub("\ufffd", text))
 
 
 def collapse_whitespace(text: str) -> str:

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nlp.errors import ModelIntegrityError, ModelNotFoundError, RegistryAccessError
-from nlp.text import mask_personal_data
+from nlp.text import normalise
 
 __all__ = [
     "ApiError",
@@ -87,7 +87,7 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     key the client sent (an unknown field), so it is masked like the message."""
     return [
         {
-            "path": mask_personal_data(_path(error.get("loc", ()))),
+            "path": normalise(_path(error.get("loc", ()))),
             "message": str(error.get("msg", "invalid")),
         }
         for error in errors
@@ -97,7 +97,7 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
 def error_body(
     code: str, message: str, fields: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
-    return {"code": code, "message": mask_personal_data(message), "fields": fields or []}
+    return {"code": code, "message": normalise(message), "fields": fields or []}
 
 
 def _respond(

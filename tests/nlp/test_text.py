@@ -516,3 +516,16 @@ def test_normalise_takes_linear_time_on_hostile_input(name: str) -> None:
     assert large < 2.0, f"{name}: {large:.2f} s at 100,000 characters"
     # Below 0.1 ms at 10,000 characters, timer noise decides the ratio: compare with 0.1 ms.
     assert large / max(small, 1e-4) < 30, f"{name}: {small * 1e3:.2f} ms -> {large * 1e3:.2f} ms"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\udfff", "abc\ud800", "body.\udfff中國", "電話13812345678\ud800", "\ud83d\ude00\udfff"],
+    ids=["alone", "ascii", "traditional", "with-a-phone", "after-a-pair"],
+)
+def test_a_lone_surrogate_becomes_a_replacement_character(text: str) -> None:
+    normal = normalise(text)
+    assert "\ufffd" in normal
+    normal.encode("utf-8")  # no surrogate left: every tokenizer and writer can take it
+    assert normalise(normal) == normal
+    assert "13812345678" not in normal
