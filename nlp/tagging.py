@@ -120,8 +120,6 @@ _OUTPUT_TYPES: dict[str, pa.DataType] = {
 _STATE_FILE = "run.json"
 _JOURNAL_FILE = "chunks.jsonl"
 
-# Integers Arrow's int64 holds; JSON Lines integers beyond become exact decimals.
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NULLABLE: dict[pa.DataType, Any] = {
     pa.int8(): pd.Int8Dtype(),
     pa.int16(): pd.Int16Dtype(),
@@ -183,8 +181,10 @@ def iter_chunks(
     Each frame's index continues the previous one (row 0, 1, ... of the file). At least one
     frame is yielded: a file without rows gives one empty frame with the file's columns.
     CSV and Excel cells are strings (empty cells are ``""``); Parquet and JSON Lines keep
-    their types. A JSON Lines row that is not a JSON object is kept as an empty row and
-    listed in the frame's ``attrs["unreadable"]``.
+    their types exactly (integers and booleans with missing values as pandas' nullable
+    types, integers beyond int64 as Arrow decimals; see the module docstring). A JSON Lines
+    row that is not a JSON object is kept as an empty row and listed in the frame's
+    ``attrs["unreadable"]``.
     """
     if chunk_size < 1:
         raise DataError(f"--chunk-size must be at least 1, not {chunk_size}")
