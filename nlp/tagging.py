@@ -29,6 +29,7 @@ import decimal
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -259,6 +260,8 @@ def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
             if not isinstance(record, dict):
                 unreadable.append(len(records))
                 record = {}
+            elif "\\u" in line and _SURROGATE_ESCAPE.search(line):
+                record = _without_surrogates(record)
             records.append(record)
             if len(records) == chunk_size:
                 yield _records_frame(records, unreadable)
@@ -266,6 +269,25 @@ def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
                 records, unreadable = [], []
     if records or not produced:
         yield _records_frame(records, unreadable)
+
+
+# A JSON escape of a lone UTF-16 surrogate ("\udfff"): valid JSON, but no character that
+# UTF-8, Arrow or a tokenizer can take.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD, the
+    replacement character, so the row is kept and tagged rather than stopping the run. A
+    surrogate pair written as two escapes decodes to one character and is not touched."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    return value
 
 
 def _records_frame(records: list[dict[str, Any]], unreadable: list[int]) -> pd.DataFrame:

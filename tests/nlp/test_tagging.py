@@ -140,6 +140,27 @@ def test_mixed_jsonl_keeps_unreadable_and_non_text_rows(models_dir: Path, tmp_pa
     assert rows[4]["extra"] in ({"a": 1}, '{"a": 1}')
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_a_lone_surrogate_in_jsonl_keeps_its_row(
+    suffix: str, models_dir: Path, tmp_path: Path
+) -> None:
+    # json.dumps writes a lone surrogate as the escape "\\udfff": valid JSON, no character.
+    lines = [
+        json.dumps({"id": 1, "text": "路灯坏了\udfff", "note": "\ud800"}),
+        json.dumps({"id": 2, "text": "楼下烧烤摊油烟太大 \U0001f600"}),  # a pair: untouched
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / f"out{suffix}"
+    summary = tag_file(source, out, models_dir=models_dir, chunk_size=1, progress=False)
+    assert summary.rows == 2
+    tagged = read_output(out)
+    assert [str(i) for i in tagged["id"]] == ["1", "2"]
+    assert tagged["text"].tolist() == ["路灯坏了\ufffd", "楼下烧烤摊油烟太大 \U0001f600"]
+    assert tagged["note"].tolist()[0] == "\ufffd"
+    assert tagged["label"].notna().all()
+
+
 def test_gb18030_csv_is_read(models_dir: Path, tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     pd.DataFrame({"text": ["小区门口垃圾堆积，臭气熏天"] * 3}).to_csv(
