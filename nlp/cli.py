@@ -391,6 +391,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             resume=args.resume,
             csv_encoding=args.csv_encoding,
+            signing_key=_signing_key(),
         )
     except TagInterrupted as stopped:
         print(f"appeals tag: {stopped}; {again}", file=sys.stderr)

@@ -88,6 +88,9 @@ class ModelSource:
     models_dir: str
     name: str
     version: str
+    #: The sha256 of the manifest verified (signature included) when the run started
+    #: (:meth:`nlp.registry.Registry.pin`); workers load only that manifest's files.
+    manifest_sha256: str | None = None
 
     @property
     def ref(self) -> str:
@@ -100,7 +103,9 @@ class ModelSource:
             if model is None:
                 from nlp.registry import Registry
 
-                model = Registry(self.models_dir).load(self.name, self.version)
+                model = Registry(self.models_dir).load(
+                    self.name, self.version, manifest_sha256=self.manifest_sha256
+                )
                 model.warm_up(explain=False)  # tag_chunk never explains
                 _MODELS[key] = model
             return model
@@ -546,11 +551,19 @@ class _MetaModel:
         return []
 
 
-def resolve_source(models_dir: str | Path, name: str, version: str | None) -> ModelSource:
-    """Pin ``version`` (None: the active one now), so every worker loads the same model."""
+def resolve_source(
+    models_dir: str | Path,
+    name: str,
+    version: str | None,
+    *,
+    signing_key: bytes | str | None = None,
+) -> ModelSource:
+    """Pin ``version`` (None: the active one now) and its verified manifest, so every worker
+    loads the same model. With ``signing_key`` the signature is checked here, once; workers
+    never see the key (see :meth:`nlp.registry.Registry.pin`)."""
     from nlp.registry import Registry
 
-    registry = Registry(models_dir)
+    registry = Registry(models_dir, signing_key=signing_key)
     if version is None:
         pointer = registry.active(name)
         if pointer is None:
@@ -559,4 +572,9 @@ def resolve_source(models_dir: str | Path, name: str, version: str | None) -> Mo
                 f"'appeals train DATA --name {name}' or pass --model {name}@VERSION"
             )
         version = pointer.version
-    return ModelSource(models_dir=str(Path(models_dir).resolve()), name=name, version=version)
+    return ModelSource(
+        models_dir=str(Path(models_dir).resolve()),
+        name=name,
+        version=version,
+        manifest_sha256=registry.pin(name, version),
+    )

@@ -876,6 +876,7 @@ def tag_file(
     resume: bool = False,
     progress: bool = True,
     csv_encoding: CsvEncoding = "utf-8-sig",
+    signing_key: bytes | str | None = None,
 ) -> TagSummary:
     """Tag every row of ``input_path`` into ``output``; every input column, row and the
     row order are kept. See the module docstring for formats, chunks and resuming.
@@ -887,7 +888,8 @@ def tag_file(
     absence is an error. ``engine="local"`` uses ``jobs`` processes (1: this process);
     ``engine="dask"`` a ``LocalCluster`` of ``jobs`` workers, or the cluster at
     ``scheduler``. A CSV output is written in ``csv_encoding``: ``"utf-8-sig"`` (with a
-    BOM, for Excel) or ``"utf-8"``.
+    BOM, for Excel) or ``"utf-8"``. With ``signing_key`` the version must carry its signature
+    (checked once here; workers check the files against the manifest verified here).
 
     Stopped part-way, the run keeps its finished chunks: Ctrl-C raises
     :class:`TagInterrupted`, a worker process that dies :class:`TagWorkerLostError`, each
@@ -919,7 +921,9 @@ def tag_file(
             raise DataError("a loaded model runs in this process only: pass a ModelSource")
         ref = model.ref if isinstance(model, ModelSource) else f"{model.name}@{model.version}"
     else:
-        source = resolve_source(models_dir, model_name, model_version or saved_version)
+        source = resolve_source(
+            models_dir, model_name, model_version or saved_version, signing_key=signing_key
+        )
         ref = source.ref
 
     chunks = iter_chunks(input_path, chunk_size=chunk_size)

@@ -15,8 +15,15 @@ import pytest
 from nlp import tagging
 from nlp.batch import tag_frame
 from nlp.engines import ModelSource, resolve_source
-from nlp.errors import AppealRouterError, DataError, ModelNotFoundError, UnsupportedFormatError
+from nlp.errors import (
+    AppealRouterError,
+    DataError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    UnsupportedFormatError,
+)
 from nlp.model import Ranking, RoutingModel
+from nlp.registry import Registry
 from nlp.tagging import iter_chunks, read_output, tag_file, work_dir
 
 # Rows a real export has: empty bodies, a title only, white space only.
@@ -653,3 +660,52 @@ def test_workers_exit_when_the_input_ends(tickets: pd.DataFrame, models_dir: Pat
             assert not worker.is_alive()
         with pytest.raises(RuntimeError, match="runs once"):
             list(engine.run(iter(chunks)))
+
+
+SIGNING_KEY = "batch-signing-key"
+
+
+@pytest.fixture
+def signed_models(registry_copy: Registry) -> Path:
+    """A copy of the demo registry whose version carries this key's signature."""
+    Registry(registry_copy.root, signing_key=SIGNING_KEY).sign("default", "v1")
+    return registry_copy.root
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_signing_key_is_checked_once_and_workers_never_see_it(
+    jobs: int, signed_models: Path, engine_input: Path, local_output: pd.DataFrame, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.parquet"
+    tag_file(
+        engine_input,
+        out,
+        models_dir=signed_models,
+        chunk_size=10,
+        jobs=jobs,
+        progress=False,
+        signing_key=SIGNING_KEY,
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
+    source = resolve_source(signed_models, "default", None, signing_key=SIGNING_KEY)
+    assert SIGNING_KEY not in repr(source)
+    assert source.manifest_sha256 is not None
+
+
+def test_a_signing_key_refuses_an_unsigned_version_before_any_work(
+    models_dir: Path, engine_input: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.csv"
+    with pytest.raises(ModelIntegrityError, match="not signed"):
+        tag_file(engine_input, out, models_dir=models_dir, progress=False, signing_key=SIGNING_KEY)
+    assert not out.exists()
+
+
+def test_a_worker_refuses_a_manifest_changed_after_the_run_pinned_it(
+    signed_models: Path,
+) -> None:
+    source = resolve_source(signed_models, "default", None, signing_key=SIGNING_KEY)
+    manifest = signed_models / "default" / "v1" / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="changed after the run pinned it"):
+        Registry(signed_models).load("default", "v1", manifest_sha256=source.manifest_sha256)
