@@ -28,7 +28,8 @@ from service.dependencies import (
     RegistryDep,
     SettingsDep,
 )
-from service.errors import InvalidInputError, error_body, field_errors
+from service.docs import MetricsAccess
+from service.errors import InvalidInputError, error_body, field_errors, public_message
 from service.schemas import (
     ActivateRequest,
     ActivateResponse,
@@ -269,6 +270,8 @@ async def healthz() -> dict[str, str]:
 async def readyz(holder: HolderDep) -> Any:
     model, failure = holder.model, holder.last_failure
     reason = f"{failure.version or 'active version'} refused: {failure.reason}" if failure else None
+    if reason is not None:
+        reason = public_message(reason, holder.registry.root)
     if model is None:
         body = {"status": "loading", "model": None, "reason": reason or "loading the model"}
         return JSONResponse(body, status_code=503)
@@ -279,7 +282,7 @@ async def readyz(holder: HolderDep) -> Any:
     }
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[MetricsAccess])
 def prometheus_metrics(settings: SettingsDep) -> Response:
     body = metrics.render(settings.prometheus_multiproc_dir)
     return Response(body, media_type=metrics.CONTENT_TYPE_LATEST)

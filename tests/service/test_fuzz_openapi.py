@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,12 @@ def fuzzed_registry(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     shutil.copytree(models_dir, root)
     add_version(Registry(root))
     REGISTRY["root"] = root
+    # The first request starts the app's lifespan, and the model loads in the background
+    # (classify answers 503 "loading" meanwhile); fuzzing starts once it is in.
+    readyz = schema["/readyz"]["GET"]
+    deadline = time.monotonic() + 120
+    while readyz.Case().call().status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 @schema.parametrize()
