@@ -3,7 +3,9 @@
 
 401 no or unknown API key · 403 key lacks the right · 404 unknown model version or route ·
 409 the version failed verification · 413 body over the limit · 422 invalid input (with the
-field path; also a body that is not JSON) · 503 no model loaded yet. Anything else is a bug:
+field path; also a body that is not JSON) · 503 no model loaded yet, or the worker is at its
+concurrency limit (both with ``Retry-After``); a request uvicorn cannot parse gets a JSON 400
+(:mod:`service.http_protocol`). Anything else is a bug:
 it is logged and answered 500 with the same shape; the fuzz test keeps that from happening.
 
 No answer names a place on the server's disk: :func:`public_message` turns the registry's

@@ -9,6 +9,7 @@ writes one JSON log line when it ends and feeds the metrics.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -124,6 +125,10 @@ class ConcurrencyLimitMiddleware:
             return
         self.active += 1
         try:
+            # Admission first, work after: without this turn of the loop, a request that
+            # computes without awaiting (single tickets) would finish before the next one
+            # is counted, and the queue would grow unseen in the loop instead of here.
+            await asyncio.sleep(0)
             await self.app(scope, receive, send)
         finally:
             self.active -= 1

@@ -58,7 +58,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "the version failed verification (hash mismatch, missing file, library version)",
         413: "request body over the limit (1 MiB by default)",
         422: "invalid input; `fields` names each field path",
-        503: "no model loaded yet",
+        503: "no model loaded yet, or the worker is busy; retry after `Retry-After` seconds",
     }
     return {code: {"model": ErrorResponse, "description": descriptions[code]} for code in codes}
 
