@@ -34,12 +34,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(root: Path, tmp_path: Path) -> tuple[str, subprocess.Popen[bytes], Path]:
+def _start(
+    root: Path, tmp_path: Path, *, timeout: float = 120, **extra_env: str
+) -> tuple[str, subprocess.Popen[bytes], Path]:
     """`appeals serve --workers 2` on a free port; returns once /readyz says 200 (or the
-    process ended, or 120 s passed)."""
+    process ended, or ``timeout`` seconds passed)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APPEALS_", "PROMETHEUS_"))}
     env["APPEALS_WATCH_INTERVAL"] = "0.5"
+    env.update(extra_env)
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -50,7 +53,7 @@ def _start(root: Path, tmp_path: Path) -> tuple[str, subprocess.Popen[bytes], Pa
             cwd=tmp_path,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
@@ -115,6 +118,31 @@ def test_two_workers_start_without_restarts(models_dir: Path, tmp_path: Path) ->
                 break
             time.sleep(0.2)
         time.sleep(2)  # a restart would show in the log by now (health checks every 0.5 s)
+    finally:
+        _stop(process)
+    assert _worker_starts(log_path) == (2, 0), log_path.read_text()
+
+
+SLOW_WORKER_START = """\
+import sys
+import time
+
+if "--multiprocessing-fork" in sys.argv:  # a uvicorn worker, not the parent or a helper
+    time.sleep(7)
+"""
+
+
+def test_workers_that_start_slowly_are_not_killed(models_dir: Path, tmp_path: Path) -> None:
+    """A busy machine, simulated: every worker needs 7 s before it can answer uvicorn's
+    health check (uvicorn's default patience was 5 s, so each was killed and restarted)."""
+    slow = tmp_path / "slow-start"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(SLOW_WORKER_START, encoding="utf-8")
+    pythonpath = os.pathsep.join(filter(None, [str(slow), os.environ.get("PYTHONPATH")]))
+    base, process, log_path = _start(models_dir, tmp_path, timeout=60, PYTHONPATH=pythonpath)
+    try:
+        assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+        time.sleep(2)
     finally:
         _stop(process)
     assert _worker_starts(log_path) == (2, 0), log_path.read_text()
