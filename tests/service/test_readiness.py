@@ -122,3 +122,22 @@ def test_serve_gives_workers_time_to_start_and_answers_bad_requests_in_json() ->
     config = uvicorn.Config(**options)  # uvicorn takes them as they are
     config.load()
     assert config.http_protocol_class is options["http"]
+
+
+def test_lazy_table_matches_the_type_checking_imports() -> None:
+    """nlp/__init__.py names each export three times (the imports type checkers read, the
+    table of lazy imports, __all__); the three agree."""
+    import ast
+
+    import nlp
+
+    tree = ast.parse((ROOT / "nlp" / "__init__.py").read_text(encoding="utf-8"))
+    [guard] = [node for node in tree.body if isinstance(node, ast.If)]
+    imported = {
+        alias.name: node.module
+        for node in guard.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == nlp._MODULE_OF
+    assert set(nlp.__all__) == set(imported)
