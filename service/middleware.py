@@ -1,12 +1,15 @@
 """Pure ASGI middleware (no ``BaseHTTPMiddleware``: it costs a task and a copy per request).
 
 :class:`BodyLimitMiddleware` answers 413 when a body is over the limit, whether announced by
-``Content-Length`` or discovered while reading a chunked body. :class:`RequestLogMiddleware`
-gives each request an id, writes one JSON log line when it ends and feeds the metrics.
+``Content-Length`` or discovered while reading a chunked body. :class:`ConcurrencyLimitMiddleware`
+answers 503 with ``Retry-After`` when a worker already handles its limit of requests, so the
+admitted ones keep their latency. :class:`RequestLogMiddleware` gives each request an id,
+writes one JSON log line when it ends and feeds the metrics.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -19,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service import metrics
 from service.errors import error_body
 
-__all__ = ["BodyLimitMiddleware", "RequestLogMiddleware"]
+__all__ = ["BodyLimitMiddleware", "ConcurrencyLimitMiddleware", "RequestLogMiddleware"]
 
 access_log = logging.getLogger("service.access")
 
@@ -93,6 +96,59 @@ class BodyLimitMiddleware:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class ConcurrencyLimitMiddleware:
+    """At most ``limit()`` requests in this worker at once; the next get 503, ``Retry-After``
+    and the JSON error body at once instead of a place in a queue that only grows. Health,
+    readiness and metrics are exempt: a probe must see the worker even when it is busy."""
+
+    EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
+    RETRY_AFTER = 1  # seconds
+
+    def __init__(self, app: ASGIApp, *, limit: Any) -> None:
+        self.app = app
+        self.limit = limit  # a callable, so test overrides of the settings reach it
+        self.active = 0  # one event loop per worker: no lock needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        limit: int = self.limit(scope)
+        if self.active >= limit:
+            await self._reject(send, limit, scope.get("state", {}).get("request_id"))
+            return
+        self.active += 1
+        try:
+            # Admission first, work after: without this turn of the loop, a request that
+            # computes without awaiting (single tickets) would finish before the next one
+            # is counted, and the queue would grow unseen in the loop instead of here.
+            await asyncio.sleep(0)
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+
+    async def _reject(self, send: Send, limit: int, request_id: str | None) -> None:
+        message = (
+            f"the server is busy ({limit} requests in progress in this worker); "
+            f"retry after {self.RETRY_AFTER} s"
+        )
+        body = json.dumps(
+            {"error": error_body("overloaded", message), "request_id": request_id}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(self.RETRY_AFTER).encode()),
                 ],
             }
         )
