@@ -265,7 +265,16 @@ def test_cli_csv_encoding(big_input: Path, models_dir: Path, tmp_path: Path) -> 
 def test_resume_command_repeats_the_options() -> None:
     from nlp.cli import _resume_command, build_parser
 
-    options = ["--model", "hotline@v3", "--text-col", "详情", "--jobs", "4"]
+    options = [
+        "--model",
+        "hotline@v3",
+        "--models-dir",
+        "models",
+        "--text-col",
+        "详情",
+        "--jobs",
+        "4",
+    ]
     args = build_parser().parse_args(
         ["tag", "my tickets.csv", "--out", "out.csv", *options, "--csv-encoding", "utf-8", "--json"]
     )

@@ -53,7 +53,7 @@ def test_404_and_409_name_no_path(make_client: Any, two_versions: Registry) -> N
     admin = {"X-API-Key": ADMIN_KEY}
     missing = client.post("/v1/models/activate", json={"version": "v9"}, headers=admin)
     assert missing.status_code == 404
-    assert "<models>" in missing.json()["error"]["message"]
+    assert "no version 'v9' of model 'default'" in missing.json()["error"]["message"]
     _assert_no_path(missing.text, two_versions.root)
     (two_versions.root / "default" / "v2" / "manifest.json").write_text("{", encoding="utf-8")
     broken = client.post("/v1/models/activate", json={"version": "v2"}, headers=admin)
