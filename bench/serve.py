@@ -266,13 +266,19 @@ def wait_for_workers(port: int, workers: int, deadline: float) -> bool:
 
 
 def start_server(
-    models_dir: Path, workers: int, *, max_concurrency: int | None = None
+    models_dir: Path,
+    workers: int,
+    *,
+    max_concurrency: int | None = None,
+    queue_wait_ms: float | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APPEALS_", "PROMETHEUS_"))}
     env["APPEALS_LOG_LEVEL"] = "WARNING"  # one log line per request would measure the terminal
     if max_concurrency is not None:
         env["APPEALS_MAX_CONCURRENCY"] = str(max_concurrency)
+    if queue_wait_ms is not None:
+        env["APPEALS_QUEUE_WAIT_MS"] = str(queue_wait_ms)
     command = [
         str(appeals_script()),
         "serve",
@@ -369,6 +375,12 @@ def main() -> int:
         "--max-concurrency", type=int, default=None, help="per worker (default: the service's)"
     )
     parser.add_argument(
+        "--queue-wait-ms",
+        type=float,
+        default=None,
+        help="wait for a place over the limit (default: the service's)",
+    )
+    parser.add_argument(
         "--sections",
         nargs="+",
         choices=SECTIONS,
@@ -462,6 +474,7 @@ def main() -> int:
                 seconds=seconds,
                 clients=args.overload_clients,
                 max_concurrency=args.max_concurrency,
+                queue_wait_ms=args.queue_wait_ms,
             ):
                 print(line)
     return 0
@@ -479,15 +492,22 @@ def overload(
     seconds: float,
     clients: int,
     max_concurrency: int | None,
+    queue_wait_ms: float | None,
 ) -> list[str]:
-    """2 workers: 16 clients for ``load_seconds``, then ``clients`` clients (over the default
-    per-worker concurrency limit of 16) for ``seconds``, first retrying a 503 at once, then
+    """2 workers: 16 clients for ``load_seconds``, then ``clients`` clients (far over the
+    per-worker concurrency limit) for ``seconds``, first retrying a 503 at once, then
     waiting as its Retry-After says."""
     from nlp import Registry
+    from service.settings import Settings
 
     Registry(models_dir).activate("default", "v1")
-    server, port = start_server(models_dir, 2, max_concurrency=max_concurrency)
-    lines = [f"overload: max concurrency per worker {max_concurrency or 'default (16)'}"]
+    server, port = start_server(
+        models_dir, 2, max_concurrency=max_concurrency, queue_wait_ms=queue_wait_ms
+    )
+    defaults = Settings.model_fields
+    limit = max_concurrency or f"{defaults['max_concurrency'].default} (default)"
+    wait = queue_wait_ms if queue_wait_ms is not None else defaults["queue_wait_ms"].default
+    lines = [f"overload: max concurrency per worker {limit}, wait for a place {wait:g} ms"]
     try:
         workers_before = worker_pids(server)
         drive(port, singles, clients=16, seconds=1.5, max_requests=5_000)  # warm-up

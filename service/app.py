@@ -69,6 +69,10 @@ def _concurrency_limit(scope: Any) -> int:
     return resolve_settings(scope["app"]).max_concurrency
 
 
+def _queue_wait(scope: Any) -> float:
+    return resolve_settings(scope["app"]).queue_wait_ms / 1000
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="appeal-router",
@@ -86,6 +90,6 @@ def create_app() -> FastAPI:
     install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimitMiddleware, limit=_body_limit)
-    app.add_middleware(ConcurrencyLimitMiddleware, limit=_concurrency_limit)
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=_concurrency_limit, wait=_queue_wait)
     app.add_middleware(RequestLogMiddleware)  # outermost: ids and logs cover the 413s too
     return app

@@ -81,10 +81,17 @@ class Settings(BaseSettings):
         default=30, gt=0, description="seconds in-flight requests get to finish after SIGTERM"
     )
     max_concurrency: int = Field(
-        default=16,
+        default=8,
         ge=1,
         le=10_000,
-        description="requests one worker handles at once; more get 503 with Retry-After",
+        description="requests one worker handles at once; more wait up to queue_wait_ms for "
+        "a place, then get 503 with Retry-After",
+    )
+    queue_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=10_000,
+        description="milliseconds a request over max_concurrency waits for a place (0: none)",
     )
     worker_healthcheck_timeout: int = Field(
         default=30,

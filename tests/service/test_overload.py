@@ -103,3 +103,52 @@ def test_the_app_applies_the_configured_limit(make_client: Any) -> None:
         worker.join(30)
     assert first == [200]
     assert client.post("/v1/classify", json={"text": "路灯坏了"}).status_code == 200
+
+
+def test_a_request_over_the_limit_waits_briefly_for_a_place_first_come_first_served() -> None:
+    async def scenario() -> None:
+        releases: dict[str, asyncio.Event] = {}
+        order: list[str] = []
+
+        async def inner(scope: Any, receive: Any, send: Any) -> None:
+            name = scope["path"].rsplit("/", 1)[-1]
+            order.append(name)
+            await releases.setdefault(name, asyncio.Event()).wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        app = ConcurrencyLimitMiddleware(inner, limit=lambda scope: 1, wait=lambda scope: 5.0)
+        first = asyncio.create_task(_call(app, "/v1/first"))
+        while order != ["first"]:
+            await asyncio.sleep(0)
+        second = asyncio.create_task(_call(app, "/v1/second"))
+        third = asyncio.create_task(_call(app, "/v1/third"))
+        while app.waiting < 2:
+            await asyncio.sleep(0)
+        assert (app.active, order) == (1, ["first"])
+        releases["first"].set()  # its place goes to the longest waiting, not a newcomer
+        assert (await first)[0]["status"] == 200
+        while order != ["first", "second"]:
+            await asyncio.sleep(0)
+        assert (app.active, app.waiting) == (1, 1)
+        for name in ("second", "third"):
+            releases.setdefault(name, asyncio.Event()).set()
+        assert [(await task)[0]["status"] for task in (second, third)] == [200, 200]
+        assert (app.active, app.waiting, order) == (0, 0, ["first", "second", "third"])
+
+        # No place within the wait: 503, and the timed-out waiter holds no place after.
+        app.wait = lambda scope: 0.01
+        releases["held"] = asyncio.Event()
+        held = asyncio.create_task(_call(app, "/v1/held"))
+        while "held" not in order:
+            await asyncio.sleep(0)
+        assert (await _call(app, "/v1/late"))[0]["status"] == 503
+        assert (app.active, app.waiting) == (1, 0)
+        releases["held"].set()
+        assert (await held)[0]["status"] == 200
+        assert app.active == 0
+        releases["after"] = asyncio.Event()
+        releases["after"].set()
+        assert (await _call(app, "/v1/after"))[0]["status"] == 200  # nobody stuck waiting
+
+    asyncio.run(scenario())
