@@ -303,7 +303,8 @@ class ProcessEngine:
             if kind is not None:
                 # Stopped by an error or Ctrl-C: the chunks in flight are dropped anyway
                 # (the caller keeps only finished ones), so the workers need not finish them.
-                for process in list(getattr(self._pool, "_processes", {}).values()):
+                # (_processes is None once the pool has shut down by itself.)
+                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
                     process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -330,15 +331,13 @@ class ProcessEngine:
         pool = self._pool
         pending: dict[Future[str], tuple[int, str]] = {}
         source = iter(chunks)
-        exhausted = False
+        exhausted = closing = False
 
         def next_chunk() -> Chunk | None:
             nonlocal exhausted
             chunk = None if exhausted else next(source, None)
-            if chunk is None and not exhausted:
+            if chunk is None:
                 exhausted = True
-                if pool is not None:  # nothing more to send: workers exit as they finish,
-                    pool.shutdown(wait=False)  # while this process writes the last results
             return chunk
 
         while True:
@@ -359,6 +358,13 @@ class ProcessEngine:
                 if chunk is not None:
                     yield chunk[0], tag_chunk(chunk[1], self.source.load(), self.options)
                     continue
+                if pool is not None and not closing:
+                    # Nothing left to send or to take back: the workers exit as they finish,
+                    # while this process writes the last results. Not before: a future
+                    # cancelled after shutdown() does not wake the pool's manager thread,
+                    # which would then wait for it, and the workers for the manager.
+                    pool.shutdown(wait=False)
+                    closing = True
                 if not pending:
                     return
                 finished = list(wait(pending, return_when=FIRST_COMPLETED)[0])

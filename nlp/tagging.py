@@ -25,13 +25,16 @@ text.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import decimal
 import json
 import logging
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -962,7 +965,7 @@ def tag_file(
     total: int | None = None
     try:
         # Workers start (and load the model) while the rows are counted for the progress.
-        with runner:
+        with _ctrl_c_noted() as ctrl_c, runner:
             total = count_rows(input_path, chunk_size=chunk_size)
             logger.info(
                 "tagging %s (%d rows) with %s on %s; %d chunk(s) already done",
@@ -976,6 +979,8 @@ def tag_file(
             for number in sorted(done):
                 assembler.add(number)
             for number, tagged in runner.run(to_tag()):
+                if ctrl_c.is_set():  # its KeyboardInterrupt was dropped by a finaliser
+                    raise KeyboardInterrupt
                 frame = pending.pop(number)
                 result = pd.concat(
                     [frame.drop(columns=list(OUTPUT_COLUMNS), errors="ignore"), tagged], axis=1
@@ -1037,6 +1042,33 @@ def tag_file(
         engine=_describe_engine(engine, jobs, scheduler),
         seconds=round(time.monotonic() - started, 3),
     )
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted() -> Iterator[threading.Event]:
+    """Ctrl-C noted as well as raised while a run goes on. Python raises KeyboardInterrupt
+    wherever the main thread is; when that is a finaliser (a ``__del__``, a weakref
+    callback, run by the garbage collector), it is printed and dropped, and the run would
+    go on to the end. The run checks the note after every chunk. Only where Ctrl-C has its
+    usual meaning: in the main thread, with Python's default handler (not, say, ignored in a
+    background job)."""
+    noted = threading.Event()
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield noted
+        return
+
+    def note(signum: int, frame: Any) -> None:
+        noted.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _describe_engine(engine: EngineName, jobs: int, scheduler: str | None) -> str:

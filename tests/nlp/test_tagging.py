@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from nlp import tagging
@@ -653,11 +655,12 @@ def test_workers_exit_when_the_input_ends(tickets: pd.DataFrame, models_dir: Pat
     source = ModelSource(str(models_dir), "default", "v1")
     with ProcessEngine(source, TagOptions(title_col="title"), jobs=2) as engine:
         assert engine._pool is not None
-        workers = list(engine._pool._processes.values())
+        # Watched by pid: the pool's own thread joins (reaps) them, and a second join of the
+        # same process from here could not tell "gone" from "running".
+        workers = [psutil.Process(p.pid) for p in engine._pool._processes.values()]
         assert len(dict(engine.run(iter(chunks)))) == len(chunks)
-        for worker in workers:
-            worker.join(timeout=60)
-            assert not worker.is_alive()
+        _, alive = psutil.wait_procs(workers, timeout=60)
+        assert not alive
         with pytest.raises(RuntimeError, match="runs once"):
             list(engine.run(iter(chunks)))
 
@@ -709,3 +712,33 @@ def test_a_worker_refuses_a_manifest_changed_after_the_run_pinned_it(
     manifest.write_text(manifest.read_text(encoding="utf-8") + " ", encoding="utf-8")
     with pytest.raises(ModelIntegrityError, match="changed after the run pinned it"):
         Registry(signed_models).load("default", "v1", manifest_sha256=source.manifest_sha256)
+
+
+class _InterruptsWhileFinalised:
+    """Ctrl-C arriving while the garbage collector runs a finaliser: Python raises the
+    KeyboardInterrupt inside ``__del__``, prints it and drops it."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_dropped_by_a_finaliser_still_stops_the_run(
+    engine_input: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    to_arrow = tagging._to_arrow
+    calls = 0
+
+    def to_arrow_and_interrupt(frame: pd.DataFrame) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            _InterruptsWhileFinalised()  # deleted at once: its __del__ swallows the Ctrl-C
+        return to_arrow(frame)
+
+    monkeypatch.setattr(tagging, "_to_arrow", to_arrow_and_interrupt)
+    with pytest.raises(tagging.TagInterrupted) as stopped:
+        tag_file(engine_input, tmp_path / "out.csv", models_dir=models_dir, chunk_size=10)
+    assert stopped.value.kept.chunks == 2
+    assert calls == 2  # stopped before the third chunk
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

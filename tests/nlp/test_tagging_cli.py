@@ -215,7 +215,7 @@ def test_ctrl_c_ends_with_one_line_then_resume(
     _wait_for_first_chunk(run, work_dir(out) / "chunks.jsonl")
     os.killpg(run.pid, signal.SIGINT)  # the whole group, workers included, as Ctrl-C
     _, stderr = run.communicate(timeout=60)
-    assert run.returncode == 130
+    assert run.returncode == 130, stderr.decode()[-3000:]
     line = _last_line(
         stderr,
         r"appeals tag: interrupted; kept (\d+) of 141 chunks \([\d,]+ of 2,812 rows\) in "

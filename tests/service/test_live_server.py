@@ -37,8 +37,9 @@ def _free_port() -> int:
 def _start(
     root: Path, tmp_path: Path, *, timeout: float = 120, **extra_env: str
 ) -> tuple[str, subprocess.Popen[bytes], Path]:
-    """`appeals serve --workers 2` on a free port; returns once /readyz says 200 (or the
-    process ended, or ``timeout`` seconds passed)."""
+    """`appeals serve --workers 2` on a free port; returns once both workers have loaded
+    the model and /readyz says 200 (or the process ended, or ``timeout`` seconds passed).
+    Each worker loads it in the background, so one ready worker says nothing of the other."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APPEALS_", "PROMETHEUS_"))}
     env["APPEALS_WATCH_INTERVAL"] = "0.5"
@@ -56,7 +57,10 @@ def _start(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+            loaded = log_path.read_text(encoding="utf-8", errors="replace").count(
+                '"event": "model_loaded"'
+            )
+            if loaded >= 2 and httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
