@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 SHARED ?= ../shared/data
 
-.PHONY: help install fonts run model test check format bench bench-batch bench-serve bench-steps notebooks clean
+.PHONY: help install fonts run model test check format bench bench-batch bench-serve bench-steps bench-normalise bench-startup notebooks clean
 
 help:
 	@echo "make install    create $(VENV) with everything (library, service, dev tools, CJK font)"
@@ -19,6 +19,8 @@ help:
 	@echo "make bench-batch  batch tagging: tickets/s per core and peak RSS on 1,000,000 rows"
 	@echo "make bench-serve  HTTP API: req/s, p50/p99, batch tickets/s, hot swaps under load"
 	@echo "make bench-steps  microseconds per ticket for each step of tagging a chunk"
+	@echo "make bench-normalise  normalise() on hostile input (every pattern) and on real tickets"
+	@echo "make bench-startup  seconds to ready and restarts of serve --workers 2; CLI start-up"
 	@echo "make notebooks  execute the analysts' notebooks on $(SHARED)"
 
 install: fonts $(BIN)/appeals
@@ -69,6 +71,11 @@ bench-serve: $(BIN)/appeals
 
 bench-steps: $(BIN)/appeals
 	$(BIN)/python bench/steps.py --shared $(SHARED)
+
+bench-normalise: $(BIN)/appeals
+	$(BIN)/python bench/normalise.py --shared $(SHARED)
+bench-startup: $(BIN)/appeals
+	$(BIN)/python bench/startup.py
 
 # Runs the three notebooks top to bottom in fresh kernels (nbmake does not write outputs back,
 # so the committed files stay output-free); each must finish within NB_TIMEOUT seconds.

@@ -10,8 +10,12 @@ library into a temporary registry (twice, so there are two versions to swap betw
 - HTTP batch-of-100 tickets/s
 - the ratio of HTTP to in-process throughput
 - hot swaps under load (2 workers, 16 clients) and the number of failed requests
+- overload (2 workers): 16 clients for ``--load-seconds`` (60) with their status codes, then
+  128 clients, over the per-worker concurrency limit: status codes (only 200 and 503 may
+  appear), p99 of the 200s against the 16-client p99, and worker restarts
 
 Usage: .venv/bin/python bench/serve.py [--shared ../shared/data] [--seconds 6]
+       [--load-seconds 60] [--sections in-process http swaps overload]
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
+SECTIONS = ("in-process", "http", "swaps", "overload")
 
 
 # --------------------------------------------------------------------------- load generator
@@ -45,6 +51,7 @@ class Load:
     """What one client process measured."""
 
     latencies: list[float] = field(default_factory=list)
+    ok_latencies: list[float] = field(default_factory=list)  # of the 200s
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     versions: list[list[str]] = field(default_factory=list)  # per connection, in order
@@ -59,7 +66,13 @@ def _request(path: str, body: bytes) -> bytes:
 
 
 async def _connection(
-    port: int, requests: list[bytes], deadline: float, budget: list[int], load: Load, offset: int
+    port: int,
+    requests: list[bytes],
+    deadline: float,
+    budget: list[int],
+    load: Load,
+    offset: int,
+    wait_retry_after: bool = False,
 ) -> None:
     reader, writer = await asyncio.open_connection(HOST, port)
     sock = writer.get_extra_info("socket")
@@ -78,9 +91,12 @@ async def _connection(
                 head = await reader.readuntil(b"\r\n\r\n")
                 status = int(head[9:12])
                 length = 0
+                retry_after = 0.0
                 for line in head.split(b"\r\n"):
                     if line[:15].lower() == b"content-length:":
                         length = int(line[15:])
+                    elif line[:12].lower() == b"retry-after:":
+                        retry_after = float(line[12:])
                 body = await reader.readexactly(length)
             except (OSError, asyncio.IncompleteReadError, ValueError):
                 load.errors += 1
@@ -91,7 +107,10 @@ async def _connection(
             load.statuses[status] = load.statuses.get(status, 0) + 1
             if status != 200:
                 load.errors += 1
+                if status == 503 and wait_retry_after:
+                    await asyncio.sleep(min(retry_after, max(0.0, deadline - time.perf_counter())))
                 continue
+            load.ok_latencies.append(load.latencies[-1])
             at = body.find(b'"version":"')
             if at >= 0:
                 version = body[at + 11 : body.index(b'"', at + 11)].decode()
@@ -110,6 +129,7 @@ def _client_process(
     offset: int,
     start_at: float,
     out: mp.Queue,  # type: ignore[type-arg]
+    wait_retry_after: bool = False,
 ) -> None:
     import uvloop
 
@@ -120,17 +140,32 @@ def _client_process(
         load = Load()
         await asyncio.gather(
             *(
-                _connection(port, requests, deadline, budget, load, offset + 7919 * c)
+                _connection(
+                    port, requests, deadline, budget, load, offset + 7919 * c, wait_retry_after
+                )
                 for c in range(connections)
             )
         )
         return load
 
     load = uvloop.run(main())
-    out.put((load.latencies, load.errors, load.statuses, load.versions, seconds))
+    out.put((load.latencies, load.errors, load.statuses, load.versions, load.ok_latencies))
 
 
-def drive(
+@dataclass
+class Outcome:
+    """What all client processes of one run measured together."""
+
+    rate: float  # responses/s, any status
+    p50: float  # ms, any status
+    p99: float
+    errors: int  # transport errors and non-200 answers
+    versions: list[list[str]]
+    statuses: dict[int, int]
+    ok_p99: float  # ms, the 200s only
+
+
+def drive_outcome(
     port: int,
     requests: list[bytes],
     *,
@@ -138,9 +173,11 @@ def drive(
     seconds: float,
     max_requests: int,
     processes: int = 2,
-) -> tuple[float, float, float, int, list[list[str]]]:
-    """(req/s, p50 ms, p99 ms, errors, versions seen per connection) for ``clients`` concurrent
-    keep-alive connections spread over client processes."""
+    wait_retry_after: bool = False,
+) -> Outcome:
+    """``clients`` concurrent keep-alive connections spread over client processes; with
+    ``wait_retry_after`` a client answered 503 waits as its Retry-After says, else it retries
+    at once."""
     processes = max(1, min(processes, clients))
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     start_at = time.time() + 0.5
@@ -156,6 +193,7 @@ def drive(
             104729 * p,
             start_at,
             queue,
+            wait_retry_after,
         )
         worker = mp.Process(target=_client_process, args=args)
         worker.start()
@@ -165,12 +203,40 @@ def drive(
         worker.join()
     latencies = np.array([x for r in results for x in r[0]])
     errors = sum(r[1] for r in results)
+    statuses: dict[int, int] = {}
+    for r in results:
+        for status, count in r[2].items():
+            statuses[status] = statuses.get(status, 0) + count
+    ok = np.array([x for r in results for x in r[4]])
     elapsed = seconds if len(latencies) < max_requests else None
     count = len(latencies)
     # When the count bound ends a run early, rate = count / the slowest process's busy time.
     rate = count / (elapsed or max(latencies.sum() / max(1, clients), 1e-9))
     p50, p99 = (np.percentile(latencies, [50, 99]) * 1000) if count else (float("nan"),) * 2
-    return rate, float(p50), float(p99), errors, [v for r in results for v in r[3]]
+    ok_p99 = float(np.percentile(ok, 99) * 1000) if len(ok) else float("nan")
+    versions = [v for r in results for v in r[3]]
+    return Outcome(rate, float(p50), float(p99), errors, versions, statuses, ok_p99)
+
+
+def drive(
+    port: int,
+    requests: list[bytes],
+    *,
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    processes: int = 2,
+) -> tuple[float, float, float, int, list[list[str]]]:
+    """(req/s, p50 ms, p99 ms, errors, versions seen per connection)."""
+    o = drive_outcome(
+        port,
+        requests,
+        clients=clients,
+        seconds=seconds,
+        max_requests=max_requests,
+        processes=processes,
+    )
+    return o.rate, o.p50, o.p99, o.errors, o.versions
 
 
 # --------------------------------------------------------------------------- the server
@@ -180,12 +246,41 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(models_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+def appeals_script() -> Path:
+    """The ``appeals`` script of the environment running this benchmark."""
+    return Path(sys.executable).with_name("appeals")
+
+
+def wait_for_workers(port: int, workers: int, deadline: float) -> bool:
+    """True once every worker serves its model: each reports it in /metrics (aggregated
+    over workers), since /readyz answers from whichever worker takes the connection."""
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=2) as response:
+                if response.read().decode().count("appeals_model_info{") >= workers:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def start_server(
+    models_dir: Path,
+    workers: int,
+    *,
+    max_concurrency: int | None = None,
+    queue_wait_ms: float | None = None,
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APPEALS_", "PROMETHEUS_"))}
     env["APPEALS_LOG_LEVEL"] = "WARNING"  # one log line per request would measure the terminal
+    if max_concurrency is not None:
+        env["APPEALS_MAX_CONCURRENCY"] = str(max_concurrency)
+    if queue_wait_ms is not None:
+        env["APPEALS_QUEUE_WAIT_MS"] = str(queue_wait_ms)
     command = [
-        str(ROOT / ".venv" / "bin" / "appeals"),
+        str(appeals_script()),
         "serve",
         "--host",
         HOST,
@@ -197,18 +292,23 @@ def start_server(models_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes
         str(models_dir),
     ]
     server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, cwd=ROOT)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    # Every worker warms up in its lifespan before it accepts connections.
-                    time.sleep(1.0 if workers > 1 else 0.2)
-                    return server, port
-        except OSError:
-            time.sleep(0.2)
+    if wait_for_workers(port, workers, time.time() + 90):
+        time.sleep(0.2)
+        return server, port
     server.kill()
     raise SystemExit("the server did not become ready within 90 s")
+
+
+def worker_pids(server: subprocess.Popen[bytes]) -> set[int]:
+    """The server's worker processes (uvicorn's spawned children, not its helpers)."""
+    pids = set()
+    for child in psutil.Process(server.pid).children():
+        try:
+            if "multiprocessing.resource_tracker" not in " ".join(child.cmdline()):
+                pids.add(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return pids
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -267,6 +367,26 @@ def main() -> int:
     parser.add_argument("--swaps", type=int, default=10, help="hot swaps under load")
     parser.add_argument("--swap-interval", type=float, default=2.0, help="seconds between swaps")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--load-seconds", type=float, default=60.0, help="the 16-client run before overload"
+    )
+    parser.add_argument("--overload-clients", type=int, default=128)
+    parser.add_argument(
+        "--max-concurrency", type=int, default=None, help="per worker (default: the service's)"
+    )
+    parser.add_argument(
+        "--queue-wait-ms",
+        type=float,
+        default=None,
+        help="wait for a place over the limit (default: the service's)",
+    )
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=SECTIONS,
+        default=list(SECTIONS),
+        help="which figures to print (all by default)",
+    )
     args = parser.parse_args()
     seconds = min(args.seconds, 60.0)
     data = args.shared / "appeals" / "train.csv"
@@ -299,15 +419,18 @@ def main() -> int:
         models_dir = Path(tmp) / "models"
         train_models(args.shared, models_dir)
 
-        rate, p50, p99, batch_rate = in_process(models_dir, texts, 3000)
-        print(
-            f"in-process single ticket (explain=8): {rate:,.0f} tickets/s, "
-            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms"
-        )
-        print(f"in-process tag_frame, batches of 100: {batch_rate:,.0f} tickets/s")
+        sections = set(args.sections)
+        rate = float("nan")
+        if sections & {"in-process", "http"}:
+            rate, p50, p99, batch_rate = in_process(models_dir, texts, 3000)
+            print(
+                f"in-process single ticket (explain=8): {rate:,.0f} tickets/s, "
+                f"p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+            )
+            print(f"in-process tag_frame, batches of 100: {batch_rate:,.0f} tickets/s")
 
         http: dict[int, float] = {}
-        for workers in args.workers:
+        for workers in args.workers if "http" in sections else []:
             server, port = start_server(models_dir, workers)
             try:
                 drive(port, singles, clients=16, seconds=1.5, max_requests=5_000)  # warm-up
@@ -341,8 +464,82 @@ def main() -> int:
                 f"HTTP / in-process throughput, {workers} worker(s) at 16 clients: {r / rate:.2f}"
             )
 
-        print(hot_swaps(models_dir, singles, args.swaps, args.swap_interval))
+        if "swaps" in sections:
+            print(hot_swaps(models_dir, singles, args.swaps, args.swap_interval))
+        if "overload" in sections:
+            for line in overload(
+                models_dir,
+                singles,
+                load_seconds=args.load_seconds,
+                seconds=seconds,
+                clients=args.overload_clients,
+                max_concurrency=args.max_concurrency,
+                queue_wait_ms=args.queue_wait_ms,
+            ):
+                print(line)
     return 0
+
+
+def _statuses(statuses: dict[int, int]) -> str:
+    return ", ".join(f"{count:,} x {status}" for status, count in sorted(statuses.items()))
+
+
+def overload(
+    models_dir: Path,
+    singles: list[bytes],
+    *,
+    load_seconds: float,
+    seconds: float,
+    clients: int,
+    max_concurrency: int | None,
+    queue_wait_ms: float | None,
+) -> list[str]:
+    """2 workers: 16 clients for ``load_seconds``, then ``clients`` clients (far over the
+    per-worker concurrency limit) for ``seconds``, first retrying a 503 at once, then
+    waiting as its Retry-After says."""
+    from nlp import Registry
+    from service.settings import Settings
+
+    Registry(models_dir).activate("default", "v1")
+    server, port = start_server(
+        models_dir, 2, max_concurrency=max_concurrency, queue_wait_ms=queue_wait_ms
+    )
+    defaults = Settings.model_fields
+    limit = max_concurrency or f"{defaults['max_concurrency'].default} (default)"
+    wait = queue_wait_ms if queue_wait_ms is not None else defaults["queue_wait_ms"].default
+    lines = [f"overload: max concurrency per worker {limit}, wait for a place {wait:g} ms"]
+    try:
+        workers_before = worker_pids(server)
+        drive(port, singles, clients=16, seconds=1.5, max_requests=5_000)  # warm-up
+        normal = drive_outcome(port, singles, clients=16, seconds=load_seconds, max_requests=10**8)
+        non_2xx = sum(n for status, n in normal.statuses.items() if not 200 <= status < 300)
+        lines.append(
+            f"load, 2 workers, 16 clients, {load_seconds:g} s: {normal.rate:,.0f} req/s, "
+            f"p99 {normal.p99:.2f} ms, {non_2xx} non-2xx, "
+            f"{normal.errors - non_2xx} transport errors ({_statuses(normal.statuses)})"
+        )
+        for wait, how in ((False, "retry a 503 at once"), (True, "wait Retry-After")):
+            over = drive_outcome(
+                port,
+                singles,
+                clients=clients,
+                seconds=seconds,
+                max_requests=10**8,
+                wait_retry_after=wait,
+            )
+            others = sorted(set(over.statuses) - {200, 503})
+            ok_rate = over.statuses.get(200, 0) / seconds
+            lines.append(
+                f"overload, 2 workers, {clients} clients that {how}, {seconds:g} s: "
+                f"{_statuses(over.statuses)}; statuses other than 200/503: {others or 'none'}; "
+                f"{ok_rate:,.0f} req/s answered 200, their p99 {over.ok_p99:.2f} ms = "
+                f"{over.ok_p99 / normal.ok_p99:.2f}x the 16-client p99 ({normal.ok_p99:.2f} ms)"
+            )
+        restarts = len(worker_pids(server) - workers_before)
+        lines.append(f"overload: {restarts} worker restarts")
+    finally:
+        stop_server(server)
+    return lines
 
 
 def hot_swaps(models_dir: Path, singles: list[bytes], swaps: int, interval: float) -> str:

@@ -1,50 +1,150 @@
 """appeal-router's library: text -> segment -> features -> model -> registry.
 
 The CLI, the HTTP service, batch tagging and the notebooks are its clients.
+
+Importing ``nlp`` costs almost nothing: each public name is imported from its module the first
+time it is used (PEP 562), so the HTTP service, ``appeals --help`` and a batch worker pay only
+for the modules they touch, never for the notebooks' analysis and plotting stack.
 """
 
-from nlp.analysis import (
-    Comparison,
-    GateDecision,
-    PromotionGate,
-    PromotionOutcome,
-    Scored,
-    calibration_curve,
-    class_balance,
-    compare,
-    distinctive_terms,
-    ensure_active_model,
-    export_review_queue,
-    find_duplicates,
-    highlight_terms,
-    length_stats,
-    personal_data_counts,
-    probable_label_errors,
-    promote,
-    review_html,
-    review_queue,
-    sample_frame,
-    score,
-    split_by_column,
-)
-from nlp.batch import OUTPUT_COLUMNS, tag_frame
-from nlp.classifier import CalibratedLinearSVC
-from nlp.data import compose_document, prepare_rows, read_table, read_tables
-from nlp.errors import (
-    AppealRouterError,
-    DataError,
-    ModelIntegrityError,
-    ModelNotFoundError,
-    UnsupportedFormatError,
-)
-from nlp.evaluate import Evaluation, evaluate_probabilities
-from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
-from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
-from nlp.registry import ActivePointer, Registry, parse_model_ref
-from nlp.segment import DEFAULT_USER_DICT, Segmenter
-from nlp.tagging import TagSummary, tag_file
-from nlp.text import PLACEHOLDERS, count_personal_data, mask_personal_data, normalise
-from nlp.train import TrainConfig, TrainResult, build_pipeline, evaluate, train
+import importlib as _importlib
+import sys as _sys
+import types as _types
+import typing as _typing
+
+if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
+    from nlp.analysis import (
+        Comparison,
+        GateDecision,
+        PromotionGate,
+        PromotionOutcome,
+        Scored,
+        calibration_curve,
+        class_balance,
+        compare,
+        distinctive_terms,
+        ensure_active_model,
+        export_review_queue,
+        find_duplicates,
+        highlight_terms,
+        length_stats,
+        personal_data_counts,
+        probable_label_errors,
+        promote,
+        review_html,
+        review_queue,
+        sample_frame,
+        score,
+        split_by_column,
+    )
+    from nlp.batch import OUTPUT_COLUMNS, tag_frame
+    from nlp.classifier import CalibratedLinearSVC
+    from nlp.data import compose_document, prepare_rows, read_table, read_tables
+    from nlp.errors import (
+        AppealRouterError,
+        DataError,
+        ModelIntegrityError,
+        ModelNotFoundError,
+        UnsupportedFormatError,
+    )
+    from nlp.evaluate import Evaluation, evaluate_probabilities
+    from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
+    from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
+    from nlp.registry import ActivePointer, Registry, parse_model_ref
+    from nlp.segment import DEFAULT_USER_DICT, Segmenter
+    from nlp.tagging import TagSummary, tag_file
+    from nlp.text import PLACEHOLDERS, count_personal_data, mask_personal_data, normalise
+    from nlp.train import TrainConfig, TrainResult, build_pipeline, evaluate, train
+
+#: module -> the public names it gives ``nlp``.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "nlp.analysis": (
+        "Comparison",
+        "GateDecision",
+        "PromotionGate",
+        "PromotionOutcome",
+        "Scored",
+        "calibration_curve",
+        "class_balance",
+        "compare",
+        "distinctive_terms",
+        "ensure_active_model",
+        "export_review_queue",
+        "find_duplicates",
+        "highlight_terms",
+        "length_stats",
+        "personal_data_counts",
+        "probable_label_errors",
+        "promote",
+        "review_html",
+        "review_queue",
+        "sample_frame",
+        "score",
+        "split_by_column",
+    ),
+    "nlp.batch": (
+        "OUTPUT_COLUMNS",
+        "tag_frame",
+    ),
+    "nlp.classifier": ("CalibratedLinearSVC",),
+    "nlp.data": (
+        "compose_document",
+        "prepare_rows",
+        "read_table",
+        "read_tables",
+    ),
+    "nlp.errors": (
+        "AppealRouterError",
+        "DataError",
+        "ModelIntegrityError",
+        "ModelNotFoundError",
+        "UnsupportedFormatError",
+    ),
+    "nlp.evaluate": (
+        "Evaluation",
+        "evaluate_probabilities",
+    ),
+    "nlp.features": (
+        "CharNgramVectorizer",
+        "DocumentVectorizer",
+        "WordNgramVectorizer",
+    ),
+    "nlp.model": (
+        "Prediction",
+        "Ranking",
+        "ReviewPolicy",
+        "RoutingModel",
+        "Term",
+        "TextNormaliser",
+    ),
+    "nlp.registry": (
+        "ActivePointer",
+        "Registry",
+        "parse_model_ref",
+    ),
+    "nlp.segment": (
+        "DEFAULT_USER_DICT",
+        "Segmenter",
+    ),
+    "nlp.tagging": (
+        "TagSummary",
+        "tag_file",
+    ),
+    "nlp.text": (
+        "PLACEHOLDERS",
+        "count_personal_data",
+        "mask_personal_data",
+        "normalise",
+    ),
+    "nlp.train": (
+        "TrainConfig",
+        "TrainResult",
+        "build_pipeline",
+        "evaluate",
+        "train",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "DEFAULT_USER_DICT",
@@ -109,3 +209,30 @@ __all__ = [
     "tag_frame",
     "train",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nlp' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # next time, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(_types.ModuleType):
+    """``nlp.train`` and ``nlp.evaluate`` name both a module and a function; the function is
+    the public name. Importing the module binds it on the package (the import system does
+    that), which would hide the function, so the package declines that one binding."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(value, _types.ModuleType) and name in _MODULE_OF:
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

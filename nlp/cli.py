@@ -366,28 +366,42 @@ def cmd_tag(args: argparse.Namespace) -> int:
     import os
 
     from nlp.registry import parse_model_ref
-    from nlp.tagging import tag_file
+    from nlp.tagging import TagInterrupted, TagWorkerLostError, tag_file
 
     name, version = parse_model_ref(args.model)
     _known_model(_registry(args), name)
     jobs = args.jobs or (1 if args.engine == "local" else os.cpu_count() or 1)
     # Progress: tqdm on a terminal, else a log line every 30 s (shown without -v too).
     logging.getLogger("nlp.tagging").setLevel(logging.INFO)
-    summary = tag_file(
-        args.input,
-        args.out,
-        models_dir=args.models_dir,
-        model_name=name,
-        model_version=version,
-        text_col=args.text_col or "text",
-        title_col=args.title_col or "title",
-        title_required=args.title_col is not None,
-        chunk_size=args.chunk_size,
-        jobs=jobs,
-        engine=args.engine,
-        scheduler=args.scheduler,
-        resume=args.resume,
-    )
+    # A stopped run ends with one line: what it kept and the command that continues it.
+    again = f"continue with: {_resume_command(args)}"
+    try:
+        summary = tag_file(
+            args.input,
+            args.out,
+            models_dir=args.models_dir,
+            model_name=name,
+            model_version=version,
+            text_col=args.text_col or "text",
+            title_col=args.title_col or "title",
+            title_required=args.title_col is not None,
+            chunk_size=args.chunk_size,
+            jobs=jobs,
+            engine=args.engine,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            csv_encoding=args.csv_encoding,
+            signing_key=_signing_key(),
+        )
+    except TagInterrupted as stopped:
+        print(f"appeals tag: {stopped}; {again}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before tagging started
+        print(f"appeals tag: interrupted before any chunk was tagged; {again}", file=sys.stderr)
+        return 130
+    except TagWorkerLostError as error:
+        print(f"appeals tag: error: {error}; {again}", file=sys.stderr)
+        return 2
     if args.json:
         _print_json(summary.to_dict())
         return 0
@@ -401,6 +415,31 @@ def cmd_tag(args: argparse.Namespace) -> int:
         listed = ", ".join(f"{error}={count}" for error, count in sorted(summary.errors.items()))
         print(f"rows kept untagged, see the error column: {listed}")
     return 0
+
+
+def _resume_command(args: argparse.Namespace) -> str:
+    """The `appeals tag` command that continues this run: its input, output and every
+    option a resumed run must repeat, then --resume."""
+    import shlex
+
+    words = ["appeals", "tag", str(args.input), "--out", str(args.out)]
+    options = [
+        ("--model", args.model),
+        ("--models-dir", args.models_dir),
+        ("--text-col", args.text_col),
+        ("--title-col", args.title_col),
+        ("--chunk-size", args.chunk_size),
+        ("--jobs", args.jobs),
+        ("--engine", None if args.engine == "local" else args.engine),
+        ("--scheduler", args.scheduler),
+        ("--csv-encoding", None if args.csv_encoding == "utf-8-sig" else args.csv_encoding),
+    ]
+    for flag, value in options:
+        if value is not None:
+            words += [flag, str(value)]
+    if args.json:
+        words.append("--json")
+    return shlex.join([*words, "--resume"])
 
 
 # --------------------------------------------------------------------------- parser
@@ -508,6 +547,12 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--engine", choices=["local", "dask"], default="local")
     tag.add_argument("--scheduler", default=None, help="Dask scheduler, e.g. tcp://host:8786")
     tag.add_argument("--resume", action="store_true", help="continue a run that was stopped")
+    tag.add_argument(
+        "--csv-encoding",
+        choices=["utf-8-sig", "utf-8"],
+        default="utf-8-sig",
+        help="a CSV output's encoding: utf-8-sig (with a BOM, for Excel; default) or utf-8",
+    )
     tag.add_argument("--json", action="store_true", help="print one JSON object")
     tag.set_defaults(handler=cmd_tag)
 

@@ -20,11 +20,13 @@ are identical whatever the engine.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -51,6 +53,7 @@ __all__ = [
     "ModelSource",
     "ProcessEngine",
     "TagOptions",
+    "WorkerLostError",
     "tag_chunk",
 ]
 
@@ -61,6 +64,17 @@ Chunk = tuple[int, pd.DataFrame]
 
 class EngineError(AppealRouterError, RuntimeError):
     """A batch engine could not start or its workers cannot do the work (say what to fix)."""
+
+
+class WorkerLostError(EngineError):
+    """A worker process died while the run went on (killed, or out of memory)."""
+
+    def __init__(
+        self,
+        message: str = "a worker process died (killed, or out of memory: then use fewer "
+        "--jobs or a smaller --chunk-size)",
+    ) -> None:
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,9 @@ class ModelSource:
     models_dir: str
     name: str
     version: str
+    #: The sha256 of the manifest verified (signature included) when the run started
+    #: (:meth:`nlp.registry.Registry.pin`); workers load only that manifest's files.
+    manifest_sha256: str | None = None
 
     @property
     def ref(self) -> str:
@@ -86,7 +103,9 @@ class ModelSource:
             if model is None:
                 from nlp.registry import Registry
 
-                model = Registry(self.models_dir).load(self.name, self.version)
+                model = Registry(self.models_dir).load(
+                    self.name, self.version, manifest_sha256=self.manifest_sha256
+                )
                 model.warm_up(explain=False)  # tag_chunk never explains
                 _MODELS[key] = model
             return model
@@ -162,6 +181,10 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(source: ModelSource, options: TagOptions, parent: int, exchange: str) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the parent stops the run and
+    # the workers with it, so a worker ignores SIGINT rather than print a traceback. (It
+    # started ignoring it, see _sigint_ignored; this covers a pool started from a thread.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The parent's pid comes from the parent: one killed while this worker was starting
     # has already left it to another parent by now.
     watch = threading.Thread(target=_exit_with_parent, args=(parent, exchange), daemon=True)
@@ -253,16 +276,21 @@ class ProcessEngine:
         self._ran = False
         if self.workers:
             self._exchange = tempfile.TemporaryDirectory(prefix="appeal-router-chunks-")
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self.source, self.options, os.getpid(), self._exchange.name),
-            )
-            # The pool starts a process per task submitted: start them all now, so that
-            # they load the model while the caller gets ready (counts the rows).
-            for _ in range(self.workers):
-                self._pool.submit(_started)
+            try:
+                with _sigint_ignored():  # inherited: workers never see a Ctrl-C
+                    self._pool = ProcessPoolExecutor(
+                        max_workers=self.workers,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_init_worker,
+                        initargs=(self.source, self.options, os.getpid(), self._exchange.name),
+                    )
+                    # The pool starts a process per task submitted: start them all now, so
+                    # they load the model while the caller gets ready (counts the rows).
+                    for _ in range(self.workers):
+                        self._pool.submit(_started)
+            except BaseException as error:
+                self.__exit__(type(error), error, error.__traceback__)
+                raise
         return self
 
     def __exit__(
@@ -272,6 +300,11 @@ class ProcessEngine:
         trace: TracebackType | None,
     ) -> None:
         if self._pool is not None:
+            if kind is not None:
+                # Stopped by an error or Ctrl-C: the chunks in flight are dropped anyway
+                # (the caller keeps only finished ones), so the workers need not finish them.
+                for process in list(getattr(self._pool, "_processes", {}).values()):
+                    process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._exchange is not None:
@@ -279,7 +312,16 @@ class ProcessEngine:
             self._exchange = None
 
     def run(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
-        """Tag ``chunks`` (once per ``with`` block: the workers stop when the input ends)."""
+        """Tag ``chunks`` (once per ``with`` block: the workers stop when the input ends).
+
+        A worker that dies (killed, out of memory) stops the run with a
+        :class:`WorkerLostError`."""
+        try:
+            yield from self._run(chunks)
+        except BrokenProcessPool as error:  # from a result, or from submitting the next chunk
+            raise WorkerLostError() from error
+
+    def _run(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
         if self._pool is None and self.workers:
             raise RuntimeError("use the engine as a context manager")
         if self._ran:
@@ -322,7 +364,7 @@ class ProcessEngine:
                 finished = list(wait(pending, return_when=FIRST_COMPLETED)[0])
             for future in finished:
                 number, _ = pending.pop(future)
-                yield number, _take(_worker_result(future))
+                yield number, _take(future.result())
 
 
 def _reclaim(pending: dict[Future[str], tuple[int, str]]) -> Chunk | None:
@@ -336,15 +378,29 @@ def _reclaim(pending: dict[Future[str], tuple[int, str]]) -> Chunk | None:
     return None
 
 
-def _worker_result(future: Future[str]) -> str:
-    try:
-        return future.result()
-    except BrokenProcessPool as error:
-        raise EngineError(
-            "a worker process died (out of memory or killed?); rerun the same command with "
-            "--resume to continue, with fewer --jobs or a smaller --chunk-size if memory is "
-            "short"
-        ) from error
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored meanwhile, so that processes started now ignore it from their first
+    instruction: an ignored signal stays ignored across exec, and Python then installs no
+    KeyboardInterrupt handler. (Blocked instead, it still reached workers while they
+    imported scikit-learn.) A Ctrl-C in these few milliseconds is lost; press it again.
+    Only the main thread may set handlers: from another, SIGINT is blocked instead."""
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(
+                signal.SIGINT, signal.default_int_handler if previous is None else previous
+            )
+    elif hasattr(signal, "pthread_sigmask"):
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    else:
+        yield
 
 
 # --------------------------------------------------------------------------- dask
@@ -495,11 +551,19 @@ class _MetaModel:
         return []
 
 
-def resolve_source(models_dir: str | Path, name: str, version: str | None) -> ModelSource:
-    """Pin ``version`` (None: the active one now), so every worker loads the same model."""
+def resolve_source(
+    models_dir: str | Path,
+    name: str,
+    version: str | None,
+    *,
+    signing_key: bytes | str | None = None,
+) -> ModelSource:
+    """Pin ``version`` (None: the active one now) and its verified manifest, so every worker
+    loads the same model. With ``signing_key`` the signature is checked here, once; workers
+    never see the key (see :meth:`nlp.registry.Registry.pin`)."""
     from nlp.registry import Registry
 
-    registry = Registry(models_dir)
+    registry = Registry(models_dir, signing_key=signing_key)
     if version is None:
         pointer = registry.active(name)
         if pointer is None:
@@ -508,4 +572,9 @@ def resolve_source(models_dir: str | Path, name: str, version: str | None) -> Mo
                 f"'appeals train DATA --name {name}' or pass --model {name}@VERSION"
             )
         version = pointer.version
-    return ModelSource(models_dir=str(Path(models_dir).resolve()), name=name, version=version)
+    return ModelSource(
+        models_dir=str(Path(models_dir).resolve()),
+        name=name,
+        version=version,
+        manifest_sha256=registry.pin(name, version),
+    )

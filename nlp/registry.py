@@ -353,14 +353,20 @@ class Registry:
 
     def _read_manifest(self, name: str, version: str) -> Any:
         """The parsed ``manifest.json`` of ``name@version``, of any shape."""
+        return self._read_manifest_digest(name, version)[0]
+
+    def _read_manifest_digest(self, name: str, version: str) -> tuple[Any, str]:
+        """The parsed ``manifest.json`` of ``name@version`` (any shape), and the sha256 of the
+        very bytes parsed."""
         path = self._version_dir(name, version) / MANIFEST_FILE
         if not path.is_file():
             raise ModelNotFoundError(
                 f"model {name}@{version} has no {MANIFEST_FILE} "
                 f"({name}/{version}/{MANIFEST_FILE} in the registry)"
             )
+        data = path.read_bytes()
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return json.loads(data.decode("utf-8")), hashlib.sha256(data).hexdigest()
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ModelIntegrityError(
                 f"{name}@{version}: {MANIFEST_FILE} is not valid JSON ({error}). Restore the "
@@ -530,7 +536,16 @@ class Registry:
             )
 
     # ----------------------------------------------------------------- verification, loading
-    def _verify(self, name: str, version: str, *, signature: bool) -> dict[str, Any]:
+    def _verify(
+        self, name: str, version: str, *, signature: bool, pinned: str | None = None
+    ) -> dict[str, Any]:
+        return self._verify_digest(name, version, signature=signature, pinned=pinned)[0]
+
+    def _verify_digest(
+        self, name: str, version: str, *, signature: bool, pinned: str | None = None
+    ) -> tuple[dict[str, Any], str]:
+        """The checked manifest and the sha256 of its bytes. ``pinned``: the manifest must be
+        the one with that sha256 (one that a keyed registry verified; see :meth:`pin`)."""
         where = f"{name}@{version}"
         folder = self._version_dir(name, version)
         if not folder.is_dir():
@@ -538,7 +553,13 @@ class Registry:
             raise ModelNotFoundError(
                 f"no version {version!r} of model {name!r} in the registry (versions: {known})"
             )
-        raw = self._read_manifest(name, version)
+        raw, digest = self._read_manifest_digest(name, version)
+        if pinned is not None and not hmac.compare_digest(digest, pinned):
+            raise ModelIntegrityError(
+                f"{where}: its manifest changed after the run pinned it (its sha256 differs "
+                "from the one verified when the run started); refusing to load it. Start the "
+                "run again"
+            )
         if signature and self._signing_key is not None:
             self._check_signature(name, version, raw)
         manifest = check_manifest(raw, where=where)
@@ -561,17 +582,35 @@ class Registry:
                 f"{where} was trained with scikit-learn {trained}, this environment has "
                 f"{installed}; retrain the model here or install scikit-learn=={trained}"
             )
-        return manifest
+        return manifest, digest
 
     @_guarded
-    def verify(self, name: str, version: str) -> dict[str, Any]:
+    def verify(
+        self, name: str, version: str, *, manifest_sha256: str | None = None
+    ) -> dict[str, Any]:
         """Check the manifest, the signature (with a key), every file's hash and the
-        scikit-learn version, without unpickling anything; return the manifest."""
-        return self._verify(name, version, signature=True)
+        scikit-learn version, without unpickling anything; return the manifest.
+        ``manifest_sha256``: the manifest must also be exactly the one :meth:`pin` returned."""
+        return self._verify(name, version, signature=True, pinned=manifest_sha256)
 
     @_guarded
-    def load(self, name: str = "default", version: str | None = None) -> RoutingModel:
-        """The verified model ``name@version`` (default: the active version)."""
+    def pin(self, name: str, version: str) -> str:
+        """Verify ``name@version`` like :meth:`verify` and return the sha256 of the manifest
+        it verified. A process without the signing key (a batch worker) loads the version with
+        ``load(..., manifest_sha256=...)``: the pinned manifest vouches for every file's hash,
+        so the key never leaves the process that holds it."""
+        return self._verify_digest(name, version, signature=True)[1]
+
+    @_guarded
+    def load(
+        self,
+        name: str = "default",
+        version: str | None = None,
+        *,
+        manifest_sha256: str | None = None,
+    ) -> RoutingModel:
+        """The verified model ``name@version`` (default: the active version);
+        ``manifest_sha256`` as in :meth:`verify`."""
         if version is None:
             pointer = self.active(name)
             if pointer is None:
@@ -581,7 +620,7 @@ class Registry:
                     "'appeals models activate VERSION'"
                 )
             version = pointer.version
-        manifest = self.verify(name, version)
+        manifest = self.verify(name, version, manifest_sha256=manifest_sha256)
         folder = self._version_dir(name, version)
         try:
             pipeline = joblib.load(folder / MODEL_FILE)

@@ -9,15 +9,27 @@ finished chunks; the same command with ``resume=True`` tags only the rest.
 
 Formats (by extension). Input: CSV (UTF-8 or GB18030), JSON Lines, Parquet (a file or a
 folder of ``*.parquet``), Excel ``.xlsx`` (read whole, then chunked: the format cannot be
-streamed). Output: Parquet, CSV (``top_k`` as JSON text) or JSON Lines.
+streamed). Output: Parquet, CSV (``top_k`` as JSON text; UTF-8 with a BOM by default, so
+that Excel reads Chinese, or plain UTF-8) or JSON Lines.
+
+Values come out exactly as they went in. CSV and Excel cells are text and stay text (an id
+``007`` keeps its zeros). Parquet columns keep their types (integers and booleans with
+missing values included). JSON Lines numbers keep theirs: integers stay integers, those
+beyond 64 bits become exact decimals of scale 0 (``decimal128(38, 0)``, then
+``decimal256(76, 0)``; longer ones digits as text), written back to JSON Lines as integers
+and to CSV as their digits; a column mixing integers and fractions is a float column when
+every integer fits a float exactly, otherwise text, and so is a column mixing numbers and
+text.
 """
 
 from __future__ import annotations
 
 import codecs
+import decimal
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -42,16 +54,21 @@ from nlp.engines import (
     ModelSource,
     ProcessEngine,
     TagOptions,
+    WorkerLostError,
     resolve_source,
 )
 from nlp.errors import DataError, UnsupportedFormatError
 from nlp.model import RoutingModel
 
 __all__ = [
+    "CSV_ENCODINGS",
     "DEFAULT_CHUNK_SIZE",
     "INPUT_FORMATS",
     "OUTPUT_FORMATS",
+    "Kept",
+    "TagInterrupted",
     "TagSummary",
+    "TagWorkerLostError",
     "count_rows",
     "input_format",
     "iter_chunks",
@@ -66,6 +83,11 @@ logger = logging.getLogger(__name__)
 InputFormat = Literal["csv", "jsonl", "parquet", "xlsx"]
 OutputFormat = Literal["csv", "jsonl", "parquet"]
 EngineName = Literal["local", "dask"]
+CsvEncoding = Literal["utf-8-sig", "utf-8"]
+
+#: CSV output encodings: UTF-8 with a byte order mark (the default: Excel needs it to read
+#: UTF-8, without it Chinese shows as mojibake), or plain UTF-8 for other tools.
+CSV_ENCODINGS: tuple[CsvEncoding, ...] = ("utf-8-sig", "utf-8")
 
 INPUT_FORMATS: dict[str, InputFormat] = {
     ".csv": "csv",
@@ -98,6 +120,27 @@ _OUTPUT_TYPES: dict[str, pa.DataType] = {
 }
 _STATE_FILE = "run.json"
 _JOURNAL_FILE = "chunks.jsonl"
+
+_NULLABLE: dict[pa.DataType, Any] = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def _pandas_type(kind: pa.DataType) -> Any:
+    """The pandas type that holds an Arrow column's values exactly (``types_mapper``):
+    integers and booleans with missing values stay integers and booleans (numpy's would be
+    floats and objects), decimals stay Arrow decimals; None: pandas' default."""
+    if pa.types.is_decimal(kind):
+        return pd.ArrowDtype(kind)
+    return _NULLABLE.get(kind)
 
 
 # --------------------------------------------------------------------------- formats
@@ -139,8 +182,10 @@ def iter_chunks(
     Each frame's index continues the previous one (row 0, 1, ... of the file). At least one
     frame is yielded: a file without rows gives one empty frame with the file's columns.
     CSV and Excel cells are strings (empty cells are ``""``); Parquet and JSON Lines keep
-    their types. A JSON Lines row that is not a JSON object is kept as an empty row and
-    listed in the frame's ``attrs["unreadable"]``.
+    their types exactly (integers and booleans with missing values as pandas' nullable
+    types, integers beyond int64 as Arrow decimals; see the module docstring). A JSON Lines
+    row that is not a JSON object is kept as an empty row and listed in the frame's
+    ``attrs["unreadable"]``.
     """
     if chunk_size < 1:
         raise DataError(f"--chunk-size must be at least 1, not {chunk_size}")
@@ -210,11 +255,13 @@ def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
                 continue
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, over 4,300 digits, too deep
                 record = None
             if not isinstance(record, dict):
                 unreadable.append(len(records))
                 record = {}
+            elif "\\u" in line and _SURROGATE_ESCAPE.search(line):
+                record = _without_surrogates(record)
             records.append(record)
             if len(records) == chunk_size:
                 yield _records_frame(records, unreadable)
@@ -224,12 +271,66 @@ def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
         yield _records_frame(records, unreadable)
 
 
+# A JSON escape of a lone UTF-16 surrogate ("\udfff"): valid JSON, but no character that
+# UTF-8, Arrow or a tokenizer can take.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD, the
+    replacement character, so the row is kept and tagged rather than stopping the run. A
+    surrogate pair written as two escapes decodes to one character and is not touched."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    return value
+
+
 def _records_frame(records: list[dict[str, Any]], unreadable: list[int]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
-    if len(frame) < len(records):  # all records empty: from_records gives no rows
-        frame = pd.DataFrame(index=pd.RangeIndex(len(records)))
+    """JSON objects as a frame, column by column (keys in first-seen order), every value
+    as it was read (see :func:`_json_column`); a key a record lacks is a missing value."""
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(record))
+    frame = pd.DataFrame(
+        {name: _json_column([r.get(name) for r in records]) for name in names},
+        index=pd.RangeIndex(len(records)),
+    )
     frame.attrs["unreadable"] = list(unreadable)
     return frame
+
+
+def _json_column(values: list[Any]) -> Any:
+    """One JSON Lines column, its values exact: integers (with missing values) as nullable
+    integers, not floats; integers beyond int64 as exact decimals; numbers that are not all
+    exactly floats, text mixed with numbers, and nested values as the objects they are."""
+    try:
+        array = pa.array(values)
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        big = _big_integers(values)
+        if big is None:
+            return pd.Series(values, dtype=object)
+        array = big
+    if pa.types.is_nested(array.type):  # a struct would add the keys other rows have
+        return pd.Series(values, dtype=object)
+    return array.to_pandas(types_mapper=_pandas_type)
+
+
+def _big_integers(values: list[Any]) -> pa.Array | None:
+    """Integers some of which int64 cannot hold, as an exact decimal column (or, beyond 76
+    digits, their digits as text); None when the values are not all integers."""
+    if not all(v is None or type(v) is int for v in values):  # bool is an int: excluded
+        return None
+    widest = max(abs(v) for v in values if v is not None)
+    if widest < 10**38:
+        return pa.array(values, type=pa.decimal128(38, 0))
+    if widest < 10**76:
+        return pa.array(values, type=pa.decimal256(76, 0))
+    return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
 def _parquet_files(path: Path) -> list[Path]:
@@ -259,7 +360,7 @@ def _parquet_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
 
 
 def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
-    return table.replace_schema_metadata(None).to_pandas()
+    return table.replace_schema_metadata(None).to_pandas(types_mapper=_pandas_type)
 
 
 def _xlsx_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
@@ -352,7 +453,12 @@ def _to_arrow(frame: pd.DataFrame) -> pa.Table:
         else:
             try:
                 array = pa.array(series, from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            except (
+                OverflowError,
+                pa.ArrowInvalid,
+                pa.ArrowTypeError,
+                pa.ArrowNotImplementedError,
+            ):
                 array = pa.array([_as_text(v) for v in series.tolist()], type=pa.string())
             if pa.types.is_large_string(array.type):
                 array = array.cast(pa.string())
@@ -366,7 +472,15 @@ def _as_text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    """What JSON cannot hold as it is: a decimal of scale 0 (an integer beyond int64) as
+    that integer, anything else (dates, other decimals) as its text."""
+    if isinstance(value, decimal.Decimal) and value.as_tuple().exponent == 0:
+        return int(value)
+    return str(value)
 
 
 def _write_part(table: pa.Table, path: Path) -> None:
@@ -379,10 +493,14 @@ def _write_part(table: pa.Table, path: Path) -> None:
 def _fsync_write(path: Path, write: Any) -> None:
     """Write with ``write(temp_path)``, fsync, then rename over ``path`` (atomic)."""
     temp = path.with_name(f".{path.name}.tmp")
-    write(temp)
-    with temp.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    try:
+        write(temp)
+        with temp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:  # Ctrl-C or a full disk: no half-written file left behind
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -426,8 +544,11 @@ def _unify(schemas: list[pa.Schema]) -> pa.Schema:
     return pa.schema(unified)
 
 
-def _write_output(parts: list[Path], output: Path, kind: OutputFormat) -> None:
-    """Concatenate the parts, in order, into ``output``, one part in memory at a time."""
+def _write_output(
+    parts: list[Path], output: Path, kind: OutputFormat, encoding: CsvEncoding = "utf-8-sig"
+) -> None:
+    """Concatenate the parts, in order, into ``output``, one part in memory at a time
+    (``encoding``: a CSV output's)."""
     schema = _unify([pq.read_schema(part).remove_metadata() for part in parts])
 
     def write(temp: Path) -> None:
@@ -436,14 +557,16 @@ def _write_output(parts: list[Path], output: Path, kind: OutputFormat) -> None:
                 for part in parts:
                     writer.write_table(_conform(pq.read_table(part), schema))
             return
-        with temp.open("w", encoding="utf-8", newline="") as handle:
+        text_encoding = encoding if kind == "csv" else "utf-8"  # JSON Lines: never a BOM
+        with temp.open("w", encoding=text_encoding, newline="") as handle:
             for number, part in enumerate(parts):
                 table = _conform(pq.read_table(part), schema)
                 if kind == "jsonl":
                     for row in table.to_pylist():
-                        handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                        line = json.dumps(row, ensure_ascii=False, default=_json_default)
+                        handle.write(line + "\n")
                     continue
-                frame = table.drop_columns(["top_k"]).to_pandas()
+                frame = table.drop_columns(["top_k"]).to_pandas(types_mapper=_pandas_type)
                 frame.insert(
                     table.column_names.index("top_k"),
                     "top_k",
@@ -522,17 +645,20 @@ class _Assembler:
 
 def read_output(path: str | Path) -> pd.DataFrame:
     """Read a file :func:`tag_file` wrote, whole (for checks and notebooks): ``top_k`` as
-    lists of ``{"label", "score"}`` whatever the format."""
+    lists of ``{"label", "score"}`` whatever the format; values as :func:`tag_file` keeps
+    them (integers as nullable integers, CSV cells as text)."""
     path = Path(path)
     kind = output_format(path)
     if kind == "parquet":
-        frame = pq.read_table(path).to_pandas()
+        frame = _arrow_to_pandas(pq.read_table(path))
         frame["top_k"] = pq.read_table(path, columns=["top_k"]).column("top_k").to_pylist()
         return frame
     if kind == "jsonl":
-        with path.open(encoding="utf-8") as handle:
-            return pd.DataFrame.from_records([json.loads(line) for line in handle if line.strip()])
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        with path.open(encoding="utf-8-sig") as handle:
+            records = [json.loads(line) for line in handle if line.strip()]
+        return _records_frame(records, []) if records else pd.DataFrame()
+    # With or without the BOM written for Excel.
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     frame["top_k"] = [json.loads(v) if v else None for v in frame["top_k"]]
     return frame
 
@@ -691,6 +817,45 @@ class TagSummary:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Kept:
+    """What a stopped run keeps for ``resume=True``: its finished chunks."""
+
+    chunks: int
+    rows: int
+    total_chunks: int | None  # None: stopped before the rows were counted
+    total_rows: int | None
+    folder: str
+
+    def __str__(self) -> str:
+        if not self.chunks:
+            return "no chunk was finished, nothing kept"
+        if self.total_chunks is None or self.total_rows is None:
+            return f"kept {self.chunks} chunks ({self.rows:,} rows) in {self.folder}"
+        return (
+            f"kept {self.chunks} of {self.total_chunks} chunks ({self.rows:,} of "
+            f"{self.total_rows:,} rows) in {self.folder}"
+        )
+
+
+class TagInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped :func:`tag_file`; ``kept`` says what ``resume=True`` keeps.
+    A KeyboardInterrupt still, so callers that stop on one keep doing so."""
+
+    def __init__(self, kept: Kept) -> None:
+        super().__init__(f"interrupted; {kept}")
+        self.kept = kept
+
+
+class TagWorkerLostError(WorkerLostError):
+    """A worker process died during :func:`tag_file`; ``kept`` says what ``resume=True``
+    keeps."""
+
+    def __init__(self, message: str, kept: Kept) -> None:
+        super().__init__(f"{message}; {kept}")
+        self.kept = kept
+
+
 def tag_file(
     input_path: str | Path,
     output: str | Path,
@@ -710,6 +875,8 @@ def tag_file(
     dask_processes: bool = True,
     resume: bool = False,
     progress: bool = True,
+    csv_encoding: CsvEncoding = "utf-8-sig",
+    signing_key: bytes | str | None = None,
 ) -> TagSummary:
     """Tag every row of ``input_path`` into ``output``; every input column, row and the
     row order are kept. See the module docstring for formats, chunks and resuming.
@@ -720,7 +887,13 @@ def tag_file(
     ``title_col`` is used when the input has that column; with ``title_required`` its
     absence is an error. ``engine="local"`` uses ``jobs`` processes (1: this process);
     ``engine="dask"`` a ``LocalCluster`` of ``jobs`` workers, or the cluster at
-    ``scheduler``.
+    ``scheduler``. A CSV output is written in ``csv_encoding``: ``"utf-8-sig"`` (with a
+    BOM, for Excel) or ``"utf-8"``. With ``signing_key`` the version must carry its signature
+    (checked once here; workers check the files against the manifest verified here).
+
+    Stopped part-way, the run keeps its finished chunks: Ctrl-C raises
+    :class:`TagInterrupted`, a worker process that dies :class:`TagWorkerLostError`, each
+    with ``kept``; the same call with ``resume=True`` continues.
     """
     started = time.monotonic()
     input_path, output = Path(input_path), Path(output)
@@ -734,6 +907,8 @@ def tag_file(
         raise DataError(f"--chunk-size must be at least 1, not {chunk_size}")
     if scheduler is not None and engine != "dask":
         raise DataError("--scheduler needs --engine dask")
+    if csv_encoding not in CSV_ENCODINGS:
+        raise DataError(f"unknown CSV encoding {csv_encoding!r}; use {' or '.join(CSV_ENCODINGS)}")
     if input_path.resolve() == output.resolve():
         raise DataError(f"--out {output} is the input file; choose another output path")
 
@@ -746,7 +921,9 @@ def tag_file(
             raise DataError("a loaded model runs in this process only: pass a ModelSource")
         ref = model.ref if isinstance(model, ModelSource) else f"{model.name}@{model.version}"
     else:
-        source = resolve_source(models_dir, model_name, model_version or saved_version)
+        source = resolve_source(
+            models_dir, model_name, model_version or saved_version, signing_key=signing_key
+        )
         ref = source.ref
 
     chunks = iter_chunks(input_path, chunk_size=chunk_size)
@@ -782,6 +959,7 @@ def tag_file(
     runner = _engine(engine, source, options, jobs=jobs, scheduler=scheduler, dask=dask_processes)
     assembler = _Assembler(output, out_kind, folder)
     tracker: _Progress | None = None
+    total: int | None = None
     try:
         # Workers start (and load the model) while the rows are counted for the progress.
         with runner:
@@ -813,25 +991,40 @@ def tag_file(
                 _record(folder, number, done[number])
                 assembler.add(number, table)
                 tracker.update(len(result))
-    except BaseException:
-        assembler.abandon()
-        if not done:  # nothing finished: leave no work folder that would demand --resume
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
-    finally:
         if tracker is not None:
             tracker.close()
-
-    missing = [n for n in range(n_chunks) if n not in done]
-    if missing:  # cannot happen unless the input changed under us
+            tracker = None
+        missing = [n for n in range(n_chunks) if n not in done]
+        if missing:  # cannot happen unless the input changed under us
+            raise DataError(f"chunks {missing[:5]} of {input_path} were not tagged; rerun --resume")
+        parts = [_part_path(folder, n) for n in range(n_chunks)]
+        if not assembler.finish(n_chunks):
+            _write_output(parts, output, out_kind, csv_encoding)
+    except BaseException as error:
+        if tracker is not None:
+            tracker.close()
         assembler.abandon()
-        raise DataError(f"chunks {missing[:5]} of {input_path} were not tagged; rerun --resume")
+        # What the journal holds, exactly: a Ctrl-C may come between a chunk's journal
+        # line and this process noting it.
+        done = _finished_chunks(folder)
+        if not done:  # nothing finished: leave no work folder that would demand --resume
+            shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(error, KeyboardInterrupt | WorkerLostError):
+            kept = Kept(
+                chunks=len(done),
+                rows=sum(f.rows for f in done.values()),
+                total_chunks=None if total is None else max(1, -(-total // chunk_size)),
+                total_rows=total,
+                folder=str(folder),
+            )
+            if isinstance(error, KeyboardInterrupt):
+                raise TagInterrupted(kept) from error
+            raise TagWorkerLostError(str(error), kept) from error
+        raise
+
     errors: Counter[str] = Counter()
     for n in range(n_chunks):
         errors.update(done[n].errors)
-    parts = [_part_path(folder, n) for n in range(n_chunks)]
-    if not assembler.finish(n_chunks):
-        _write_output(parts, output, out_kind)
     shutil.rmtree(folder)
     rows = sum(done[n].rows for n in range(n_chunks))
     return TagSummary(

@@ -1,9 +1,11 @@
 """Text normalisation and masking of personal data: one pure function per concern.
 
 :func:`normalise` is the front door. It masks personal data as soon as the text has been
-decoded (HTML entities), width-folded (NFKC, so that full-width digits are digits) and
-converted to simplified characters (so traditional keywords are recognised): pure string
-functions that keep nothing. Segmentation, features, logs and exports see masked text only.
+decoded (HTML entities), width-folded (NFKC, so that full-width digits are digits),
+converted to simplified characters (so traditional keywords are recognised) and its white
+space collapsed (so that double spaces, tabs and zero-width spaces inside a number read as
+single spaces or nothing): pure string functions that keep nothing. Segmentation, features,
+logs and exports see masked text only.
 Placeholders are typed (``<PHONE>``, ``<IDCARD>``, ...) so the model can still use "a phone
 number was here" as a feature.
 """
@@ -36,6 +38,35 @@ _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕
 _SIGNATURE_KEYS = "联系人|姓名|署名|举报人|投诉人|反映人|来电人|留言人|申请人"
 _SELF_KEYS = "我叫|本人叫|本人姓名|我的名字是"
 _HONORIFICS = "先生|女士|小姐|阿姨|叔叔|大爷|大妈|师傅|老师"
+# A name with no colon before it (联系人张三, 联系人是张三, 我叫张三住在...) is told from
+# ordinary words (联系人不接电话, 我叫了物业) by its first character: one of the hundred or so
+# most common surnames, leaving out those that mostly start everyday words (向, 安, 成, 时,
+# 和, 全, 包, 尚, 符, 管, 费, 项, 申, ...), and not the start of such a word (严重, 任何).
+# A name after a colon needs no surname.
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶"
+    "程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺"
+    "顾毛郝龚邵万钱严覃武戴莫孔汤常温康施牛樊葛邢齐易乔伍颜倪庄聂章鲁岳翟殷詹欧耿焦俞柳舒"
+    "阮柯梅童霍涂谷翁冉骆蓝靳柴鲍喻祁蒲滕饶艾穆卓缪褚"
+)
+_NOT_NAMES = (
+    "严重|任何|方面|方式|方法|方便|马上|高度|高层|高速|金额|谢谢|施工|许多|曾经|陆续|范围|程序|"
+    "万元|余额|周边|周围|周末|白天|陈述|张贴|常年|常常|温度|康复|齐全|付款|付费|付出|杜绝|顾客|"
+    "莫名|颜色|章程|舒服|卓越|涂改|焦急|夏天|石头|钱款|黄金|何时|毛病|罗列|龙头|黎明|孔子"
+)
+# ... and by what follows a two-character name: a third character that starts the next words
+# (张三住在, 李四电话) is not part of the name.
+_AFTER_NAME = (
+    "住在是的电手联身已从和与向于说反称现今也都就要想对给被把让叫"
+    "我你他她们楼号栋室曾又还再等不没很请打到微家"
+)
+_CJK = r"[\u4e00-\u9fff]"
+_BARE_NAME = (
+    rf"(?!{_NOT_NAMES})[{_SURNAMES}]"
+    rf"(?:{_CJK}?(?:{_HONORIFICS})|{_CJK}(?:(?![{_AFTER_NAME}]){_CJK})?)"
+)
+_SEPARATOR = "[ -]?"  # between the digits of a number, once white space is collapsed
+_NUMERAL = "[〇零一幺二两三四五六七八九]"  # Chinese numerals for digits, as phone numbers are read
 
 
 def _after_first(keywords: str) -> str:
@@ -58,52 +89,95 @@ def _first_characters(keywords: str) -> str:
 # with one character class, and each pattern checks it with a look-behind. The engine skips
 # positions that fail a leading character class at C speed; a leading look-ahead (?=[...]) is
 # a full match attempt at every position: 4 us per ticket to find the candidates, not 1.7.
+#
+# Every repetition is bounded, so a match attempt reads a bounded number of characters:
+# linear time on any input (tests/nlp/adversarial_text.py holds the inputs that would show
+# otherwise). The e-mail pattern also starts only where a run of local-part characters
+# starts: a run of 50,000 letters before an "@" costs one attempt, not 50,000.
 _EMAIL = (
-    r"(?<=[A-Za-z0-9._%+-])(?P<EMAIL>[A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-    r"\.[A-Za-z]{2,})"
+    # Local part: at most 64 characters (RFC 5321); domain: at most 8 labels of at most 63.
+    r"(?<=[A-Za-z0-9._%+-])(?<![A-Za-z0-9._%+-].)"
+    r"(?P<EMAIL>[A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,63})"
 )
 _NUMBERS = (
     # A number starts with a digit, "+" or "(" that no digit precedes, and spans at least ten
-    # characters of digits, brackets, spaces and dashes: the look-ahead rejects the short
-    # numbers (dates, amounts) before the patterns are tried. It rejects no match: the
+    # characters of digits, brackets, spaces, dots and dashes: the look-ahead rejects the
+    # short numbers (dates, amounts) before the patterns are tried. It rejects no match: the
     # shortest, a landline such as 0101234567, has nine such characters after its first.
-    r"(?<=[0-9+(])(?<![0-9].)(?=[0-9 ()-]{9})(?:"
-    # 18-digit resident ID: 6-digit area, birth date, 3-digit sequence, check digit.
-    r"(?<=[1-9])(?P<IDCARD>[0-9]{5}(?:18|19|20)[0-9]{2}"
-    r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9A-Za-z]))"
-    # Mobile: optional +86, 1[3-9]x, then 8 digits in any grouping by space or dash.
-    r"|(?P<PHONE>(?:(?<=\+)86[ -]?1|(?<=8)6[ -]?1|(?<=1))[3-9][0-9](?:[ -]?[0-9]){8}(?![0-9])"
+    r"(?<=[0-9+(])(?<![0-9].)(?=[0-9 ().-]{9})(?:"
+    # 18-digit resident ID: 6-digit area, birth date, 3-digit sequence, check digit; typed
+    # whole or as 6-8-4.
+    r"(?<=[1-9])(?P<IDCARD>[0-9]{5}[ -]?(?:18|19|20)[0-9]{2}"
+    r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[ -]?[0-9]{3}[0-9Xx](?![0-9A-Za-z]))"
+    # Mobile: optional +86, 0086 or 86, 1[3-9]x, then 8 digits; any grouping by space or
+    # dash, or 3-4-4 by dots (a dot anywhere would take lists of decimals for phones).
+    rf"|(?P<PHONE>(?:(?<=\+)86{_SEPARATOR}1|(?<=0)086{_SEPARATOR}1|(?<=8)6{_SEPARATOR}1|(?<=1))"
+    rf"(?:[3-9][0-9]\.[0-9]{{4}}\.[0-9]{{4}}|{_SEPARATOR}[3-9]{_SEPARATOR}[0-9]"
+    rf"(?:{_SEPARATOR}[0-9]){{8}})(?![0-9])"
     # Landline: area code 0xx(x), in brackets or not, then a 7-8 digit number.
-    r"|(?:(?<=\()0[0-9]{2,3}\)|(?<=0)[0-9]{2,3})[ -]?[0-9]{3,4}[ -]?[0-9]{4}(?![0-9]))"
-    # Bank card: 16 to 19 digits, possibly grouped by spaces or dashes.
-    r"|(?<=[0-9])(?P<BANKCARD>(?:[ -]?[0-9]){15,18}(?![0-9]))"
+    rf"|(?:(?<=\()0[0-9]{{2,3}}\)|(?<=0)[0-9]{{2,3}}){_SEPARATOR}[0-9]{{3,4}}{_SEPARATOR}"
+    r"[0-9]{4}(?![0-9]))"
+    # Bank card: a run of 16 to 19 digits, whole or in groups of at least three (the last
+    # may be shorter) split by a space or dash: 6222 0212 3456 7890 12, not the dates of
+    # 2019-12-31 2020-01-06. The look-ahead counts the run's digits possessively: giving
+    # digits back cannot make the run end.
+    r"|(?<=[0-9])(?P<BANKCARD>(?=(?:[ -]?[0-9]){15,18}+(?![ -]?[0-9]))"
+    r"[0-9]{2,18}(?:[ -][0-9]{3,18}){0,6}(?:[ -][0-9]{1,2})?(?![ -]?[0-9]))"
     r")"
 )
-# Licence plate: province, letter, optional separator, 5 or 6 letters/digits.
+# A mobile number in Chinese numerals (一三八一二三四五六七八, 幺 for 1, 〇 or 零 for 0),
+# with 〇〇八六 or not.
+_NUMERALS = (
+    rf"(?P<NUMERALS>(?:(?<=[〇零])[〇零]{_SEPARATOR}八{_SEPARATOR}六{_SEPARATOR}[一幺]|(?<=[一幺]))"
+    rf"{_SEPARATOR}[三四五六七八九](?:{_SEPARATOR}{_NUMERAL}){{9}}(?!{_NUMERAL}))"
+)
+# Licence plate: province, letter, optional separators, 5 or 6 letters/digits.
 _PLATE = (
-    rf"(?<=[{_PROVINCES}])(?P<PLATE>[A-HJ-NP-Za-hj-np-z][ ·.・-]?[A-HJ-NP-Za-hj-np-z0-9]{{4,5}}"
-    r"[A-HJ-NP-Za-hj-np-z0-9挂学警](?![A-Za-z0-9]))"
+    rf"(?<=[{_PROVINCES}])(?P<PLATE>[ ]?[A-HJ-NP-Za-hj-np-z][ ·.・-]?"
+    r"[A-HJ-NP-Za-hj-np-z0-9]{4,5}[A-HJ-NP-Za-hj-np-z0-9挂学警](?![A-Za-z0-9]))"
 )
-# A name after a signature keyword: 联系人：张三 / 投诉人:王先生. The SIGKEY and SELFKEY groups
-# hold the keyword without its first character: see _keyword.
+# A name after a signature keyword: 联系人：张三 / 投诉人:王先生 (any two or three characters
+# after a colon), 联系人张三 / 联系人是李先生 (a surname first). The SIGKEY and SELFKEY groups
+# hold the keyword without its first character: see _placeholder.
 _SIGNED_NAME = (
-    rf"(?P<SIGKEY>{_after_first(_SIGNATURE_KEYS)})[ ]?[:：][ ]?"
-    rf"(?P<NAME>[\u4e00-\u9fff]{{1,3}}?(?:{_HONORIFICS})|[\u4e00-\u9fff]{{2,3}})"
+    rf"(?P<SIGKEY>{_after_first(_SIGNATURE_KEYS)})(?:[ ]?[:：][ ]?"
+    rf"(?P<NAME>{_CJK}{{1,3}}?(?:{_HONORIFICS})|{_CJK}{{2,3}})"
+    rf"|[ ]?(?:[是为][ ]?)?(?P<BARENAME>{_BARE_NAME}))"
 )
-# ... or introduced by the writer: 我叫张三, / 本人李四。 (a name ends at punctuation)
+# ... or introduced by the writer: 我叫张三, / 本人李四。 (a name ends at punctuation), or
+# 我叫张三住在... (a surname first).
 _SELF_NAME = (
-    rf"(?P<SELFKEY>{_after_first(_SELF_KEYS)})"
-    rf"(?P<SELFNAME>[\u4e00-\u9fff]{{2,3}})(?=[,.;:!?，。；：！？、 ]|$)"
+    rf"(?P<SELFKEY>{_after_first(_SELF_KEYS)})(?:"
+    rf"(?P<SELFNAME>{_CJK}{{2,3}})(?=[,.;:!?，。；：！？、 ]|$)|(?P<SELFBARE>{_BARE_NAME}))"
 )
+
+# The kind of data each named group of the regex holds.
+_KINDS = {
+    "EMAIL": "EMAIL",
+    "IDCARD": "IDCARD",
+    "PHONE": "PHONE",
+    "NUMERALS": "PHONE",
+    "BANKCARD": "BANKCARD",
+    "PLATE": "PLATE",
+    "NAME": "NAME",
+    "BARENAME": "NAME",
+    "SELFNAME": "NAME",
+    "SELFBARE": "NAME",
+}
 
 
 def _personal_data_regex(*, email: bool) -> re.Pattern[str]:
     """All patterns in one alternation, in this order; the e-mail pattern only if ``email``."""
     # The patterns that start with a Chinese character share one look-behind, so that digits
     # (most candidates) are not tried against each of them.
-    chinese = _PROVINCES + _first_characters(_SIGNATURE_KEYS) + _first_characters(_SELF_KEYS)
+    chinese = (
+        _PROVINCES + _first_characters(_SIGNATURE_KEYS) + _first_characters(_SELF_KEYS) + "〇零一幺"
+    )
     first = "0-9+(" + chinese
-    patterns = [_NUMBERS, f"(?<=[{chinese}])(?:{_PLATE}|{_SIGNED_NAME}|{_SELF_NAME})"]
+    patterns = [
+        _NUMBERS,
+        f"(?<=[{chinese}])(?:{_PLATE}|{_SIGNED_NAME}|{_SELF_NAME}|{_NUMERALS})",
+    ]
     if email:
         first = r"A-Za-z._%\-" + first
         patterns.insert(0, _EMAIL)
@@ -125,7 +199,12 @@ def _personal_data(text: str) -> re.Pattern[str]:
 # "a<b and c>d" and our own placeholders (<PHONE>) stay as they are.
 _TAGS = "a|b|br|div|em|font|h[1-6]|hr|i|img|li|ol|p|section|span|strong|table|tbody|td|th|tr|u|ul"
 _MARKUP = re.compile(rf"</?(?:{_TAGS})(?:\s[^<>=]{{0,100}}=[^<>]{{0,200}})?\s*/?>", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and the invisible format characters (zero-width space and joiners,
+# soft hyphen, direction marks, byte order mark) that can hide inside a number: 138\u200b1234.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u2064\u2066-\u206f\ufeff]"
+)
 
 
 def strip_markup(text: str) -> str:
@@ -190,35 +269,65 @@ def fold_width(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def _keyword(match: re.Match[str], group: str) -> str:
-    """The keyword before a name: the regex consumed its first character before ``group``."""
-    return match.string[match.start() : match.end(group)]
-
-
 def _placeholder(match: re.Match[str]) -> str:
-    kind = match.lastgroup
-    if kind == "NAME":
-        return f"{_keyword(match, 'SIGKEY')}:<NAME>"
-    if kind == "SELFNAME":
-        return f"{_keyword(match, 'SELFKEY')}<NAME>"
-    return f"<{kind}>"
+    group = match.lastgroup or ""
+    kind = _KINDS[group]
+    if kind != "NAME":
+        return f"<{kind}>"
+    # The keyword (and 是/为) before the name stays, without spaces: 联系人:<NAME>.
+    # The regex consumed the keyword's first character before the SIGKEY or SELFKEY group.
+    keyword = match.string[match.start() : match.start(group)].replace(" ", "")
+    if group == "NAME":
+        keyword = keyword.replace("：", ":")
+    return f"{keyword}<NAME>"
 
 
 def mask_personal_data(text: str) -> str:
     """Replace phone and ID numbers, e-mails, bank cards, plates and signed names by placeholders.
 
-    Expects width-folded, simplified text; :func:`normalise` prepares it in that order.
+    Expects prepared text: markup decoded, width folded, simplified, white space collapsed
+    and invisible characters dropped. :func:`normalise` prepares it in that order, and so
+    masks what this misses in raw text (a zero-width space inside a number, 聯繫人：張三,
+    138&#49;2345678).
     """
     return _personal_data(text).sub(_placeholder, text)
 
 
+# Whether a number (or a plate, or a run of numerals) ends where it seems to is checked
+# against what follows it. When what follows is masked in the same pass, what is left before
+# it can be a number of its own: 782811 19710208 94233-71475212370298333 is too long for a
+# card, 71475212370298333 is one, and then so is 782811 19710208 94233. So masking is
+# repeated, up to three passes (each linear; enough for all but contrived runs of digits),
+# while a placeholder follows what could end a number, and normalise is idempotent.
+_PASSES = 3
+_ENDS = "0-9A-Za-z〇零一幺二两三四五六七八九"
+_AFTER_AN_END = re.compile(
+    rf"<(?:(?<=[{_ENDS}]<)|(?<=[{_ENDS}][ -]<))(?:PHONE|IDCARD|EMAIL|BANKCARD|PLATE|NAME)>"
+)
+
+
+def _mask(text: str, *, counts: Counter[str] | None = None) -> str:
+    """:func:`mask_personal_data`, repeated while a placeholder ends up after what could end a
+    number; what it finds is added to ``counts``."""
+    for _ in range(_PASSES):
+        regex = _personal_data(text)
+        if counts is not None:
+            counts.update(_KINDS[match.lastgroup or ""] for match in regex.finditer(text))
+        masked = regex.sub(_placeholder, text)
+        if masked == text or not _AFTER_AN_END.search(masked):  # most tickets: one pass
+            return masked
+        text = masked
+    return text
+
+
 def count_personal_data(text: str) -> Counter[str]:
     """How many items of each kind :func:`normalise` would mask in ``text`` (counts only)."""
-    prepared = _prepare(text)
-    return Counter(
-        "NAME" if match.lastgroup == "SELFNAME" else match.lastgroup or ""
-        for match in _personal_data(prepared).finditer(prepared)
-    )
+    counts: Counter[str] = Counter()
+    _mask(_prepare(text), counts=counts)
+    return counts
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @cache
@@ -230,15 +339,21 @@ def to_simplified(text: str) -> str:
     """Traditional to simplified Chinese (OpenCC ``t2s``, phrase-aware)."""
     if text.isascii():  # the dictionaries hold Chinese characters only
         return text
-    return _t2s().convert(text)
+    try:
+        return _t2s().convert(text)
+    except UnicodeEncodeError:
+        # A lone surrogate (a JSON "\udfff" escape, a broken decoder) is no character:
+        # OpenCC cannot encode it, tokenizers choke on it. It becomes U+FFFD.
+        return _t2s().convert(_SURROGATE.sub("\ufffd", text))
 
 
 def collapse_whitespace(text: str) -> str:
-    """Drop control characters, fold every run of white space into one space, and trim."""
+    """Drop control and invisible format characters (zero-width space, soft hyphen, ...),
+    fold every run of white space into one space, and trim."""
     # Control characters go first: \x1c..\x1f are white space to str.split, and are dropped,
-    # not turned into spaces. Tickets rarely have any: control characters are not printable,
-    # and once its line breaks are out of the way a ticket usually is, which is quicker to ask
-    # than a regex search.
+    # not turned into spaces. Tickets rarely have any: control and format characters are not
+    # printable, and once its line breaks are out of the way a ticket usually is, which is
+    # quicker to ask than a regex search.
     if not text.replace("\n", "").isprintable():
         text = _CONTROL.sub("", text)
     # str.split() and str.strip() treat as white space exactly what the regex \s does
@@ -250,12 +365,15 @@ def normalise(text: str) -> str:
     """The normal form every other part of the library sees.
 
     Markup and entities decoded, width folded, traditional characters converted to
-    simplified (so 聯繫人 and 粵B are recognised like 联系人 and 粤B), personal data masked,
-    white space collapsed. Idempotent: ``normalise(normalise(t)) == normalise(t)``.
+    simplified (so 聯繫人 and 粵B are recognised like 联系人 and 粤B), white space collapsed
+    and invisible characters dropped (so "138  1234 5678" with a tab or a zero-width space
+    is still a phone number), then personal data masked.
+    Idempotent: ``normalise(normalise(t)) == normalise(t)``.
     """
-    return collapse_whitespace(mask_personal_data(_prepare(text)))
+    return _mask(_prepare(text))
 
 
 def _prepare(text: str) -> str:
-    """What masking expects: markup decoded, width folded, simplified characters."""
-    return to_simplified(fold_width(strip_markup(text)))
+    """What masking expects: markup decoded, width folded, simplified characters, white
+    space collapsed."""
+    return collapse_whitespace(to_simplified(fold_width(strip_markup(text))))

@@ -8,15 +8,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from nlp.registry import Registry
 from service import metrics
+from service.docs import install_docs
 from service.errors import install_error_handlers
 from service.holder import ModelHolder
-from service.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from service.middleware import (
+    BodyLimitMiddleware,
+    ConcurrencyLimitMiddleware,
+    RequestLogMiddleware,
+)
 from service.routes import STATIC_DIR, router
 from service.settings import resolve_settings
 
@@ -34,7 +38,8 @@ Send an API key in `X-API-Key` when keys are configured. The try-it page is at `
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load and warm up the active model, then watch the registry for activations."""
+    """Start serving at once; load and warm up the active model in the watcher's thread,
+    which then watches the registry for activations."""
     settings = resolve_settings(app)
     registry = Registry(settings.models_dir, signing_key=settings.signing_key_value)
     if not registry.signed:
@@ -45,9 +50,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     holder = ModelHolder(registry, settings.model_name, interval=settings.watch_interval)
     app.state.holder = holder
-    # A missing or corrupt model does not stop the start: /readyz says 503 and why, and the
-    # watcher loads the model as soon as a good version is activated.
-    await anyio.to_thread.run_sync(holder.refresh)
+    # Until the model is loaded, /readyz answers 503 "loading the model" and classify routes
+    # 503 with Retry-After. A missing or corrupt model does not stop the start either: /readyz
+    # says why, and the watcher loads the model as soon as a good version is activated.
     holder.start()
     try:
         yield
@@ -60,6 +65,14 @@ def _body_limit(scope: Any) -> int:
     return resolve_settings(scope["app"]).max_body_bytes
 
 
+def _concurrency_limit(scope: Any) -> int:
+    return resolve_settings(scope["app"]).max_concurrency
+
+
+def _queue_wait(scope: Any) -> float:
+    return resolve_settings(scope["app"]).queue_wait_ms / 1000
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="appeal-router",
@@ -67,10 +80,16 @@ def create_app() -> FastAPI:
         description=DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,
+        # Served by service.docs from local copies of Swagger UI and ReDoc, behind a setting.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     install_error_handlers(app)
     app.include_router(router)
+    install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimitMiddleware, limit=_body_limit)
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=_concurrency_limit, wait=_queue_wait)
     app.add_middleware(RequestLogMiddleware)  # outermost: ids and logs cover the 413s too
     return app

@@ -59,8 +59,10 @@ async def get_model(holder: HolderDep) -> RoutingModel:
     """The serving model, read once: a swap during the request does not change it."""
     model = holder.model
     if model is None:
-        reason = holder.last_failure.reason if holder.last_failure else "still loading"
-        raise ModelUnavailableError(f"no model is loaded yet ({reason}); retry shortly")
+        reason = holder.last_failure.reason if holder.last_failure else "loading the model"
+        raise ModelUnavailableError(
+            f"no model is loaded yet ({reason}); retry shortly", headers={"Retry-After": "1"}
+        )
     return model
 
 

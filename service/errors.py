@@ -3,16 +3,23 @@
 
 401 no or unknown API key · 403 key lacks the right · 404 unknown model version or route ·
 409 the version failed verification or cannot be loaded, or the registry is read-only for the
-service · 413 body over the limit · 422 invalid input (with the
-field path; also a body that is not JSON) · 503 no model loaded yet, or the registry cannot be
-read by the service. Anything else is a bug:
+service · 413 body over the limit · 422 invalid input (with the field path; also a body that
+is not JSON) · 503 no model loaded yet, or the worker is at its concurrency limit (both with
+``Retry-After``), or the registry cannot be read by the service; a request uvicorn cannot
+parse gets a JSON 400 (:mod:`service.http_protocol`). Anything else is a bug:
 it is logged and answered 500 with the same shape; the fuzz test keeps that from happening.
+
+No answer names a place on the server's disk: :func:`public_message` turns the registry's
+folder into ``<models>`` and any other absolute path into its last part, for every error
+answered here and for ``/readyz``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +28,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nlp.errors import ModelIntegrityError, ModelNotFoundError, RegistryAccessError
-from nlp.text import mask_personal_data
+from nlp.text import normalise
+from service.settings import resolve_settings
 
 __all__ = [
     "ApiError",
@@ -29,6 +37,7 @@ __all__ = [
     "error_body",
     "field_errors",
     "install_error_handlers",
+    "public_message",
 ]
 
 logger = logging.getLogger("service.errors")
@@ -87,7 +96,7 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     key the client sent (an unknown field), so it is masked like the message."""
     return [
         {
-            "path": mask_personal_data(_path(error.get("loc", ()))),
+            "path": normalise(_path(error.get("loc", ()))),
             "message": str(error.get("msg", "invalid")),
         }
         for error in errors
@@ -97,7 +106,29 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
 def error_body(
     code: str, message: str, fields: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
-    return {"code": code, "message": mask_personal_data(message), "fields": fields or []}
+    return {"code": code, "message": normalise(message), "fields": fields or []}
+
+
+# An absolute POSIX path: a "/" that does not continue a word, URL or relative path, then
+# one or more segments; the last segment is kept.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/>-])/(?:[^\s/'\"]+/)*([^\s/'\"]*)")
+
+
+def public_message(message: str, models_dir: Path | None) -> str:
+    """``message`` without the server's filesystem layout: the registry folder ``models_dir``
+    becomes ``<models>``, any other absolute path its last part."""
+    if models_dir is not None:
+        for root in sorted({str(models_dir), str(Path(models_dir).resolve())}, key=len)[::-1]:
+            if root.startswith("/"):
+                message = message.replace(root, "<models>")
+    return _ABSOLUTE_PATH.sub(lambda match: match.group(1) or "/", message)
+
+
+def _models_dir(request: Request) -> Path | None:
+    try:
+        return resolve_settings(request.app).models_dir
+    except Exception:  # settings that fail to load must not turn an error answer into a 500
+        return None
 
 
 def _respond(
@@ -110,6 +141,7 @@ def _respond(
 ) -> JSONResponse:
     state = request.scope.get("state") or {}
     request_id = state.get("request_id") if isinstance(state, dict) else None
+    message = public_message(message, _models_dir(request))
     return JSONResponse(
         {"error": error_body(code, message, fields), "request_id": request_id},
         status_code=status,

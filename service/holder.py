@@ -6,6 +6,10 @@ that is running. A new version is loaded, verified (hashes before unpickling, by
 registry) and warmed up in the watcher's thread; only then is the reference replaced, which
 is one atomic assignment. A version that fails verification is refused: the old one keeps
 serving and the failure is logged and reported by ``/readyz``.
+
+The first load happens in the watcher's thread too, right after the worker starts serving:
+until it ends, ``/readyz`` answers 503 ("loading the model") and classify routes 503 with
+``Retry-After``, instead of connections hanging while the model loads.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class ModelHolder:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._first_attempt = threading.Event()
 
     @property
     def ready(self) -> bool:
@@ -103,11 +108,18 @@ class ModelHolder:
                     )
                 self.last_failure = failure
             self._stamp = stamp
+            self._first_attempt.set()
             return self.model
+
+    def wait_first_load(self, timeout: float) -> bool:
+        """Block until the first load has succeeded or failed (at most ``timeout`` seconds);
+        whether it has ended."""
+        return self._first_attempt.wait(timeout)
 
     # ------------------------------------------------------------------ the watcher
     def start(self) -> None:
-        """Poll the pointer every ``interval`` seconds in a daemon thread."""
+        """Load the active version now and then poll the pointer every ``interval`` seconds,
+        in a daemon thread."""
         if self._thread is not None:
             return
         self._stop.clear()
@@ -121,11 +133,16 @@ class ModelHolder:
             self._thread = None
 
     def _watch(self) -> None:
+        self._check()
         while not self._stop.wait(self.interval):
-            try:
-                stamp = self.registry.pointer_stamp(self.name)
-                # Reload when the pointer moved, or retry while nothing serves yet.
-                if stamp != self._stamp or self.model is None:
-                    self.refresh()
-            except Exception:  # the watcher must outlive any surprise
-                logger.exception("model watcher failed; retrying", extra={"event": "watch_error"})
+            self._check()
+
+    def _check(self) -> None:
+        try:
+            stamp = self.registry.pointer_stamp(self.name)
+            # Reload when the pointer moved, or retry while nothing serves yet.
+            if stamp != self._stamp or self.model is None:
+                self.refresh()
+        except Exception:  # the watcher must outlive any surprise
+            logger.exception("model watcher failed; retrying", extra={"event": "watch_error"})
+            self._first_attempt.set()

@@ -1,8 +1,10 @@
 """Structured logs: one JSON object per line, every string masked for personal data.
 
 The service never logs ticket text unless ``APPEALS_LOG_TEXT`` is set, and even then what is
-written has gone through :func:`nlp.mask_personal_data` first, as has every other string
-(messages, exception text, tracebacks), because a resident's phone number can hide anywhere.
+written is its normal form (:func:`nlp.normalise`: entities decoded, width folded, simplified,
+white space collapsed, personal data masked), as is every other string (messages, exception
+text, tracebacks), because a resident's phone number can hide anywhere. The logs mask exactly
+what the model's input masks, 聯繫人：張三 and numbers split by zero-width spaces included.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from nlp.text import fold_width, mask_personal_data
+from nlp.text import normalise
 
 __all__ = ["JsonFormatter", "log_config", "masked"]
 
@@ -25,9 +27,10 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {
 
 
 def masked(value: Any) -> Any:
-    """``value`` with personal data masked in every string it holds."""
+    """``value`` with personal data masked in every string it holds (each string in its
+    normal form: a traceback comes out on one line)."""
     if isinstance(value, str):
-        return mask_personal_data(fold_width(value))
+        return normalise(value)
     if isinstance(value, dict):
         return {str(k): masked(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

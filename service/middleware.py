@@ -1,16 +1,21 @@
 """Pure ASGI middleware (no ``BaseHTTPMiddleware``: it costs a task and a copy per request).
 
 :class:`BodyLimitMiddleware` answers 413 when a body is over the limit, whether announced by
-``Content-Length`` or discovered while reading a chunked body. :class:`RequestLogMiddleware`
-gives each request an id, writes one JSON log line when it ends and feeds the metrics.
+``Content-Length`` or discovered while reading a chunked body. :class:`ConcurrencyLimitMiddleware`
+answers 503 with ``Retry-After`` when a worker already handles its limit of requests, so the
+admitted ones keep their latency. :class:`RequestLogMiddleware` gives each request an id,
+writes one JSON log line when it ends and feeds the metrics.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 import uuid
+from collections import deque
+from functools import lru_cache
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -19,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service import metrics
 from service.errors import error_body
 
-__all__ = ["BodyLimitMiddleware", "RequestLogMiddleware"]
+__all__ = ["BodyLimitMiddleware", "ConcurrencyLimitMiddleware", "RequestLogMiddleware"]
 
 access_log = logging.getLogger("service.access")
 
@@ -93,6 +98,102 @@ class BodyLimitMiddleware:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class ConcurrencyLimitMiddleware:
+    """At most ``limit()`` requests in this worker at once. One over it waits up to
+    ``wait()`` seconds for a place (a place is handed to the longest waiting, first come first
+    served); one that gets none in time is answered 503 with ``Retry-After`` and the JSON
+    error body, instead of joining a queue that only grows and slows every admitted request.
+    The short wait absorbs the bursts of a normal load (connections do not split evenly
+    across workers), so the limit can sit near what a worker keeps up with. Health,
+    readiness and metrics are exempt: a probe must see the worker even when it is busy."""
+
+    EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
+    RETRY_AFTER = 1  # seconds
+
+    def __init__(self, app: ASGIApp, *, limit: Any, wait: Any = None) -> None:
+        self.app = app
+        # Callables, so test overrides of the settings reach them.
+        self.limit = limit
+        self.wait = wait if wait is not None else (lambda scope: 0.0)
+        self.active = 0  # one event loop per worker: no lock needed
+        self.waiting = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()  # cancelled ones are skipped
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        limit: int = self.limit(scope)
+        if self.active < limit and not self.waiting:
+            self.active += 1
+        elif not await self._wait_for_a_place(float(self.wait(scope))):
+            await self._reject(send, limit, scope.get("state", {}).get("request_id"))
+            return
+        try:
+            # Admission first, work after: without this turn of the loop, a request that
+            # computes without awaiting (single tickets) would finish before the next one
+            # is counted, and the queue would grow unseen in the loop instead of here.
+            await asyncio.sleep(0)
+            await self.app(scope, receive, send)
+        finally:
+            self._leave()
+
+    async def _wait_for_a_place(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for a place handed over by :meth:`_leave`; True if got."""
+        if seconds <= 0:
+            return False
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(seconds):
+                await waiter
+            return True
+        except TimeoutError:
+            # Handed a place at the very moment the time ran out: it is ours all the same.
+            if waiter.done() and not waiter.cancelled():
+                return True
+            waiter.cancel()  # _leave skips it
+            return False
+        finally:
+            self.waiting -= 1
+
+    def _leave(self) -> None:
+        """Hand this place to the longest waiting request, or free it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the place changes hands: active stays as it is
+                return
+        self.active -= 1
+
+    @staticmethod
+    @lru_cache(maxsize=8)
+    def _error(limit: int, retry_after: int) -> dict[str, Any]:
+        # Built once per limit: a worker under attack answers thousands of these a second.
+        message = (
+            f"the server is busy ({limit} requests in progress in this worker); "
+            f"retry after {retry_after} s"
+        )
+        return error_body("overloaded", message)
+
+    async def _reject(self, send: Send, limit: int, request_id: str | None) -> None:
+        error = self._error(limit, self.RETRY_AFTER)
+        body = json.dumps({"error": error, "request_id": request_id}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(self.RETRY_AFTER).encode()),
                 ],
             }
         )

@@ -30,7 +30,8 @@ from service.dependencies import (
     RegistryDep,
     SettingsDep,
 )
-from service.errors import InvalidInputError, error_body, field_errors
+from service.docs import MetricsAccess
+from service.errors import InvalidInputError, error_body, field_errors, public_message
 from service.schemas import (
     ActivateRequest,
     ActivateResponse,
@@ -62,7 +63,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         "registry is read-only for the service",
         413: "request body over the limit (1 MiB by default)",
         422: "invalid input; `fields` names each field path",
-        503: "no model loaded yet",
+        503: "no model loaded yet, or the worker is busy; retry after `Retry-After` seconds",
     }
     return {code: {"model": ErrorResponse, "description": descriptions[code]} for code in codes}
 
@@ -282,6 +283,8 @@ async def healthz() -> dict[str, str]:
 async def readyz(holder: HolderDep) -> Any:
     model, failure = holder.model, holder.last_failure
     reason = f"{failure.version or 'active version'} refused: {failure.reason}" if failure else None
+    if reason is not None:
+        reason = public_message(reason, holder.registry.root)
     if model is None:
         body = {"status": "loading", "model": None, "reason": reason or "loading the model"}
         return JSONResponse(body, status_code=503)
@@ -292,7 +295,7 @@ async def readyz(holder: HolderDep) -> Any:
     }
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[MetricsAccess])
 def prometheus_metrics(settings: SettingsDep) -> Response:
     body = metrics.render(settings.prometheus_multiproc_dir)
     return Response(body, media_type=metrics.CONTENT_TYPE_LATEST)

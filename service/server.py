@@ -4,6 +4,12 @@ The command line wins over the environment: its options are handed to the worker
 ``APPEALS_*`` variables, which is how each worker's :class:`~service.settings.Settings` gets
 them. With several workers, a fresh ``PROMETHEUS_MULTIPROC_DIR`` makes ``/metrics`` count
 for all of them.
+
+Workers start cheaply: a worker answers uvicorn's health check once it has imported the
+``appeals`` script and uvicorn's config (``nlp`` imports its modules lazily), and it loads the
+model in the background after it starts serving (``/readyz`` says 503 until then). The health
+check waits ``APPEALS_WORKER_HEALTHCHECK_TIMEOUT`` seconds (30 by default; uvicorn's own 5 s
+killed workers that started slowly on a busy machine) before it restarts a worker.
 """
 
 from __future__ import annotations
@@ -14,8 +20,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["is_loopback", "serve"]
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+__all__ = ["is_loopback", "serve", "uvicorn_options"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,6 +37,27 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def uvicorn_options(settings: Settings, *, host: str, port: int, workers: int) -> dict[str, Any]:
+    """The keyword arguments of ``uvicorn.run`` (and ``uvicorn.Config``) for the service."""
+    from service.http_protocol import JsonErrorHttpToolsProtocol
+    from service.logs import log_config
+
+    return {
+        "app": "service.app:create_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "loop": "uvloop",
+        "http": JsonErrorHttpToolsProtocol,  # JSON, not plain text, for requests it rejects
+        "log_config": log_config(settings.log_level),
+        "access_log": False,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+        "timeout_worker_healthcheck": settings.worker_healthcheck_timeout,
+        "server_header": False,
+    }
 
 
 def serve(
@@ -41,7 +72,6 @@ def serve(
     finish first, up to ``APPEALS_SHUTDOWN_TIMEOUT`` seconds)."""
     import uvicorn
 
-    from service.logs import log_config
     from service.settings import Settings
 
     if models_dir is not None:
@@ -75,19 +105,7 @@ def serve(
         file=sys.stderr,
     )
     try:
-        uvicorn.run(
-            "service.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            loop="uvloop",
-            http="httptools",
-            log_config=log_config(settings.log_level),
-            access_log=False,
-            timeout_graceful_shutdown=settings.shutdown_timeout,
-            server_header=False,
-        )
+        uvicorn.run(**uvicorn_options(settings, host=host, port=port, workers=workers))
     finally:
         if multiproc_dir is not None:
             shutil.rmtree(multiproc_dir, ignore_errors=True)

@@ -80,6 +80,33 @@ class Settings(BaseSettings):
     shutdown_timeout: int = Field(
         default=30, gt=0, description="seconds in-flight requests get to finish after SIGTERM"
     )
+    max_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=10_000,
+        description="requests one worker handles at once; more wait up to queue_wait_ms for "
+        "a place, then get 503 with Retry-After",
+    )
+    queue_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=10_000,
+        description="milliseconds a request over max_concurrency waits for a place (0: none)",
+    )
+    worker_healthcheck_timeout: int = Field(
+        default=30,
+        ge=1,
+        le=600,
+        description="seconds a worker may take to answer uvicorn's health check before a restart",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="serve /metrics to anyone; otherwise to loopback clients and key holders",
+    )
+    docs_public: bool = Field(
+        default=True,
+        description="serve /docs, /redoc, /openapi.json to anyone; otherwise as /metrics",
+    )
     log_level: str = Field(default="INFO", description="level of the JSON request log")
     log_text: bool = Field(
         default=False, description="also log the (masked) ticket text; off by default"

@@ -293,6 +293,25 @@ def test_the_signing_key_setting_signs_and_guards_versions(
     assert (code, out.strip()) == (0, "default@v2: signed")
     code, out, _ = run(capsys, "models", "activate", "v2", "--models-dir", models)
     assert (code, out.strip()) == (0, "default: active version is now v2")
+    # Batch tagging checks the signature too (v1 is unsigned, v2 signed).
+    tickets = tmp_path / "tickets.csv"
+    pd.DataFrame({"text": ["路灯坏了", "小区停水三天了"]}).to_csv(tickets, index=False)
+    code, _, err = run(
+        capsys,
+        "tag",
+        tickets,
+        "--out",
+        tmp_path / "v1.csv",
+        "--model",
+        "default@v1",
+        "--models-dir",
+        models,
+    )
+    assert code == 2
+    assert "is not signed" in err
+    code, _, err = run(capsys, "tag", tickets, "--out", tmp_path / "v2.csv", "--models-dir", models)
+    assert code == 0, err
+    assert len(pd.read_csv(tmp_path / "v2.csv")) == 2
 
     report = run_json(capsys, "train", DEMO, "--models-dir", models, "--json")
     folder = models / "default" / report["version"]

@@ -15,8 +15,15 @@ import pytest
 from nlp import tagging
 from nlp.batch import tag_frame
 from nlp.engines import ModelSource, resolve_source
-from nlp.errors import AppealRouterError, DataError, ModelNotFoundError, UnsupportedFormatError
+from nlp.errors import (
+    AppealRouterError,
+    DataError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    UnsupportedFormatError,
+)
 from nlp.model import Ranking, RoutingModel
+from nlp.registry import Registry
 from nlp.tagging import iter_chunks, read_output, tag_file, work_dir
 
 # Rows a real export has: empty bodies, a title only, white space only.
@@ -138,6 +145,27 @@ def test_mixed_jsonl_keeps_unreadable_and_non_text_rows(models_dir: Path, tmp_pa
     assert rows[0]["label"] is not None
     assert rows[1]["label"] is None
     assert rows[4]["extra"] in ({"a": 1}, '{"a": 1}')
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_a_lone_surrogate_in_jsonl_keeps_its_row(
+    suffix: str, models_dir: Path, tmp_path: Path
+) -> None:
+    # json.dumps writes a lone surrogate as the escape "\\udfff": valid JSON, no character.
+    lines = [
+        json.dumps({"id": 1, "text": "路灯坏了\udfff", "note": "\ud800"}),
+        json.dumps({"id": 2, "text": "楼下烧烤摊油烟太大 \U0001f600"}),  # a pair: untouched
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / f"out{suffix}"
+    summary = tag_file(source, out, models_dir=models_dir, chunk_size=1, progress=False)
+    assert summary.rows == 2
+    tagged = read_output(out)
+    assert [str(i) for i in tagged["id"]] == ["1", "2"]
+    assert tagged["text"].tolist() == ["路灯坏了\ufffd", "楼下烧烤摊油烟太大 \U0001f600"]
+    assert tagged["note"].tolist()[0] == "\ufffd"
+    assert tagged["label"].notna().all()
 
 
 def test_gb18030_csv_is_read(models_dir: Path, tmp_path: Path) -> None:
@@ -632,3 +660,52 @@ def test_workers_exit_when_the_input_ends(tickets: pd.DataFrame, models_dir: Pat
             assert not worker.is_alive()
         with pytest.raises(RuntimeError, match="runs once"):
             list(engine.run(iter(chunks)))
+
+
+SIGNING_KEY = "batch-signing-key"
+
+
+@pytest.fixture
+def signed_models(registry_copy: Registry) -> Path:
+    """A copy of the demo registry whose version carries this key's signature."""
+    Registry(registry_copy.root, signing_key=SIGNING_KEY).sign("default", "v1")
+    return registry_copy.root
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_signing_key_is_checked_once_and_workers_never_see_it(
+    jobs: int, signed_models: Path, engine_input: Path, local_output: pd.DataFrame, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.parquet"
+    tag_file(
+        engine_input,
+        out,
+        models_dir=signed_models,
+        chunk_size=10,
+        jobs=jobs,
+        progress=False,
+        signing_key=SIGNING_KEY,
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
+    source = resolve_source(signed_models, "default", None, signing_key=SIGNING_KEY)
+    assert SIGNING_KEY not in repr(source)
+    assert source.manifest_sha256 is not None
+
+
+def test_a_signing_key_refuses_an_unsigned_version_before_any_work(
+    models_dir: Path, engine_input: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.csv"
+    with pytest.raises(ModelIntegrityError, match="not signed"):
+        tag_file(engine_input, out, models_dir=models_dir, progress=False, signing_key=SIGNING_KEY)
+    assert not out.exists()
+
+
+def test_a_worker_refuses_a_manifest_changed_after_the_run_pinned_it(
+    signed_models: Path,
+) -> None:
+    source = resolve_source(signed_models, "default", None, signing_key=SIGNING_KEY)
+    manifest = signed_models / "default" / "v1" / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="changed after the run pinned it"):
+        Registry(signed_models).load("default", "v1", manifest_sha256=source.manifest_sha256)

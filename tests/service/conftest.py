@@ -21,17 +21,21 @@ MakeClient = Callable[..., TestClient]
 
 @pytest.fixture
 def make_client(models_dir: Path) -> Iterator[MakeClient]:
-    """``make_client(**settings)`` -> a started TestClient; stopped at teardown."""
+    """``make_client(**settings)`` -> a started TestClient; stopped at teardown. ``peer`` is
+    the client's address as the app sees it (not a loopback one by default)."""
     clients: list[TestClient] = []
 
-    def make(**overrides: Any) -> TestClient:
+    def make(*, peer: tuple[str, int] = ("testclient", 50000), **overrides: Any) -> TestClient:
         overrides.setdefault("models_dir", models_dir)
         settings = Settings(**overrides)
         app: FastAPI = create_app()
         app.dependency_overrides[get_settings] = lambda: settings
-        client = TestClient(app, raise_server_exceptions=True)
+        client = TestClient(app, raise_server_exceptions=True, client=peer)
         client.__enter__()
         clients.append(client)
+        # The model loads in the background once the app has started; tests begin after
+        # that first load has ended (loaded or refused), as a load balancer waits for /readyz.
+        assert app.state.holder.wait_first_load(60), "the model did not load within 60 s"
         return client
 
     yield make

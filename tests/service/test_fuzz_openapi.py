@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,17 @@ def fuzzed_registry(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     shutil.copytree(models_dir, root)
     add_version(Registry(root))
     REGISTRY["root"] = root
+
+
+@pytest.fixture(autouse=True)
+def model_loaded(fuzzed_registry: None) -> None:
+    """schemathesis starts the app's lifespan at a test's first request and ends it with the
+    test; the model loads in the background (classify answers 503 "loading" meanwhile), so
+    each test starts the app and waits for the model before fuzzing."""
+    readyz = schema["/readyz"]["GET"]
+    deadline = time.monotonic() + 120
+    while readyz.Case().call().status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @schema.parametrize()

@@ -34,30 +34,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(two_versions: Registry, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def _start(
+    root: Path, tmp_path: Path, *, timeout: float = 120, **extra_env: str
+) -> tuple[str, subprocess.Popen[bytes], Path]:
+    """`appeals serve --workers 2` on a free port; returns once /readyz says 200 (or the
+    process ended, or ``timeout`` seconds passed)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APPEALS_", "PROMETHEUS_"))}
     env["APPEALS_WATCH_INTERVAL"] = "0.5"
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(APPEALS),
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--models-dir",
-            str(two_versions.root),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
+    env.update(extra_env)
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(APPEALS), "serve", "--port", str(port), "--workers", "2", "--models-dir", root],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
@@ -66,24 +62,114 @@ def server(two_versions: Registry, tmp_path: Path) -> Iterator[tuple[str, subpro
             pass
         if process.poll() is not None:
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     else:
         process.kill()
     if process.poll() is not None:
-        pytest.fail(f"server did not start:\n{(tmp_path / 'server.log').read_text()}")
-    # Both workers are up once both report their model (metrics in multiprocess mode).
-    while time.monotonic() < deadline:
-        if httpx.get(f"{base}/metrics", timeout=5).text.count("appeals_model_info{") >= 2:
-            break
-        time.sleep(0.2)
-    yield base, process
+        pytest.fail(f"server did not start:\n{log_path.read_text()}")
+    return base, process, log_path
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
-    log.close()
+
+
+def _worker_starts(log_path: Path) -> tuple[int, int]:
+    """(worker processes started, workers uvicorn found dead or unready) in a server log."""
+    messages = []
+    for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            messages.append(str(json.loads(line).get("message", "")))
+        except ValueError:
+            messages.append(line)
+    started = sum("Started server process" in m for m in messages)
+    failed = sum(("died" in m or "not ready in time" in m) for m in messages)
+    return started, failed
+
+
+@pytest.fixture
+def server(two_versions: Registry, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    base, process, _ = _start(two_versions.root, tmp_path)
+    deadline = time.monotonic() + 120
+    # Both workers are up once both report their model (metrics in multiprocess mode).
+    while time.monotonic() < deadline:
+        if httpx.get(f"{base}/metrics", timeout=5).text.count("appeals_model_info{") >= 2:
+            break
+        time.sleep(0.2)
+    yield base, process
+    _stop(process)
+
+
+def test_two_workers_start_without_restarts(models_dir: Path, tmp_path: Path) -> None:
+    """uvicorn's health check used to kill workers still importing scikit-learn (5 s)."""
+    started = time.monotonic()
+    base, process, log_path = _start(models_dir, tmp_path)
+    try:
+        assert time.monotonic() - started < 60, "not ready within 60 s"
+        # Both workers serve: each reports its model in the aggregated metrics.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if httpx.get(f"{base}/metrics", timeout=5).text.count("appeals_model_info{") >= 2:
+                break
+            time.sleep(0.2)
+        time.sleep(2)  # a restart would show in the log by now (health checks every 0.5 s)
+    finally:
+        _stop(process)
+    assert _worker_starts(log_path) == (2, 0), log_path.read_text()
+
+
+SLOW_WORKER_START = """\
+import sys
+import time
+
+if "--multiprocessing-fork" in sys.argv:  # a uvicorn worker, not the parent or a helper
+    time.sleep(7)
+"""
+
+
+def test_workers_that_start_slowly_are_not_killed(models_dir: Path, tmp_path: Path) -> None:
+    """A busy machine, simulated: every worker needs 7 s before it can answer uvicorn's
+    health check (uvicorn's default patience was 5 s, so each was killed and restarted)."""
+    slow = tmp_path / "slow-start"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(SLOW_WORKER_START, encoding="utf-8")
+    pythonpath = os.pathsep.join(filter(None, [str(slow), os.environ.get("PYTHONPATH")]))
+    base, process, log_path = _start(models_dir, tmp_path, timeout=60, PYTHONPATH=pythonpath)
+    try:
+        assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+        time.sleep(2)
+    finally:
+        _stop(process)
+    assert _worker_starts(log_path) == (2, 0), log_path.read_text()
+
+
+def test_malformed_request_gets_the_json_error_shape(
+    server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    """uvicorn rejects these before the app sees them; it used to answer in plain text."""
+    base, _ = server
+    port = int(base.rsplit(":", 1)[1])
+    for request in (
+        b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n{}",
+        b"GET /readyz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    ):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), answer
+        assert b"content-type: application/json" in head.lower(), answer
+        error = json.loads(body)["error"]
+        assert error["code"] == "bad_request"
+        assert "could not be parsed" in error["message"]
+        assert error["fields"] == []
 
 
 def test_hot_swap_under_load_drops_nothing(

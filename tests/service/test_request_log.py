@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from service_testing import TICKET
 
+from nlp.text import normalise
 from service.logs import JsonFormatter, log_config, masked
+from tests.nlp.personal_data import Generator
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -82,10 +84,41 @@ def test_a_hostile_request_id_is_replaced(make_client: Any) -> None:
         pytest.param({"a": ["身份证 110101199003071234"]}, "110101199003071234", id="nested"),
         pytest.param(("ＱＱ邮箱 a.b@qq.com",), "a.b@qq.com", id="tuple"),
         pytest.param("１３８１２３４５６７８", "１３８１２３４５６７８", id="full-width"),
+        # The logs prepare text as normalise does: entities, traditional characters, white
+        # space and invisible characters hide nothing.
+        pytest.param("聯繫人：張三", "張三", id="traditional-contact"),
+        pytest.param("車牌粵B12345", "B12345", id="traditional-province"),
+        pytest.param("电话138&#49;2345678", "2345678", id="entity"),
+        pytest.param("电话138  1234  5678", "5678", id="double-spaces"),
+        pytest.param("电话138\u200b1234\u200b5678", "5678", id="zero-width-spaces"),
     ],
 )
 def test_masked_reaches_every_string(value: Any, leak: str) -> None:
     assert leak not in json.dumps(masked(value), ensure_ascii=False)
+
+
+def test_logged_text_masks_every_generated_item(
+    make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every generated item of personal data (tests/nlp/personal_data.py, every category) sent
+    in an appeal with text logging on: none of it reaches the log, and the logged text is
+    what the model saw, the appeal's normal form."""
+    client = make_client(log_text=True)
+    tickets = list(Generator(seed=20240602).tickets(60))
+    assert len(tickets) >= 2_000
+    with caplog.at_level(logging.INFO, logger="service.access"):
+        for _, ticket, _ in tickets:
+            assert client.post("/v1/classify", json={"text": ticket}).status_code == 200
+    formatter = JsonFormatter()
+    lines = [formatter.format(r) for r in caplog.records if r.name == "service.access"]
+    assert len(lines) == len(tickets)
+    survivors = [
+        (item.category, item.raw, line)
+        for (item, _, expected), line in zip(tickets, lines, strict=True)
+        if json.loads(line)["text"] != normalise(expected)
+        or any(secret in line for secret in item.secrets)
+    ]
+    assert survivors == []
 
 
 def test_exceptions_are_masked_too() -> None:

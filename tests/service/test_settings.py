@@ -60,3 +60,30 @@ def test_get_settings_is_cached() -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_start_up_overload_and_access_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (defaults.max_concurrency, defaults.queue_wait_ms) == (8, 5.0)
+    assert defaults.worker_healthcheck_timeout == 30
+    assert not defaults.metrics_public
+    assert defaults.docs_public
+    monkeypatch.setenv("APPEALS_MAX_CONCURRENCY", "4")
+    monkeypatch.setenv("APPEALS_QUEUE_WAIT_MS", "0")
+    monkeypatch.setenv("APPEALS_WORKER_HEALTHCHECK_TIMEOUT", "90")
+    monkeypatch.setenv("APPEALS_METRICS_PUBLIC", "true")
+    monkeypatch.setenv("APPEALS_DOCS_PUBLIC", "false")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.max_concurrency, settings.queue_wait_ms) == (4, 0)
+    assert settings.worker_healthcheck_timeout == 90
+    assert settings.metrics_public
+    assert not settings.docs_public
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("max_concurrency", 0), ("worker_healthcheck_timeout", 0), ("queue_wait_ms", -1)],
+)
+def test_limits_are_validated(name: str, value: int) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings(**{name: value})
