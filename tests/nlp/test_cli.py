@@ -141,7 +141,8 @@ def test_report_dir_writes_a_confusion_matrix_without_missing_glyphs(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if command == "evaluate":
         assert (report_dir / "coverage.png").is_file()
-        assert json.loads((report_dir / "evaluation.json").read_text(encoding="utf-8"))["n"] == DEMO_ROWS
+        evaluation = json.loads((report_dir / "evaluation.json").read_text(encoding="utf-8"))
+        assert evaluation["n"] == DEMO_ROWS
 
 
 # --------------------------------------------------------------------------- predict
