@@ -29,6 +29,15 @@ __all__ = ["BodyLimitMiddleware", "ConcurrencyLimitMiddleware", "RequestLogMiddl
 access_log = logging.getLogger("service.access")
 
 
+async def _send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """A whole JSON response from a middleware, before (or instead of) the app's."""
+    start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": start + headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def _too_large_body(limit: int, request_id: str | None) -> bytes:
     body = error_body("body_too_large", f"request body over the limit of {limit:,} bytes")
     return json.dumps({"error": body, "request_id": request_id}).encode()
@@ -89,19 +98,7 @@ class BodyLimitMiddleware:
 
     @staticmethod
     async def _reject(send: Send, limit: int, request_id: str | None) -> None:
-        body = _too_large_body(limit, request_id)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 413, _too_large_body(limit, request_id), [(b"connection", b"close")])
 
 
 class ConcurrencyLimitMiddleware:
@@ -186,18 +183,7 @@ class ConcurrencyLimitMiddleware:
     async def _reject(self, send: Send, limit: int, request_id: str | None) -> None:
         error = self._error(limit, self.RETRY_AFTER)
         body = json.dumps({"error": error, "request_id": request_id}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(self.RETRY_AFTER).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 503, body, [(b"retry-after", str(self.RETRY_AFTER).encode())])
 
 
 class RequestLogMiddleware:
