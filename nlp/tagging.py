@@ -62,6 +62,7 @@ from nlp.engines import (
 )
 from nlp.errors import DataError, UnsupportedFormatError
 from nlp.model import RoutingModel
+from nlp.text import replace_surrogates
 
 __all__ = [
     "CSV_ENCODINGS",
@@ -277,7 +278,6 @@ def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
 # A JSON escape of a lone UTF-16 surrogate ("\udfff"): valid JSON, but no character that
 # UTF-8, Arrow or a tokenizer can take.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _without_surrogates(value: Any) -> Any:
@@ -285,7 +285,7 @@ def _without_surrogates(value: Any) -> Any:
     replacement character, so the row is kept and tagged rather than stopping the run. A
     surrogate pair written as two escapes decodes to one character and is not touched."""
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
+        return replace_surrogates(value)
     if isinstance(value, dict):
         return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -27,6 +27,7 @@ __all__ = [
     "fold_width",
     "mask_personal_data",
     "normalise",
+    "replace_surrogates",
     "strip_markup",
     "to_simplified",
 ]
@@ -330,6 +331,12 @@ def count_personal_data(text: str) -> Counter[str]:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def replace_surrogates(text: str) -> str:
+    """``text`` with every lone surrogate (a JSON ``"\\udfff"`` escape, a broken decoder),
+    which is no character that UTF-8, OpenCC or a tokenizer can take, replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 @cache
 def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
@@ -344,7 +351,7 @@ def to_simplified(text: str) -> str:
     except UnicodeEncodeError:
         # A lone surrogate (a JSON "\udfff" escape, a broken decoder) is no character:
         # OpenCC cannot encode it, tokenizers choke on it. It becomes U+FFFD.
-        return _t2s().convert(_SURROGATE.sub("\ufffd", text))
+        return _t2s().convert(replace_surrogates(text))
 
 
 def collapse_whitespace(text: str) -> str:
