@@ -39,7 +39,8 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     )
     from nlp.batch import OUTPUT_COLUMNS, tag_frame
     from nlp.classifier import CalibratedLinearSVC
-    from nlp.data import compose_document, prepare_rows, read_table, read_tables
+    from nlp.data import read_table, read_tables
+    from nlp.documents import compose_document, prepare_rows
     from nlp.errors import (
         AppealRouterError,
         DataError,
@@ -88,10 +89,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "nlp.classifier": ("CalibratedLinearSVC",),
     "nlp.data": (
-        "compose_document",
-        "prepare_rows",
         "read_table",
         "read_tables",
+    ),
+    "nlp.documents": (
+        "compose_document",
+        "prepare_rows",
     ),
     "nlp.errors": (
         "AppealRouterError",

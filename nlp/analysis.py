@@ -26,7 +26,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from nlp.batch import tag_frame
-from nlp.data import compose_document
+from nlp.documents import compose_document
 from nlp.errors import DataError
 from nlp.evaluate import Evaluation
 from nlp.model import ReviewPolicy, RoutingModel

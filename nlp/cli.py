@@ -114,7 +114,7 @@ def _load_model(args: argparse.Namespace) -> Any:
 def _columns(frame: Any, args: argparse.Namespace) -> tuple[str, str | None]:
     """(text column, title column). A column named on the command line must exist; the
     defaults 'text' and 'title' are used when present (a title-only file has no 'text')."""
-    from nlp.data import require_columns
+    from nlp.documents import require_columns
 
     named = [c for c in (args.text_col, args.title_col) if c is not None]
     require_columns(frame, named, what="input")
@@ -247,7 +247,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- predict
 def cmd_predict(args: argparse.Namespace) -> int:
-    from nlp.data import compose_document
+    from nlp.documents import compose_document
 
     if compose_document(args.text, args.title) is None:
         raise DataError(
@@ -258,17 +258,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     [prediction] = model.classify([args.text], [args.title], top_k=3, explain=args.explain)
     if args.json:
         _print_json(
-            {
-                "label": prediction.label,
-                "confidence": prediction.confidence,
-                "top_k": [{"label": label, "score": score} for label, score in prediction.top_k],
-                "needs_review": prediction.needs_review,
-                "review_reason": prediction.review_reason,
-                "explanation": [
-                    {"term": t.term, "weight": t.weight} for t in prediction.explanation
-                ],
-                "model": {"name": model.name, "version": model.version},
-            }
+            {**prediction.to_dict(), "model": {"name": model.name, "version": model.version}}
         )
         return 0
     print(f"{prediction.label}  (confidence {prediction.confidence:.2f})")

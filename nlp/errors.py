@@ -7,6 +7,15 @@ that already catch ``ValueError`` or ``FileNotFoundError`` keep working.
 
 from __future__ import annotations
 
+__all__ = [
+    "AppealRouterError",
+    "DataError",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
+    "RegistryAccessError",
+    "UnsupportedFormatError",
+]
+
 
 class AppealRouterError(Exception):
     """Base class of every error the library raises on purpose."""

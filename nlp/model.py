@@ -4,6 +4,11 @@
 notebooks) classifies with. Its fast path runs the pipeline's steps directly on a chunk of
 documents (no per-call validation), so one ticket and a chunk of ten thousand take the same
 code path.
+
+Its answer for a ticket is one record, :class:`Prediction`, and :meth:`Prediction.to_dict`
+is its one serialised form: the HTTP API (one ticket or a batch), ``appeals predict --json``
+and the columns :func:`nlp.tag_frame` adds are all that dictionary. A field added to the
+answer is added here, once.
 """
 
 from __future__ import annotations
@@ -19,12 +24,20 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
 from nlp.classifier import CalibratedLinearSVC
-from nlp.data import compose_document
+from nlp.documents import Documents, RowError, compose_documents
 from nlp.errors import DataError
 from nlp.features import DocumentVectorizer, SparseRows
 from nlp.text import normalise
 
-__all__ = ["Prediction", "Ranking", "ReviewPolicy", "RoutingModel", "Term", "TextNormaliser"]
+__all__ = [
+    "ANSWER_FIELDS",
+    "Prediction",
+    "Ranking",
+    "ReviewPolicy",
+    "RoutingModel",
+    "Term",
+    "TextNormaliser",
+]
 
 
 class TextNormaliser(TransformerMixin, BaseEstimator):
@@ -72,7 +85,11 @@ class Term:
 
 @dataclass(frozen=True)
 class Prediction:
-    """The answer for one ticket."""
+    """The answer for one ticket: the department, its probability, the runners-up, whether a
+    person must check it and why, and the terms of the ticket that decided it.
+
+    Scores are rounded to six decimals, as every client shows them.
+    """
 
     label: str
     confidence: float
@@ -80,6 +97,21 @@ class Prediction:
     needs_review: bool
     review_reason: str | None
     explanation: list[Term] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as JSON-ready values: :data:`ANSWER_FIELDS`, in that order."""
+        return {
+            "label": self.label,
+            "confidence": self.confidence,
+            "top_k": [{"label": label, "score": score} for label, score in self.top_k],
+            "needs_review": self.needs_review,
+            "review_reason": self.review_reason,
+            "explanation": [{"term": t.term, "weight": t.weight} for t in self.explanation],
+        }
+
+
+#: The keys of :meth:`Prediction.to_dict`, in order.
+ANSWER_FIELDS = ("label", "confidence", "top_k", "needs_review", "review_reason", "explanation")
 
 
 @dataclass(frozen=True)
@@ -98,10 +130,11 @@ class Ranking:
     explanations: list[list[Term]] | None = None
 
     def predictions(self) -> list[Prediction]:
+        """One :class:`Prediction` per row, in order."""
         labels = self.labels
         predictions = []
         for row, (ranked, scores) in enumerate(
-            zip(self.order.tolist(), self.scores.tolist(), strict=True)
+            zip(self.order.tolist(), np.round(self.scores, 6).tolist(), strict=True)
         ):
             reason = self.review_reasons[row]
             predictions.append(
@@ -150,7 +183,7 @@ class RoutingModel:
     def warm_up(self, *, explain: bool = True) -> None:
         """Build the tokenizer and touch every code path once, so the first ticket is fast.
 
-        ``explain=False`` skips the feature names (~0.3 s), which only explanations read:
+        ``explain=False`` skips building the feature names, which only explanations read:
         batch workers that never explain start sooner.
         """
         self.predict_proba(["预热：小区停水了，电话<PHONE>"])
@@ -175,32 +208,39 @@ class RoutingModel:
         explain: int = 0,
     ) -> list[Prediction]:
         """Route tickets given as bodies and titles, whichever exist (a title-only ticket has
-        ``None`` or ``""`` as its text), the way :func:`nlp.tag_frame` and training read them.
+        ``None`` or ``""`` as its text), by the one document rule of :mod:`nlp.documents`.
 
         Raises :class:`~nlp.errors.DataError` when a ticket has neither (missing, empty or
-        white space only); :func:`nlp.tag_frame` marks such a row ``empty_text`` instead.
+        white space only); :meth:`answer` (and so :func:`nlp.tag_frame`) gives such a row
+        its error instead.
         """
-        titles = titles if titles is not None else [None] * len(texts)
-        documents = []
-        for position, (text, title) in enumerate(zip(texts, titles, strict=True)):
-            document = compose_document(text, title)
-            if document is None:
+        found = compose_documents(texts, titles)
+        for position, error in enumerate(found.errors):
+            if error is not None:
                 raise DataError(
                     f"ticket {position} has no text and no title (missing, empty or white "
                     "space only): give its body, its title, or both"
                 )
-            documents.append(document)
-        return self.classify_documents(documents, top_k=top_k, policy=policy, explain=explain)
+        return self.rank(found.documents, top_k=top_k, policy=policy, explain=explain).predictions()
 
-    def classify_documents(
+    def answer(
         self,
-        documents: Sequence[str],
+        found: Documents,
         *,
         top_k: int = 3,
         policy: ReviewPolicy | None = None,
         explain: int = 0,
-    ) -> list[Prediction]:
-        return self.rank(documents, top_k=top_k, policy=policy, explain=explain).predictions()
+    ) -> list[Prediction | RowError]:
+        """One answer per row of ``found`` (:func:`nlp.documents.compose_documents`), in
+        order: the row's :class:`Prediction`, or why it has no document (``"empty_text"``,
+        ``"not_text"``)."""
+        predictions = (
+            self.rank(found.documents, top_k=top_k, policy=policy, explain=explain).predictions()
+            if found.documents
+            else []
+        )
+        routed = iter(predictions)
+        return [next(routed) if error is None else error for error in found.errors]
 
     def rank(
         self,
@@ -284,24 +324,4 @@ class RoutingModel:
                 term = str(names[column]).replace(" ", "")
                 totals[term] = totals.get(term, 0.0) + value
         ranked = sorted(totals.items(), key=lambda item: -item[1])[:n]
-        return [Term(term=term, weight=weight) for term, weight in ranked]
-
-    def explain(
-        self, text: str | None, title: str | None = None, *, label: str | None = None, n: int = 8
-    ) -> list[Term]:
-        """The terms of this ticket that pushed most toward ``label`` (default: the prediction)."""
-        document = compose_document(text, title)
-        if document is None:
-            raise DataError(
-                "the ticket has no text and no title (missing, empty or white space only): "
-                "give its body, its title, or both"
-            )
-        rows, probabilities = self._score(self._normaliser.transform([document]), word_rows=True)
-        assert rows is not None
-        if label is None:
-            index = int(probabilities[0].argmax())
-        elif label in self.labels:
-            index = self.labels.index(label)
-        else:
-            raise ValueError(f"unknown label {label!r}; the model knows {', '.join(self.labels)}")
-        return self._explain_row(*rows.row(0), index, n)
+        return [Term(term=term, weight=round(weight, 6)) for term, weight in ranked]

@@ -49,7 +49,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from nlp.batch import OUTPUT_COLUMNS
-from nlp.data import require_columns
+from nlp.documents import require_columns
 from nlp.engines import (
     DaskEngine,
     Engine,

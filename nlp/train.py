@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from nlp.classifier import CalibratedLinearSVC
-from nlp.data import PreparedRows, frame_sha256, prepare_rows
+from nlp.documents import PreparedRows, frame_sha256, prepare_rows
 from nlp.errors import DataError
 from nlp.evaluate import Evaluation, evaluate_probabilities
 from nlp.features import DocumentVectorizer

@@ -13,13 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
-from nlp.batch import tag_frame
+from nlp.documents import compose_documents
 from nlp.errors import ModelIntegrityError
+from nlp.model import Prediction
 from nlp.registry import Registry
 from service import metrics
 from service.dependencies import (
@@ -101,12 +101,7 @@ async def classify(
         state.text = ticket.text or ticket.title  # masked by the log formatter
     return {
         "id": ticket.id,
-        "label": prediction.label,
-        "confidence": prediction.confidence,
-        "top_k": [{"label": label, "score": score} for label, score in prediction.top_k],
-        "needs_review": prediction.needs_review,
-        "review_reason": prediction.review_reason,
-        "explanation": [{"term": t.term, "weight": t.weight} for t in prediction.explanation],
+        **prediction.to_dict(),
         "model": {"name": model.name, "version": model.version},
     }
 
@@ -123,7 +118,7 @@ def classify_batch(
     batch: BatchRequest, model: ModelDep, settings: SettingsDep, request: Request
 ) -> dict[str, Any]:
     """Results in input order. An invalid item gets an ``error`` entry in its place; the
-    others are still answered. Tagged by :func:`nlp.tag_frame`, like every batch engine."""
+    others are still answered, each with the same answer record as a single ticket."""
     if len(batch.items) > settings.max_batch_items:
         raise InvalidInputError(
             f"body.items: at most {settings.max_batch_items} items per batch "
@@ -146,46 +141,22 @@ def classify_batch(
                 "error": error_body("invalid_item", summary, fields),
             }
     if valid:
-        frame = pd.DataFrame(
-            {
-                "text": [item.text for _, item in valid],
-                "title": [item.title for _, item in valid],
-            },
-            dtype=object,
+        found = compose_documents(
+            [item.text for _, item in valid], [item.title for _, item in valid]
         )
-        tagged = tag_frame(
-            frame,
-            model,
-            text_col="text",
-            title_col="title",
-            top_k=settings.top_k,
-            policy=settings.policy,
-            explain=batch.explain,
+        answers = model.answer(
+            found, top_k=settings.top_k, policy=settings.policy, explain=batch.explain
         )
-        columns = {
-            name: tagged[name].tolist()
-            for name in ("label", "confidence", "top_k", "needs_review", "review_reason", "error")
-        }
-        explanations = tagged["explanation"].tolist() if batch.explain else None
-        for row, (index, item) in enumerate(valid):
-            result: dict[str, Any] = {"index": index, "id": item.id}
-            problem = columns["error"][row]
-            if isinstance(problem, str):
-                result["error"] = error_body(problem, "the ticket has no usable text")
+        routed: list[Prediction] = []
+        for (index, item), answer in zip(valid, answers, strict=True):
+            if isinstance(answer, Prediction):
+                routed.append(answer)
+                results[index] = {"index": index, "id": item.id, **answer.to_dict()}
             else:
-                reason = columns["review_reason"][row]
-                result.update(
-                    label=columns["label"][row],
-                    confidence=columns["confidence"][row],
-                    top_k=columns["top_k"][row],
-                    needs_review=bool(columns["needs_review"][row]),
-                    review_reason=reason if isinstance(reason, str) else None,
-                    explanation=explanations[row] if explanations else [],
-                )
-            results[index] = result
-        routed = [r for r in results if r.get("label") is not None]
+                problem = error_body(answer, "the ticket has no usable text")
+                results[index] = {"index": index, "id": item.id, "error": problem}
         metrics.observe_predictions(
-            [r["label"] for r in routed], sum(1 for r in routed if r["needs_review"])
+            [p.label for p in routed], sum(1 for p in routed if p.needs_review)
         )
     state = request.state
     state.model_version, state.items = model.version, len(batch.items)

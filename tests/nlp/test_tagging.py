@@ -438,6 +438,8 @@ class _InstantModel:
         order = np.tile([0, 1], (n, 1))
         return Ranking(self.labels, order, np.tile([0.9, 0.1], (n, 1)), [None] * n)
 
+    answer = RoutingModel.answer  # the model's own: one answer per row, from rank()
+
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
 def test_memory_does_not_grow_with_the_input(suffix: str, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from nlp.data import prepare_rows
+from nlp.documents import prepare_rows
 from nlp.errors import DataError
 from nlp.evaluate import Evaluation, evaluate_probabilities, expected_calibration_error
 from nlp.model import ReviewPolicy

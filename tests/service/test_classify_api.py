@@ -265,3 +265,49 @@ def test_the_schema_documents_title_or_body_and_numeric_ids(client: TestClient) 
     id_types = {option["type"] for option in schema["properties"]["id"]["anyOf"]}
     assert id_types == {"string", "integer", "null"}
     assert {"title": "油烟扰民", "id": 202401150001} in schema["examples"]
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        pytest.param(TICKET, "油烟扰民", id="body-and-title"),
+        pytest.param("孩子学校乱收补课费", None, id="body"),
+        pytest.param(None, "燃气泄漏煤气味", id="title-only"),
+        pytest.param("谢谢", None, id="content-free"),
+    ],
+)
+def test_every_client_serialises_the_same_answer_record(
+    make_client: object,
+    tiny_model: RoutingModel,
+    models_dir: object,
+    capsys: pytest.CaptureFixture[str],
+    text: str | None,
+    title: str | None,
+) -> None:
+    """API single, API batch, `appeals predict --json` and tag_frame give the model's
+    answer record (Prediction.to_dict) value for value: one record, one serialisation."""
+    from nlp.cli import main
+
+    explain = 4
+    client = make_client(explain_terms=explain)  # type: ignore[operator]
+    [prediction] = tiny_model.classify([text], [title], top_k=3, explain=explain)
+    record = prediction.to_dict()
+    assert list(record) == ["label", "confidence", "top_k", "needs_review", "review_reason",
+                            "explanation"]  # fmt: skip
+
+    ticket = {"text": text, "title": title}
+    single = client.post("/v1/classify", json=ticket).json()
+    assert {key: single[key] for key in record} == record
+
+    batch = client.post("/v1/classify/batch", json={"items": [ticket], "explain": explain})
+    [item] = batch.json()["items"]
+    assert {key: item[key] for key in record} == record
+
+    argv = ["predict", *([text] if text else []), *(["--title", title] if title else [])]
+    assert main([*argv, "--models-dir", str(models_dir), "--json", "--explain", str(explain)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {key: printed[key] for key in record} == record
+
+    frame = pd.DataFrame({"text": [text], "title": [title]}, dtype=object)
+    [row] = tag_frame(frame, tiny_model, title_col="title", explain=explain).to_dict("records")
+    assert {key: row[key] for key in record} == record
