@@ -58,13 +58,12 @@ def tag_frame(
     """
     found = frame_documents(frame, text_col=text_col, title_col=title_col)
     answers = model.answer(found, top_k=top_k, policy=policy, explain=explain)
-    fields = [name for name in ANSWER_FIELDS if explain or name != EXPLANATION_COLUMN]
-    columns: dict[str, list[object]] = {name: [None] * len(frame) for name in fields}
-    for position, answer in enumerate(answers):
-        if isinstance(answer, Prediction):
-            for name, value in answer.to_dict().items():
-                if name in columns:
-                    columns[name][position] = value
+    records = [a.to_dict() if isinstance(a, Prediction) else None for a in answers]
+    columns: dict[str, list[Any]] = {
+        name: [None if r is None else r[name] for r in records]
+        for name in ANSWER_FIELDS
+        if explain or name != EXPLANATION_COLUMN
+    }
     columns["model_version"] = [model.version or ""] * len(frame)
     columns["error"] = list(found.errors)
     out = frame.copy()

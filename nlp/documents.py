@@ -47,14 +47,6 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str | None], *, what:
         )
 
 
-def _as_text(value: object) -> str | None:
-    """The value as stripped text, or None when it is missing, empty or not text."""
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return None
-
-
 def _is_blank(value: object) -> bool:
     """Missing (None, NaN, pandas' NA) or white space only."""
     return (
@@ -67,8 +59,11 @@ def _is_blank(value: object) -> bool:
 
 def compose_document(text: object, title: object = None) -> str | None:
     """A ticket's document: title and body joined, whichever exist; None when neither does."""
-    parts = [p for p in (_as_text(title), _as_text(text)) if p]
-    return "\n".join(parts) if parts else None
+    body = text.strip() if isinstance(text, str) else ""
+    head = title.strip() if isinstance(title, str) else ""
+    if body and head:
+        return f"{head}\n{body}"
+    return body or head or None
 
 
 @dataclass(frozen=True)
@@ -107,8 +102,8 @@ def frame_documents(
     """:func:`compose_documents` of a frame's ``text_col`` and ``title_col`` (None: the
     ticket has no such field); a named column the frame lacks is a :class:`DataError`."""
     require_columns(frame, [text_col, title_col], what="input")
-    texts = frame[text_col].array if text_col is not None else [None] * len(frame)
-    titles = frame[title_col].array if title_col is not None else None
+    texts = frame[text_col].tolist() if text_col is not None else [None] * len(frame)
+    titles = frame[title_col].tolist() if title_col is not None else None
     return compose_documents(texts, titles)
 
 
