@@ -1,6 +1,6 @@
 """Figures for the analysts' notebooks, drawn from what :mod:`nlp.analysis` returns.
 
-Every function selects a CJK font first (:func:`nlp.plots.use_cjk_font`), so Chinese labels
+Every function selects a CJK font first (:func:`nlp.analysis.plots.use_cjk_font`), so Chinese labels
 render without missing-glyph warnings, returns a matplotlib ``Figure`` (no pyplot state) and
 saves it as PNG when given a ``path``.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from nlp.plots import use_cjk_font
+from nlp.analysis.plots import use_cjk_font
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
