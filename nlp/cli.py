@@ -193,7 +193,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from nlp.analysis.plots import plot_confusion, plot_coverage
     from nlp.data import read_tables
-    from nlp.train import evaluate
+    from nlp.evaluate import evaluate
 
     model = _load_model(args)
     frame = read_tables(args.data)

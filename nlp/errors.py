@@ -33,6 +33,10 @@ class ModelIntegrityError(AppealRouterError, RuntimeError):
     """
 
 
+class FontMissingError(AppealRouterError, RuntimeError):
+    """No CJK font is installed, so Chinese labels in figures would render as empty boxes."""
+
+
 class RegistryAccessError(AppealRouterError, PermissionError):
     """The model registry's files cannot be read (or written) by the account that runs this.
 

@@ -1,27 +1,48 @@
-"""Figures with Chinese labels that render: a CJK font is found and registered first.
+"""Figures with Chinese labels that render, for the CLI's reports and the analysts' notebooks.
+
+Every function selects a CJK font first (:func:`use_cjk_font`), so Chinese labels render
+without missing-glyph warnings, returns a matplotlib ``Figure`` (no pyplot state) and saves it
+as PNG when given a ``path``. matplotlib itself is imported on the first figure.
 
 ``make install`` and ``.ci/run`` install WenQuanYi Micro Hei (Debian ``fonts-wqy-microhei``);
 any of the fonts in :data:`CJK_FONTS` works. Without one, :func:`use_cjk_font` raises
-instead of letting matplotlib draw empty boxes.
+:class:`~nlp.errors.FontMissingError` instead of letting matplotlib draw empty boxes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
-from nlp.errors import AppealRouterError
+from nlp.errors import FontMissingError
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
 
-    from nlp.evaluate import Evaluation
+    from nlp.evaluate import Evaluation, Scored
+    from nlp.promotion import Comparison
 
-__all__ = ["CJK_FONTS", "plot_confusion", "plot_coverage", "use_cjk_font"]
+__all__ = [
+    "CJK_FONTS",
+    "plot_calibration",
+    "plot_class_balance",
+    "plot_confidence",
+    "plot_confusion",
+    "plot_confusions",
+    "plot_coverage",
+    "plot_distinctive_terms",
+    "plot_f1_deltas",
+    "plot_length_histogram",
+    "plot_personal_data",
+    "use_cjk_font",
+]
 
 #: Font families tried in order; the first one installed is used.
 CJK_FONTS = (
@@ -35,10 +56,6 @@ CJK_FONTS = (
     "PingFang SC",
 )
 _FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
-
-
-class FontMissingError(AppealRouterError, RuntimeError):
-    """No CJK font is installed, so Chinese labels would render as empty boxes."""
 
 
 @cache
@@ -70,43 +87,181 @@ def use_cjk_font() -> str:
     )
 
 
-def _new_figure(width: float, height: float) -> Figure:
+_CURRENT, _CANDIDATE = "#8c8c8c", "#1f77b4"
+_BETTER, _WORSE = "#2ca02c", "#d62728"
+
+
+def _figure(width: float, height: float) -> Figure:
     use_cjk_font()
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
 
 
-def plot_confusion(
-    evaluation: Evaluation, path: str | Path | None = None, *, title: str | None = None
-) -> Figure:
-    """Row-normalised confusion matrix with counts; saved as PNG when ``path`` is given."""
-    labels: Sequence[str] = evaluation.labels
-    counts = np.asarray(evaluation.confusion, dtype=float)
-    totals = counts.sum(axis=1, keepdims=True)
-    share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    size = 2.5 + 0.55 * len(labels)
-    figure = _new_figure(size + 1.2, size)
-    axes = figure.subplots()
-    image = axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
-    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    axes.set_yticks(range(len(labels)), labels)
-    axes.set_xlabel("预测部门 (predicted)")
-    axes.set_ylabel("实际部门 (true)")
-    axes.set_title(title or f"混淆矩阵 · n={evaluation.n} · macro-F1 {evaluation.macro_f1:.3f}")
-    for (i, j), value in np.ndenumerate(counts):
-        if value:
-            colour = "white" if share[i, j] > 0.6 else "black"
-            axes.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=8, color=colour)
-    figure.colorbar(image, ax=axes, shrink=0.8, label="share of the true class")
+def _save(figure: Figure, path: str | Path | None) -> Figure:
     if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path)
     return figure
 
 
-def plot_coverage(evaluations: dict[str, Evaluation], path: str | Path | None = None) -> Figure:
+def plot_class_balance(balance: pd.DataFrame, path: str | Path | None = None) -> Figure:
+    """Tickets per class (from :func:`nlp.analysis.explore.class_balance`), largest on top."""
+    figure = _figure(6.5, 1.2 + 0.35 * len(balance))
+    axes = figure.subplots()
+    ordered = balance.iloc[::-1]
+    bars = axes.barh(ordered["label"], ordered["tickets"], color=_CANDIDATE)
+    axes.bar_label(
+        bars,
+        [f"{t} ({s:.0%})" for t, s in zip(ordered["tickets"], ordered["share"], strict=True)],
+        padding=3,
+        fontsize=8,
+    )
+    axes.set_xlabel("工单数 (tickets)")
+    axes.set_title(f"类别分布 · {int(balance['tickets'].sum())} 条工单")
+    axes.margins(x=0.15)
+    return _save(figure, path)
+
+
+def plot_length_histogram(
+    documents: Sequence[str], path: str | Path | None = None, *, bins: int = 40
+) -> Figure:
+    """Histogram of ticket lengths in characters (log scale), median and 90th percentile marked."""
+    lengths = np.asarray([max(len(d), 1) for d in documents], dtype=float)
+    figure = _figure(6.5, 3.8)
+    axes = figure.subplots()
+    if lengths.size:
+        edges = np.logspace(0, np.log10(lengths.max() + 1), bins).tolist()
+        axes.hist(lengths, bins=edges, color=_CANDIDATE, alpha=0.85)
+        for value, name, style in (
+            (np.median(lengths), "中位数 median", "--"),
+            (np.quantile(lengths, 0.9), "90% 分位 p90", ":"),
+        ):
+            axes.axvline(value, color="black", linestyle=style, label=f"{name} = {value:.0f}")
+        axes.legend()
+    axes.set_xscale("log")
+    axes.set_xlabel("长度 (字符, log)")
+    axes.set_ylabel("工单数")
+    axes.set_title(f"文本长度分布 · n={lengths.size}")
+    return _save(figure, path)
+
+
+def plot_distinctive_terms(
+    terms: pd.DataFrame, path: str | Path | None = None, *, n: int = 8, columns: int = 3
+) -> Figure:
+    """One small bar chart per class of its most distinctive words (chi-squared), from
+    :func:`nlp.analysis.explore.distinctive_terms`."""
+    labels = list(dict.fromkeys(terms["label"]))
+    rows = max(1, -(-len(labels) // columns))
+    figure = _figure(3.4 * columns, 0.35 * n * rows + 0.8 * rows)
+    grid = figure.subplots(rows, columns, squeeze=False)
+    for k, axes in enumerate(grid.ravel()):
+        if k >= len(labels):
+            axes.set_axis_off()
+            continue
+        top = terms[terms["label"] == labels[k]].head(n).iloc[::-1]
+        axes.barh(top["term"], top["chi2"], color=_CANDIDATE)
+        axes.set_title(labels[k], fontsize=10)
+        axes.tick_params(axis="x", labelsize=7)
+    figure.suptitle("各类别最具区分度的词 (chi²)")
+    return _save(figure, path)
+
+
+def plot_personal_data(counts: pd.DataFrame, path: str | Path | None = None) -> Figure:
+    """Items of personal data masking found, per kind (from
+    :func:`nlp.analysis.explore.personal_data_counts`)."""
+    figure = _figure(6.0, 3.2)
+    axes = figure.subplots()
+    bars = axes.bar(counts["placeholder"], counts["items"], color=_CANDIDATE)
+    axes.bar_label(
+        bars,
+        [f"{i} / {t} 条" for i, t in zip(counts["items"], counts["tickets"], strict=True)],
+        fontsize=8,
+    )
+    axes.set_ylabel("项数 (items)")
+    axes.set_title("脱敏发现的个人信息 (项 / 工单)")
+    axes.margins(y=0.2)
+    return _save(figure, path)
+
+
+def plot_f1_deltas(comparison: Comparison, path: str | Path | None = None) -> Figure:
+    """Per-class F1 of the candidate minus the current model: green better, red worse."""
+    per_class = comparison.per_class.sort_values("f1_delta")
+    figure = _figure(6.5, 1.4 + 0.38 * len(per_class))
+    axes = figure.subplots()
+    deltas = per_class["f1_delta"].to_numpy(dtype=float)
+    colours = [_BETTER if d >= 0 else _WORSE for d in deltas]
+    bars = axes.barh(per_class["label"], deltas, color=colours)
+    axes.bar_label(bars, [f"{d:+.3f}" for d in deltas], padding=3, fontsize=8)
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    macro = comparison.overall.loc["macro_f1"]
+    axes.set_title(
+        f"各类别 F1 变化 (新 - 现) · macro-F1 {macro['current']:.3f} → {macro['candidate']:.3f}"
+    )
+    axes.set_xlabel("ΔF1")
+    limit = max(0.05, float(np.abs(deltas).max()) * 1.35) if deltas.size else 0.05
+    axes.set_xlim(-limit, limit)
+    return _save(figure, path)
+
+
+def _draw_confusion(
+    axes: Axes, evaluation: Evaluation, *, tick_size: float | None, count_size: float
+) -> AxesImage:
+    """Row-normalised shares as colours, counts written in the cells; labels on both axes."""
+    labels = evaluation.labels
+    counts = np.asarray(evaluation.confusion, dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    image = axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    # No size given: matplotlib's own tick label size (the CLI's larger single figure).
+    ticks: dict[str, Any] = {} if tick_size is None else {"fontsize": tick_size}
+    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right", **ticks)
+    axes.set_yticks(range(len(labels)), labels, **ticks)
+    for (i, j), value in np.ndenumerate(counts):
+        if value:
+            colour = "white" if share[i, j] > 0.6 else "black"
+            axes.text(
+                j, i, f"{int(value)}", ha="center", va="center", fontsize=count_size, color=colour
+            )
+    return image
+
+
+def plot_confusion(
+    evaluation: Evaluation, path: str | Path | None = None, *, title: str | None = None
+) -> Figure:
+    """Row-normalised confusion matrix with counts, one evaluation (``appeals train`` and
+    ``appeals evaluate --report-dir``)."""
+    size = 2.5 + 0.55 * len(evaluation.labels)
+    figure = _figure(size + 1.2, size)
+    axes = figure.subplots()
+    image = _draw_confusion(axes, evaluation, tick_size=None, count_size=8)
+    axes.set_xlabel("预测部门 (predicted)")
+    axes.set_ylabel("实际部门 (true)")
+    axes.set_title(title or f"混淆矩阵 · n={evaluation.n} · macro-F1 {evaluation.macro_f1:.3f}")
+    figure.colorbar(image, ax=axes, shrink=0.8, label="share of the true class")
+    return _save(figure, path)
+
+
+def plot_confusions(
+    evaluations: Mapping[str, Evaluation], path: str | Path | None = None
+) -> Figure:
+    """Row-normalised confusion matrices side by side, one per named evaluation."""
+    size = 2.4 + 0.5 * max((len(e.labels) for e in evaluations.values()), default=1)
+    figure = _figure(size * len(evaluations) + 0.5, size + 0.6)
+    grid = figure.subplots(1, len(evaluations), squeeze=False)
+    for axes, (name, evaluation) in zip(grid[0], evaluations.items(), strict=True):
+        _draw_confusion(axes, evaluation, tick_size=8, count_size=7)
+        axes.set_xlabel("预测 (predicted)")
+        axes.set_title(
+            f"{name}\nmacro-F1 {evaluation.macro_f1:.3f} · n={evaluation.n}", fontsize=10
+        )
+    grid[0][0].set_ylabel("实际 (true)")
+    return _save(figure, path)
+
+
+def plot_coverage(evaluations: Mapping[str, Evaluation], path: str | Path | None = None) -> Figure:
     """Accuracy of what the model routes alone against the share it routes (coverage)."""
-    figure = _new_figure(6.0, 4.2)
+    figure = _figure(6.0, 4.2)
     axes = figure.subplots()
     for name, evaluation in evaluations.items():
         curve = evaluation.coverage
@@ -118,6 +273,61 @@ def plot_coverage(evaluations: dict[str, Evaluation], path: str | Path | None = 
     axes.set_title("人工复核最不确定的工单后的准确率")
     axes.grid(alpha=0.3)
     axes.legend()
-    if path is not None:
-        figure.savefig(path)
-    return figure
+    return _save(figure, path)
+
+
+def plot_calibration(curves: Mapping[str, pd.DataFrame], path: str | Path | None = None) -> Figure:
+    """Reliability diagram: accuracy against confidence per bin, one line per model (from
+    :func:`nlp.evaluate.calibration_curve`); the diagonal is perfect calibration."""
+    figure = _figure(5.2, 4.6)
+    axes = figure.subplots()
+    axes.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=0.8, label="理想 (ideal)")
+    palette = [_CURRENT, _CANDIDATE, _BETTER, _WORSE]
+    for k, (name, curve) in enumerate(curves.items()):
+        colour = palette[k % len(palette)]
+        sizes = 10 + 200 * curve["tickets"] / max(int(curve["tickets"].sum()), 1)
+        axes.plot(
+            curve["confidence"],
+            curve["accuracy"],
+            marker="o",
+            color=colour,
+            label=name,
+            markersize=0,
+        )
+        axes.scatter(curve["confidence"], curve["accuracy"], s=sizes, color=colour, alpha=0.7)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("置信度 (confidence)")
+    axes.set_ylabel("准确率 (accuracy)")
+    axes.set_title("校准曲线 (点的大小 = 工单数)")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    return _save(figure, path)
+
+
+def plot_confidence(scored: Scored, path: str | Path | None = None, *, bins: int = 20) -> Figure:
+    """Confidence of right and wrong answers: where the wrong ones sit decides the review
+    threshold."""
+    figure = _figure(6.5, 3.6)
+    axes = figure.subplots()
+    confidence, correct = scored.confidence, scored.correct
+    edges = np.linspace(0.0, 1.0, bins + 1).tolist()
+    axes.hist(
+        confidence[correct],
+        bins=edges,
+        color=_BETTER,
+        alpha=0.7,
+        label=f"正确 right ({int(correct.sum())})",
+    )
+    axes.hist(
+        confidence[~correct],
+        bins=edges,
+        color=_WORSE,
+        alpha=0.8,
+        label=f"错误 wrong ({int((~correct).sum())})",
+    )
+    axes.set_xlabel("置信度 (confidence)")
+    axes.set_ylabel("工单数")
+    axes.set_title("正确与错误派单的置信度分布")
+    axes.legend(loc="upper left")
+    return _save(figure, path)
