@@ -151,10 +151,9 @@ def train(
     )
     if rows.skipped:
         logger.warning("skipped training rows: %s", rows.skipped)
-    if not rows.documents:
+    if not rows.documents or rows.labels is None:
         raise DataError("no usable training rows: every row has an empty text and title")
     _check_classes(rows, config)
-    assert rows.labels is not None
     documents, labels = rows.documents, rows.labels
     if eval_frame is None:
         train_docs, test_docs, train_labels, test_labels = _held_out_split(
