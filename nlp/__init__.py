@@ -13,29 +13,21 @@ import types as _types
 import typing as _typing
 
 if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
-    from nlp.analysis import (
-        Comparison,
-        GateDecision,
-        PromotionGate,
-        PromotionOutcome,
-        Scored,
-        calibration_curve,
+    from nlp.analysis.explore import (
         class_balance,
-        compare,
         distinctive_terms,
-        ensure_active_model,
-        export_review_queue,
         find_duplicates,
-        highlight_terms,
         length_stats,
         personal_data_counts,
+        sample_frame,
+        split_by_column,
+    )
+    from nlp.analysis.review import (
+        export_review_queue,
+        highlight_terms,
         probable_label_errors,
-        promote,
         review_html,
         review_queue,
-        sample_frame,
-        score,
-        split_by_column,
     )
     from nlp.batch import OUTPUT_COLUMNS, tag_frame
     from nlp.classifier import CalibratedLinearSVC
@@ -48,40 +40,48 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         ModelNotFoundError,
         UnsupportedFormatError,
     )
-    from nlp.evaluate import Evaluation, evaluate_probabilities
+    from nlp.evaluate import (
+        Evaluation,
+        Scored,
+        calibration_curve,
+        evaluate,
+        evaluate_probabilities,
+        score,
+    )
     from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
+    from nlp.promotion import (
+        Comparison,
+        GateDecision,
+        PromotionGate,
+        PromotionOutcome,
+        compare,
+        ensure_active_model,
+        promote,
+    )
     from nlp.registry import ActivePointer, Registry, parse_model_ref
     from nlp.segment import DEFAULT_USER_DICT, Segmenter
     from nlp.tagging import TagSummary, tag_file
     from nlp.text import PLACEHOLDERS, count_personal_data, mask_personal_data, normalise
-    from nlp.train import TrainConfig, TrainResult, build_pipeline, evaluate, train
+    from nlp.train import TrainConfig, TrainResult, build_pipeline, train
 
 #: module -> the public names it gives ``nlp``.
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "nlp.analysis": (
-        "Comparison",
-        "GateDecision",
-        "PromotionGate",
-        "PromotionOutcome",
-        "Scored",
-        "calibration_curve",
+    "nlp.analysis.explore": (
         "class_balance",
-        "compare",
         "distinctive_terms",
-        "ensure_active_model",
-        "export_review_queue",
         "find_duplicates",
-        "highlight_terms",
         "length_stats",
         "personal_data_counts",
+        "sample_frame",
+        "split_by_column",
+    ),
+    "nlp.analysis.review": (
+        "export_review_queue",
+        "highlight_terms",
         "probable_label_errors",
-        "promote",
         "review_html",
         "review_queue",
-        "sample_frame",
-        "score",
-        "split_by_column",
     ),
     "nlp.batch": (
         "OUTPUT_COLUMNS",
@@ -105,7 +105,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "nlp.evaluate": (
         "Evaluation",
+        "Scored",
+        "calibration_curve",
+        "evaluate",
         "evaluate_probabilities",
+        "score",
     ),
     "nlp.features": (
         "CharNgramVectorizer",
@@ -119,6 +123,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "RoutingModel",
         "Term",
         "TextNormaliser",
+    ),
+    "nlp.promotion": (
+        "Comparison",
+        "GateDecision",
+        "PromotionGate",
+        "PromotionOutcome",
+        "compare",
+        "ensure_active_model",
+        "promote",
     ),
     "nlp.registry": (
         "ActivePointer",
@@ -143,7 +156,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TrainConfig",
         "TrainResult",
         "build_pipeline",
-        "evaluate",
         "train",
     ),
 }

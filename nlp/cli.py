@@ -123,8 +123,8 @@ def _columns(frame: Any, args: argparse.Namespace) -> tuple[str, str | None]:
 
 # --------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
+    from nlp.analysis.plots import plot_confusion
     from nlp.data import read_tables
-    from nlp.plots import plot_confusion
     from nlp.train import TrainConfig, train
 
     frame = read_tables(args.data)
@@ -191,9 +191,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from nlp.analysis.plots import plot_confusion, plot_coverage
     from nlp.data import read_tables
-    from nlp.plots import plot_confusion, plot_coverage
-    from nlp.train import evaluate
+    from nlp.evaluate import evaluate
 
     model = _load_model(args)
     frame = read_tables(args.data)

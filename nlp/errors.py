@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AppealRouterError",
     "DataError",
+    "FontMissingError",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "RegistryAccessError",
@@ -40,6 +41,10 @@ class ModelIntegrityError(AppealRouterError, RuntimeError):
     Verification failures are raised before anything is unpickled: a model that fails them is
     never loaded.
     """
+
+
+class FontMissingError(AppealRouterError, RuntimeError):
+    """No CJK font is installed, so Chinese labels in figures would render as empty boxes."""
 
 
 class RegistryAccessError(AppealRouterError, PermissionError):

@@ -1,17 +1,20 @@
 """How good a model is, in the terms a dispatch centre decides by.
 
-Accuracy and macro-F1, per-class precision/recall/F1 with support, top-2 accuracy,
-expected calibration error, and the coverage/accuracy curve: if the least confident
-tickets go to a human, how accurate is what the model routes alone?
+:func:`evaluate` (model, labelled rows) -> :class:`Evaluation`: accuracy and macro-F1,
+per-class precision/recall/F1 with support, top-2 accuracy, expected calibration error, and
+the coverage/accuracy curve: if the least confident tickets go to a human, how accurate is
+what the model routes alone? :func:`score` keeps the probabilities behind it (:class:`Scored`)
+for other views of the same rows, such as :func:`calibration_curve`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 from sklearn.metrics import (
     accuracy_score,
@@ -20,7 +23,22 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-__all__ = ["Evaluation", "coverage_curve", "evaluate_probabilities", "expected_calibration_error"]
+from nlp.documents import prepare_rows
+from nlp.errors import DataError
+
+if TYPE_CHECKING:
+    from nlp.model import RoutingModel
+
+__all__ = [
+    "Evaluation",
+    "Scored",
+    "calibration_curve",
+    "coverage_curve",
+    "evaluate",
+    "evaluate_probabilities",
+    "expected_calibration_error",
+    "score",
+]
 
 
 @dataclass
@@ -125,3 +143,92 @@ def evaluate_probabilities(
         coverage=coverage_curve(confidence, correct),
         skipped=dict(skipped or {}),
     )
+
+
+@dataclass
+class Scored:
+    """A model's probabilities on labelled rows: every view of one evaluation starts here."""
+
+    documents: list[str]
+    truth: list[str]
+    labels: list[str]
+    probabilities: NDArray[np.float64]
+    index: pd.Index = field(default_factory=lambda: pd.RangeIndex(0))
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def predicted(self) -> list[str]:
+        return [self.labels[i] for i in self.probabilities.argmax(axis=1).tolist()]
+
+    @property
+    def confidence(self) -> NDArray[np.float64]:
+        return np.asarray(self.probabilities.max(axis=1), dtype=np.float64)
+
+    @property
+    def correct(self) -> NDArray[np.bool_]:
+        return np.asarray(self.predicted, dtype=object) == np.asarray(self.truth, dtype=object)
+
+    def evaluation(self) -> Evaluation:
+        return evaluate_probabilities(
+            self.probabilities, self.labels, self.truth, skipped=self.skipped
+        )
+
+
+def score(
+    model: RoutingModel,
+    frame: pd.DataFrame,
+    *,
+    text_col: str = "text",
+    title_col: str | None = "title",
+    label_col: str = "label",
+) -> Scored:
+    """``model``'s probabilities on the labelled rows of ``frame`` (empty rows skipped)."""
+    rows = prepare_rows(frame, text_col=text_col, title_col=title_col, label_col=label_col)
+    if not rows.documents or rows.labels is None:
+        raise DataError("no usable rows to score: every row has an empty text or label")
+    return Scored(
+        documents=rows.documents,
+        truth=rows.labels,
+        labels=model.labels,
+        probabilities=model.predict_proba(rows.documents),
+        index=rows.kept_index,
+        skipped=rows.skipped,
+    )
+
+
+def evaluate(
+    model: RoutingModel,
+    frame: pd.DataFrame,
+    *,
+    text_col: str = "text",
+    title_col: str | None = "title",
+    label_col: str = "label",
+) -> Evaluation:
+    """Score ``model`` on labelled rows; empty rows are skipped and counted in the report."""
+    return score(
+        model, frame, text_col=text_col, title_col=title_col, label_col=label_col
+    ).evaluation()
+
+
+def calibration_curve(scored: Scored, *, bins: int = 10) -> pd.DataFrame:
+    """Reliability of the top label: per equal-width confidence bin, the mean confidence,
+    the accuracy and the number of tickets (empty bins omitted). A calibrated model has
+    accuracy close to confidence in every bin."""
+    confidence = scored.confidence
+    correct = scored.correct
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        in_bin = which == b
+        if in_bin.any():
+            rows.append(
+                {
+                    "low": float(edges[b]),
+                    "high": float(edges[b + 1]),
+                    "confidence": float(confidence[in_bin].mean()),
+                    "accuracy": float(correct[in_bin].mean()),
+                    "tickets": int(in_bin.sum()),
+                }
+            )
+    return pd.DataFrame(rows, columns=["low", "high", "confidence", "accuracy", "tickets"])

@@ -1,4 +1,4 @@
-"""train(frame, config) -> trained model; evaluate(model, frame) -> report.
+"""train(frame, config) -> trained model, with its report on held-out rows.
 
 Validation happens before any fitting: missing columns, empty rows (counted and skipped),
 classes too small to learn from. The model that is returned, and registered, is the one the
@@ -12,9 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -26,7 +24,7 @@ from nlp.features import DocumentVectorizer
 from nlp.model import RoutingModel, TextNormaliser
 from nlp.segment import BUILTIN, Backend
 
-__all__ = ["Scored", "TrainConfig", "TrainResult", "build_pipeline", "evaluate", "score", "train"]
+__all__ = ["TrainConfig", "TrainResult", "build_pipeline", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +151,9 @@ def train(
     )
     if rows.skipped:
         logger.warning("skipped training rows: %s", rows.skipped)
-    if not rows.documents:
+    if not rows.documents or rows.labels is None:
         raise DataError("no usable training rows: every row has an empty text and title")
     _check_classes(rows, config)
-    assert rows.labels is not None
     documents, labels = rows.documents, rows.labels
     if eval_frame is None:
         train_docs, test_docs, train_labels, test_labels = _held_out_split(
@@ -189,69 +186,3 @@ def train(
         "class_counts": pd.Series(labels).value_counts().to_dict(),
     }
     return TrainResult(model, evaluation, data, time.perf_counter() - started)
-
-
-@dataclass
-class Scored:
-    """A model's probabilities on labelled rows: every view of one evaluation starts here."""
-
-    documents: list[str]
-    truth: list[str]
-    labels: list[str]
-    probabilities: NDArray[np.float64]
-    index: pd.Index = field(default_factory=lambda: pd.RangeIndex(0))
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def predicted(self) -> list[str]:
-        return [self.labels[i] for i in self.probabilities.argmax(axis=1).tolist()]
-
-    @property
-    def confidence(self) -> NDArray[np.float64]:
-        return np.asarray(self.probabilities.max(axis=1), dtype=np.float64)
-
-    @property
-    def correct(self) -> NDArray[np.bool_]:
-        return np.asarray(self.predicted, dtype=object) == np.asarray(self.truth, dtype=object)
-
-    def evaluation(self) -> Evaluation:
-        return evaluate_probabilities(
-            self.probabilities, self.labels, self.truth, skipped=self.skipped
-        )
-
-
-def score(
-    model: RoutingModel,
-    frame: pd.DataFrame,
-    *,
-    text_col: str = "text",
-    title_col: str | None = "title",
-    label_col: str = "label",
-) -> Scored:
-    """``model``'s probabilities on the labelled rows of ``frame`` (empty rows skipped)."""
-    rows = prepare_rows(frame, text_col=text_col, title_col=title_col, label_col=label_col)
-    if not rows.documents:
-        raise DataError("no usable rows to score: every row has an empty text or label")
-    assert rows.labels is not None
-    return Scored(
-        documents=rows.documents,
-        truth=rows.labels,
-        labels=model.labels,
-        probabilities=model.predict_proba(rows.documents),
-        index=rows.kept_index,
-        skipped=rows.skipped,
-    )
-
-
-def evaluate(
-    model: RoutingModel,
-    frame: pd.DataFrame,
-    *,
-    text_col: str = "text",
-    title_col: str | None = "title",
-    label_col: str = "label",
-) -> Evaluation:
-    """Score ``model`` on labelled rows; empty rows are skipped and counted in the report."""
-    return score(
-        model, frame, text_col=text_col, title_col=title_col, label_col=label_col
-    ).evaluation()

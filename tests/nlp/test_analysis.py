@@ -1,8 +1,10 @@
-"""nlp.analysis and nlp.analysis_plots: what the analysts' notebooks call."""
+"""nlp.analysis (explore, review, plots): what the analysts' notebooks call."""
 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -14,18 +16,13 @@ import pytest
 
 from nlp import (
     Evaluation,
-    GateDecision,
-    PromotionGate,
-    Registry,
     ReviewPolicy,
     RoutingModel,
     Scored,
-    TrainConfig,
     calibration_curve,
     class_balance,
     compare,
     distinctive_terms,
-    ensure_active_model,
     evaluate_probabilities,
     export_review_queue,
     find_duplicates,
@@ -33,15 +30,13 @@ from nlp import (
     length_stats,
     personal_data_counts,
     probable_label_errors,
-    promote,
     review_html,
     review_queue,
     sample_frame,
-    score,
     split_by_column,
 )
-from nlp import analysis_plots as plots
-from nlp.errors import DataError
+from nlp.analysis import plots
+from nlp.errors import AppealRouterError, DataError, FontMissingError
 
 PHONE = "13812345678"
 
@@ -74,7 +69,7 @@ def test_sample_frame_keeps_class_shares(
 def test_sample_frame_without_labels_and_bad_size() -> None:
     frame = _frame({"a": 60, "b": 40})
     assert len(sample_frame(frame, 25)) == 25
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(DataError, match="positive"):
         sample_frame(frame, 0)
 
 
@@ -146,7 +141,7 @@ def test_length_stats(
 
 
 def test_length_stats_rejects_misaligned_labels() -> None:
-    with pytest.raises(ValueError, match="2 documents but 1 labels"):
+    with pytest.raises(DataError, match="2 documents but 1 labels"):
         length_stats(["一", "二"], ["a"])
 
 
@@ -181,7 +176,7 @@ def test_distinctive_terms_are_over_represented_words(
 
 
 def test_distinctive_terms_rejects_misaligned_labels() -> None:
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(DataError, match="labels"):
         distinctive_terms(["一", "二"], ["a"])
 
 
@@ -232,7 +227,7 @@ def test_find_duplicates_names_ids_labels_and_masks_previews() -> None:
     ],
 )
 def test_find_duplicates_rejects(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(DataError, match=message):
         find_duplicates(["一", "二", "三"], **kwargs)
 
 
@@ -258,196 +253,6 @@ def test_personal_data_counts(documents: list[str], expected: dict[str, tuple[in
     for kind, row in counts.iterrows():
         assert (row["items"], row["tickets"]) == expected.get(str(kind), (0, 0))
         assert row["share"] == pytest.approx(expected.get(str(kind), (0, 0))[1] / len(documents))
-
-
-# --------------------------------------------------------------------------- models
-def _scored(probabilities: list[list[float]], truth: list[str]) -> Scored:
-    return Scored(
-        documents=[f"d{i}" for i in range(len(truth))],
-        truth=truth,
-        labels=["a", "b"],
-        probabilities=np.asarray(probabilities, dtype=np.float64),
-    )
-
-
-def test_scored_views() -> None:
-    scored = _scored([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]], ["a", "a", "b"])
-    assert scored.predicted == ["a", "b", "a"]
-    assert scored.correct.tolist() == [True, False, False]
-    assert scored.confidence.tolist() == [0.9, 0.7, 0.6]
-    assert scored.evaluation().accuracy == pytest.approx(1 / 3)
-
-
-@pytest.mark.parametrize(
-    ("probabilities", "truth", "expected"),
-    [
-        pytest.param(
-            [[0.95, 0.05], [0.92, 0.08], [0.55, 0.45], [0.45, 0.55]],
-            ["a", "b", "a", "a"],
-            [(0.5, 0.6, 0.55, 0.5, 2), (0.9, 1.0, 0.935, 0.5, 2)],
-            id="two-bins",
-        ),
-        pytest.param([[1.0, 0.0]], ["a"], [(0.9, 1.0, 1.0, 1.0, 1)], id="certain-in-last-bin"),
-    ],
-)
-def test_calibration_curve(
-    probabilities: list[list[float]], truth: list[str], expected: list[tuple[float, ...]]
-) -> None:
-    curve = calibration_curve(_scored(probabilities, truth), bins=10)
-    assert list(curve.columns) == ["low", "high", "confidence", "accuracy", "tickets"]
-    assert np.allclose(curve.to_numpy(dtype=float), np.asarray(expected, dtype=float))
-
-
-def test_score_matches_evaluate(tiny_model: RoutingModel, demo_frame: pd.DataFrame) -> None:
-    frame = demo_frame.head(60)
-    scored = score(tiny_model, frame)
-    assert len(scored.truth) == 60
-    assert scored.labels == tiny_model.labels
-    assert list(scored.index) == list(frame.index)
-    assert scored.evaluation().accuracy == pytest.approx(
-        float(np.mean(np.asarray(tiny_model.predict(scored.documents)) == np.asarray(scored.truth)))
-    )
-
-
-def test_score_refuses_rows_without_text(tiny_model: RoutingModel) -> None:
-    with pytest.raises(DataError, match="no usable rows"):
-        score(tiny_model, pd.DataFrame({"text": ["", " "], "label": ["a", "b"]}))
-
-
-def _evaluation(macro_f1: float, recall: dict[str, float], n: int = 100) -> Evaluation:
-    per_class = {
-        label: {"precision": r, "recall": r, "f1": r, "support": 10 if label != "empty" else 0}
-        for label, r in recall.items()
-    }
-    return Evaluation(
-        n=n,
-        accuracy=macro_f1,
-        macro_f1=macro_f1,
-        top2_accuracy=1.0,
-        ece=0.05,
-        per_class=per_class,
-        labels=sorted(recall),
-        confusion=[],
-    )
-
-
-def test_compare_per_class_deltas() -> None:
-    truth = ["a", "a", "b", "b"]
-    current = evaluate_probabilities(
-        np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.4, 0.6]]), ["a", "b"], truth
-    )
-    candidate = evaluate_probabilities(
-        np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]]), ["a", "b"], truth
-    )
-    comparison = compare(current, candidate)
-    assert comparison.overall.loc["accuracy"].tolist() == pytest.approx([0.75, 1.0, 0.25])
-    rows = comparison.per_class.set_index("label")
-    assert rows.loc["a", "recall_delta"] == pytest.approx(0.5)
-    assert rows.loc["b", "precision_delta"] == pytest.approx(1 / 3)
-    assert rows.loc["b", "support"] == 2
-    assert comparison.per_class["f1_delta"].is_monotonic_increasing  # worst change first
-
-
-def test_compare_counts_a_missing_class_as_zero() -> None:
-    comparison = compare(_evaluation(0.9, {"a": 0.9, "b": 0.8}), _evaluation(0.9, {"a": 0.9}))
-    row = comparison.per_class.set_index("label").loc["b"]
-    assert (row["f1_candidate"], row["f1_delta"]) == (0.0, pytest.approx(-0.8))
-
-
-_BASE = {"a": 0.90, "b": 0.80, "c": 0.70}
-
-
-@pytest.mark.parametrize(
-    ("gate", "candidate", "passed", "reason"),
-    [
-        pytest.param(PromotionGate(), _evaluation(0.85, _BASE), True, "macro-F1", id="same"),
-        pytest.param(
-            PromotionGate(), _evaluation(0.845, _BASE), True, "allowed drop", id="f1-drop-within"
-        ),
-        pytest.param(
-            PromotionGate(), _evaluation(0.83, _BASE), False, "macro-F1 0.8500 -> 0.8300",
-            id="f1-drop-too-large",
-        ),
-        pytest.param(
-            PromotionGate(), _evaluation(0.86, {**_BASE, "b": 0.76}), True, "largest recall drop",
-            id="recall-drop-within",
-        ),
-        pytest.param(
-            PromotionGate(), _evaluation(0.86, {**_BASE, "b": 0.70}), False, "recall of 'b'",
-            id="recall-drop-too-large",
-        ),
-        pytest.param(
-            PromotionGate(max_recall_drop=0.2), _evaluation(0.86, {**_BASE, "b": 0.70}), True,
-            "allowed 0.200", id="configurable-recall",
-        ),
-        pytest.param(
-            PromotionGate(max_macro_f1_drop=0.0), _evaluation(0.849, _BASE), False, "macro-F1",
-            id="configurable-f1",
-        ),
-        pytest.param(
-            PromotionGate(), _evaluation(0.86, {"a": 0.9, "b": 0.8}), False, "'c' is missing",
-            id="class-missing",
-        ),
-        pytest.param(
-            PromotionGate(), _evaluation(0.86, _BASE, n=90), False, "different rows",
-            id="different-rows",
-        ),
-    ],
-)  # fmt: skip
-def test_promotion_gate(
-    gate: PromotionGate, candidate: Evaluation, passed: bool, reason: str
-) -> None:
-    decision = gate.check(_evaluation(0.85, _BASE), candidate)
-    assert decision.passed is passed
-    assert any(reason in r for r in decision.reasons), decision.reasons
-    assert str(decision).startswith(f"promotion gate: {'PASS' if passed else 'FAIL'}")
-
-
-def test_promotion_gate_ignores_classes_without_rows() -> None:
-    current = _evaluation(0.85, {**_BASE, "empty": 0.0})
-    candidate = _evaluation(0.85, _BASE)
-    assert PromotionGate().check(current, candidate).passed
-
-
-@pytest.mark.parametrize(
-    ("passed", "confirm", "promoted", "message"),
-    [
-        pytest.param(True, True, True, "is now active", id="pass-and-confirmed"),
-        pytest.param(True, False, False, "set PROMOTE = True", id="pass-not-confirmed"),
-        pytest.param(False, True, False, "the gate failed", id="fail-confirmed"),
-        pytest.param(False, False, False, "the gate failed", id="fail-not-confirmed"),
-    ],
-)
-def test_promote_only_when_gate_passes_and_confirmed(
-    registry_copy: Registry, passed: bool, confirm: bool, promoted: bool, message: str
-) -> None:
-    candidate = registry_copy.load("default")  # a private copy: saving renames the object
-    version = registry_copy.save(candidate, name="default")
-    assert version == "v2"
-    decision = GateDecision(passed=passed, reasons=("macro-F1 worse",))
-    outcome = promote(registry_copy, "default", version, decision, confirm=confirm)
-    assert outcome.promoted is promoted
-    assert message in outcome.message
-    active = registry_copy.active("default")
-    assert active is not None
-    assert active.version == ("v2" if promoted else "v1")
-    assert outcome.pointer == active
-
-
-def test_ensure_active_model_trains_once(tmp_path: Path, demo_frame: pd.DataFrame) -> None:
-    registry = Registry(tmp_path / "models")
-    model = ensure_active_model(registry, "baseline", demo_frame, TrainConfig(calibration_folds=2))
-    assert model.version == "v1"
-    assert registry.active("baseline") is not None
-    again = ensure_active_model(registry, "baseline", demo_frame.iloc[0:0])  # no training
-    assert again.version == "v1"
-    assert [v["version"] for v in registry.versions("baseline")] == ["v1"]
-    assert registry.manifest("baseline", "v1")["metrics"]["macro_f1"] > 0.5
-
-
-def test_ensure_active_model_loads_the_active_one(registry_copy: Registry) -> None:
-    model = ensure_active_model(registry_copy, "default", pd.DataFrame())
-    assert (model.name, model.version) == ("default", "v1")
 
 
 # --------------------------------------------------------------------------- review
@@ -486,6 +291,11 @@ def test_probable_label_errors_finds_flipped_labels(
     assert (errors["predicted"] != errors["given"]).all()
     assert (errors["confidence"] >= 0.3).all()
     assert errors["confidence"].is_monotonic_decreasing
+
+
+def test_probable_label_errors_needs_one_label_per_document() -> None:
+    with pytest.raises(DataError, match="2 documents but 1 labels; give one label per document"):
+        probable_label_errors(["路灯坏了", "噪音扰民"], ["城管"])
 
 
 def test_probable_label_errors_needs_rows_per_fold() -> None:
@@ -639,6 +449,8 @@ _PLOTS: list[tuple[str, Callable[[], Any]]] = [
     ("calibration", lambda: plots.plot_calibration(
         {"现 current": calibration_curve(_chinese_scored(), bins=5)})),
     ("confidence", lambda: plots.plot_confidence(_chinese_scored())),
+    ("confusion", lambda: plots.plot_confusion(_evaluations()["新 candidate"])),
+    ("coverage", lambda: plots.plot_coverage(_evaluations())),
 ]  # fmt: skip
 
 
@@ -666,3 +478,27 @@ def test_plot_saves_png(tmp_path: Path) -> None:
     path = tmp_path / "figures" / "balance.png"
     plots.plot_class_balance(class_balance(["交通运输"]), path)
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_missing_cjk_font_is_an_error_that_says_how_to_install_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(plots, "CJK_FONTS", ("No Such Font SC",))
+    monkeypatch.setattr(plots, "_FONT_DIRS", ())
+    with pytest.raises(FontMissingError, match="apt-get install fonts-wqy-microhei") as caught:
+        plots.use_cjk_font.__wrapped__()  # past the cache: the real font stays selected
+    assert isinstance(caught.value, AppealRouterError)  # the CLI's one line and exit 2
+    assert isinstance(caught.value, RuntimeError)  # what callers caught before
+
+
+def test_importing_analysis_leaves_plotting_for_the_first_figure() -> None:
+    """The package and its plots module load without matplotlib; a figure loads it."""
+    code = "import sys; import nlp.analysis, nlp.analysis.plots; print('matplotlib' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.stdout.strip() == "False"

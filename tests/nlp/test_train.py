@@ -13,9 +13,14 @@ from sklearn.model_selection import train_test_split
 
 from nlp.documents import prepare_rows
 from nlp.errors import DataError
-from nlp.evaluate import Evaluation, evaluate_probabilities, expected_calibration_error
+from nlp.evaluate import (
+    Evaluation,
+    evaluate,
+    evaluate_probabilities,
+    expected_calibration_error,
+)
 from nlp.model import ReviewPolicy
-from nlp.train import TrainConfig, TrainResult, build_pipeline, evaluate, train
+from nlp.train import TrainConfig, TrainResult, build_pipeline, train
 
 
 def test_the_demo_model_knows_every_label(trained: TrainResult, demo_frame: pd.DataFrame) -> None:

@@ -1,38 +1,91 @@
-"""Figures for the analysts' notebooks, drawn from what :mod:`nlp.analysis` returns.
+"""Figures with Chinese labels that render, for the CLI's reports and the analysts' notebooks.
 
-Every function selects a CJK font first (:func:`nlp.plots.use_cjk_font`), so Chinese labels
-render without missing-glyph warnings, returns a matplotlib ``Figure`` (no pyplot state) and
-saves it as PNG when given a ``path``.
+Every function selects a CJK font first (:func:`use_cjk_font`), so Chinese labels render
+without missing-glyph warnings, returns a matplotlib ``Figure`` (no pyplot state) and saves it
+as PNG when given a ``path``. matplotlib itself is imported on the first figure.
+
+``make install`` and ``.ci/run`` install WenQuanYi Micro Hei (Debian ``fonts-wqy-microhei``);
+any of the fonts in :data:`CJK_FONTS` works. Without one, :func:`use_cjk_font` raises
+:class:`~nlp.errors.FontMissingError` instead of letting matplotlib draw empty boxes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from nlp.plots import use_cjk_font
+from nlp.errors import FontMissingError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
 
-    from nlp.analysis import Comparison, Scored
-    from nlp.evaluate import Evaluation
+    from nlp.evaluate import Evaluation, Scored
+    from nlp.promotion import Comparison
 
 __all__ = [
+    "CJK_FONTS",
     "plot_calibration",
     "plot_class_balance",
     "plot_confidence",
+    "plot_confusion",
     "plot_confusions",
+    "plot_coverage",
     "plot_distinctive_terms",
     "plot_f1_deltas",
     "plot_length_histogram",
     "plot_personal_data",
+    "use_cjk_font",
 ]
+
+#: Font families tried in order; the first one installed is used.
+CJK_FONTS = (
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+)
+_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+
+
+@cache
+def use_cjk_font() -> str:
+    """Register and select an installed CJK font for matplotlib; return its family name."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    known = {font.name for font in font_manager.fontManager.ttflist}
+    if not known.intersection(CJK_FONTS):
+        # Fonts installed after matplotlib built its cache are not in it yet.
+        for folder in _FONT_DIRS:
+            if folder.is_dir():
+                for path in folder.rglob("*"):
+                    if path.suffix.lower() in (".ttf", ".ttc", ".otf") and any(
+                        key in path.name.lower() for key in ("wqy", "cjk", "sourcehan", "simhei")
+                    ):
+                        font_manager.fontManager.addfont(str(path))
+        known = {font.name for font in font_manager.fontManager.ttflist}
+    for family in CJK_FONTS:
+        if family in known:
+            matplotlib.rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
+            matplotlib.rcParams["font.family"] = "sans-serif"
+            matplotlib.rcParams["axes.unicode_minus"] = False
+            return family
+    raise FontMissingError(
+        "no CJK font found, so Chinese labels cannot render; install one "
+        "(Debian/Ubuntu: apt-get install fonts-wqy-microhei; `make install` does this)"
+    )
+
 
 _CURRENT, _CANDIDATE = "#8c8c8c", "#1f77b4"
 _BETTER, _WORSE = "#2ca02c", "#d62728"
@@ -53,7 +106,7 @@ def _save(figure: Figure, path: str | Path | None) -> Figure:
 
 
 def plot_class_balance(balance: pd.DataFrame, path: str | Path | None = None) -> Figure:
-    """Tickets per class (from :func:`nlp.analysis.class_balance`), largest on top."""
+    """Tickets per class (from :func:`nlp.analysis.explore.class_balance`), largest on top."""
     figure = _figure(6.5, 1.2 + 0.35 * len(balance))
     axes = figure.subplots()
     ordered = balance.iloc[::-1]
@@ -97,7 +150,7 @@ def plot_distinctive_terms(
     terms: pd.DataFrame, path: str | Path | None = None, *, n: int = 8, columns: int = 3
 ) -> Figure:
     """One small bar chart per class of its most distinctive words (chi-squared), from
-    :func:`nlp.analysis.distinctive_terms`."""
+    :func:`nlp.analysis.explore.distinctive_terms`."""
     labels = list(dict.fromkeys(terms["label"]))
     rows = max(1, -(-len(labels) // columns))
     figure = _figure(3.4 * columns, 0.35 * n * rows + 0.8 * rows)
@@ -116,7 +169,7 @@ def plot_distinctive_terms(
 
 def plot_personal_data(counts: pd.DataFrame, path: str | Path | None = None) -> Figure:
     """Items of personal data masking found, per kind (from
-    :func:`nlp.analysis.personal_data_counts`)."""
+    :func:`nlp.analysis.explore.personal_data_counts`)."""
     figure = _figure(6.0, 3.2)
     axes = figure.subplots()
     bars = axes.bar(counts["placeholder"], counts["items"], color=_CANDIDATE)
@@ -151,20 +204,42 @@ def plot_f1_deltas(comparison: Comparison, path: str | Path | None = None) -> Fi
     return _save(figure, path)
 
 
-def _confusion_axes(axes: Axes, evaluation: Evaluation, title: str) -> None:
+def _draw_confusion(
+    axes: Axes, evaluation: Evaluation, *, tick_size: float | None, count_size: float
+) -> AxesImage:
+    """Row-normalised shares as colours, counts written in the cells; labels on both axes."""
     labels = evaluation.labels
     counts = np.asarray(evaluation.confusion, dtype=float)
     totals = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
-    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
-    axes.set_yticks(range(len(labels)), labels, fontsize=8)
-    axes.set_xlabel("预测 (predicted)")
-    axes.set_title(f"{title}\nmacro-F1 {evaluation.macro_f1:.3f} · n={evaluation.n}", fontsize=10)
+    image = axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    # No size given: matplotlib's own tick label size (the CLI's larger single figure).
+    ticks: dict[str, Any] = {} if tick_size is None else {"fontsize": tick_size}
+    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right", **ticks)
+    axes.set_yticks(range(len(labels)), labels, **ticks)
     for (i, j), value in np.ndenumerate(counts):
         if value:
             colour = "white" if share[i, j] > 0.6 else "black"
-            axes.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=7, color=colour)
+            axes.text(
+                j, i, f"{int(value)}", ha="center", va="center", fontsize=count_size, color=colour
+            )
+    return image
+
+
+def plot_confusion(
+    evaluation: Evaluation, path: str | Path | None = None, *, title: str | None = None
+) -> Figure:
+    """Row-normalised confusion matrix with counts, one evaluation (``appeals train`` and
+    ``appeals evaluate --report-dir``)."""
+    size = 2.5 + 0.55 * len(evaluation.labels)
+    figure = _figure(size + 1.2, size)
+    axes = figure.subplots()
+    image = _draw_confusion(axes, evaluation, tick_size=None, count_size=8)
+    axes.set_xlabel("预测部门 (predicted)")
+    axes.set_ylabel("实际部门 (true)")
+    axes.set_title(title or f"混淆矩阵 · n={evaluation.n} · macro-F1 {evaluation.macro_f1:.3f}")
+    figure.colorbar(image, ax=axes, shrink=0.8, label="share of the true class")
+    return _save(figure, path)
 
 
 def plot_confusions(
@@ -175,14 +250,35 @@ def plot_confusions(
     figure = _figure(size * len(evaluations) + 0.5, size + 0.6)
     grid = figure.subplots(1, len(evaluations), squeeze=False)
     for axes, (name, evaluation) in zip(grid[0], evaluations.items(), strict=True):
-        _confusion_axes(axes, evaluation, name)
+        _draw_confusion(axes, evaluation, tick_size=8, count_size=7)
+        axes.set_xlabel("预测 (predicted)")
+        axes.set_title(
+            f"{name}\nmacro-F1 {evaluation.macro_f1:.3f} · n={evaluation.n}", fontsize=10
+        )
     grid[0][0].set_ylabel("实际 (true)")
+    return _save(figure, path)
+
+
+def plot_coverage(evaluations: Mapping[str, Evaluation], path: str | Path | None = None) -> Figure:
+    """Accuracy of what the model routes alone against the share it routes (coverage)."""
+    figure = _figure(6.0, 4.2)
+    axes = figure.subplots()
+    for name, evaluation in evaluations.items():
+        curve = evaluation.coverage
+        axes.plot(
+            [p["coverage"] for p in curve], [p["accuracy"] for p in curve], marker=".", label=name
+        )
+    axes.set_xlabel("自动派单比例 (coverage)")
+    axes.set_ylabel("自动派单准确率 (accuracy)")
+    axes.set_title("人工复核最不确定的工单后的准确率")
+    axes.grid(alpha=0.3)
+    axes.legend()
     return _save(figure, path)
 
 
 def plot_calibration(curves: Mapping[str, pd.DataFrame], path: str | Path | None = None) -> Figure:
     """Reliability diagram: accuracy against confidence per bin, one line per model (from
-    :func:`nlp.analysis.calibration_curve`); the diagonal is perfect calibration."""
+    :func:`nlp.evaluate.calibration_curve`); the diagonal is perfect calibration."""
     figure = _figure(5.2, 4.6)
     axes = figure.subplots()
     axes.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=0.8, label="理想 (ideal)")
