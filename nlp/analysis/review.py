@@ -15,17 +15,15 @@ import html
 import re
 from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from nlp.analysis.explore import preview
-from nlp.batch import tag_frame
-from nlp.documents import compose_document
+from nlp.documents import frame_documents
 from nlp.errors import DataError
-from nlp.model import ReviewPolicy, RoutingModel
+from nlp.model import Prediction, ReviewPolicy, RoutingModel
 from nlp.text import normalise
 from nlp.train import TrainConfig, build_pipeline
 
@@ -131,49 +129,31 @@ def review_queue(
     title_col = title_col if title_col is not None and title_col in frame.columns else None
     label_col = label_col if label_col is not None and label_col in frame.columns else None
     given = frame[label_col].astype(object).to_numpy() if label_col else None
-    tagged = tag_frame(
-        frame,
-        model,
-        text_col=text_col,
-        title_col=title_col,
-        policy=policy,
-        explain=explain,
-        top_k=2,
-    )
+    found = frame_documents(frame, text_col=text_col, title_col=title_col)
+    answers = model.answer(found, top_k=2, policy=policy, explain=explain)
     ids = frame[id_col].tolist() if id_col else frame.index.tolist()
-    titles = frame[title_col].tolist() if title_col else [None] * len(frame)
-    errors = tagged["error"].tolist()
-    predictions = tagged["label"].tolist()
-    confidences = tagged["confidence"].tolist()
-    unsure_flags = tagged["needs_review"].tolist()
-    rankings: list[list[dict[str, Any]] | None] = tagged["top_k"].tolist()
-    explanations: list[list[dict[str, Any]] | None] = (
-        tagged["explanation"].tolist() if explain else [None] * len(frame)
-    )
     rows = []
-    for position, (text, title) in enumerate(zip(frame[text_col].tolist(), titles, strict=True)):
-        if isinstance(errors[position], str):
+    documents = dict(zip(found.positions, found.documents, strict=True))
+    for position, answer in enumerate(answers):
+        if not isinstance(answer, Prediction):  # no text: nothing to review
             continue
-        predicted = str(predictions[position])
         truth = given[position] if given is not None else None
         has_truth = isinstance(truth, str) and truth.strip() != ""
-        wrong = has_truth and str(truth).strip() != predicted
-        unsure = bool(unsure_flags[position])
-        if not (wrong or unsure):
+        wrong = has_truth and str(truth).strip() != answer.label
+        if not (wrong or answer.needs_review):
             continue
-        ranked = rankings[position] or []
-        document = compose_document(text, title) or ""
+        reasons = (("wrong", wrong), ("unsure", answer.needs_review))
         rows.append(
             {
                 "id": ids[position],
-                "reason": ", ".join(r for r, on in (("wrong", wrong), ("unsure", unsure)) if on),
+                "reason": ", ".join(r for r, on in reasons if on),
                 "given": str(truth).strip() if has_truth else None,
-                "predicted": predicted,
-                "confidence": float(confidences[position]),
-                "runner_up": ranked[1]["label"] if len(ranked) > 1 else None,
-                "review_reason": _review_reason(policy, ranked),
-                "terms": [str(t["term"]) for t in explanations[position] or []],
-                "text": normalise(document),
+                "predicted": answer.label,
+                "confidence": answer.confidence,
+                "runner_up": answer.top_k[1][0] if len(answer.top_k) > 1 else None,
+                "review_reason": answer.review_reason,
+                "terms": [term.term for term in answer.explanation],
+                "text": normalise(documents[position]),
             }
         )
     queue = pd.DataFrame(rows, columns=_QUEUE_COLUMNS)
@@ -182,13 +162,6 @@ def review_queue(
         queue = queue.sort_values(["_wrong", "confidence"], ascending=[False, True], kind="stable")
         queue = queue.drop(columns="_wrong").reset_index(drop=True)
     return queue.head(limit) if limit is not None else queue
-
-
-def _review_reason(policy: ReviewPolicy | None, ranked: list[dict[str, Any]]) -> str | None:
-    """The review policy's reason for a ticket given its ranked labels (None: confident)."""
-    top = float(ranked[0]["score"]) if ranked else 0.0
-    second = float(ranked[1]["score"]) if len(ranked) > 1 else 0.0
-    return (policy or ReviewPolicy()).reason(top, second)
 
 
 def highlight_terms(text: str, terms: Sequence[str]) -> str:

@@ -350,6 +350,24 @@ def test_review_queue_follows_policy(
         assert queue["review_reason"].str.startswith("confidence").all()
 
 
+def test_review_queue_shows_the_reasons_the_model_gave(
+    tiny_model: RoutingModel, flipped: tuple[pd.DataFrame, list[str]]
+) -> None:
+    """The queue reads the answer record; it does not ask the policy again."""
+    asked: list[tuple[float, float]] = []
+
+    class Counting(ReviewPolicy):
+        def reason(self, top: float, second: float) -> str | None:
+            asked.append((top, second))
+            return f"reason {len(asked)}"
+
+    frame = flipped[0].head(40)
+    policy = Counting(min_confidence=1.0)  # every ticket is unsure
+    queue = review_queue(tiny_model, frame, policy=policy)
+    assert len(asked) == len(frame) == len(queue)
+    assert set(queue["review_reason"]) == {f"reason {i}" for i in range(1, len(frame) + 1)}
+
+
 def test_review_queue_skips_rows_without_text(tiny_model: RoutingModel) -> None:
     frame = pd.DataFrame({"text": ["", "小区停水三天了"], "label": ["水务", "燃气"]})
     queue = review_queue(tiny_model, frame, title_col=None)
