@@ -4,7 +4,8 @@ Prints, for every hostile input of tests/nlp/adversarial_text.py (long runs of w
 masking and normalisation pattern looks for), the time of one normalise() call at --chars
 characters (best of --repeat; the target is under 50 ms each), the worst of them, and then
 microseconds per ticket of normalise() on title + body tickets from
-../shared/data/appeals/train.csv (best of --repeat passes, one core). Times are CPU time of
+../shared/data/appeals/train.csv (best of --repeat passes, one core), and two of its steps
+beside the standard-library call they replace. Times are CPU time of
 this process, so that other work on a shared host does not count.
 
     .venv/bin/python bench/normalise.py [--shared ../shared/data] [--chars 20000] [--repeat 5]
@@ -13,8 +14,10 @@ this process, so that other work on a shared host does not count.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+import unicodedata
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -27,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the hostile inputs are the tests'
 
 from nlp import compose_document, normalise  # noqa: E402
+from nlp.text import collapse_whitespace, fold_width  # noqa: E402
 from tests.nlp.adversarial_text import ADVERSARIAL  # noqa: E402
 
 
@@ -64,6 +68,30 @@ def tickets(shared: Path, n: int, repeat: int) -> None:
         f"normalise() on {n:,} title + body tickets of train.csv ({length:.0f} characters on "
         f"average), best of {repeat}: {seconds / n * 1e6:.1f} us per ticket"
     )
+    steps(documents, repeat)
+
+
+def steps(documents: list[str], repeat: int) -> None:
+    """The steps of nlp.text whose comments compare them with the obvious alternative."""
+    whitespace = re.compile(r"\s+")
+    pairs = {
+        "fold_width vs unicodedata.normalize('NFKC')": (
+            lambda: [fold_width(d) for d in documents],
+            lambda: [unicodedata.normalize("NFKC", d) for d in documents],
+        ),
+        "collapse_whitespace vs re.sub(r'\\s+', ' ').strip()": (
+            lambda: [collapse_whitespace(d) for d in documents],
+            lambda: [whitespace.sub(" ", d).strip() for d in documents],
+        ),
+    }
+    print(f"steps against their alternative, on the same tickets, best of {repeat}:")
+    for name, (ours, theirs) in pairs.items():
+        mine, other = best(ours, repeat), best(theirs, repeat)
+        n = len(documents)
+        print(
+            f"  {name:<52}{mine / n * 1e6:6.2f} vs {other / n * 1e6:6.2f} us per ticket "
+            f"({other / mine:.1f}x)"
+        )
 
 
 def main() -> None:

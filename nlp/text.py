@@ -89,7 +89,7 @@ def _first_characters(keywords: str) -> str:
 # Every pattern starts one character into the match: the regex consumes the first character
 # with one character class, and each pattern checks it with a look-behind. The engine skips
 # positions that fail a leading character class at C speed; a leading look-ahead (?=[...]) is
-# a full match attempt at every position: 4 us per ticket to find the candidates, not 1.7.
+# a full match attempt at every position, which more than doubles the time to find them.
 #
 # Every repetition is bounded, so a match attempt reads a bounded number of characters:
 # linear time on any input (tests/nlp/adversarial_text.py holds the inputs that would show
@@ -238,7 +238,8 @@ def _compatibility_characters() -> re.Pattern[str]:
     """Every character of the Basic Multilingual Plane that NFKC changes on its own.
 
     The others (mathematical letters, 𝐀) are left to NFKC proper: with characters beyond
-    U+FFFF in it, the class is checked one range at a time and the search is 300 times slower.
+    U+FFFF in it, the class is checked one range at a time, and the search is hundreds of
+    times slower.
     """
     changed = (
         char
@@ -255,8 +256,8 @@ def _nfkc(match: re.Match[str]) -> str:
 def fold_width(text: str) -> str:
     """Unicode NFKC: full-width letters, digits and punctuation become their half-width forms.
 
-    Always equal to ``unicodedata.normalize("NFKC", text)``, about fifteen times faster on
-    typical tickets.
+    Always equal to ``unicodedata.normalize("NFKC", text)``, and many times faster on typical
+    tickets (``make bench-normalise`` prints both).
     """
     if text.isascii():  # NFKC leaves ASCII as it is
         return text
@@ -364,7 +365,8 @@ def collapse_whitespace(text: str) -> str:
     if not text.replace("\n", "").isprintable():
         text = _CONTROL.sub("", text)
     # str.split() and str.strip() treat as white space exactly what the regex \s does
-    # (str.isspace), so this is re.sub(r"\s+", " ", text).strip(), four times faster.
+    # (str.isspace), so this is re.sub(r"\s+", " ", text).strip(), only faster
+    # (``make bench-normalise`` prints both).
     return " ".join(text.split())
 
 
