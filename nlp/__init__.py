@@ -37,9 +37,8 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         score,
         split_by_column,
     )
-    from nlp.batch import OUTPUT_COLUMNS, tag_frame
     from nlp.classifier import CalibratedLinearSVC
-    from nlp.data import compose_document, prepare_rows, read_table, read_tables
+    from nlp.data import compose_document, prepare_rows
     from nlp.errors import (
         AppealRouterError,
         DataError,
@@ -49,10 +48,12 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     )
     from nlp.evaluate import Evaluation, evaluate_probabilities
     from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
+    from nlp.io import read_table, read_tables
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
     from nlp.registry import ActivePointer, Registry, parse_model_ref
     from nlp.segment import DEFAULT_USER_DICT, Segmenter
     from nlp.tagging import TagSummary, tag_file
+    from nlp.tagging.frame import OUTPUT_COLUMNS, tag_frame
     from nlp.text import PLACEHOLDERS, count_personal_data, mask_personal_data, normalise
     from nlp.train import TrainConfig, TrainResult, build_pipeline, evaluate, train
 
@@ -82,16 +83,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "score",
         "split_by_column",
     ),
-    "nlp.batch": (
-        "OUTPUT_COLUMNS",
-        "tag_frame",
-    ),
     "nlp.classifier": ("CalibratedLinearSVC",),
     "nlp.data": (
         "compose_document",
         "prepare_rows",
-        "read_table",
-        "read_tables",
     ),
     "nlp.errors": (
         "AppealRouterError",
@@ -103,6 +98,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "nlp.evaluate": (
         "Evaluation",
         "evaluate_probabilities",
+    ),
+    "nlp.io": (
+        "read_table",
+        "read_tables",
     ),
     "nlp.features": (
         "CharNgramVectorizer",
@@ -129,6 +128,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "nlp.tagging": (
         "TagSummary",
         "tag_file",
+    ),
+    "nlp.tagging.frame": (
+        "OUTPUT_COLUMNS",
+        "tag_frame",
     ),
     "nlp.text": (
         "PLACEHOLDERS",

@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from nlp.batch import tag_frame
 from nlp.data import compose_document
 from nlp.errors import DataError
 from nlp.evaluate import Evaluation
 from nlp.model import ReviewPolicy, RoutingModel
 from nlp.registry import ActivePointer, Registry
 from nlp.segment import DEFAULT_USER_DICT, Backend, Segmenter
+from nlp.tagging.frame import tag_frame
 from nlp.text import PLACEHOLDERS, count_personal_data, normalise
 from nlp.train import Scored, TrainConfig, build_pipeline, score, train
 

@@ -123,7 +123,7 @@ def _columns(frame: Any, args: argparse.Namespace) -> tuple[str, str | None]:
 
 # --------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
-    from nlp.data import read_tables
+    from nlp.io import read_tables
     from nlp.plots import plot_confusion
     from nlp.train import TrainConfig, train
 
@@ -191,7 +191,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from nlp.data import read_tables
+    from nlp.io import read_tables
     from nlp.plots import plot_confusion, plot_coverage
     from nlp.train import evaluate
 

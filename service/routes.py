@@ -18,9 +18,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
-from nlp.batch import tag_frame
 from nlp.errors import ModelIntegrityError
 from nlp.registry import Registry
+from nlp.tagging.frame import tag_frame
 from service import metrics
 from service.dependencies import (
     AdminKey,
