@@ -322,7 +322,7 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 # --------------------------------------------------------------------------- the figures
 def train_models(shared: Path, models_dir: Path) -> None:
     from nlp import Registry
-    from nlp.data import read_table
+    from nlp.io import read_table
     from nlp.train import TrainConfig, train
 
     frame = read_table(shared / "appeals" / "train.csv")

@@ -55,7 +55,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def train_tiny_model(models_dir: Path) -> None:
-    from nlp.data import read_table
+    from nlp.io import read_table
     from nlp.registry import Registry
     from nlp.train import TrainConfig, train
 

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from nlp import TrainConfig, compose_document, normalise, train
-from nlp.batch import tag_frame
 from nlp.features import _chunk_hashes
 from nlp.model import RoutingModel
+from nlp.tagging.frame import tag_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -29,9 +29,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         review_html,
         review_queue,
     )
-    from nlp.batch import OUTPUT_COLUMNS, tag_frame
     from nlp.classifier import CalibratedLinearSVC
-    from nlp.data import read_table, read_tables
     from nlp.documents import compose_document, prepare_rows
     from nlp.errors import (
         AppealRouterError,
@@ -49,6 +47,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         score,
     )
     from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
+    from nlp.io import read_table, read_tables
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
     from nlp.promotion import (
         Comparison,
@@ -62,6 +61,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     from nlp.registry import ActivePointer, Registry, parse_model_ref
     from nlp.segment import DEFAULT_USER_DICT, Segmenter
     from nlp.tagging import TagSummary, tag_file
+    from nlp.tagging.frame import OUTPUT_COLUMNS, tag_frame
     from nlp.text import PLACEHOLDERS, count_personal_data, mask_personal_data, normalise
     from nlp.train import TrainConfig, TrainResult, build_pipeline, train
 
@@ -83,15 +83,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "review_html",
         "review_queue",
     ),
-    "nlp.batch": (
-        "OUTPUT_COLUMNS",
-        "tag_frame",
-    ),
     "nlp.classifier": ("CalibratedLinearSVC",),
-    "nlp.data": (
-        "read_table",
-        "read_tables",
-    ),
     "nlp.documents": (
         "compose_document",
         "prepare_rows",
@@ -110,6 +102,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "evaluate",
         "evaluate_probabilities",
         "score",
+    ),
+    "nlp.io": (
+        "read_table",
+        "read_tables",
     ),
     "nlp.features": (
         "CharNgramVectorizer",
@@ -145,6 +141,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "nlp.tagging": (
         "TagSummary",
         "tag_file",
+    ),
+    "nlp.tagging.frame": (
+        "OUTPUT_COLUMNS",
+        "tag_frame",
     ),
     "nlp.text": (
         "PLACEHOLDERS",

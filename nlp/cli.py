@@ -124,7 +124,7 @@ def _columns(frame: Any, args: argparse.Namespace) -> tuple[str, str | None]:
 # --------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
     from nlp.analysis.plots import plot_confusion
-    from nlp.data import read_tables
+    from nlp.io import read_tables
     from nlp.train import TrainConfig, train
 
     frame = read_tables(args.data)
@@ -192,8 +192,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from nlp.analysis.plots import plot_confusion, plot_coverage
-    from nlp.data import read_tables
     from nlp.evaluate import evaluate
+    from nlp.io import read_tables
 
     model = _load_model(args)
     frame = read_tables(args.data)

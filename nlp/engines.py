@@ -41,9 +41,9 @@ from typing import Any, Protocol, Self, cast
 
 import pandas as pd
 
-from nlp.batch import OUTPUT_COLUMNS, tag_frame
 from nlp.errors import AppealRouterError, ModelNotFoundError
 from nlp.model import RoutingModel
+from nlp.tagging.frame import OUTPUT_COLUMNS, tag_frame
 
 __all__ = [
     "DaskEngine",

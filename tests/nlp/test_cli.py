@@ -342,7 +342,7 @@ ERROR_CASES = [
         ["train", DEMO, "--label-col", "dept"], "'dept' not found", id="missing-label-col"
     ),
     pytest.param(["train", "{tiny}"], "fewer than 5 examples", id="tiny-class"),
-    pytest.param(["train", "{tmp}/notes.txt"], "unknown format", id="unknown-format"),
+    pytest.param(["train", "{tmp}/notes.txt"], "unknown input format", id="unknown-format"),
     pytest.param(["evaluate", "{tmp}/missing.csv"], "no such file", id="evaluate-missing-file"),
     pytest.param(["predict", "停水了", "--model", "nobody"], "it holds: default", id="no-model"),
     pytest.param(["predict", ""], "nothing to route", id="predict-empty-text"),

@@ -1,4 +1,5 @@
-"""nlp.data: reading every supported format, validating columns, composing documents."""
+"""Reading every supported format (nlp.io); validating columns and composing documents
+(nlp.documents)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nlp.data import READ_FORMATS, read_table, read_tables
 from nlp.documents import compose_document, prepare_rows
 from nlp.errors import DataError, UnsupportedFormatError
+from nlp.io import INPUT_FORMATS, read_table, read_tables
 
 ROWS = pd.DataFrame(
     {
@@ -91,7 +92,7 @@ def test_read_table(write: Callable[[Path], Path], tmp_path: Path) -> None:
 
 
 def test_read_formats_are_the_documented_ones() -> None:
-    assert {".csv", ".xlsx", ".parquet", ".jsonl"} <= set(READ_FORMATS)
+    assert {".csv", ".xlsx", ".parquet", ".jsonl"} <= set(INPUT_FORMATS)
 
 
 def test_unknown_extension_names_the_formats(tmp_path: Path) -> None:
@@ -228,3 +229,21 @@ def test_unlabelled_rows_keep_their_index() -> None:
     assert rows.labels is None
     assert list(rows.kept_index) == [11, 13]
     assert rows.skipped == {"empty_text": 2}
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        pytest.param(pd.array([1, pd.NA, 2], dtype="Int64"), id="nullable-integers"),
+        pytest.param(pd.Series(["水务", None, "市政"], dtype=object), id="none-in-text"),
+        pytest.param(pd.Series([1.0, float("nan"), 2.0]), id="float-nan"),
+    ],
+)
+def test_a_missing_label_is_skipped_whatever_the_column_type(labels: object) -> None:
+    """JSON Lines and Parquet columns keep their types (nlp.io), so a missing label may be
+    pd.NA or None as well as NaN: never a label "<NA>" or "None"."""
+    frame = pd.DataFrame({"text": ["停水了", "路灯坏了", "噪音扰民"], "label": labels})
+    rows = prepare_rows(frame, label_col="label")
+    assert rows.skipped == {"missing_label": 1}
+    assert rows.kept_index.tolist() == [0, 2]
+    assert rows.labels == [str(labels[0]).strip(), str(labels[2]).strip()]

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nlp.batch import tag_frame
 from nlp.documents import compose_documents, frame_documents, prepare_rows
 from nlp.errors import DataError
 from nlp.model import Prediction, RoutingModel
+from nlp.tagging.frame import tag_frame
 
 # (text, title) -> the reason the ticket has no document (None: it has one)
 TICKETS: list[tuple[object, object, str | None]] = [

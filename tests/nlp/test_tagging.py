@@ -1,4 +1,4 @@
-"""Batch tagging (nlp.tagging, nlp.engines): formats, bad rows, 0 rows, engines, resume."""
+"""Batch tagging (nlp.io, nlp.tagging, nlp.engines): formats, bad rows, 0 rows, engines, resume."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import pandas as pd
 import psutil
 import pytest
 
-from nlp import tagging
-from nlp.batch import tag_frame
 from nlp.engines import ModelSource, resolve_source
 from nlp.errors import (
     AppealRouterError,
@@ -24,9 +22,12 @@ from nlp.errors import (
     ModelNotFoundError,
     UnsupportedFormatError,
 )
+from nlp.io import count_rows, iter_chunks
 from nlp.model import Ranking, RoutingModel
 from nlp.registry import Registry
-from nlp.tagging import iter_chunks, read_output, tag_file, work_dir
+from nlp.tagging import read_output, tag_file, work_dir
+from nlp.tagging import run as tagging
+from nlp.tagging.frame import tag_frame
 
 # Rows a real export has: empty bodies, a title only, white space only.
 BAD_ROWS = [
@@ -360,7 +361,7 @@ class _KilledError(Exception):
 
 
 def _crash_after(monkeypatch: pytest.MonkeyPatch, chunks: int) -> None:
-    record = tagging._record
+    record = tagging.record
     calls = {"n": 0}
 
     def flaky(folder: Path, number: int, finished: Any) -> None:
@@ -369,7 +370,7 @@ def _crash_after(monkeypatch: pytest.MonkeyPatch, chunks: int) -> None:
         calls["n"] += 1
         record(folder, number, finished)
 
-    monkeypatch.setattr(tagging, "_record", flaky)
+    monkeypatch.setattr(tagging, "record", flaky)
 
 
 @pytest.mark.parametrize("damage", ["none", "torn-journal", "unrecorded-part", "temp-file"])
@@ -504,7 +505,7 @@ def test_parquet_output_is_written_while_the_run_goes(
     def no_final_pass(*args: Any) -> None:
         raise AssertionError("the output should have been written chunk by chunk")
 
-    monkeypatch.setattr(tagging, "_write_output", no_final_pass)
+    monkeypatch.setattr(tagging, "write_output", no_final_pass)
     out = tmp_path / "out.parquet"
     tag_file(engine_input, out, models_dir=models_dir, chunk_size=10, progress=False)
     pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
@@ -524,10 +525,10 @@ def test_chunks_with_other_column_types_fall_back_to_assembling_at_the_end(
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     calls: list[int] = []
-    assemble = tagging._write_output
+    assemble = tagging.write_output
     monkeypatch.setattr(
         tagging,
-        "_write_output",
+        "write_output",
         lambda parts, *rest: calls.append(len(parts)) or assemble(parts, *rest),
     )
     out = tmp_path / "out.parquet"
@@ -574,7 +575,7 @@ def test_count_rows_agrees_with_the_chunks_read(
     source = tmp_path / "in.csv"
     source.write_bytes(content.encode(encoding))
     read = sum(len(chunk) for chunk in iter_chunks(source, chunk_size=2))
-    assert tagging.count_rows(source) == read
+    assert count_rows(source) == read
 
 
 @pytest.mark.parametrize("jobs", [2, 3])
@@ -728,7 +729,7 @@ class _InterruptsWhileFinalised:
 def test_a_ctrl_c_dropped_by_a_finaliser_still_stops_the_run(
     engine_input: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    to_arrow = tagging._to_arrow
+    to_arrow = tagging.to_arrow
     calls = 0
 
     def to_arrow_and_interrupt(frame: pd.DataFrame) -> Any:
@@ -738,7 +739,7 @@ def test_a_ctrl_c_dropped_by_a_finaliser_still_stops_the_run(
             _InterruptsWhileFinalised()  # deleted at once: its __del__ swallows the Ctrl-C
         return to_arrow(frame)
 
-    monkeypatch.setattr(tagging, "_to_arrow", to_arrow_and_interrupt)
+    monkeypatch.setattr(tagging, "to_arrow", to_arrow_and_interrupt)
     with pytest.raises(tagging.TagInterrupted) as stopped:
         tag_file(engine_input, tmp_path / "out.csv", models_dir=models_dir, chunk_size=10)
     assert stopped.value.kept.chunks == 2

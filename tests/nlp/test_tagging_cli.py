@@ -16,10 +16,10 @@ import pandas as pd
 import psutil
 import pytest
 
-from nlp.batch import tag_frame
 from nlp.cli import main
 from nlp.model import RoutingModel
 from nlp.tagging import read_output, work_dir
+from nlp.tagging.frame import tag_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 

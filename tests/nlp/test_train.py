@@ -256,7 +256,7 @@ def test_evaluate_skips_and_counts_empty_rows(tiny_model) -> None:
 @pytest.mark.timeout(300)
 def test_dev_macro_f1_on_the_shared_appeals(shared_data: Path) -> None:
     """Teddy Cup 2020 bodies (split=train) plus titles; dev macro-F1 must reach 0.90."""
-    from nlp.data import read_table
+    from nlp.io import read_table
 
     bodies = read_table(shared_data / "appeals" / "train.csv")
     titles = read_table(shared_data / "appeals" / "titles.csv")

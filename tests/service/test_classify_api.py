@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from service_testing import TICKET
 
-from nlp.batch import tag_frame
 from nlp.errors import DataError
 from nlp.model import RoutingModel
+from nlp.tagging.frame import tag_frame
 from service.settings import Settings
 
 
