@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nlp.errors import AppealRouterError, DataError, ModelNotFoundError
+from nlp.errors import AppealRouterError, DataError, InvalidNameError, ModelNotFoundError
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -88,9 +88,16 @@ def _known_model(registry: Any, name: str) -> str:
     ``--models-dir``)."""
     import difflib
 
+    from nlp.registry import check_model_name
+
     names: list[str] = registry.names()
     if name in names:
         return name
+    try:
+        check_model_name(name)
+    except InvalidNameError as error:
+        held = ", ".join(names) or "no models"
+        raise InvalidNameError(f"{error}; the registry {registry.root} holds: {held}") from None
     if not names:
         raise ModelNotFoundError(
             f"no model {name!r}: the registry {registry.root} holds no models; train one with "
@@ -111,6 +118,22 @@ def _load_model(args: argparse.Namespace) -> Any:
     return registry.load(_known_model(registry, name), version)
 
 
+def _report_dir(args: argparse.Namespace) -> Path | None:
+    """``--report-dir``, created now: a folder that cannot be made fails the command before
+    its long work, not after."""
+    if not args.report_dir:
+        return None
+    folder = Path(args.report_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(
+            f"--report-dir {folder}: cannot create the folder ({error.strerror or error}); "
+            "name a folder that can be created, or an existing one"
+        ) from None
+    return folder
+
+
 def _columns(frame: Any, args: argparse.Namespace) -> tuple[str, str | None]:
     """(text column, title column). A column named on the command line must exist; the
     defaults 'text' and 'title' are used when present (a title-only file has no 'text')."""
@@ -127,6 +150,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nlp.io import read_tables
     from nlp.train import TrainConfig, train
 
+    registry = _registry(args)
+    registry.check_can_save(args.name)  # a bad name or registry fails now, not after training
+    report_dir = _report_dir(args)
     frame = read_tables(args.data)
     eval_frame = read_tables(args.eval) if args.eval else None
     text_col, title_col = _columns(frame, args)
@@ -141,7 +167,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.C is not None:
         config = replace(config, C=args.C)
     result = train(frame, config, eval_frame=eval_frame, name=args.name)
-    registry = _registry(args)
     metrics = result.evaluation.to_dict()
     version = registry.save(
         result.model,
@@ -152,9 +177,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         activate=args.activate,
     )
     active = registry.active(args.name)
-    if args.report_dir:
-        Path(args.report_dir).mkdir(parents=True, exist_ok=True)
-        plot_confusion(result.evaluation, Path(args.report_dir) / "confusion.png")
+    if report_dir is not None:
+        plot_confusion(result.evaluation, report_dir / "confusion.png")
     if args.json:
         _print_json(
             {
@@ -195,6 +219,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from nlp.evaluate import evaluate
     from nlp.io import read_tables
 
+    report_dir = _report_dir(args)
     model = _load_model(args)
     frame = read_tables(args.data)
     text_col, title_col = _columns(frame, args)
@@ -205,12 +230,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         title_col=title_col,
         label_col=args.label_col,
     )
-    if args.report_dir:
-        folder = Path(args.report_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        plot_confusion(evaluation, folder / "confusion.png")
-        plot_coverage({f"{model.name}@{model.version}": evaluation}, folder / "coverage.png")
-        (folder / "evaluation.json").write_text(
+    if report_dir is not None:
+        plot_confusion(evaluation, report_dir / "confusion.png")
+        plot_coverage({f"{model.name}@{model.version}": evaluation}, report_dir / "coverage.png")
+        (report_dir / "evaluation.json").write_text(
             json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
         )
     if args.json:
@@ -340,8 +363,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- serve
 def cmd_serve(args: argparse.Namespace) -> int:
+    from nlp.registry import check_model_name
     from service.server import serve  # the library never imports the service at module level
 
+    check_model_name(args.model)
     return serve(
         host=args.host,
         port=args.port,
@@ -360,7 +385,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     name, version = parse_model_ref(args.model)
     _known_model(_registry(args), name)
-    jobs = args.jobs or (1 if args.engine == "local" else os.cpu_count() or 1)
+    if args.jobs is not None:
+        jobs = args.jobs  # the library refuses fewer than 1, saying so
+    else:
+        jobs = 1 if args.engine == "local" else os.cpu_count() or 1
     # Progress: tqdm on a terminal, else a log line every 30 s (shown without -v too).
     logging.getLogger("nlp.tagging").setLevel(logging.INFO)
     # A stopped run ends with one line: what it kept and the command that continues it.
@@ -433,6 +461,35 @@ def _resume_command(args: argparse.Namespace) -> str:
 
 
 # --------------------------------------------------------------------------- parser
+def _positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0 (``--C``)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text!r}")
+    return value
+
+
+def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (no upper bound: None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, not {value}")
+        return value
+
+    return parse
+
+
 def _data_columns(parser: argparse.ArgumentParser, *, labels: bool) -> None:
     parser.add_argument(
         "--text-col", default=None, help="column with the ticket body (default: 'text')"
@@ -483,7 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="character n-grams from the text (default) or inside words (better on bodies alone)",
     )
-    train.add_argument("--C", type=float, default=None, help="SVM regularisation (default 1.0)")
+    train.add_argument(
+        "--C", type=_positive_number, default=None, help="SVM regularisation (default 1.0)"
+    )
     train.add_argument("--report-dir", type=Path, help="write confusion.png here")
     train.add_argument("--json", action="store_true", help="print one JSON object")
     train.set_defaults(handler=cmd_train)
@@ -548,8 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="start the HTTP API (uvicorn, uvloop + httptools)")
     serve.add_argument("--host", default="127.0.0.1", help="needs API keys unless loopback")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    serve.add_argument("--port", type=_int_between(0, 65535), default=8000)
+    serve.add_argument("--workers", type=_int_between(1), default=1, help="processes (default 1)")
     serve.add_argument("--models-dir", default=None, type=Path, help=_MODELS_DIR_HELP)
     serve.add_argument(
         "--model",
@@ -577,8 +636,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AppealRouterError as error:
         print(f"appeals {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        # A file the command was pointed at that the system refuses (a folder that cannot
+        # be created, a disk that is full): the user's to fix, so one line, no traceback.
+        print(f"appeals {args.command}: error: {_describe_os_error(error)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _describe_os_error(error: OSError) -> str:
+    where = f"{error.filename}: " if error.filename is not None else ""
+    reason = (error.strerror or str(error)).lower()
+    return f"{where}{reason}; check the path, its folder and their permissions"
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ class DataError(AppealRouterError, ValueError):
     """Input data cannot be used as given (missing column, too few examples, bad format)."""
 
 
+class InvalidNameError(DataError):
+    """A model name (or version) that the registry cannot hold: it would name a place
+    outside its folder, or is empty or too long."""
+
+
 class UnsupportedFormatError(DataError):
     """A file's extension names no format we read or write."""
 

@@ -13,7 +13,9 @@ a key refuses an unsigned or wrongly signed version before unpickling it.
 ``models/NAME/ACTIVE`` names the version in service. It is replaced atomically (write a
 temporary file, then rename), so a reader sees the old pointer or the new one, never half.
 Activation loads the version and routes a few tickets with it before the pointer moves: a
-version that cannot be unpickled or run is refused, never activated.
+version that cannot be unpickled or run is refused, never activated. The model it loaded is
+handed over (:meth:`Registry.activate_and_load`), so a server serves it without loading it
+again.
 """
 
 from __future__ import annotations
@@ -39,7 +41,13 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import joblib
 
-from nlp.errors import DataError, ModelIntegrityError, ModelNotFoundError, RegistryAccessError
+from nlp.errors import (
+    DataError,
+    InvalidNameError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    RegistryAccessError,
+)
 from nlp.model import RoutingModel
 from nlp.segment import resolve_user_dict
 
@@ -49,6 +57,7 @@ __all__ = [
     "Registry",
     "canonical_manifest",
     "check_manifest",
+    "check_model_name",
     "parse_model_ref",
 ]
 
@@ -81,6 +90,18 @@ def parse_model_ref(ref: str | None, default_name: str = "default") -> tuple[str
         return default_name, None
     name, _, version = ref.partition("@")
     return name or default_name, version or None
+
+
+def check_model_name(name: str) -> str:
+    """``name`` if the registry can hold a model of that name, else :class:`InvalidNameError`
+    saying what a name may be. A name is one folder of the registry: never a path."""
+    if not _NAME.match(name):
+        raise InvalidNameError(
+            f"invalid model name {name!r}: a name is 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (e.g. 'default' or 'hotline-2025'); "
+            "choose such a name"
+        )
+    return name
 
 
 def _sha256(path: Path) -> str:
@@ -279,7 +300,10 @@ class Registry:
         if isinstance(signing_key, str):
             signing_key = signing_key.encode("utf-8")
         if signing_key is not None and not signing_key:
-            raise ValueError("signing_key is empty: pass None to work without signatures")
+            raise DataError(
+                "the signing key is empty: set APPEALS_SIGNING_KEY to a secret, or leave it "
+                "unset to work without signatures"
+            )
         self._signing_key = signing_key
 
     def __repr__(self) -> str:  # never shows the key
@@ -292,11 +316,7 @@ class Registry:
 
     # ----------------------------------------------------------------- paths and listing
     def _model_dir(self, name: str) -> Path:
-        if not _NAME.match(name):
-            raise DataError(
-                f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' (max 64)"
-            )
-        return self.root / name
+        return self.root / check_model_name(name)
 
     def _version_dir(self, name: str, version: str) -> Path:
         if not _VERSION.match(version):
@@ -425,7 +445,7 @@ class Registry:
     ) -> str:
         """Store ``model`` as the next version of ``name`` (signed when the registry has a
         key); activate it if asked or if it is the first."""
-        model_dir = self._model_dir(name)
+        model_dir = self.check_can_save(name)
         with self._writing():
             model_dir.mkdir(parents=True, exist_ok=True)
             with self._claim_version(name) as (version, folder):
@@ -449,11 +469,25 @@ class Registry:
                 text = json.dumps(manifest, ensure_ascii=False, indent=2, default=str)
                 (folder / MANIFEST_FILE).write_text(text, encoding="utf-8")
                 if self._signing_key is not None:
-                    self._write_signature(folder, json.loads(text))
+                    _write_signature(folder, json.loads(text), self._signing_key)
         model.name, model.version, model.manifest = name, version, manifest
         if activate or not self._has_pointer(name):
             self.activate(name, version)
         return version
+
+    @_guarded
+    def check_can_save(self, name: str) -> Path:
+        """The folder of ``name`` if a version of it can be saved here as far as names and
+        folders go (not permissions): a valid name, and a registry that is a folder or does
+        not exist yet. Callers run it before a long training, so that it fails first."""
+        model_dir = self._model_dir(name)
+        for folder in (self.root, model_dir):
+            if folder.exists() and not folder.is_dir():
+                raise DataError(
+                    f"cannot save model versions under {folder}: it is a file, not a folder. "
+                    "Point --models-dir (APPEALS_MODELS_DIR) at the registry's folder"
+                )
+        return model_dir
 
     def _has_pointer(self, name: str) -> bool:
         """Whether ``name`` has an active pointer; a damaged one counts (it is left for an
@@ -482,14 +516,6 @@ class Registry:
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
-    def _signature(self, manifest: Any) -> str:
-        assert self._signing_key is not None
-        digest = hmac.new(self._signing_key, canonical_manifest(manifest), hashlib.sha256)
-        return f"{_SIGNATURE_SCHEME}:{digest.hexdigest()}"
-
-    def _write_signature(self, folder: Path, manifest: Any) -> None:
-        _write_atomic(folder / SIGNATURE_FILE, self._signature(manifest) + "\n")
-
     @_guarded
     def sign(self, name: str, version: str) -> None:
         """Sign an existing version with this registry's key (after checking its hashes):
@@ -502,11 +528,13 @@ class Registry:
             )
         self._verify(name, version, signature=False)
         with self._writing():
-            self._write_signature(
-                self._version_dir(name, version), self._read_manifest(name, version)
+            _write_signature(
+                self._version_dir(name, version),
+                self._read_manifest(name, version),
+                self._signing_key,
             )
 
-    def _check_signature(self, name: str, version: str, raw: Any) -> None:
+    def _check_signature(self, name: str, version: str, raw: Any, key: bytes) -> None:
         """Refuse ``name@version`` unless ``manifest.sig`` is this key's signature of the
         manifest ``raw``, which must also name this very version (no copying a signed
         version under another number)."""
@@ -522,7 +550,7 @@ class Registry:
             stored = path.read_text(encoding="utf-8").strip()
         except UnicodeDecodeError:
             stored = ""
-        if not hmac.compare_digest(stored.encode("utf-8"), self._signature(raw).encode("utf-8")):
+        if not hmac.compare_digest(stored.encode("utf-8"), _signature(raw, key).encode("utf-8")):
             raise ModelIntegrityError(
                 f"{where}: the signature in {SIGNATURE_FILE} does not match its manifest under "
                 "this registry's key: the manifest was changed after signing, or it was signed "
@@ -561,7 +589,7 @@ class Registry:
                 "run again"
             )
         if signature and self._signing_key is not None:
-            self._check_signature(name, version, raw)
+            self._check_signature(name, version, raw, self._signing_key)
         manifest = check_manifest(raw, where=where)
         for file_name, expected in manifest["files"].items():
             path = folder / file_name
@@ -612,14 +640,7 @@ class Registry:
         """The verified model ``name@version`` (default: the active version);
         ``manifest_sha256`` as in :meth:`verify`."""
         if version is None:
-            pointer = self.active(name)
-            if pointer is None:
-                raise ModelNotFoundError(
-                    f"model {name!r} has no active version in the registry; train one with "
-                    f"'appeals train DATA --name {name}' or activate one with "
-                    "'appeals models activate VERSION'"
-                )
-            version = pointer.version
+            version = self.active_version(name)
         manifest = self.verify(name, version, manifest_sha256=manifest_sha256)
         folder = self._version_dir(name, version)
         try:
@@ -697,6 +718,18 @@ class Registry:
             )
         return ActivePointer(version=raw["version"], history=tuple(raw.get("history", ())))
 
+    @_guarded
+    def active_version(self, name: str = "default") -> str:
+        """The version ``name``'s pointer names: :meth:`active`, with
+        :class:`ModelNotFoundError` (saying how to get one) when nothing is active yet."""
+        pointer = self.active(name)
+        if pointer is None:
+            raise ModelNotFoundError(
+                f"model {name!r} has no active version under {self.root}; train one with "
+                f"'appeals train DATA --name {name}' or pass --model {name}@VERSION"
+            )
+        return pointer.version
+
     def _write_pointer(self, name: str, pointer: ActivePointer) -> None:
         body = {"version": pointer.version, "history": list(pointer.history)}
         with self._writing():
@@ -707,23 +740,34 @@ class Registry:
         """Point ``name`` at ``version`` once it is verified, loaded and has routed a few
         tickets; the previous version goes to history. A damaged pointer is replaced (its
         history is lost). Any failure raises and leaves the pointer as it was."""
-        self._load_and_try(name, version)
+        return self.activate_and_load(name, version)[0]
+
+    @_guarded
+    def activate_and_load(self, name: str, version: str) -> tuple[ActivePointer, RoutingModel]:
+        """:meth:`activate`, and the model it loaded and tried, ready to serve: a server
+        serves it as it is instead of loading the version a second time."""
+        model = self._load_and_try(name, version)
         try:
             current = self.active(name)
         except ModelIntegrityError as damaged:
             logger.warning("replacing a damaged pointer: %s", damaged)
             current = None
         if current is not None and current.version == version:
-            return current
+            return current, model
         history = (*current.history, current.version) if current else ()
         pointer = ActivePointer(version=version, history=history[-50:])
         self._write_pointer(name, pointer)
-        return pointer
+        return pointer, model
 
     @_guarded
     def rollback(self, name: str = "default") -> ActivePointer:
         """Re-activate the version that was active before the current one (verified, loaded
         and tried first, as :meth:`activate` does)."""
+        return self.rollback_and_load(name)[0]
+
+    @_guarded
+    def rollback_and_load(self, name: str = "default") -> tuple[ActivePointer, RoutingModel]:
+        """:meth:`rollback`, and the model it loaded and tried (as :meth:`activate_and_load`)."""
         try:
             current = self.active(name)
         except ModelIntegrityError as damaged:
@@ -736,10 +780,10 @@ class Registry:
                 f"model {name!r} has no earlier active version to roll back to"
             )
         previous = current.history[-1]
-        self._load_and_try(name, previous)
+        model = self._load_and_try(name, previous)
         pointer = ActivePointer(version=previous, history=current.history[:-1])
         self._write_pointer(name, pointer)
-        return pointer
+        return pointer, model
 
     def pointer_stamp(self, name: str = "default") -> tuple[int, int] | None:
         """A cheap change marker for watchers: (inode, mtime_ns) of the pointer file; None
@@ -749,6 +793,15 @@ class Registry:
         except (FileNotFoundError, PermissionError):
             return None
         return stat.st_ino, stat.st_mtime_ns
+
+
+def _signature(manifest: Any, key: bytes) -> str:
+    digest = hmac.new(key, canonical_manifest(manifest), hashlib.sha256)
+    return f"{_SIGNATURE_SCHEME}:{digest.hexdigest()}"
+
+
+def _write_signature(folder: Path, manifest: Any, key: bytes) -> None:
+    _write_atomic(folder / SIGNATURE_FILE, _signature(manifest, key) + "\n")
 
 
 def _describe(error: BaseException) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from nlp.errors import ModelIntegrityError, ModelNotFoundError, RegistryAccessError
 from nlp.text import normalise
@@ -38,6 +39,7 @@ __all__ = [
     "field_errors",
     "install_error_handlers",
     "public_message",
+    "too_large_message",
 ]
 
 logger = logging.getLogger("service.errors")
@@ -103,6 +105,11 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     ]
 
 
+def too_large_message(limit: int) -> str:
+    """What a 413 says (the middleware's and the error handler's alike)."""
+    return f"request body over the limit of {limit:,} bytes"
+
+
 def error_body(
     code: str, message: str, fields: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
@@ -149,20 +156,17 @@ def _respond(
     )
 
 
-async def _api_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, ApiError)
+async def _api_error(request: Request, error: ApiError) -> JSONResponse:
     return _respond(request, error.status, error.code, error.message, headers=error.headers)
 
 
-async def _validation_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     fields = field_errors(error.errors())
     summary = "; ".join(f"{f['path']}: {f['message']}" for f in fields[:5]) or "invalid request"
     return _respond(request, 422, "invalid_request", summary, fields)
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, StarletteHTTPException)
+async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     if error.status_code == 400:
         # FastAPI's answer to a body it cannot decode: not UTF-8, nested deeper than the
         # JSON parser goes, a number of more digits than Python converts. Bad input like
@@ -171,22 +175,25 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         return _respond(request, 422, "invalid_request", f"body: {_UNREADABLE_BODY}", fields)
     code = _STATUS_CODES.get(error.status_code, "http_error")
     message = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
+    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    if error.status_code == 413 and isinstance(limit, int):
+        # Starlette's body limit (service.middleware) says only "Content Too Large".
+        message = too_large_message(limit)
     return _respond(request, error.status_code, code, message, headers=error.headers)
 
 
-async def _model_not_found(request: Request, error: Exception) -> JSONResponse:
+async def _model_not_found(request: Request, error: ModelNotFoundError) -> JSONResponse:
     return _respond(request, 404, "model_not_found", str(error))
 
 
-async def _model_integrity(request: Request, error: Exception) -> JSONResponse:
+async def _model_integrity(request: Request, error: ModelIntegrityError) -> JSONResponse:
     return _respond(request, 409, "model_integrity", str(error))
 
 
-async def _registry_access(request: Request, error: Exception) -> JSONResponse:
+async def _registry_access(request: Request, error: RegistryAccessError) -> JSONResponse:
     # Cannot write: a state of this deployment the request conflicts with (activate with the
     # CLI as the registry's owner instead), not worth retrying. Cannot read: the service
     # cannot do its job until an operator fixes the permissions.
-    assert isinstance(error, RegistryAccessError)
     if error.writing:
         return _respond(request, 409, "registry_read_only", str(error))
     return _respond(request, 503, "registry_unreadable", str(error))
@@ -201,11 +208,19 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return _respond(request, 500, "internal_error", "internal error; the request id is logged")
 
 
+#: Each error class and its handler. Starlette calls a handler only with an instance of the
+#: class it is registered for (or a subclass), which is what each handler's signature says.
+_HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Any], Awaitable[JSONResponse]]], ...] = (
+    (ApiError, _api_error),
+    (RequestValidationError, _validation_error),
+    (StarletteHTTPException, _http_error),
+    (ModelNotFoundError, _model_not_found),
+    (ModelIntegrityError, _model_integrity),
+    (RegistryAccessError, _registry_access),
+    (Exception, _unexpected),
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(ModelNotFoundError, _model_not_found)
-    app.add_exception_handler(ModelIntegrityError, _model_integrity)
-    app.add_exception_handler(RegistryAccessError, _registry_access)
-    app.add_exception_handler(Exception, _unexpected)
+    for error_class, handler in _HANDLERS:
+        app.add_exception_handler(error_class, handler)

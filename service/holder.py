@@ -7,6 +7,10 @@ registry) and warmed up in the watcher's thread; only then is the reference repl
 is one atomic assignment. A version that fails verification is refused: the old one keeps
 serving and the failure is logged and reported by ``/readyz``.
 
+An activation through the API (:meth:`ModelHolder.activate`, :meth:`ModelHolder.rollback`)
+serves the very model the registry loaded and tried before moving the pointer: the version is
+loaded once, not once to try and again to serve.
+
 The first load happens in the watcher's thread too, right after the worker starts serving:
 until it ends, ``/readyz`` answers 503 ("loading the model") and classify routes 503 with
 ``Retry-After``, instead of connections hanging while the model loads.
@@ -19,9 +23,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from nlp.errors import ModelNotFoundError
 from nlp.model import RoutingModel
-from nlp.registry import Registry
+from nlp.registry import ActivePointer, Registry
 from service import metrics
 
 __all__ = ["ModelHolder", "SwapFailure"]
@@ -53,10 +56,6 @@ class ModelHolder:
         self._thread: threading.Thread | None = None
         self._first_attempt = threading.Event()
 
-    @property
-    def ready(self) -> bool:
-        return self.model is not None
-
     def refresh(self) -> RoutingModel | None:
         """Load the active version if it is not the one serving; return the serving model.
 
@@ -64,52 +63,74 @@ class ModelHolder:
         whatever served before keeps serving.
         """
         with self._lock:
-            stamp = self.registry.pointer_stamp(self.name)
-            wanted: str | None = None
-            try:
-                pointer = self.registry.active(self.name)
-                if pointer is None:
-                    raise ModelNotFoundError(
-                        f"model {self.name!r} has no active version under {self.registry.root}"
-                    )
-                wanted = pointer.version
-                current = self.model
-                if current is None or current.version != wanted:
-                    started = time.perf_counter()
+            return self._refresh()
+
+    def activate(self, version: str) -> ActivePointer:
+        """Activate ``version`` (:meth:`Registry.activate_and_load`: verified, loaded and
+        tried, or refused with the error) and serve the model that activation loaded. The
+        lock is held throughout, so the watcher, seeing the pointer move, finds the version
+        already serving instead of loading it again."""
+        with self._lock:
+            pointer, model = self.registry.activate_and_load(self.name, version)
+            self._refresh(loaded=model)
+        return pointer
+
+    def rollback(self) -> ActivePointer:
+        """Roll back (:meth:`Registry.rollback_and_load`) and serve the model it loaded, as
+        :meth:`activate` does."""
+        with self._lock:
+            pointer, model = self.registry.rollback_and_load(self.name)
+            self._refresh(loaded=model)
+        return pointer
+
+    def _refresh(self, *, loaded: RoutingModel | None = None) -> RoutingModel | None:
+        """:meth:`refresh` with the lock held. ``loaded``: a model the registry has just
+        loaded and tried, served as it is if it is the version the pointer names now (if the
+        pointer moved again meanwhile, the version it names is loaded as usual)."""
+        stamp = self.registry.pointer_stamp(self.name)
+        wanted: str | None = None
+        try:
+            wanted = self.registry.active_version(self.name)
+            current = self.model
+            if current is None or current.version != wanted:
+                started = time.perf_counter()
+                if loaded is not None and loaded.version == wanted:
+                    model = loaded
+                else:
                     model = self.registry.load(self.name, wanted)
-                    model.warm_up()
-                    self.model = model  # the swap: one reference assignment
-                    metrics.model_swapped(self.name, current, model)
-                    logger.info(
-                        "model loaded",
-                        extra={
-                            "event": "model_loaded",
-                            "model_name": self.name,
-                            "model_version": wanted,
-                            "previous_version": current.version if current else None,
-                            "seconds": round(time.perf_counter() - started, 3),
-                        },
-                    )
-                self.last_failure = None
-            except Exception as error:
-                # Verification errors, but also a pickle that does not fit this code or a
-                # model that fails its warm-up: whatever it is, the old model keeps serving.
-                failure = SwapFailure(version=wanted, reason=str(error))
-                if failure != self.last_failure:
-                    logger.error(
-                        "model refused, the previous one keeps serving",
-                        extra={
-                            "event": "model_refused",
-                            "model_name": self.name,
-                            "model_version": wanted,
-                            "serving_version": self.model.version if self.model else None,
-                            "reason": str(error),
-                        },
-                    )
-                self.last_failure = failure
-            self._stamp = stamp
-            self._first_attempt.set()
-            return self.model
+                model.warm_up()
+                self.model = model  # the swap: one reference assignment
+                metrics.model_swapped(self.name, current, model)
+                logger.info(
+                    "model loaded",
+                    extra={
+                        "event": "model_loaded",
+                        "model_name": self.name,
+                        "model_version": wanted,
+                        "previous_version": current.version if current else None,
+                        "seconds": round(time.perf_counter() - started, 3),
+                    },
+                )
+            self.last_failure = None
+        except Exception as error:
+            # Verification errors, but also a pickle that does not fit this code or a
+            # model that fails its warm-up: whatever it is, the old model keeps serving.
+            failure = SwapFailure(version=wanted, reason=str(error))
+            if failure != self.last_failure:
+                logger.error(
+                    "model refused, the previous one keeps serving",
+                    extra={
+                        "event": "model_refused",
+                        "model_name": self.name,
+                        "model_version": wanted,
+                        "serving_version": self.model.version if self.model else None,
+                        "reason": str(error),
+                    },
+                )
+            self.last_failure = failure
+        self._stamp = stamp
+        self._first_attempt.set()
+        return self.model
 
     def wait_first_load(self, timeout: float) -> bool:
         """Block until the first load has succeeded or failed (at most ``timeout`` seconds);

@@ -1,7 +1,8 @@
 """Pure ASGI middleware (no ``BaseHTTPMiddleware``: it costs a task and a copy per request).
 
 :class:`BodyLimitMiddleware` answers 413 when a body is over the limit, whether announced by
-``Content-Length`` or discovered while reading a chunked body. :class:`ConcurrencyLimitMiddleware`
+``Content-Length`` or discovered while reading a chunked body (counted by Starlette's own
+``RequestBodyLimitMiddleware``). :class:`ConcurrencyLimitMiddleware`
 answers 503 with ``Retry-After`` when a worker already handles its limit of requests, so the
 admitted ones keep their latency. :class:`RequestLogMiddleware` gives each request an id,
 writes one JSON log line when it ends and feeds the metrics.
@@ -18,11 +19,11 @@ from collections import deque
 from functools import lru_cache
 from typing import Any
 
-from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
-from service.errors import error_body
+from service.errors import error_body, too_large_message
 
 __all__ = ["BodyLimitMiddleware", "ConcurrencyLimitMiddleware", "RequestLogMiddleware"]
 
@@ -39,13 +40,19 @@ async def _send_json(
 
 
 def _too_large_body(limit: int, request_id: str | None) -> bytes:
-    body = error_body("body_too_large", f"request body over the limit of {limit:,} bytes")
+    body = error_body("body_too_large", too_large_message(limit))
     return json.dumps({"error": body, "request_id": request_id}).encode()
 
 
 class BodyLimitMiddleware:
-    """413 for a body over ``limit()`` bytes: before reading when Content-Length says so,
-    otherwise as soon as the chunks read add up to more."""
+    """413 for a body over ``limit(scope)`` bytes, as the API's JSON error.
+
+    Starlette's ``RequestBodyLimitMiddleware`` counts the bytes as a route reads them and
+    raises its 413 ``HTTPException``, which :mod:`service.errors` answers in our shape. What
+    is ours: the limit, read from the settings for each request (so test overrides reach it),
+    and the JSON 413 sent at once when ``Content-Length`` already says too much (Starlette
+    would answer that one in plain text if the route does not read the body).
+    """
 
     def __init__(self, app: ASGIApp, *, limit: Any) -> None:
         self.app = app
@@ -56,49 +63,24 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit: int = self.limit(scope)
-        request_id = scope.get("state", {}).get("request_id")
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > limit:
-                    await self._reject(send, limit, request_id)
-                    return
-                break
+        if _declared_length(scope) > limit:
+            request_id = scope.get("state", {}).get("request_id")
+            await _send_json(
+                send, 413, _too_large_body(limit, request_id), [(b"connection", b"close")]
+            )
+            return
+        await RequestBodyLimitMiddleware(self.app, max_body_size=limit)(scope, receive, send)
 
-        received = 0
-        response_started = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # An HTTPException, because FastAPI turns anything else raised while it
-                    # reads the body into a 400; the error handlers answer it as a JSON 413.
-                    raise HTTPException(413, f"request body over the limit of {limit:,} bytes")
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except HTTPException as error:
-            # A 413 raised where no exception handler saw it (a raw ASGI route).
-            if error.status_code != 413 or response_started:
-                raise
-            await self._reject(send, limit, request_id)
-
-    @staticmethod
-    async def _reject(send: Send, limit: int, request_id: str | None) -> None:
-        await _send_json(send, 413, _too_large_body(limit, request_id), [(b"connection", b"close")])
+def _declared_length(scope: Scope) -> int:
+    """The request's ``Content-Length``; 0 when it has none or it is not a number."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
 
 
 class ConcurrencyLimitMiddleware:
@@ -173,7 +155,7 @@ class ConcurrencyLimitMiddleware:
     @staticmethod
     @lru_cache(maxsize=8)
     def _error(limit: int, retry_after: int) -> dict[str, Any]:
-        # Built once per limit: a worker under attack answers thousands of these a second.
+        # Built once per limit: under overload, every request turned away would build it anew.
         message = (
             f"the server is busy ({limit} requests in progress in this worker); "
             f"retry after {retry_after} s"

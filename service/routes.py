@@ -2,10 +2,10 @@
 
 CPU-bound routes that can take a while (batches, activation, which loads a model) are plain
 ``def``: FastAPI runs them in its thread pool, so they never stall the event loop that
-accepts other requests. The single-ticket route is the exception, on measurement: it
-computes for ~0.5 ms, while the hop to the pool and back cost more than that per request
-(``bench/serve.py``); each worker is one process with one GIL, so the pool adds no
-parallelism for it either.
+accepts other requests. The single-ticket route is the exception: its work is short (its
+in-process latency is the "in-process single ticket" line of ``bench/serve.py``), so the hop
+to the pool and back would be a large share of each request, and each worker is one process
+with one GIL, so the pool adds no parallelism for it either.
 """
 
 from __future__ import annotations
@@ -208,8 +208,8 @@ def activate_model(
     body: ActivateRequest, registry: RegistryDep, holder: HolderDep
 ) -> dict[str, Any]:
     before = _active_version(registry, holder.name)
-    pointer = registry.activate(holder.name, body.version)
-    serving = holder.refresh()
+    pointer = holder.activate(body.version)  # the model it loads and tries is the one served
+    serving = holder.model
     return {
         "name": holder.name,
         "active": pointer.version,
@@ -228,8 +228,8 @@ def activate_model(
 )
 def rollback_model(registry: RegistryDep, holder: HolderDep) -> dict[str, Any]:
     before = _active_version(registry, holder.name)
-    pointer = registry.rollback(holder.name)
-    serving = holder.refresh()
+    pointer = holder.rollback()
+    serving = holder.model
     return {
         "name": holder.name,
         "active": pointer.version,

@@ -326,77 +326,7 @@ def test_the_signing_key_setting_signs_and_guards_versions(
 
 
 # --------------------------------------------------------------------------- errors
-
-
-def _tiny_class_csv(tmp_path: Path, demo_frame: pd.DataFrame) -> Path:
-    label = demo_frame["label"].value_counts().index[-1]
-    frame = demo_frame.drop(demo_frame.index[demo_frame["label"] == label][3:])
-    path = tmp_path / "tiny.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
-ERROR_CASES = [
-    pytest.param(["train", "{tmp}/missing.csv"], "no such file", id="train-missing-file"),
-    pytest.param(
-        ["train", DEMO, "--label-col", "dept"], "'dept' not found", id="missing-label-col"
-    ),
-    pytest.param(["train", "{tiny}"], "fewer than 5 examples", id="tiny-class"),
-    pytest.param(["train", "{tmp}/notes.txt"], "unknown input format", id="unknown-format"),
-    pytest.param(["evaluate", "{tmp}/missing.csv"], "no such file", id="evaluate-missing-file"),
-    pytest.param(["predict", "停水了", "--model", "nobody"], "it holds: default", id="no-model"),
-    pytest.param(["predict", ""], "nothing to route", id="predict-empty-text"),
-    pytest.param(["predict", " ", "--title", "\u3000"], "nothing to route", id="predict-blank"),
-    pytest.param(["predict"], "nothing to route", id="predict-nothing"),
-    pytest.param(["models", "list", "--name", "nobody"], "it holds: default", id="list-unknown"),
-    pytest.param(
-        ["models", "activate", "v1", "--name", "defualt"],
-        "did you mean 'default'?",
-        id="activate-misspelt-name",
-    ),
-    pytest.param(
-        ["predict", "停水了", "--model", "no such/model"], "it holds: default", id="bad-name"
-    ),
-    pytest.param(["predict", "停水了", "--model", "default@v7"], "no version", id="no-version"),
-    pytest.param(["models", "activate"], "needs a VERSION", id="activate-without-version"),
-    pytest.param(["models", "activate", "v9"], "no version", id="activate-unknown-version"),
-    pytest.param(["models", "rollback"], "no earlier active version", id="nothing-to-roll-back"),
-    pytest.param(
-        ["train", DEMO, "--text-col", "body"],
-        "'body' not found",
-        id="misnamed-text-col",
-    ),
-    pytest.param(
-        ["train", DEMO, "--title-col", "subject"],
-        "'subject' not found",
-        id="misnamed-title-col",
-    ),
-]
-
-
-@pytest.mark.parametrize(("argv", "message"), ERROR_CASES)
-def test_errors_exit_2_with_a_message_and_no_traceback(
-    capsys: pytest.CaptureFixture[str],
-    models_dir: Path,
-    tmp_path: Path,
-    demo_frame: pd.DataFrame,
-    argv: list,
-    message: str,
-) -> None:
-    (tmp_path / "notes.txt").write_text("停水", encoding="utf-8")
-    models = tmp_path / "models"
-    shutil.copytree(models_dir, models)
-    paths = {"tmp": tmp_path, "tiny": _tiny_class_csv(tmp_path, demo_frame)}
-    args = [str(a).format(**paths) for a in argv] + ["--models-dir", str(models)]
-    before = sorted(p.relative_to(models) for p in models.rglob("*"))
-    code, out, err = run(capsys, *args)
-    assert code == 2
-    assert err.startswith(f"appeals {argv[0]}: error: ")
-    assert message in err
-    assert err.count("\n") == 1  # one line
-    assert "Traceback" not in err + out
-    # A failed command registers nothing and moves no pointer.
-    assert sorted(p.relative_to(models) for p in models.rglob("*")) == before
+# Every error path has its row in test_cli_errors.py.
 
 
 def test_a_singleton_class_trains_when_min_class_size_allows_it(

@@ -18,7 +18,14 @@ import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from nlp import registry as registry_module
-from nlp.errors import DataError, ModelIntegrityError, ModelNotFoundError, RegistryAccessError
+from nlp.errors import (
+    AppealRouterError,
+    DataError,
+    InvalidNameError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    RegistryAccessError,
+)
 from nlp.model import RoutingModel
 from nlp.registry import ActivePointer, Registry, parse_model_ref
 from nlp.train import TrainResult
@@ -185,7 +192,7 @@ def test_another_scikit_learn_patch_release_is_accepted(registry_copy: Registry)
         pytest.param("default", "v9", ModelNotFoundError, id="unknown-version"),
         pytest.param("default", "latest", ModelNotFoundError, id="malformed-version"),
         pytest.param("nobody", None, ModelNotFoundError, id="no-active-version"),
-        pytest.param("../etc", None, ValueError, id="path-in-name"),
+        pytest.param("../etc", None, InvalidNameError, id="path-in-name"),
     ],
 )
 def test_loading_what_is_not_there(
@@ -207,6 +214,74 @@ def test_loading_what_is_not_there(
 )
 def test_parse_model_ref(ref: str | None, expected: tuple[str, str | None]) -> None:
     assert parse_model_ref(ref) == expected
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda r, name: r.load(name), id="load"),
+        pytest.param(lambda r, name: r.load(name, "v1"), id="load-version"),
+        pytest.param(lambda r, name: r.listing(name), id="listing"),
+        pytest.param(lambda r, name: r.active_version(name), id="active-version"),
+        pytest.param(lambda r, name: r.activate(name, "v1"), id="activate"),
+        pytest.param(lambda r, name: r.check_can_save(name), id="check-can-save"),
+    ],
+)
+@pytest.mark.parametrize("name", ["../x", "a/b", "", ".hidden", "x" * 65, "名字"])
+def test_a_name_that_is_no_model_name_is_an_error_that_says_what_a_name_is(
+    models_dir: Path, call, name: str
+) -> None:
+    with pytest.raises(InvalidNameError, match=r"invalid model name .* 1 to 64 letters") as caught:
+        call(Registry(models_dir), name)
+    assert isinstance(caught.value, AppealRouterError)
+    assert isinstance(caught.value, ValueError)  # callers catching ValueError keep working
+
+
+def test_an_empty_signing_key_is_a_data_error_naming_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="APPEALS_SIGNING_KEY"):
+        Registry(tmp_path, signing_key="")
+
+
+def test_saving_into_a_registry_that_is_a_file_fails_before_writing(
+    tmp_path: Path, tiny_model: RoutingModel
+) -> None:
+    not_a_folder = tmp_path / "models.csv"
+    not_a_folder.write_text("text,label\n", encoding="utf-8")
+    registry = Registry(not_a_folder)
+    with pytest.raises(DataError, match="it is a file, not a folder"):
+        registry.check_can_save("default")
+    with pytest.raises(DataError, match="it is a file, not a folder"):
+        registry.save(tiny_model)
+    assert not_a_folder.read_text(encoding="utf-8") == "text,label\n"
+
+
+# --------------------------------------------------------------------------- active version
+
+
+def test_active_version_names_the_pointer_s_version(registry_copy: Registry) -> None:
+    assert registry_copy.active_version("default") == "v1"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda r: r.active_version("nobody"), id="active-version"),
+        pytest.param(lambda r: r.load("nobody"), id="load"),
+    ],
+)
+def test_no_active_version_says_how_to_get_one(models_dir: Path, call) -> None:
+    with pytest.raises(ModelNotFoundError) as caught:
+        call(Registry(models_dir))
+    assert str(caught.value) == (
+        f"model 'nobody' has no active version under {models_dir}; train one with "
+        "'appeals train DATA --name nobody' or pass --model nobody@VERSION"
+    )
+
+
+def test_a_damaged_pointer_is_no_active_version(registry_copy: Registry) -> None:
+    (registry_copy.root / "default" / "ACTIVE").write_text("v1\n", encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="pointer of model 'default'"):
+        registry_copy.active_version("default")
 
 
 # --------------------------------------------------------------------------- the active pointer
@@ -458,6 +533,29 @@ def test_activation_loads_and_tries_the_version_before_the_pointer_moves(
     with pytest.raises(ModelIntegrityError, match=message):
         registry_copy.activate("default", "v2")
     assert pointer_file.read_bytes() == before
+
+
+def test_activate_and_load_hands_over_the_model_it_loaded_and_tried(
+    registry_copy: Registry, trained: TrainResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _second_version(registry_copy, trained)
+    loaded: list[RoutingModel] = []
+    real_load = Registry.load
+
+    def load(self: Registry, *args, **kwargs) -> RoutingModel:
+        model = real_load(self, *args, **kwargs)
+        loaded.append(model)
+        return model
+
+    monkeypatch.setattr(Registry, "load", load)
+    pointer, model = registry_copy.activate_and_load("default", "v2")
+    assert pointer == ActivePointer(version="v2", history=("v1",))
+    assert loaded == [model]  # one load: the model tried is the model handed over
+    assert (model.name, model.version) == ("default", "v2")
+    pointer, model = registry_copy.rollback_and_load("default")
+    assert pointer == ActivePointer(version="v1", history=())
+    assert loaded[1:] == [model]
+    assert model.version == "v1"
 
 
 def test_rollback_loads_and_tries_the_version_first(

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from service_testing import ADMIN_KEY, CLASSIFY_KEY, TICKET
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 
 def _error(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -107,6 +109,30 @@ def test_body_limit_comes_from_settings(make_client: Any) -> None:
     response = client.post("/v1/classify", json={"text": "停水" * 1000})
     _error(response, 413, "body_too_large")
     assert client.post("/v1/classify", json={"text": "停水"}).status_code == 200
+
+
+def test_the_body_limit_in_force_is_starlette_s_set_from_the_settings(make_client: Any) -> None:
+    """Starlette counts the bytes (its RequestBodyLimitMiddleware, which also bounds what
+    FastAPI parses); the service gives it the limit of its settings and its JSON answer."""
+    client = make_client(max_body_bytes=4096)
+
+    async def limit_in_force(request: Request) -> dict[str, Any]:
+        return {"limit": request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)}
+
+    client.app.add_api_route("/probe-limit", limit_in_force, methods=["POST"])
+    assert client.post("/probe-limit", json={}).json() == {"limit": 4096}
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"text": "'
+        for _ in range(5):
+            yield b"a" * 1000
+        yield b'"}'
+
+    response = client.post(
+        "/v1/classify", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    error = _error(response, 413, "body_too_large")
+    assert error["message"] == "request body over the limit of 4,096 bytes"
 
 
 def test_body_just_under_limit_is_read(client: TestClient) -> None:

@@ -132,3 +132,70 @@ def test_watcher_loads_a_model_that_appears_after_start(
     while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert client.get("/readyz").json()["model"]["version"] == "v1"
+
+
+# --------------------------------------------------------------------------- activation
+
+
+def _count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """The versions ``Registry.load`` unpickles from now on, in order."""
+    loads: list[str | None] = []
+    real_load = Registry.load
+
+    def load(self: Registry, name: str = "default", version: str | None = None, **kw: Any) -> Any:
+        loads.append(version)
+        return real_load(self, name, version, **kw)
+
+    monkeypatch.setattr(Registry, "load", load)
+    return loads
+
+
+def test_an_activation_serves_the_model_it_loaded_and_tried(
+    two_versions: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = ModelHolder(two_versions, "default")
+    old = holder.refresh()
+    loads = _count_loads(monkeypatch)
+    assert holder.activate("v2").version == "v2"
+    assert holder.model is not None
+    assert holder.model.version == "v2"
+    assert loads == ["v2"]  # loaded once: to try it, then served as it is
+    holder.refresh()  # what the watcher does when it sees the pointer moved
+    assert loads == ["v2"]
+    assert holder.rollback().version == "v1"
+    assert holder.model is not None
+    assert holder.model.version == "v1"
+    assert holder.model is not old  # the version the rollback loaded and tried
+    assert loads == ["v2", "v1"]
+
+
+def test_a_refused_activation_leaves_the_model_serving(
+    two_versions: Registry,
+) -> None:
+    holder = ModelHolder(two_versions, "default")
+    serving = holder.refresh()
+    corrupt_version(two_versions, "v2")
+    with pytest.raises(Exception, match="sha256"):
+        holder.activate("v2")
+    assert holder.model is serving
+    assert two_versions.active_version("default") == "v1"
+
+
+def test_an_activation_overtaken_by_another_serves_what_the_pointer_names(
+    two_versions: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process moves the pointer between this activation and its swap: the holder
+    serves the version the pointer names, never the one it was handed."""
+    holder = ModelHolder(two_versions, "default")
+    holder.refresh()
+    real = Registry.activate_and_load
+
+    def overtaken(self: Registry, name: str, version: str) -> Any:
+        handed = real(self, name, version)
+        _point_at(self, json.dumps({"version": "v1", "history": []}))
+        return handed
+
+    monkeypatch.setattr(Registry, "activate_and_load", overtaken)
+    holder.activate("v2")
+    assert holder.model is not None
+    assert holder.model.version == "v1"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,28 @@ def test_activate_then_rollback(make_client: object, two_versions: Registry) -> 
     assert response.status_code == 200
     assert response.json() == {"name": "default", "active": "v1", "previous": "v2", "serving": "v1"}
     assert client.post("/v1/classify", json={"text": "停水"}).json()["model"]["version"] == "v1"
+
+
+def test_activate_and_rollback_load_the_version_once(
+    make_client: Any, two_versions: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model an activation loads and tries is the model the worker serves: one load."""
+    client = make_client(models_dir=two_versions.root, watch_interval=0.05)
+    loads: list[str | None] = []
+    real_load = Registry.load
+
+    def load(self: Registry, name: str = "default", version: str | None = None, **kw: Any) -> Any:
+        loads.append(version)
+        return real_load(self, name, version, **kw)
+
+    monkeypatch.setattr(Registry, "load", load)
+    assert client.post("/v1/models/activate", json={"version": "v2"}).json()["serving"] == "v2"
+    time.sleep(0.3)  # a few rounds of the watcher, which sees the pointer move
+    assert client.post("/v1/classify", json={"text": "停水"}).json()["model"]["version"] == "v2"
+    assert loads == ["v2"]
+    assert client.post("/v1/models/rollback").json()["serving"] == "v1"
+    time.sleep(0.3)
+    assert loads == ["v2", "v1"]
 
 
 def test_activating_the_active_version_is_a_no_op(
