@@ -75,7 +75,7 @@ def run_tag(
     source: Path, out: Path, models: Path, options: list[str], chunk: int, timeout: float
 ) -> tuple[float, int, bool]:
     """(seconds, peak RSS of the process tree in bytes, finished) of one `appeals tag` run."""
-    command = [sys.executable, "-m", "nlp.cli", "tag", str(source), "--out", str(out)]
+    command = [sys.executable, "-m", "service.cli", "tag", str(source), "--out", str(out)]
     command += ["--models-dir", str(models), "--chunk-size", str(chunk), *options]
     started = time.perf_counter()
     process = subprocess.Popen(

@@ -13,7 +13,7 @@ temporary registry, then prints:
 
 The worker figure drives uvicorn's own worker class with the options ``appeals serve`` gives
 it. A worker imports the parent's main script before it can answer the health check; this
-script stands in for the ``appeals`` script, so it imports what that imports (``nlp.cli``) at
+script stands in for the ``appeals`` script, so it imports what that imports (``service.cli``) at
 module level and nothing else heavy.
 
 Usage: .venv/bin/python bench/startup.py [--starts 10] [--runs 5]
@@ -34,7 +34,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-import nlp.cli  # noqa: F401  (what the `appeals` script imports; see the docstring)
+import service.cli  # noqa: F401  (what the `appeals` script imports; see the docstring)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "appeals.csv"

@@ -16,10 +16,10 @@ import pandas as pd
 import psutil
 import pytest
 
-from nlp.cli import main
 from nlp.model import RoutingModel
 from nlp.tagging import read_output, work_dir
 from nlp.tagging.frame import tag_frame
+from service.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ def _appeals(*args: str | Path, temp: Path | None = None) -> subprocess.Popen[by
     """`appeals tag ARGS` in a subprocess; ``temp`` is its TMPDIR."""
     env = {**os.environ, "TMPDIR": str(temp)} if temp is not None else None
     return subprocess.Popen(
-        [sys.executable, "-m", "nlp.cli", "tag", *map(str, args)],
+        [sys.executable, "-m", "service.cli", "tag", *map(str, args)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -159,7 +159,7 @@ def _stopped_run(
     process group reaches the workers too, as Ctrl-C does."""
     options = ["--models-dir", str(models_dir), "--chunk-size", "20", "--jobs", jobs]
     return subprocess.Popen(
-        [sys.executable, "-m", "nlp.cli", "tag", str(big_input), "--out", str(out), *options],
+        [sys.executable, "-m", "service.cli", "tag", str(big_input), "--out", str(out), *options],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -180,7 +180,7 @@ def _continue(line: str, big_input: Path, out: Path, tiny_model: RoutingModel) -
     assert command[:2] == ["appeals", "tag"]
     assert command[-1] == "--resume"
     again = subprocess.run(
-        [sys.executable, "-m", "nlp.cli", *command[1:]],
+        [sys.executable, "-m", "service.cli", *command[1:]],
         cwd=ROOT,
         capture_output=True,
         timeout=240,
@@ -263,7 +263,7 @@ def test_cli_csv_encoding(big_input: Path, models_dir: Path, tmp_path: Path) -> 
 
 
 def test_resume_command_repeats_the_options() -> None:
-    from nlp.cli import _resume_command, build_parser
+    from service.cli import _resume_command, build_parser
 
     options = [
         "--model",

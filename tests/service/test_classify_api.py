@@ -286,7 +286,7 @@ def test_every_client_serialises_the_same_answer_record(
 ) -> None:
     """API single, API batch, `appeals predict --json` and tag_frame give the model's
     answer record (Prediction.to_dict) value for value: one record, one serialisation."""
-    from nlp.cli import main
+    from service.cli import main
 
     explain = 4
     client = make_client(explain_terms=explain)  # type: ignore[operator]

@@ -75,13 +75,13 @@ HEAVY = ["nlp.analysis", "nlp.tagging", "nlp.engines", "matplotlib", "dask", "sk
     "statement",
     [
         pytest.param("import nlp", id="import-nlp"),
-        pytest.param("import nlp.cli", id="import-nlp.cli"),
+        pytest.param("import service.cli", id="import-service.cli"),
         pytest.param("import service.http_protocol, service.logs", id="worker-before-ping"),
     ],
 )
 def test_cheap_imports_import_nothing_heavy(statement: str) -> None:
     """What a uvicorn worker imports before it answers its health check (the ``appeals``
-    script, which imports nlp.cli, and the classes in uvicorn's config) stays light."""
+    script, which imports service.cli, and the classes in uvicorn's config) stays light."""
     code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT

@@ -1,4 +1,4 @@
-"""nlp.cli: the `appeals` command, called in-process; errors exit 2 with a message, no traceback."""
+"""service.cli: the `appeals` command, in-process; errors exit 2 with one line, no traceback."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nlp.cli import main
 from nlp.registry import Registry
+from service.cli import main
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "appeals.csv"
 DEMO_ROWS = len(pd.read_csv(DEMO, dtype=str, keep_default_na=False))

@@ -1,4 +1,9 @@
-"""The ``appeals`` command: parse options, call the library, print. Nothing else lives here."""
+"""The ``appeals`` command: parse options, call the library (or start the service), print.
+
+Nothing else lives here. It sits beside the HTTP service rather than in ``nlp/``: both are
+clients of the library, and both read the same settings (:class:`service.settings.Settings`).
+Heavy modules are imported inside each command, so ``appeals --help`` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +48,7 @@ def _settings() -> Settings:
     options win over them."""
     from pydantic import ValidationError
 
-    from service.settings import Settings  # the library never imports the service at load
+    from service.settings import Settings  # pydantic-settings: only commands that run pay
 
     try:
         return Settings()
@@ -364,7 +369,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- serve
 def cmd_serve(args: argparse.Namespace) -> int:
     from nlp.registry import check_model_name
-    from service.server import serve  # the library never imports the service at module level
+    from service.server import serve  # uvicorn: only `appeals serve` pays for it
 
     check_model_name(args.model)
     return serve(

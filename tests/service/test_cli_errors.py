@@ -14,7 +14,7 @@ from typing import NamedTuple
 import pandas as pd
 import pytest
 
-from nlp.cli import main
+from service.cli import main
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "appeals.csv"
 
