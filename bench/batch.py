@@ -7,11 +7,12 @@ output all count) with --jobs 1, --jobs 2 and Dask LocalCluster(2) on 100,000 ro
 then on the full size in --rounds rounds (3 by default), the engines taking turns. Prints
 every run's tickets/s, tickets/s per core and the peak RSS of the whole process tree (main
 process, worker processes, Dask nanny and workers), sampled every 0.5 s (more often, the
-sampling took a tenth of a core from the run); then each engine's median over the rounds
-and --jobs 2 / --jobs 1 round by round. Repeated runs on a shared host differ by several
-per cent, as much as the margin the --jobs 2 target leaves, so one run of each decides
-nothing. For reference it also runs two independent `--jobs 1` runs side by side on half
-the rows each: what two cores of this machine give with no coordination between them.
+sampling took a tenth of a core from the run); then each engine's median over the rounds,
+and round by round --jobs 2 / --jobs 1 and Dask's tickets/s as a share of --jobs 2's.
+Repeated runs on a shared host differ by several per cent, as much as the margin the
+--jobs 2 target leaves, so one run of each decides nothing. For reference it also runs two
+independent `--jobs 1` runs side by side on half the rows each: what two cores of this
+machine give with no coordination between them.
 
     .venv/bin/python bench/batch.py                 # 1,000,000 rows (and 100,000), ~25 min
     .venv/bin/python bench/batch.py --rows 200000 --rounds 1   # quicker
@@ -244,9 +245,9 @@ def main() -> None:
 
 
 def report(rates: dict[str, dict[int, float]], peaks: dict[str, int], rows: int) -> None:
-    """Median tickets/s of each engine over its rounds (and its highest peak RSS), and
-    --jobs 2 over --jobs 1 in every round (the two runs of a round are minutes apart, so
-    share the machine's weather)."""
+    """Median tickets/s of each engine over its rounds (and its highest peak RSS), --jobs 2
+    over --jobs 1 and Dask LocalCluster(2) over --jobs 2 in every round (the runs of a
+    round are minutes apart, so share the machine's weather)."""
     if not rates:
         return
     print(f"median of the {rows:,}-row rounds (lowest - highest), highest peak RSS:")
@@ -266,6 +267,14 @@ def report(rates: dict[str, dict[int, float]], peaks: dict[str, int], rows: int)
         print(
             f"--jobs 2 / --jobs 1: {statistics.median(ratios):.2f}x, the median of its rounds "
             f"({listed}); target >= 1.8x"
+        )
+    dask = rates.get("dask2", {})
+    shares = [dask[round_] / two[round_] for round_ in sorted(two.keys() & dask.keys())]
+    if shares:
+        listed = ", ".join(f"{share:.0%}" for share in shares)
+        print(
+            f"dask LocalCluster(2) / --jobs 2: {statistics.median(shares):.0%}, the median of "
+            f"its rounds ({listed}); target >= 85%"
         )
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 __all__ = [
     "AppealRouterError",
     "DataError",
+    "EngineError",
     "FontMissingError",
+    "InvalidNameError",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "RegistryAccessError",
     "UnsupportedFormatError",
+    "WorkerLostError",
 ]
 
 
@@ -63,3 +66,18 @@ class RegistryAccessError(AppealRouterError, PermissionError):
     def __init__(self, message: str, *, writing: bool) -> None:
         super().__init__(message)
         self.writing = writing
+
+
+class EngineError(AppealRouterError, RuntimeError):
+    """A batch engine could not start or its workers cannot do the work (say what to fix)."""
+
+
+class WorkerLostError(EngineError):
+    """A worker process died while the run went on (killed, or out of memory)."""
+
+    def __init__(
+        self,
+        message: str = "a worker process died (killed, or out of memory: then use fewer "
+        "--jobs or a smaller --chunk-size)",
+    ) -> None:
+        super().__init__(message)

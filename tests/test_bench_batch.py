@@ -1,4 +1,4 @@
-"""bench/batch.py's summary: medians of the rounds, and --jobs 2 over --jobs 1 per round."""
+"""bench/batch.py's summary: medians of the rounds; --jobs 2 over --jobs 1, Dask over --jobs 2."""
 
 from __future__ import annotations
 
@@ -25,3 +25,19 @@ def test_report_gives_medians_and_the_ratio_of_each_round(
     # 6,800); round 4, with no --jobs 1 run (stopped by --timeout), gives no ratio.
     assert lines[3].startswith("--jobs 2 / --jobs 1: 1.89x, the median of its rounds")
     assert "(1.86x, 1.89x, 1.96x)" in lines[3]
+
+
+def test_report_gives_dask_as_a_share_of_jobs_2_round_by_round(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rates = {
+        "jobs2": {1: 10_000.0, 2: 12_000.0},
+        "dask2": {1: 8_000.0, 2: 10_800.0, 3: 9_000.0},
+    }
+    report(rates, {"jobs2": 2**30, "dask2": 2**30}, 200_000)
+    lines = capsys.readouterr().out.splitlines()
+    # Round 3, with no --jobs 2 run, gives no share; no --jobs 1 run, no --jobs 2 / --jobs 1.
+    assert lines[3] == (
+        "dask LocalCluster(2) / --jobs 2: 85%, the median of its rounds (80%, 90%); target >= 85%"
+    )
+    assert len(lines) == 4

@@ -100,3 +100,17 @@ def test_errors_refine_a_builtin_and_share_one_base(name: str, base: type) -> No
     error = getattr(nlp, name)
     assert issubclass(error, base)
     assert issubclass(error, nlp.AppealRouterError)
+
+
+def test_every_error_class_is_one_family_and_declared() -> None:
+    """nlp.errors holds every error the library raises on purpose, all AppealRouterErrors."""
+    import nlp.errors
+
+    classes = {
+        name
+        for name, value in vars(nlp.errors).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    assert classes == set(nlp.errors.__all__)
+    for name in classes:
+        assert issubclass(getattr(nlp.errors, name), nlp.AppealRouterError)

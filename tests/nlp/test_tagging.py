@@ -351,6 +351,68 @@ def test_dask_workers_that_cannot_load_the_model_say_so(engine_input: Path, tmp_
     assert not work_dir(tmp_path / "out.parquet").exists()
 
 
+def test_dask_engine_sends_one_task_per_chunk_a_bounded_number_at_a_time(
+    tickets: pd.DataFrame, models_dir: Path
+) -> None:
+    """A ``client.submit`` of each chunk and nothing else (no dataframe graph around it);
+    chunks are pulled from the input only as results are collected, so memory does not
+    grow with the input; results equal the local engine's."""
+    from distributed import get_task_stream
+
+    from nlp.engines import DaskEngine, LocalEngine, TagOptions
+    from nlp.engines.dask import IN_FLIGHT
+
+    options = TagOptions(title_col="title")
+    chunks = [(n, tickets.iloc[n * 4 : (n + 1) * 4][["title", "text"]]) for n in range(12)]
+    pulled = 0
+
+    def stream() -> Iterable[tuple[int, pd.DataFrame]]:
+        nonlocal pulled
+        for chunk in chunks:
+            pulled += 1
+            yield chunk
+
+    source = ModelSource(str(models_dir), "default", "v1")
+    results: dict[int, pd.DataFrame] = {}
+    with DaskEngine(source, options, workers=1, processes=False) as engine:
+        client = engine._client
+        with get_task_stream(client) as tasks:
+            for number, tagged in engine.run(stream()):
+                # The one just collected, the ones in flight, and its replacement.
+                assert pulled - len(results) <= IN_FLIGHT + 1
+                results[number] = tagged
+        assert not client.futures  # every result released once collected
+    assert len(tasks.data) == len(chunks)
+    assert all(task["key"].startswith("_tag_on_worker-") for task in tasks.data)
+    with LocalEngine(source, options) as local:
+        for number, expected in local.run(iter(chunks)):
+            pd.testing.assert_frame_equal(results[number], expected)
+
+
+def test_dask_local_cluster_workers_keep_the_default_malloc_trim(models_dir: Path) -> None:
+    """distributed would start them with MALLOC_TRIM_THRESHOLD_=65536, which makes tagging
+    a chunk cost more CPU (memory given back and faulted in again, chunk after chunk)."""
+    import os
+
+    from nlp.engines import DaskEngine, TagOptions
+
+    source = ModelSource(str(models_dir), "default", "v1")
+    with DaskEngine(source, TagOptions(), workers=1) as engine:
+        trims = engine._client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+    assert list(trims.values()) == [os.environ.get("MALLOC_TRIM_THRESHOLD_")]
+
+
+def test_engine_errors_are_library_errors() -> None:
+    """Raised by the engines, caught by the CLI with every other user-caused error."""
+    from nlp import engines, errors
+
+    assert engines.EngineError is errors.EngineError
+    assert engines.WorkerLostError is errors.WorkerLostError
+    assert issubclass(errors.WorkerLostError, errors.EngineError)
+    assert issubclass(errors.EngineError, AppealRouterError)
+    assert "fewer --jobs" in str(errors.WorkerLostError())
+
+
 def test_model_version_is_pinned_when_the_run_starts(models_dir: Path) -> None:
     assert resolve_source(models_dir, "default", None).ref == "default@v1"
 
@@ -596,19 +658,18 @@ def test_process_engine_tags_here_and_in_its_worker(
     """With --jobs 2 this process tags chunks while its worker has three to do, the worker
     tags the others, and the results equal this process tagging them all; the chunks in
     flight, files in a private temporary folder, are gone when the engine stops."""
-    from nlp import engines
-    from nlp.engines import LocalEngine, ProcessEngine, TagOptions
+    from nlp.engines import LocalEngine, ProcessEngine, TagOptions, processes
 
     options = TagOptions(title_col="title")
     chunks = [(n, tickets.iloc[n * 8 : (n + 1) * 8][["title", "text"]]) for n in range(8)]
     here: list[int] = []
-    tag_here = engines.tag_chunk
+    tag_here = processes.tag_chunk
 
     def counted(frame: pd.DataFrame, model: RoutingModel, opts: TagOptions) -> pd.DataFrame:
         here.append(int(frame.index[0]))
         return tag_here(frame, model, opts)
 
-    monkeypatch.setattr(engines, "tag_chunk", counted)  # this process only: workers spawn
+    monkeypatch.setattr(processes, "tag_chunk", counted)  # this process only: workers spawn
     source = ModelSource(str(models_dir), "default", "v1")
     with ProcessEngine(source, options, jobs=2) as engine:
         results = dict(engine.run(iter(chunks)))
@@ -623,6 +684,16 @@ def test_process_engine_tags_here_and_in_its_worker(
             pd.testing.assert_frame_equal(results[number], expected)
 
 
+def test_process_engine_used_outside_its_context_says_so(models_dir: Path) -> None:
+    from nlp.engines import ProcessEngine, TagOptions
+
+    engine = ProcessEngine(ModelSource(str(models_dir), "default", "v1"), TagOptions(), jobs=2)
+    with pytest.raises(RuntimeError, match="context manager"):
+        _ = engine._folder
+    with pytest.raises(RuntimeError, match="context manager"):
+        list(engine.run(iter([])))
+
+
 def test_chunks_no_worker_started_are_taken_back_at_the_end(
     tickets: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -630,7 +701,7 @@ def test_chunks_no_worker_started_are_taken_back_at_the_end(
     waiting for it; a chunk a worker has started stays with the worker."""
     from concurrent.futures import Future
 
-    from nlp.engines import _put, _reclaim
+    from nlp.engines.processes import _put, _reclaim
 
     chunks = {n: tickets.iloc[n * 5 : (n + 1) * 5] for n in range(3)}
     pending: dict[Future[str], tuple[int, str]] = {}
