@@ -21,6 +21,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from nlp.errors import DataError
+
 __all__ = ["CalibratedLinearSVC", "fit_temperature"]
 
 
@@ -64,10 +66,10 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         X = check_array(X, accept_sparse="csr", dtype=np.float64)
         labels = np.asarray(y)
         if labels.shape[0] != X.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {labels.shape[0]} labels")
+            raise DataError(f"X has {X.shape[0]} rows but y has {labels.shape[0]} labels")
         self.classes_, encoded = np.unique(labels, return_inverse=True)
         if self.classes_.size < 2:
-            raise ValueError("a classifier needs at least two classes in the training data")
+            raise DataError("a classifier needs at least two classes in the training data")
         smallest = int(np.bincount(encoded).min())
         svc = self._svc().fit(X, encoded)
         if smallest >= 2:

@@ -40,10 +40,10 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str | None], *, what:
     """Raise a :class:`DataError` naming the columns that do exist when one is missing."""
     missing = [c for c in columns if c is not None and c not in frame.columns]
     if missing:
+        present = ", ".join(map(repr, map(str, frame.columns))) or "no columns at all"
         raise DataError(
             f"{what}: column(s) {', '.join(map(repr, missing))} not found; the data has "
-            f"{', '.join(map(repr, map(str, frame.columns)))}. Name the right one with "
-            "--text-col / --title-col / --label-col."
+            f"{present}. Name the right one with --text-col / --title-col / --label-col."
         )
 
 
@@ -139,7 +139,7 @@ def prepare_rows(
     if not has_text and not has_title:
         require_columns(frame, [text_col], what="input")
     if label_col is not None:
-        require_columns(frame, [label_col], what="training data")
+        require_columns(frame, [label_col], what="labelled data")
     found = frame_documents(
         frame, text_col=text_col if has_text else None, title_col=title_col if has_title else None
     )

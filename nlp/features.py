@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from nlp import kernels
+from nlp.errors import DataError
 from nlp.segment import (
     BUILTIN,
     DOCUMENT_END,
@@ -172,7 +173,7 @@ class KeyIndex:
 def _check_range(name: str, value: tuple[int, int], maximum: int) -> None:
     low, high = value
     if not 1 <= low <= high <= maximum:
-        raise ValueError(f"{name} must satisfy 1 <= low <= high <= {maximum}, got {value}")
+        raise DataError(f"{name} must satisfy 1 <= low <= high <= {maximum}, got {value}")
 
 
 class CharNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):
@@ -426,7 +427,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X: Iterable[str], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
         if self.char_source not in ("words", "text"):
-            raise ValueError(f"char_source must be 'words' or 'text', got {self.char_source!r}")
+            raise DataError(f"char_source must be 'words' or 'text', got {self.char_source!r}")
         docs = list(X)
         self.words_ = WordNgramVectorizer(ngram_range=self.word_ngram_range, min_df=self.min_df)
         self.chars_ = CharNgramVectorizer(

@@ -8,6 +8,7 @@ reported metrics were measured on.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -49,6 +50,21 @@ class TrainConfig:
     test_size: float = 0.2
     min_class_size: int = 5
     random_state: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not (isinstance(self.C, int | float) and math.isfinite(self.C) and self.C > 0):
+            problems.append(f"C must be a positive number, not {self.C!r}")
+        if not 0 < self.test_size < 1:
+            problems.append(f"test_size must be between 0 and 1, not {self.test_size!r}")
+        if self.calibration_folds < 2:
+            problems.append(f"calibration_folds must be at least 2, not {self.calibration_folds}")
+        if self.min_class_size < 1:
+            problems.append(f"min_class_size must be at least 1, not {self.min_class_size}")
+        if self.min_df < 1:
+            problems.append(f"min_df must be at least 1, not {self.min_df}")
+        if problems:
+            raise DataError("invalid training options: " + "; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -180,7 +180,13 @@ def start_or_resume(folder: Path, output: Path, state: dict[str, Any], resume: b
             f"{output} already exists; choose another --out or delete it"
             + (" (there is no unfinished run to resume)" if resume else "")
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    fsync_write(
-        saved_path, lambda temp: temp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fsync_write(
+            saved_path, lambda temp: temp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+        )
+    except OSError as error:
+        raise DataError(
+            f"cannot write beside {output} ({error.strerror or error}): choose an --out in a "
+            "folder this account can write"
+        ) from error

@@ -226,6 +226,7 @@ def _run(tmp_path: Path, models_dir: Path, **options: Any) -> Callable[[], objec
         ({"scheduler": "tcp://h:8786"}, DataError, "--scheduler needs --engine dask"),
         ({"model_name": "nope"}, ModelNotFoundError, "has no active version"),
         ({"model_version": "v9"}, ModelNotFoundError, "no version 'v9'"),
+        ({"output": "in.txt/out.parquet"}, DataError, "cannot write beside in.txt/out.parquet"),
     ],
     ids=[
         "missing",
@@ -238,6 +239,7 @@ def _run(tmp_path: Path, models_dir: Path, **options: Any) -> Callable[[], objec
         "scheduler",
         "model",
         "version",
+        "out-under-a-file",
     ],
 )
 def test_bad_input_is_a_clear_error(

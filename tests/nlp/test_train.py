@@ -266,3 +266,19 @@ def test_dev_macro_f1_on_the_shared_appeals(shared_data: Path) -> None:
     assert result.evaluation.n == len(dev)
     assert result.evaluation.macro_f1 >= 0.90
     assert result.evaluation.accuracy >= 0.90
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        pytest.param({"C": 0}, "C must be a positive number", id="C-zero"),
+        pytest.param({"C": float("nan")}, "C must be a positive number", id="C-nan"),
+        pytest.param({"test_size": 1.5}, "test_size must be between 0 and 1", id="test-size"),
+        pytest.param({"calibration_folds": 1}, "calibration_folds must be at least 2", id="folds"),
+        pytest.param({"min_class_size": 0}, "min_class_size must be at least 1", id="min-class"),
+        pytest.param({"min_df": 0}, "min_df must be at least 1", id="min-df"),
+    ],
+)
+def test_invalid_training_options_are_a_data_error(options: dict, says: str) -> None:
+    with pytest.raises(DataError, match=says):
+        TrainConfig(**options)
