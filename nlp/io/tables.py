@@ -19,7 +19,8 @@ from nlp.io.parquet_reader import parquet_chunks, parquet_rows
 __all__ = ["DEFAULT_CHUNK_SIZE", "count_rows", "iter_chunks", "read_table", "read_tables"]
 
 #: Rows per chunk: large enough to amortise per-chunk costs, small enough that a worker's
-#: feature matrices stay near 200 MB on long tickets (10,000 rows took about 1 GB).
+#: feature matrices stay small on long tickets (``bench/batch.py --chunk-size N`` prints the
+#: peak memory of a run).
 DEFAULT_CHUNK_SIZE = 2_000
 #: Rows per chunk of a whole read: only memory for a moment, so fewer, larger chunks.
 _WHOLE_CHUNK_SIZE = 100_000
