@@ -90,10 +90,14 @@ class TokenRule:
         if len(self.placeholders) > 0x1900 or not all(self.placeholders):
             raise ValueError("placeholders must be at most 6,400 non-empty strings")
 
-    def keep(self, tokens: Iterable[str]) -> list[str]:
-        """The tokens the rule keeps, in order."""
+    def keep(self, tokens: Iterable[str], *, swapped: bool = False) -> list[str]:
+        """The tokens the rule keeps, in order. ``swapped``: the tokens hold placeholders as
+        their private-use characters; give the placeholders back."""
         punctuation = self.punctuation
-        return [t for t in tokens if t not in punctuation and not t.isspace()]
+        if not swapped:
+            return [t for t in tokens if t not in punctuation and not t.isspace()]
+        back = self._placeholders_by_char
+        return [back.get(t, t) for t in tokens if t not in punctuation and not t.isspace()]
 
     @cached_property
     def dropped_alone(self) -> NDArray[np.bool_]:
@@ -120,6 +124,10 @@ class TokenRule:
         """Placeholder -> the private-use character it is cut as."""
         first = self.first_private_use
         return {placeholder: chr(first + i) for i, placeholder in enumerate(self.placeholders)}
+
+    @cached_property
+    def _placeholders_by_char(self) -> dict[str, str]:
+        return {char: placeholder for placeholder, char in self.private_chars.items()}
 
 
 @cache
@@ -185,10 +193,9 @@ class Segmenter:
         #: What :meth:`cut` keeps, and what compiled code keeps of :meth:`cut_chunk`'s tokens.
         self.rule = _DEFAULT_RULE if rule is None else rule
         self._to_private = self.rule.private_chars
-        self._from_private = {char: placeholder for placeholder, char in self._to_private.items()}
         never = "(?!)"  # a pattern that matches nothing, for a rule without placeholders
         self._placeholders = re.compile("|".join(map(re.escape, self._to_private)) or never)
-        chars = "".join(self._from_private)
+        chars = "".join(self._to_private.values())
         self._private_chars = re.compile(f"[{chars}]" if chars else never)
         separators = "".join(map(re.escape, self.rule.separators))
         # Placeholders, runs the tokenizer cuts, and single characters the rule drops.
@@ -245,8 +252,7 @@ class Segmenter:
                 return self.rule.keep(self._cut(text))
             to_private = self._to_private
             text = self._placeholders.sub(lambda m: to_private[m.group()], text)
-            restore = self._from_private
-            return [restore.get(t, t) for t in self.rule.keep(self._cut(text))]
+            return self.rule.keep(self._cut(text), swapped=True)
         tokens: list[str] = []
         cut = self._cut
         for piece, cut_it in self.pieces(text):

@@ -248,8 +248,7 @@ def _compiled_keep(rule: TokenRule, tokens: list[str]) -> list[int]:
 def _python_keep(rule: TokenRule, tokens: list[str]) -> list[int]:
     """The same from :meth:`TokenRule.keep`, placeholders' private-use characters hashed as
     the placeholders they stand for."""
-    placeholders = {char: placeholder for placeholder, char in rule.private_chars.items()}
-    return token_hashes([placeholders.get(t, t) for t in rule.keep(tokens)]).tolist()
+    return token_hashes(rule.keep(tokens, swapped=True)).tolist()
 
 
 @pytest.mark.parametrize("rule", [RULE, CHANGED_RULE], ids=["default", "changed"])
