@@ -1,10 +1,10 @@
 """Features as scikit-learn transformers: word n-grams united with character n-grams, TF-IDF.
 
-Why not ``TfidfVectorizer``: its analyzers build every n-gram as a Python string, which costs
-about 1 ms per ticket and caps a core near 1,000 tickets/s. Here an n-gram is an integer
-key (code points packed into 64 bits, or a hash of a word), and counting, vocabulary
-lookup and weighting run as compiled loops (:mod:`nlp.kernels`): straight into CSR rows,
-or, for scoring, straight into the linear model's logits.
+Why not ``TfidfVectorizer``: its analyzers build every n-gram of every ticket as a Python
+string. Here an n-gram is an integer key (code points packed into 64 bits, or a hash of a
+word), and counting, vocabulary lookup and weighting run as compiled loops
+(:mod:`nlp.kernels`): straight into CSR rows, or, for scoring, straight into the linear
+model's logits.
 The weighting is the same as
 ``TfidfVectorizer(sublinear_tf=True, smooth_idf=True, norm="l2")``; a test pins that.
 
@@ -26,15 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from nlp import kernels
 from nlp.errors import DataError
-from nlp.segment import (
-    BUILTIN,
-    DOCUMENT_END,
-    FIRST_PRIVATE_USE,
-    PLACEHOLDERS_BY_CHAR,
-    Backend,
-    Segmenter,
-    char_classes,
-)
+from nlp.segment import BUILTIN, Backend, Segmenter, TokenRule
 
 __all__ = ["CharNgramVectorizer", "DocumentVectorizer", "SparseRows", "WordNgramVectorizer"]
 
@@ -145,8 +137,8 @@ def _codes(pieces: Sequence[str]) -> tuple[NDArray[np.uint32], NDArray[np.int64]
 class KeyIndex:
     """Positions of uint64 keys in a vocabulary: a compiled hash table, built once per process.
 
-    About 5 ns per lookup (:func:`nlp.kernels.lookup`). The table is rebuilt after
-    unpickling; only the keys are stored.
+    A lookup is a few probes in compiled code (:func:`nlp.kernels.lookup`). The table is
+    rebuilt after unpickling; only the keys are stored.
     """
 
     def __init__(self, keys: NDArray[np.uint64]) -> None:
@@ -260,28 +252,39 @@ def _hashes(docs: Sequence[Sequence[str]]) -> tuple[NDArray[np.uint64], NDArray[
 
 
 @cache
-def _placeholder_hashes() -> NDArray[np.uint64]:
-    return token_hashes(PLACEHOLDERS_BY_CHAR)
+def _placeholder_hashes(placeholders: tuple[str, ...]) -> NDArray[np.uint64]:
+    return token_hashes(placeholders)
 
 
 def _chunk_hashes(
     segmenter: Segmenter, docs: Sequence[str]
 ) -> tuple[NDArray[np.uint64], NDArray[np.int64]] | None:
     """Like ``_hashes([segmenter.cut(doc) for doc in docs])`` from one tokenizer call for the
-    whole chunk (a test pins the equality); None when the chunk must be cut doc by doc."""
+    whole chunk; None when the chunk must be cut doc by doc."""
     tokens = segmenter.cut_chunk(docs)
     if tokens is None:
         return None
-    joined = (_TOKEN_END.join(tokens) + _TOKEN_END).encode("utf-32-le", "surrogatepass")
-    hashes, offsets = kernels.chunk_token_hashes(
-        np.frombuffer(joined, dtype=np.uint32),
-        len(docs),
-        ord(DOCUMENT_END),
-        char_classes(),
-        FIRST_PRIVATE_USE,
-        _placeholder_hashes(),
-    )
+    hashes, offsets = _kept_token_hashes(tokens, len(docs), segmenter.rule)
     return None if offsets[0] < 0 else (hashes, offsets)
+
+
+def _kept_token_hashes(
+    tokens: Sequence[str], n_docs: int, rule: TokenRule
+) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
+    """:func:`token_hashes` of the ``tokens`` that ``rule`` keeps, split into ``n_docs``
+    documents by ``rule.document_end`` tokens, in compiled code that reads the rule's tables
+    (:func:`nlp.kernels.chunk_token_hashes`); the offsets are -1 when there are not
+    ``n_docs`` documents."""
+    joined = (_TOKEN_END.join(tokens) + _TOKEN_END).encode("utf-32-le", "surrogatepass")
+    return kernels.chunk_token_hashes(
+        np.frombuffer(joined, dtype=np.uint32),
+        n_docs,
+        ord(rule.document_end),
+        rule.dropped_alone,
+        rule.white_space,
+        rule.first_private_use,
+        _placeholder_hashes(rule.placeholders),
+    )
 
 
 class WordNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):

@@ -1,8 +1,8 @@
 """Compiled inner loops of the feature extraction (numba, cached on disk after first use).
 
 Counting the n-grams of a ticket is a loop over a few hundred characters: a handful of
-machine instructions per n-gram in compiled code, but hundreds of nanoseconds in numpy,
-which needs a sort or a hash-table pass per step. These kernels do the whole step per
+machine instructions per n-gram in compiled code, where numpy needs a sort or a hash-table
+pass per step. These kernels do the whole step per
 ticket: build integer n-gram keys, find them in an open-addressing table, count them
 with a scratch array, and write TF-IDF rows in CSR form or add them, times the linear
 model's weights, to its logits. :mod:`nlp.features` wraps them in scikit-learn
@@ -18,8 +18,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
-
-from nlp.segment import DROPPED_ALONE, WHITE_SPACE
 
 __all__ = [
     "add_tfidf_scores",
@@ -165,7 +163,8 @@ def chunk_token_hashes(
     codes: NDArray[np.uint32],
     n_docs: int,
     document_end: int,
-    classes: NDArray[np.uint8],
+    dropped_alone: NDArray[np.bool_],
+    white_space: NDArray[np.bool_],
     placeholder_first: int,
     placeholder_hashes: NDArray[np.uint64],
 ) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
@@ -173,10 +172,11 @@ def chunk_token_hashes(
     start (see :meth:`nlp.segment.Segmenter.cut_chunk`).
 
     ``codes`` holds the raw tokens, each ended by a 0. A token that is just
-    ``document_end`` ends a document. A token is dropped when it is one character of class
-    ``DROPPED_ALONE`` (punctuation, white space) or when all its characters are
-    ``WHITE_SPACE`` (:func:`nlp.segment.char_classes`): :meth:`nlp.segment.Segmenter.cut`'s
-    rules. A one-character token
+    ``document_end`` ends a document. The rest are kept or dropped by the
+    :class:`nlp.segment.TokenRule` whose tables these are, as its ``keep`` does (a test
+    checks every character): a token is dropped when it is one character ``c`` with
+    ``dropped_alone[c]``, or when every character ``c`` of it has ``white_space[c]`` (code
+    points beyond the tables have neither). A one-character token
     ``placeholder_first + i`` stands for placeholder ``i`` and takes its hash. The offsets
     are all -1 when the chunk does not hold exactly ``n_docs`` documents.
     """
@@ -196,11 +196,11 @@ def chunk_token_hashes(
                 break
             offsets[doc] = written
         elif length > 0:
-            drop = length == 1 and first < classes.size and (classes[first] & DROPPED_ALONE) != 0
+            drop = length == 1 and first < dropped_alone.size and dropped_alone[first]
             if not drop:
                 drop = True
                 for i in range(start, end):
-                    if codes[i] >= classes.size or (classes[codes[i]] & WHITE_SPACE) == 0:
+                    if codes[i] >= white_space.size or not white_space[codes[i]]:
                         drop = False
                         break
             if not drop:

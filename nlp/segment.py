@@ -5,15 +5,17 @@ A :class:`Segmenter` owns its own tokenizer instance (``jieba.Tokenizer`` or
 module-level ``jieba.cut`` / ``jieba.load_userdict`` are never called: they mutate one
 global tokenizer for the whole process.
 
-Placeholders (``<PHONE>``) are kept whole; white space and punctuation are dropped. Every
-input costs linear time: jieba's HMM is super-linear on long runs of unknown characters, so
-the jieba backend sees the text in pieces that end at white space or punctuation and are at
-most ``max_piece`` characters long. rjieba (jieba-rs) is linear on any input (a test pins
-it), so it cuts the whole text in one call, with each placeholder swapped for a
-private-use character that it keeps as one token. For a chunk of documents,
-:meth:`Segmenter.cut_chunk` makes one call for all of them; the feature extraction drops
-punctuation and restores placeholders in compiled code (:func:`nlp.kernels.chunk_token_hashes`)
-by the same rules as :meth:`Segmenter.cut`, which a test pins.
+What is kept of the tokenizer's tokens is defined once, by a :class:`TokenRule`:
+placeholders (``<PHONE>``) whole, no white space, no punctuation. :meth:`Segmenter.cut`
+filters by it with both backends; for a chunk of documents cut in one call
+(:meth:`Segmenter.cut_chunk`), the feature extraction drops tokens in compiled code
+(:func:`nlp.kernels.chunk_token_hashes`) reading the same rule as tables.
+
+Every input costs linear time: jieba's HMM is super-linear on long runs of unknown
+characters, so the jieba backend sees the text in pieces that end where the rule drops a
+character and are at most ``max_piece`` characters long. rjieba (jieba-rs) is linear on any
+input (a test pins it), so it cuts the whole text in one call, with each placeholder swapped
+for a private-use character that it keeps as one token.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -30,17 +33,15 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from nlp.errors import DataError
+from nlp.text import PLACEHOLDERS
+
 __all__ = [
     "BUILTIN",
     "DEFAULT_USER_DICT",
-    "DOCUMENT_END",
-    "DROPPED_ALONE",
-    "FIRST_PRIVATE_USE",
-    "PLACEHOLDERS_BY_CHAR",
-    "WHITE_SPACE",
     "Backend",
     "Segmenter",
-    "char_classes",
+    "TokenRule",
     "read_user_dict",
     "resolve_user_dict",
 ]
@@ -54,38 +55,92 @@ DEFAULT_USER_DICT = Path(str(resources.files("nlp") / "resources" / "userdict.tx
 #: The name that stands for :data:`DEFAULT_USER_DICT` in estimator parameters.
 BUILTIN = "builtin"
 
-_PUNCT = r"\s,.!?;:'\"()\[\]{}，。！？、；：“”‘’（）《》〈〉【】「」『』…—～~·/\\|@#$%^&*+=_`"
-_PIECES = re.compile(rf"<[A-Z]+>|[^{_PUNCT}<>]+|[<>]")
-_PLACEHOLDER = re.compile(r"<[A-Z]+>")
-# Placeholders as single private-use characters (U+E000...), and back.
-_KINDS = ("PHONE", "IDCARD", "EMAIL", "BANKCARD", "PLATE", "NAME")
-FIRST_PRIVATE_USE = 0xE000
-_TO_PRIVATE = {f"<{kind}>": chr(FIRST_PRIVATE_USE + i) for i, kind in enumerate(_KINDS)}
-_FROM_PRIVATE = {char: placeholder for placeholder, char in _TO_PRIVATE.items()}
-_PRIVATE = re.compile("|".join(map(re.escape, _TO_PRIVATE)))
-_DROP = frozenset(re.sub(r"\\(.)", r"\1", _PUNCT.replace(r"\s", "")) + " \t\n\r\u3000<>")
-#: Placeholder ``i`` is cut as the private-use character ``chr(FIRST_PRIVATE_USE + i)``.
-PLACEHOLDERS_BY_CHAR = tuple(_TO_PRIVATE)
-_PRIVATE_CHARS = re.compile(f"[{''.join(_FROM_PRIVATE)}]")
-#: Separates documents in :meth:`Segmenter.cut_chunk`: white space, so always a token of its own.
-DOCUMENT_END = "\n"
-#: Bits of :func:`char_classes`.
-DROPPED_ALONE, WHITE_SPACE = 1, 2
+# Dropped when it stands alone as a token; ``<`` and ``>`` are what is left of a broken
+# placeholder.
+_PUNCTUATION = frozenset(
+    ",.!?;:'\"()[]{}，。！？、；：“”‘’（）《》〈〉【】「」『』…—～~·/\\|@#$%^&*+=_`<>"
+)
+_TABLE_SIZE = 0x10000  # code points the tables cover: punctuation and all white space
+
+
+@dataclass(frozen=True, eq=False)
+class TokenRule:
+    """What is kept of a tokenizer's tokens: the one definition, read by :meth:`Segmenter.cut`
+    (:meth:`keep`) and by compiled code (its tables: :func:`nlp.kernels.chunk_token_hashes`).
+
+    A token is dropped when it is one character of ``punctuation``, or when it is white space
+    only (``str.isspace``). Placeholder ``placeholders[i]`` is cut as the private-use
+    character ``chr(first_private_use + i)``, which is kept and then stands for it.
+    """
+
+    punctuation: frozenset[str] = _PUNCTUATION
+    placeholders: tuple[str, ...] = PLACEHOLDERS
+    first_private_use: int = field(default=0xE000, init=False)
+    #: Separates documents in :meth:`Segmenter.cut_chunk`: white space, so a token of its own.
+    document_end: str = field(default="\n", init=False)
+
+    def __post_init__(self) -> None:
+        # A string of punctuation would test tokens as substrings: make it a set of characters.
+        object.__setattr__(self, "punctuation", frozenset(self.punctuation))
+        object.__setattr__(self, "placeholders", tuple(self.placeholders))
+        for char in self.punctuation:
+            if len(char) != 1 or not 0 < ord(char) < _TABLE_SIZE:
+                raise DataError(
+                    f"punctuation must be single characters from U+0001 to U+FFFF, got {char!r}"
+                )
+        if len(self.placeholders) > 0x1900 or not all(self.placeholders):
+            raise DataError("placeholders must be at most 6,400 non-empty strings")
+
+    def keep(self, tokens: Iterable[str], *, swapped: bool = False) -> list[str]:
+        """The tokens the rule keeps, in order. ``swapped``: the tokens hold placeholders as
+        their private-use characters; give the placeholders back."""
+        punctuation = self.punctuation
+        if not swapped:
+            return [t for t in tokens if t not in punctuation and not t.isspace()]
+        back = self._placeholders_by_char
+        return [back.get(t, t) for t in tokens if t not in punctuation and not t.isspace()]
+
+    @cached_property
+    def dropped_alone(self) -> NDArray[np.bool_]:
+        """``punctuation`` as a table by code point, for compiled code."""
+        table = np.zeros(_TABLE_SIZE, dtype=np.bool_)
+        table[[ord(char) for char in self.punctuation]] = True
+        table.flags.writeable = False
+        return table
+
+    @property
+    def white_space(self) -> NDArray[np.bool_]:
+        """``str.isspace`` as a table by code point, for compiled code (Unicode has no white
+        space above U+FFFF; a test checks)."""
+        return _white_space()
+
+    @cached_property
+    def separators(self) -> str:
+        """The characters that are dropped when they stand alone: punctuation, white space."""
+        codes = np.flatnonzero(self.dropped_alone | self.white_space)
+        return "".join(map(chr, codes.tolist()))
+
+    @property
+    def private_chars(self) -> dict[str, str]:
+        """Placeholder -> the private-use character it is cut as."""
+        first = self.first_private_use
+        return {placeholder: chr(first + i) for i, placeholder in enumerate(self.placeholders)}
+
+    @cached_property
+    def _placeholders_by_char(self) -> dict[str, str]:
+        return {char: placeholder for placeholder, char in self.private_chars.items()}
 
 
 @cache
-def char_classes() -> NDArray[np.uint8]:
-    """For each code point below U+10000: :data:`DROPPED_ALONE` when a token of just that
-    character is dropped (punctuation, white space), :data:`WHITE_SPACE` when it is white
-    space (a token of white space only is dropped too). Nothing above U+FFFF is either."""
-    classes = np.zeros(0x10000, dtype=np.uint8)
-    for char in _DROP:
-        classes[ord(char)] |= DROPPED_ALONE
-    for code in range(0x10000):
-        if chr(code).isspace():
-            classes[code] |= WHITE_SPACE
-    classes.flags.writeable = False
-    return classes
+def _white_space() -> NDArray[np.bool_]:
+    table = np.fromiter(
+        (chr(code).isspace() for code in range(_TABLE_SIZE)), dtype=np.bool_, count=_TABLE_SIZE
+    )
+    table.flags.writeable = False
+    return table
+
+
+_DEFAULT_RULE = TokenRule()  # shared, so its tables are built once per process
 
 
 def resolve_user_dict(user_dict: str | Path | None) -> Path | None:
@@ -105,7 +160,7 @@ def read_user_dict(path: Path) -> list[tuple[str, int, str | None]]:
         if not parts:
             continue
         if len(parts) > 3 or (len(parts) > 1 and not parts[1].isdigit()):
-            raise ValueError(
+            raise DataError(
                 f"{path}:{line_no}: expected 'word [freq] [tag]', got {line!r}; "
                 "words may not contain spaces"
             )
@@ -127,14 +182,25 @@ class Segmenter:
         user_dict: str | Path | None = BUILTIN,
         max_piece: int = 64,
         cache_dir: Path | None = None,
+        rule: TokenRule | None = None,
     ) -> None:
         if backend not in ("rjieba", "jieba"):
-            raise ValueError(f"unknown segmenter backend {backend!r}; use 'rjieba' or 'jieba'")
+            raise DataError(f"unknown segmenter backend {backend!r}; use 'rjieba' or 'jieba'")
         if max_piece < 8:
-            raise ValueError("max_piece must be at least 8 characters")
+            raise DataError("max_piece must be at least 8 characters")
         self.backend = backend
         self.user_dict = resolve_user_dict(user_dict)
         self.max_piece = max_piece
+        #: What :meth:`cut` keeps, and what compiled code keeps of :meth:`cut_chunk`'s tokens.
+        self.rule = _DEFAULT_RULE if rule is None else rule
+        self._to_private = self.rule.private_chars
+        never = "(?!)"  # a pattern that matches nothing, for a rule without placeholders
+        self._placeholders = re.compile("|".join(map(re.escape, self._to_private)) or never)
+        chars = "".join(self._to_private.values())
+        self._private_chars = re.compile(f"[{chars}]" if chars else never)
+        separators = "".join(map(re.escape, self.rule.separators))
+        # Placeholders, runs the tokenizer cuts, and single characters the rule drops.
+        self._pieces = re.compile(rf"({self._placeholders.pattern})|([^{separators}]+)|(.)", re.S)
         self._cut = self._build(cache_dir)
 
     def _build(self, cache_dir: Path | None) -> Any:
@@ -166,49 +232,56 @@ class Segmenter:
 
         return cut
 
-    def pieces(self, text: str) -> Iterable[str]:
-        """Split ``text`` into the bounded pieces the tokenizer is allowed to see."""
+    def pieces(self, text: str) -> Iterable[tuple[str, bool]]:
+        """Split ``text`` into pieces, each with whether the tokenizer is to cut it (at most
+        ``max_piece`` characters, none of which the rule drops alone) or it is a token of
+        its own (a placeholder, or a character the rule drops alone)."""
         limit = self.max_piece
-        for piece in _PIECES.findall(text):
-            if len(piece) <= limit:
-                yield piece
+        for placeholder, run, alone in self._pieces.findall(text):
+            if not run:
+                yield placeholder or alone, False
+            elif len(run) <= limit:
+                yield run, True
             else:
-                yield from (piece[i : i + limit] for i in range(0, len(piece), limit))
+                yield from ((run[i : i + limit], True) for i in range(0, len(run), limit))
 
     def cut(self, text: str) -> list[str]:
-        """Words of ``text``; placeholders stay whole, white space and punctuation are dropped."""
+        """Words of ``text``; placeholders stay whole, white space and punctuation are dropped
+        (:attr:`rule`)."""
         if self.backend == "rjieba":
-            drop = _DROP
             if "<" not in text:
-                return [t for t in self._cut(text) if t not in drop and not t.isspace()]
-            text = _PRIVATE.sub(lambda m: _TO_PRIVATE[m.group()], text)
-            restore = _FROM_PRIVATE
-            return [restore.get(t, t) for t in self._cut(text) if t not in drop and not t.isspace()]
+                return self.rule.keep(self._cut(text))
+            to_private = self._to_private
+            text = self._placeholders.sub(lambda m: to_private[m.group()], text)
+            return self.rule.keep(self._cut(text), swapped=True)
         tokens: list[str] = []
         cut = self._cut
-        for piece in self.pieces(text):
-            if piece[0] == "<" and _PLACEHOLDER.fullmatch(piece):
+        for piece, cut_it in self.pieces(text):
+            if cut_it:
+                tokens.extend(cut(piece))
+            else:
                 tokens.append(piece)
-            elif piece not in "<>":
-                tokens.extend(t for t in cut(piece) if not t.isspace())
-        return tokens
+        return self.rule.keep(tokens)
 
     def cut_chunk(self, docs: Sequence[str]) -> list[str] | None:
         """The raw tokens of all ``docs`` from one tokenizer call (rjieba only).
 
-        Each document ends with a :data:`DOCUMENT_END` token; placeholders are their
-        private-use characters; punctuation and white space are still there. Faster than a
-        call per document. None when a chunk cannot be cut this way: the
-        jieba backend, or a document that contains a line break or a private-use
-        placeholder character itself (normalised text never does); cut those one by one.
+        Each document ends with a ``rule.document_end`` token; placeholders are their
+        private-use characters; punctuation and white space are still there, for compiled
+        code to drop by :attr:`rule`. Faster than a call per document. None when a chunk
+        cannot be cut this way: the jieba backend, or a document that contains a line break
+        or a private-use placeholder character itself (normalised text never does); cut
+        those one by one.
         """
         if self.backend != "rjieba" or not docs:
             return None
-        joined = DOCUMENT_END.join(docs) + DOCUMENT_END
-        if joined.count(DOCUMENT_END) != len(docs) or _PRIVATE_CHARS.search(joined):
+        end = self.rule.document_end
+        joined = end.join(docs) + end
+        if joined.count(end) != len(docs) or self._private_chars.search(joined):
             return None
         if "<" in joined:
-            joined = _PRIVATE.sub(lambda m: _TO_PRIVATE[m.group()], joined)
+            to_private = self._to_private
+            joined = self._placeholders.sub(lambda m: to_private[m.group()], joined)
         tokens: list[str] = self._cut(joined)
         return tokens
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import sys
 import time
 from collections.abc import Callable
 
@@ -11,9 +12,18 @@ import joblib
 import numpy as np
 import pytest
 
-from nlp.features import DocumentVectorizer
+from nlp.features import (
+    DocumentVectorizer,
+    _chunk_hashes,
+    _hashes,
+    _kept_token_hashes,
+    token_hashes,
+)
+from nlp.errors import DataError
 from nlp.model import RoutingModel
-from nlp.segment import DEFAULT_USER_DICT, Segmenter, read_user_dict
+from nlp.segment import DEFAULT_USER_DICT, Segmenter, TokenRule, read_user_dict
+from nlp.text import PLACEHOLDERS
+from tests.nlp.adversarial_text import ADVERSARIAL
 
 BACKENDS = ["rjieba", "jieba"]
 
@@ -115,7 +125,7 @@ def test_jieba_backend_never_touches_the_global_tokenizer(monkeypatch: pytest.Mo
     ],
 )
 def test_invalid_options(options: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(DataError, match=message):
         Segmenter(**options)  # type: ignore[arg-type]
 
 
@@ -220,3 +230,109 @@ def test_the_jieba_tokenizer_only_sees_bounded_pieces() -> None:
     assert seen
     assert max(map(len, seen)) <= 16
     assert "".join(tokens) == text.replace("，", "").replace(" ", "")
+
+
+# --------------------------------------------------------------------------- one rule
+
+RULE = TokenRule()
+# Drops 的 and 了 alone, keeps the full-width comma: a rule changed in one place.
+CHANGED_RULE = TokenRule(punctuation=(RULE.punctuation - {"，"}) | {"的", "了"})
+
+
+def _compiled_keep(rule: TokenRule, tokens: list[str]) -> list[int]:
+    """Hashes of what the compiled code keeps of ``tokens`` (one document)."""
+    hashes, offsets = _kept_token_hashes([*tokens, rule.document_end], 1, rule)
+    assert offsets.tolist() == [0, hashes.size]
+    return hashes.tolist()
+
+
+def _python_keep(rule: TokenRule, tokens: list[str]) -> list[int]:
+    """The same from :meth:`TokenRule.keep`, placeholders' private-use characters hashed as
+    the placeholders they stand for."""
+    return token_hashes(rule.keep(tokens, swapped=True)).tolist()
+
+
+@pytest.mark.parametrize("rule", [RULE, CHANGED_RULE], ids=["default", "changed"])
+def test_compiled_code_keeps_what_the_rule_keeps_for_every_character(rule: TokenRule) -> None:
+    """Every character below U+10000 as a token of its own, then tokens of several
+    characters: the kernel reads the rule's tables and keeps exactly what ``keep`` keeps."""
+    singles = [chr(c) for c in range(1, 0x10000) if chr(c) != rule.document_end]
+    several = ["\r\n", "  ", " \u3000\t", "，，", "<>", "的的", "a ", " 的", "\u2028\u2029"]
+    several += ["<PHONE>", "\ue000\ue001"]
+    assert _compiled_keep(rule, singles) == _python_keep(rule, singles)
+    assert _compiled_keep(rule, several) == _python_keep(rule, several)
+    kept = set(rule.keep(singles))
+    assert "的" not in kept if rule is CHANGED_RULE else "的" in kept
+    assert not kept & {" ", "\t", "\u3000", "。", "<", ">"}
+
+
+def test_no_white_space_lies_beyond_the_rules_tables() -> None:
+    """The compiled tables cover U+0000-U+FFFF: what str.isspace finds must lie there."""
+    assert RULE.white_space.size == 0x10000
+    assert not any(chr(c).isspace() for c in range(0x10000, sys.maxunicode + 1))
+    assert RULE.white_space.tolist() == [chr(c).isspace() for c in range(0x10000)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_changed_rule_changes_cut_and_the_compiled_chunk_path_alike(backend: str) -> None:
+    """The rule is the only place that says what is dropped: change it, and Segmenter.cut
+    (both backends) and the one-call chunk path (compiled) follow together."""
+    text = "物业费涨了，业委会不管的。电话<PHONE>"
+    default = Segmenter(backend=backend)  # type: ignore[arg-type]
+    changed = Segmenter(backend=backend, rule=CHANGED_RULE)  # type: ignore[arg-type]
+    assert default.cut(text) == ["物业费", "涨", "了", "业委会", "不管", "的", "电话", "<PHONE>"]
+    assert changed.cut(text) == ["物业费", "涨", "，", "业委会", "不管", "电话", "<PHONE>"]
+    if backend == "rjieba":
+        docs = [text, "小区停水了，的确很急", "<NAME>的车"]
+        sizes = []
+        for segmenter in (default, changed):
+            chunked = _chunk_hashes(segmenter, docs)
+            assert chunked is not None
+            expected = _hashes([segmenter.cut(doc) for doc in docs])
+            np.testing.assert_array_equal(chunked[0], expected[0])
+            np.testing.assert_array_equal(chunked[1], expected[1])
+            sizes.append(chunked[0].size)
+        assert sizes[0] != sizes[1]
+
+
+@pytest.fixture(scope="module")
+def segmenters() -> dict[str, Segmenter]:
+    return {backend: Segmenter(backend=backend) for backend in BACKENDS}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("length", [64, 1_000])
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+def test_both_backends_drop_only_and_all_of_what_the_rule_drops(
+    segmenters: dict[str, Segmenter], name: str, length: int
+) -> None:
+    """Hostile text: neither backend keeps a token the rule drops, and neither loses a
+    character the rule does not drop (how words are cut may differ: jieba sees pieces)."""
+    text = ADVERSARIAL[name](length)
+    separators = set(RULE.separators)
+    visible = [c for c in text if c not in separators]
+    for segmenter in segmenters.values():
+        tokens = segmenter.cut(text)
+        assert RULE.keep(tokens) == tokens
+        assert [c for c in "".join(tokens) if c not in separators] == visible
+
+
+_PIECES = [
+    *PLACEHOLDERS,
+    *("<PHONE", "PHONE>", "<ABC>", "<>", "<<NAME>>", "<phone>", "< NAME>"),  # none of them
+    *("小区", "物业费", "网格员", "停水", "谢谢", "12345"),
+]
+_SEPARATORS = ["，", "。", " ", "\t", "\u3000", "\r\n", "……", "<", ">", "!!", "、", "（", "）"]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_both_backends_cut_placeholder_and_punctuation_heavy_text_alike(
+    segmenters: dict[str, Segmenter], seed: int
+) -> None:
+    """Words, placeholders and things that look like them, between punctuation and white
+    space: both backends keep the same tokens."""
+    rng = random.Random(seed)
+    parts = []
+    for _ in range(40):
+        parts += [rng.choice(_PIECES), "".join(rng.choices(_SEPARATORS, k=rng.randint(1, 3)))]
+    text = "".join(parts)
+    assert segmenters["rjieba"].cut(text) == segmenters["jieba"].cut(text)
