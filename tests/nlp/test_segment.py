@@ -12,6 +12,7 @@ import joblib
 import numpy as np
 import pytest
 
+from nlp.errors import DataError
 from nlp.features import (
     DocumentVectorizer,
     _chunk_hashes,
@@ -19,7 +20,6 @@ from nlp.features import (
     _kept_token_hashes,
     token_hashes,
 )
-from nlp.errors import DataError
 from nlp.model import RoutingModel
 from nlp.segment import DEFAULT_USER_DICT, Segmenter, TokenRule, read_user_dict
 from nlp.text import PLACEHOLDERS
