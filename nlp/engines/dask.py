@@ -85,7 +85,8 @@ class DaskEngine:
                         n_workers=self.workers,
                         threads_per_worker=1,
                         processes=self.processes,
-                        dashboard_address=None,
+                        # Any free port: two runs on one machine never fight over 8787.
+                        dashboard_address=":0",
                     )
                 # Results straight from the worker, not relayed by the scheduler (which
                 # runs in this process, beside the reading and writing of every chunk).

@@ -322,7 +322,7 @@ def test_dask_engine_on_an_existing_scheduler(
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         out = tmp_path / "out.parquet"
         summary = tag_file(
