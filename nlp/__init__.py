@@ -60,8 +60,8 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     )
     from nlp.registry import ActivePointer, Registry, parse_model_ref
     from nlp.segment import DEFAULT_USER_DICT, Segmenter
-    from nlp.tagging import TagSummary, tag_file
     from nlp.tagging.frame import OUTPUT_COLUMNS, tag_frame
+    from nlp.tagging.run import TagSummary, tag_file
     from nlp.text import PLACEHOLDERS, count_personal_data, mask_personal_data, normalise
     from nlp.train import TrainConfig, TrainResult, build_pipeline, train
 
@@ -138,7 +138,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "DEFAULT_USER_DICT",
         "Segmenter",
     ),
-    "nlp.tagging": (
+    "nlp.tagging.run": (
         "TagSummary",
         "tag_file",
     ),

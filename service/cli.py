@@ -386,7 +386,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     import os
 
     from nlp.registry import parse_model_ref
-    from nlp.tagging import TagInterrupted, TagWorkerLostError, tag_file
+    from nlp.tagging.run import TagInterrupted, TagWorkerLostError, tag_file
 
     name, version = parse_model_ref(args.model)
     _known_model(_registry(args), name)

@@ -25,9 +25,11 @@ from nlp.errors import (
 from nlp.io import count_rows, iter_chunks
 from nlp.model import Ranking, RoutingModel
 from nlp.registry import Registry
-from nlp.tagging import read_output, tag_file, work_dir
 from nlp.tagging import run as tagging
 from nlp.tagging.frame import tag_frame
+from nlp.tagging.output import read_output
+from nlp.tagging.run import tag_file
+from nlp.tagging.runstate import work_dir
 
 # Rows a real export has: empty bodies, a title only, white space only.
 BAD_ROWS = [

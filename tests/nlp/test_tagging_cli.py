@@ -17,8 +17,9 @@ import psutil
 import pytest
 
 from nlp.model import RoutingModel
-from nlp.tagging import read_output, work_dir
 from nlp.tagging.frame import tag_frame
+from nlp.tagging.output import read_output
+from nlp.tagging.runstate import work_dir
 from service.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

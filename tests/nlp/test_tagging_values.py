@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from nlp.errors import DataError
-from nlp.tagging import read_output, tag_file
+from nlp.tagging.output import read_output
+from nlp.tagging.run import tag_file
 
 #: Ids of 1 to 30 digits, all different: 19 digits and more pass int64's range.
 IDS = [int(("9876543210" * 3)[:digits]) for digits in range(1, 31)]

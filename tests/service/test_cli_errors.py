@@ -234,7 +234,9 @@ CASES = {
         "manifest.json is not valid JSON",
         setup="damaged-manifest",
     ),
-    "tag-output-in-a-file": Case(["tag", DEMO, "--out", "{tmp}/out.csv/o.csv"], "choose an --out in a folder"),
+    "tag-output-in-a-file": Case(
+        ["tag", DEMO, "--out", "{tmp}/out.csv/o.csv"], "choose an --out in a folder"
+    ),
     # ------------------------------------------------------------------ serve (never starts)
     "serve-negative-port": Case(["serve", "--port", "-1"], "from 0 to 65535", usage=True),
     "serve-port-too-high": Case(["serve", "--port", "70000"], "from 0 to 65535", usage=True),
