@@ -5,7 +5,8 @@ default model on ../shared/data through the library into a temporary models fold
 runs `appeals tag` (a subprocess each time, so start-up, model loading and writing the
 output all count) with --jobs 1, --jobs 2 and Dask LocalCluster(2) on 100,000 rows once,
 then on the full size in --rounds rounds (3 by default), the engines taking turns. Prints
-every run's tickets/s, tickets/s per core and the peak RSS of the whole process tree (main
+every run's tickets/s, tickets/s per core, CPU-seconds (every process of the run, from
+the kernel's accounting) and the peak RSS of the whole process tree (main
 process, worker processes, Dask nanny and workers), sampled every 0.5 s (more often, the
 sampling took a tenth of a core from the run); then each engine's median over the rounds,
 and round by round --jobs 2 / --jobs 1 and Dask's tickets/s as a share of --jobs 2's.
