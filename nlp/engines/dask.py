@@ -27,11 +27,11 @@ __all__ = ["IN_FLIGHT", "TASK_ROWS", "DaskEngine"]
 #: that a worker never waits for the client to read or write a chunk.
 IN_FLIGHT = 2
 
-#: Rows per task: consecutive chunks go together in one task up to this many rows (4
+#: Rows per task: consecutive chunks go together in one task up to this many rows (3
 #: chunks of the default 2,000), so that distributed's cost per task (messages, the
 #: scheduler's and the worker's bookkeeping) is spread over several chunks. A chunk of more
 #: rows is a task on its own. At most IN_FLIGHT * TASK_ROWS rows per worker are in flight.
-TASK_ROWS = 8_000
+TASK_ROWS = 6_000
 
 #: Configuration of the LocalCluster the engine starts (never of a user's own scheduler):
 #: no sampling profiler in the workers (it takes the GIL from the tagging thread every
