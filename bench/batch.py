@@ -5,7 +5,8 @@ default model on ../shared/data through the library into a temporary models fold
 runs `appeals tag` (a subprocess each time, so start-up, model loading and writing the
 output all count) with --jobs 1, --jobs 2 and Dask LocalCluster(2) on 100,000 rows once,
 then on the full size in --rounds rounds (3 by default), the engines taking turns. Prints
-every run's tickets/s, tickets/s per core and the peak RSS of the whole process tree (main
+every run's tickets/s, tickets/s per core, CPU-seconds (every process of the run, from
+the kernel's accounting) and the peak RSS of the whole process tree (main
 process, worker processes, Dask nanny and workers), sampled every 0.5 s (more often, the
 sampling took a tenth of a core from the run); then each engine's median over the rounds,
 and round by round --jobs 2 / --jobs 1 and Dask's tickets/s as a share of --jobs 2's.
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -74,10 +77,15 @@ def train_default(shared: Path, models: Path) -> str:
 
 def run_tag(
     source: Path, out: Path, models: Path, options: list[str], chunk: int, timeout: float
-) -> tuple[float, int, bool]:
-    """(seconds, peak RSS of the process tree in bytes, finished) of one `appeals tag` run."""
+) -> tuple[float, int, bool, float]:
+    """(seconds, peak RSS of the process tree in bytes, finished, CPU-seconds) of one
+    `appeals tag` run. CPU-seconds are those of every process of the run (the CLI, its
+    worker processes, Dask's nanny and workers), from the kernel's accounting of the
+    children this process reaped (getrusage): exact, but only when no other run goes on
+    beside it (nan for the side-by-side runs, which overlap)."""
     command = [sys.executable, "-m", "service.cli", "tag", str(source), "--out", str(out)]
     command += ["--models-dir", str(models), "--chunk-size", str(chunk), *options]
+    before = _children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -90,7 +98,7 @@ def run_tag(
                 child.kill()
             process.kill()
             process.communicate()
-            return time.perf_counter() - started, peak, False
+            return time.perf_counter() - started, peak, False, math.nan
         try:
             tree = [parent, *parent.children(recursive=True)]
             peak = max(peak, sum(_rss(p) for p in tree))
@@ -104,7 +112,14 @@ def run_tag(
     _, stderr = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{stderr}")
-    return seconds, peak, True
+    return seconds, peak, True, _children_cpu() - before
+
+
+def _children_cpu() -> float:
+    """User + system CPU-seconds of every terminated, reaped descendant of this process
+    (a grandchild counts once its parent has reaped it, as the CLI and Dask's nanny do)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def side_by_side(shared: Path, folder: Path, rows: int, chunk: int, timeout: float) -> float | None:
@@ -113,7 +128,7 @@ def side_by_side(shared: Path, folder: Path, rows: int, chunk: int, timeout: flo
     shares the machine's cache and memory bandwidth the same way). None on --timeout."""
     half = folder / f"tickets-half-{rows}.csv"
     build_input(shared, rows // 2, half)
-    results: list[tuple[float, int, bool]] = []
+    results: list[tuple[float, int, bool, float]] = []
 
     def one(number: int) -> None:
         out = folder / f"out-side-{number}.parquet"
@@ -127,7 +142,7 @@ def side_by_side(shared: Path, folder: Path, rows: int, chunk: int, timeout: flo
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - started
-    return seconds if all(finished for _, _, finished in results) else None
+    return seconds if all(finished for _, _, finished, _ in results) else None
 
 
 def _rss(process: psutil.Process) -> int:
@@ -182,7 +197,7 @@ def main() -> None:
         )
         print(
             f"{'engine':<22}{'rows':>10}{'round':>6}{'seconds':>9}{'tickets/s':>11}"
-            f"{'per core':>10}{'peak RSS':>11}"
+            f"{'per core':>10}{'peak RSS':>11}{'CPU-s':>8}"
         )
         peaks: dict[str, dict[int, int]] = {}
         rates: dict[str, dict[int, float]] = {}  # engine -> round -> tickets/s
@@ -190,7 +205,7 @@ def main() -> None:
         def measure(name: str, rows: int, round_: int) -> None:
             options, cores, label = ENGINES[name]
             out = folder / f"out-{name}-{rows}.parquet"
-            seconds, peak, finished = run_tag(
+            seconds, peak, finished, cpu = run_tag(
                 inputs[rows], out, folder / "models", options, args.chunk_size, args.timeout
             )
             out.unlink(missing_ok=True)
@@ -205,7 +220,7 @@ def main() -> None:
                 rates.setdefault(name, {})[round_] = rate
             print(
                 f"{where}{seconds:>9.1f}{rate:>11,.0f}{rate / cores:>10,.0f}"
-                f"{peak / 2**20:>8,.0f} MB"
+                f"{peak / 2**20:>8,.0f} MB{cpu:>8.1f}"
             )
             sys.stdout.flush()
 

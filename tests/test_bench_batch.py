@@ -41,3 +41,18 @@ def test_report_gives_dask_as_a_share_of_jobs_2_round_by_round(
         "dask LocalCluster(2) / --jobs 2: 85%, the median of its rounds (80%, 90%); target >= 85%"
     )
     assert len(lines) == 4
+
+
+def test_children_cpu_counts_a_reaped_child_and_its_reaped_children() -> None:
+    """The CPU-s column: a run's processes, grandchildren included once their parent
+    reaps them (as the CLI does its workers and Dask's nanny its worker)."""
+    import subprocess
+    import sys
+
+    from bench.batch import _children_cpu
+
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    nested = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"
+    before = _children_cpu()
+    subprocess.run([sys.executable, "-c", nested], check=True)
+    assert _children_cpu() - before >= 0.3

@@ -1,8 +1,9 @@
-"""The engine of ``--engine dask``: a task per chunk on a Dask cluster.
+"""The engine of ``--engine dask``: a task per few chunks on a Dask cluster.
 
-Every chunk is one ``client.submit`` of :func:`tag_chunk`; results are collected as they
-complete (``distributed.as_completed``) and each collected chunk makes room for the next,
-so a bounded number of chunks is in flight whatever the input's size. The cluster is a
+Every task is one ``client.submit`` of :func:`tag_chunk` over a few consecutive chunks
+(:data:`TASK_ROWS` rows); results are collected as they complete
+(``distributed.as_completed``) and each collected task makes room for the next, so a
+bounded number of rows is in flight whatever the input's size. The cluster is a
 ``LocalCluster`` of single-threaded worker processes by default, or an existing scheduler.
 Workers load the model once per process, from the registry path. dask and distributed are
 imported only when the engine starts.
@@ -10,6 +11,7 @@ imported only when the engine starts.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any
@@ -19,16 +21,43 @@ import pandas as pd
 from nlp.engines.base import Chunk, ModelSource, TagOptions, tag_chunk
 from nlp.errors import EngineError
 
-__all__ = ["IN_FLIGHT", "DaskEngine"]
+__all__ = ["IN_FLIGHT", "TASK_ROWS", "DaskEngine"]
 
-#: Chunks in flight per worker: one it tags, one waiting on it, one on its way there or
-#: back, so that a worker never waits for the client to read or write a chunk.
-IN_FLIGHT = 3
+#: Tasks in flight per worker: one it tags and the next, already there or on its way, so
+#: that a worker never waits for the client to read or write a chunk.
+IN_FLIGHT = 2
+
+#: Rows per task: consecutive chunks go together in one task up to this many rows (3
+#: chunks of the default 2,000), so that distributed's cost per task (messages, the
+#: scheduler's and the worker's bookkeeping) is spread over several chunks. A chunk of more
+#: rows is a task on its own. At most IN_FLIGHT * TASK_ROWS rows per worker are in flight.
+TASK_ROWS = 6_000
+
+#: Configuration of the LocalCluster the engine starts (never of a user's own scheduler):
+#: no sampling profiler in the workers (it takes the GIL from the tagging thread every
+#: 10 ms to walk its stack) and the background monitors every second or more rather than
+#: every few milliseconds. What they measure is what the dashboard shows, which the
+#: engine's LocalCluster does not start.
+_LOCAL_CLUSTER_CONFIG = {
+    # distributed starts its workers with MALLOC_TRIM_THRESHOLD_=65536, so that they give
+    # freed memory back to the system at once; tagging allocates and frees a chunk's worth
+    # of memory every chunk, which then costs page faults and more CPU per chunk. A
+    # chunk's memory is bounded: glibc's default it is.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.tick.interval": "500ms",
+}
 
 
-def _tag_on_worker(frame: pd.DataFrame, source: ModelSource, options: TagOptions) -> pd.DataFrame:
+def _tag_on_worker(
+    frames: list[pd.DataFrame], source: ModelSource, options: TagOptions
+) -> list[pd.DataFrame]:
     """Runs on a Dask worker: the model is loaded once per worker process, then reused."""
-    return tag_chunk(frame, source.load(), options)
+    model = source.load()
+    return [tag_chunk(frame, model, options) for frame in frames]
 
 
 def _check_worker(source: ModelSource) -> str:
@@ -41,7 +70,7 @@ def _check_worker(source: ModelSource) -> str:
 
 
 class DaskEngine:
-    """A ``client.submit`` per chunk, collected with ``as_completed``.
+    """A ``client.submit`` per few chunks, collected with ``as_completed``.
 
     The client reads the input as a stream and sends each chunk with its task; results
     come back as the added columns only, out of order (the caller puts them in place by
@@ -75,12 +104,7 @@ class DaskEngine:
 
         try:
             if self.scheduler is None:
-                # distributed starts its workers with MALLOC_TRIM_THRESHOLD_=65536, so that
-                # they give freed memory back to the system at once; tagging allocates and
-                # frees a chunk's worth of memory every chunk, which then costs page faults
-                # and more CPU per chunk. A chunk's memory is bounded: glibc's default it is.
-                untrimmed = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
-                with dask.config.set(untrimmed):
+                with dask.config.set(_LOCAL_CLUSTER_CONFIG):
                     self._cluster = LocalCluster(
                         n_workers=self.workers,
                         threads_per_worker=1,
@@ -138,33 +162,41 @@ class DaskEngine:
             self._cluster = None
 
     def run(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
-        """Tag ``chunks``, ``IN_FLIGHT`` per worker at most; results as they complete."""
+        """Tag ``chunks``, ``IN_FLIGHT`` tasks of up to ``TASK_ROWS`` rows per worker at
+        most; results chunk by chunk, a task's chunks in order, tasks as they complete."""
         from distributed import as_completed
 
         client = self._client
         if client is None:
             raise RuntimeError("use the engine as a context manager")
         source = iter(chunks)
-        numbers: dict[Any, int] = {}  # future -> chunk number
+        first = next(source, None)
+        if first is None:
+            return
+        per_task = max(1, TASK_ROWS // max(1, len(first[1])))
+        source = itertools.chain([first], source)
+        numbers: dict[Any, list[int]] = {}  # future -> its chunks' numbers
         completed = as_completed()
 
         def submit() -> None:
-            chunk = next(source, None)
-            if chunk is not None:
-                number, frame = chunk
-                future = client.submit(_tag_on_worker, frame, self.source, self.options, pure=False)
-                numbers[future] = number
+            batch = list(itertools.islice(source, per_task))
+            if batch:
+                frames = [frame for _, frame in batch]
+                future = client.submit(
+                    _tag_on_worker, frames, self.source, self.options, pure=False
+                )
+                numbers[future] = [number for number, _ in batch]
                 completed.add(future)
 
         for _ in range(IN_FLIGHT * max(1, self.workers)):
             submit()
         try:
             for future in completed:
-                number = numbers.pop(future)
+                batch_numbers = numbers.pop(future)
                 tagged = future.result()
                 future.release()  # the worker drops the result now, not at the next GC
-                submit()  # the next chunk is on its way while this one is written
-                yield number, tagged
+                submit()  # the next task is on its way while this one is written
+                yield from zip(batch_numbers, tagged, strict=True)
         finally:
             for future in numbers:  # stopped early (an error, Ctrl-C): drop the rest
                 future.cancel()

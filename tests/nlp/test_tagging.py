@@ -312,7 +312,12 @@ def test_engines_give_identical_results(
     local_output: pd.DataFrame,
     models_dir: Path,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from nlp.engines import dask as dask_engine
+
+    # Dask: 2 chunks of 10 rows per task (the last one alone), spread over the workers.
+    monkeypatch.setattr(dask_engine, "TASK_ROWS", 20)
     out = tmp_path / "out.parquet"
     tag_file(engine_input, out, models_dir=models_dir, chunk_size=10, progress=False, **options)
     pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
@@ -355,19 +360,21 @@ def test_dask_workers_that_cannot_load_the_model_say_so(engine_input: Path, tmp_
     assert not work_dir(tmp_path / "out.parquet").exists()
 
 
-def test_dask_engine_sends_one_task_per_chunk_a_bounded_number_at_a_time(
-    tickets: pd.DataFrame, models_dir: Path
+def test_dask_engine_sends_a_task_per_few_chunks_a_bounded_number_at_a_time(
+    tickets: pd.DataFrame, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A ``client.submit`` of each chunk and nothing else (no dataframe graph around it);
-    chunks are pulled from the input only as results are collected, so memory does not
-    grow with the input; results equal the local engine's."""
+    """A ``client.submit`` of every TASK_ROWS rows' worth of consecutive chunks and nothing
+    else (no dataframe graph around it); chunks are pulled from the input only as results
+    are collected, so memory does not grow with the input; results come back chunk by chunk
+    and equal the local engine's."""
     from distributed import get_task_stream
 
     from nlp.engines import DaskEngine, LocalEngine, TagOptions
-    from nlp.engines.dask import IN_FLIGHT
+    from nlp.engines import dask as dask_engine
 
+    monkeypatch.setattr(dask_engine, "TASK_ROWS", 10)  # chunks of 4 rows: 2 per task
     options = TagOptions(title_col="title")
-    chunks = [(n, tickets.iloc[n * 4 : (n + 1) * 4][["title", "text"]]) for n in range(12)]
+    chunks = [(n, tickets.iloc[n * 4 : (n + 1) * 4][["title", "text"]]) for n in range(11)]
     pulled = 0
 
     def stream() -> Iterable[tuple[int, pd.DataFrame]]:
@@ -382,15 +389,37 @@ def test_dask_engine_sends_one_task_per_chunk_a_bounded_number_at_a_time(
         client = engine._client
         with get_task_stream(client) as tasks:
             for number, tagged in engine.run(stream()):
-                # The one just collected, the ones in flight, and its replacement.
-                assert pulled - len(results) <= IN_FLIGHT + 1
+                # The task just collected, the ones in flight and its replacement.
+                assert pulled - len(results) <= 2 * (dask_engine.IN_FLIGHT + 1)
                 results[number] = tagged
         assert not client.futures  # every result released once collected
-    assert len(tasks.data) == len(chunks)
+    assert sorted(results) == list(range(11))
+    assert len(tasks.data) == 6  # 5 of two chunks, the last of one
     assert all(task["key"].startswith("_tag_on_worker-") for task in tasks.data)
     with LocalEngine(source, options) as local:
         for number, expected in local.run(iter(chunks)):
             pd.testing.assert_frame_equal(results[number], expected)
+
+
+def test_dask_local_cluster_workers_run_without_profiler_nor_frequent_monitors(
+    models_dir: Path,
+) -> None:
+    """The LocalCluster the engine starts does not sample its workers' stacks every 10 ms
+    (it costs the tagging thread the GIL); that configuration stays with it: the client's
+    own, and so a user's own scheduler's, is untouched."""
+    import dask
+
+    from nlp.engines import DaskEngine, TagOptions
+
+    def watchers(dask_worker: Any) -> tuple[bool, float]:
+        callbacks = dask_worker.periodic_callbacks
+        return "profile" in callbacks, callbacks["monitor"].callback_time
+
+    source = ModelSource(str(models_dir), "default", "v1")
+    with DaskEngine(source, TagOptions(), workers=1) as engine:
+        found = list(engine._client.run(watchers).values())
+    assert found == [(False, 5_000)]
+    assert dask.config.get("distributed.worker.profile.enabled") is True
 
 
 def test_dask_local_cluster_workers_keep_the_default_malloc_trim(models_dir: Path) -> None:
