@@ -75,9 +75,10 @@ class ReviewPolicy:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Term:
-    """A term of the ticket and how much it pushed toward a label."""
+    """A term of the ticket and how much it pushed toward a label (slotted, not frozen, like
+    :class:`Prediction`: several are built for every explained ticket)."""
 
     term: str
     weight: float
@@ -107,7 +108,11 @@ class Prediction:
             "top_k": [{"label": label, "score": score} for label, score in self.top_k],
             "needs_review": self.needs_review,
             "review_reason": self.review_reason,
-            "explanation": [{"term": t.term, "weight": t.weight} for t in self.explanation],
+            "explanation": (
+                [{"term": t.term, "weight": t.weight} for t in self.explanation]
+                if self.explanation  # most batch answers have none: skip the comprehension
+                else []
+            ),
         }
 
 
@@ -132,8 +137,13 @@ class Ranking:
 
     def predictions(self) -> list[Prediction]:
         """One :class:`Prediction` per row, in order."""
-        names = np.asarray(self.labels, dtype=object)[self.order].tolist()
-        scores = np.round(self.scores, 6).tolist()
+        labels = self.labels
+        if len(self.order) > 32:  # numpy's per-call cost pays off on a chunk, not on a ticket
+            names = np.asarray(labels, dtype=object)[self.order].tolist()
+            scores = np.round(self.scores, 6).tolist()
+        else:
+            names = [[labels[i] for i in row] for row in self.order.tolist()]
+            scores = [[round(s, 6) for s in row] for row in self.scores.tolist()]
         explanations = self.explanations or [[] for _ in names]
         return [
             Prediction(

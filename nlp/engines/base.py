@@ -7,6 +7,7 @@ an engine gives back ``(chunk_number, tagged)``, ``tagged`` holding only the col
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ class ModelSource:
                 )
                 model.warm_up(explain=False)  # tag_chunk never explains
                 _MODELS[key] = model
+                # Everything loaded so far (libraries, the model) lives as long as the
+                # process: out of the collector's sight, a full collection, which every
+                # chunk's answers trigger, no longer walks it.
+                gc.freeze()
             return model
 
 

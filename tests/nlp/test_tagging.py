@@ -435,6 +435,22 @@ def test_dask_local_cluster_workers_keep_the_default_malloc_trim(models_dir: Pat
     assert list(trims.values()) == [os.environ.get("MALLOC_TRIM_THRESHOLD_")]
 
 
+def test_a_loaded_worker_model_is_out_of_the_collectors_sight(models_dir: Path) -> None:
+    """After a batch worker loads its model, a full collection no longer walks it."""
+    import gc
+
+    from nlp.engines import base
+
+    base._MODELS.clear()
+    gc.unfreeze()
+    try:
+        resolve_source(models_dir, "default", None).load()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        base._MODELS.clear()
+
+
 def test_engine_errors_are_library_errors() -> None:
     """Raised by the engines, caught by the CLI with every other user-caused error."""
     from nlp import engines, errors
