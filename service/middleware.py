@@ -47,11 +47,13 @@ def _too_large_body(limit: int, request_id: str | None) -> bytes:
 class BodyLimitMiddleware:
     """413 for a body over ``limit(scope)`` bytes, as the API's JSON error.
 
-    Starlette's ``RequestBodyLimitMiddleware`` counts the bytes as a route reads them and
-    raises its 413 ``HTTPException``, which :mod:`service.errors` answers in our shape. What
-    is ours: the limit, read from the settings for each request (so test overrides reach it),
-    and the JSON 413 sent at once when ``Content-Length`` already says too much (Starlette
-    would answer that one in plain text if the route does not read the body).
+    Starlette's ``RequestBodyLimitMiddleware`` counts the bytes of a body without
+    ``Content-Length`` (chunked) as a route reads them and raises its 413 ``HTTPException``,
+    which :mod:`service.errors` answers in our shape. What is ours: the limit, read from the
+    settings for each request (so test overrides reach it), and ``Content-Length``: over the
+    limit, the JSON 413 is sent at once (Starlette would answer in plain text if the route
+    does not read the body); within it, the request goes straight to the app, since the
+    server never hands it more bytes than that.
     """
 
     def __init__(self, app: ASGIApp, *, limit: Any) -> None:
@@ -63,24 +65,31 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit: int = self.limit(scope)
-        if _declared_length(scope) > limit:
-            request_id = scope.get("state", {}).get("request_id")
-            await _send_json(
-                send, 413, _too_large_body(limit, request_id), [(b"connection", b"close")]
-            )
+        declared = _declared_length(scope)
+        if declared is not None:
+            if declared > limit:
+                request_id = scope.get("state", {}).get("request_id")
+                await _send_json(
+                    send, 413, _too_large_body(limit, request_id), [(b"connection", b"close")]
+                )
+                return
+            # The server hands the app at most Content-Length bytes: nothing to count, and
+            # no wrapper around every receive and send of the request.
+            await self.app(scope, receive, send)
             return
         await RequestBodyLimitMiddleware(self.app, max_body_size=limit)(scope, receive, send)
 
 
-def _declared_length(scope: Scope) -> int:
-    """The request's ``Content-Length``; 0 when it has none or it is not a number."""
+def _declared_length(scope: Scope) -> int | None:
+    """The request's ``Content-Length``; None when it has none (a chunked body) or it is not
+    a number."""
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
                 return int(value)
             except ValueError:
-                return 0
-    return 0
+                return None
+    return None
 
 
 class ConcurrencyLimitMiddleware:

@@ -112,15 +112,19 @@ def test_body_limit_comes_from_settings(make_client: Any) -> None:
 
 
 def test_the_body_limit_in_force_is_starlette_s_set_from_the_settings(make_client: Any) -> None:
-    """Starlette counts the bytes (its RequestBodyLimitMiddleware, which also bounds what
-    FastAPI parses); the service gives it the limit of its settings and its JSON answer."""
+    """Starlette counts the bytes of a chunked body (its RequestBodyLimitMiddleware, which
+    also bounds what FastAPI parses); the service gives it the limit of its settings and its
+    JSON answer. A body with Content-Length within the limit needs no counting: the server
+    never hands over more than that."""
     client = make_client(max_body_bytes=4096)
 
     async def limit_in_force(request: Request) -> dict[str, Any]:
         return {"limit": request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)}
 
     client.app.add_api_route("/probe-limit", limit_in_force, methods=["POST"])
-    assert client.post("/probe-limit", json={}).json() == {"limit": 4096}
+    chunked = client.post("/probe-limit", content=iter([b"{}"]))
+    assert chunked.json() == {"limit": 4096}
+    assert client.post("/probe-limit", json={}).json() == {"limit": None}
 
     def chunks() -> Iterator[bytes]:
         yield b'{"text": "'
