@@ -90,7 +90,7 @@ class Prediction:
     person must check it and why, and the terms of the ticket that decided it.
 
     Scores are rounded to six decimals, as every client shows them. Not frozen: a frozen
-    dataclass costs four times as much to build, once per ticket of every batch.
+    dataclass costs more to build, and one is built per ticket of every batch.
     """
 
     label: str

@@ -22,22 +22,13 @@ ROWS = pd.DataFrame(
 )
 
 
-def _csv_utf8(path: Path) -> Path:
-    target = path / "tickets.csv"
-    ROWS.to_csv(target, index=False, encoding="utf-8")
-    return target
+def _csv(encoding: str) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        target = path / "tickets.csv"
+        ROWS.to_csv(target, index=False, encoding=encoding)
+        return target
 
-
-def _csv_utf8_bom(path: Path) -> Path:
-    target = path / "tickets.csv"
-    ROWS.to_csv(target, index=False, encoding="utf-8-sig")
-    return target
-
-
-def _csv_gb18030(path: Path) -> Path:
-    target = path / "tickets.csv"
-    ROWS.to_csv(target, index=False, encoding="gb18030")
-    return target
+    return write
 
 
 def _xlsx(path: Path) -> Path:
@@ -68,9 +59,9 @@ def _parquet_folder(path: Path) -> Path:
 
 
 WRITERS = [
-    pytest.param(_csv_utf8, id="csv-utf8"),
-    pytest.param(_csv_utf8_bom, id="csv-utf8-bom"),
-    pytest.param(_csv_gb18030, id="csv-gb18030"),
+    pytest.param(_csv("utf-8"), id="csv-utf8"),
+    pytest.param(_csv("utf-8-sig"), id="csv-utf8-bom"),
+    pytest.param(_csv("gb18030"), id="csv-gb18030"),
     pytest.param(_xlsx, id="xlsx"),
     pytest.param(_parquet, id="parquet"),
     pytest.param(_jsonl, id="jsonl"),
