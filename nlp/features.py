@@ -30,6 +30,10 @@ from nlp.segment import BUILTIN, Backend, Segmenter, TokenRule
 
 __all__ = ["CharNgramVectorizer", "DocumentVectorizer", "SparseRows", "WordNgramVectorizer"]
 
+Fields = Literal["joined", "sum", "mean"]
+#: How a document's fields (title, body) are read: see :class:`DocumentVectorizer`.
+FIELDS: tuple[Fields, ...] = ("joined", "sum", "mean")
+
 _BITS = 21  # every Unicode code point fits in 21 bits; a character n-gram key packs n of them
 _MASK = (1 << _BITS) - 1
 _TOKEN_END = "\x00"  # removed by normalisation, so it can end each token of a chunk
@@ -96,10 +100,35 @@ class _Counting:
         """``out += self._rows(ids, offsets) @ weights`` without storing the rows."""
         kernels.add_tfidf_scores(out, ids, offsets, self.idf_, self._scratch_array(), weights)
 
+    def _add_scores_known(
+        self,
+        ids: NDArray[np.int64],
+        offsets: NDArray[np.int64],
+        weights: NDArray[np.float64],
+        out: NDArray[np.float64],
+        known: NDArray[np.float64],
+    ) -> None:
+        """:meth:`_add_scores`, and the known-content sums of
+        :meth:`DocumentVectorizer.add_known_share` in the same pass."""
+        kernels.add_tfidf_scores_known(
+            out, ids, offsets, self.idf_, self._scratch_array(), weights,
+            self._unknown_weight(), known,
+        )  # fmt: skip
+
+    def _unknown_weight(self) -> float:
+        """What an n-gram outside the vocabulary weighs in :meth:`DocumentVectorizer.
+        add_known_share`: the highest IDF (computed once per process, never pickled)."""
+        weight = self.__dict__.get("_unknown_weight_value")
+        if weight is None:
+            weight = float(self.idf_.max()) if self.idf_.size else 0.0
+            self.__dict__["_unknown_weight_value"] = weight
+        return float(weight)
+
     def __getstate__(self) -> dict[str, Any]:
         # A copy: BaseEstimator hands out the object's own __dict__.
         state = dict(cast(dict[str, Any], super().__getstate__()))
         state.pop("_scratch", None)
+        state.pop("_unknown_weight_value", None)
         return state
 
 
@@ -383,7 +412,19 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
     in each process (tokenizers do not pickle). ``user_dict`` is a path, or ``"builtin"`` for
     the dictionary shipped with the library; the registry
     stores the file beside the model and points this parameter at that copy on load.
+
+    A line break separates a document's fields (title, then body: :mod:`nlp.documents`).
+    With ``fields="mean"`` each field is vectorised on its own and the document's row is the
+    mean of its fields' rows, so a ticket with a title and a body scores what its title and
+    its body score alone, averaged: that is how the training rows (titles alone, bodies alone)
+    were seen, and the mean keeps the margins on the scale the calibration was fitted on.
+    ``"sum"`` adds the rows (as accurate, but overconfident on two fields); ``"joined"``
+    reads the fields as one text (models saved before the option). Grouped cross-validation
+    chose ``"mean"`` (``bench/accuracy.py --sections cv-grid``).
     """
+
+    #: Models pickled before the option existed joined the fields.
+    fields: Fields = "joined"
 
     def __init__(
         self,
@@ -396,6 +437,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         max_chars: int = 300,
         max_segment_chars: int = 500,
         char_source: Literal["text", "words"] = "text",
+        fields: Fields = "mean",
     ) -> None:
         self.segmenter = segmenter
         self.user_dict = user_dict
@@ -405,6 +447,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         self.max_chars = max_chars
         self.max_segment_chars = max_segment_chars
         self.char_source = char_source
+        self.fields = fields
 
     @property
     def segmenter_(self) -> Segmenter:
@@ -431,7 +474,9 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
     def fit_transform(self, X: Iterable[str], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
         if self.char_source not in ("words", "text"):
             raise DataError(f"char_source must be 'words' or 'text', got {self.char_source!r}")
-        docs = list(X)
+        if self.fields not in FIELDS:
+            raise DataError(f"fields must be one of {', '.join(FIELDS)}, got {self.fields!r}")
+        docs, starts = self._fields_of(list(X))
         self.words_ = WordNgramVectorizer(ngram_range=self.word_ngram_range, min_df=self.min_df)
         self.chars_ = CharNgramVectorizer(
             ngram_range=self.char_ngram_range,
@@ -443,7 +488,23 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         self.words_.fit(tokens)
         char_input = self._char_input(tokens, docs)
         self.chars_.fit(char_input)
-        return _stack(self.words_.weights(tokens), self.chars_.weights(char_input))
+        words, chars = self.words_.weights(tokens), self.chars_.weights(char_input)
+        return _stack(self._combine(words, starts), self._combine(chars, starts))
+
+    def _combine(self, rows: SparseRows, starts: NDArray[np.int64] | None) -> SparseRows:
+        return _combine_fields(rows, starts, mean=self.fields == "mean")
+
+    def _fields_of(self, docs: Sequence[str]) -> tuple[Sequence[str], NDArray[np.int64] | None]:
+        """The texts to vectorise, and where each document's fields start among them (None:
+        one text per document)."""
+        if not any("\n" in doc for doc in docs):
+            return docs, None
+        if self.fields == "joined":
+            return [doc.replace("\n", " ") for doc in docs], None
+        pieces = [doc.split("\n") for doc in docs]
+        starts = np.zeros(len(pieces) + 1, dtype=np.int64)
+        np.cumsum([len(fields) for fields in pieces], out=starts[1:])
+        return list(chain.from_iterable(pieces)), starts
 
     @property
     def n_word_features_(self) -> int:
@@ -474,8 +535,12 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
 
     def weights(self, docs: Sequence[str]) -> tuple[SparseRows, SparseRows]:
         """Word and character blocks; character columns start at :attr:`n_word_features_`."""
-        words, chars = self._feature_ids(docs)
-        return self.words_._rows(*words), self.chars_._rows(*chars)
+        texts, starts = self._fields_of(docs)
+        words, chars = self._feature_ids(texts)
+        return (
+            self._combine(self.words_._rows(*words), starts),
+            self._combine(self.chars_._rows(*chars), starts),
+        )
 
     def add_scores(
         self,
@@ -484,15 +549,44 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         out: NDArray[np.float64],
         *,
         word_rows: bool = False,
+        known: NDArray[np.float64] | None = None,
     ) -> SparseRows | None:
         """``out += self.transform(docs) @ weights`` (a dense ``n_features x k`` matrix),
         without storing the feature rows; the word rows too when ``word_rows`` (they
-        explain a prediction)."""
-        words, chars = self._feature_ids(docs)
+        explain a prediction). ``known`` (``len(docs) x 2``), when given, gets
+        :meth:`add_known_share`'s sums from the same pass (a document's over all its fields)."""
+        texts, starts = self._fields_of(docs)
+        words, chars = self._feature_ids(texts)
         n_words = self.n_word_features_
-        self.words_._add_scores(*words, weights[:n_words], out)
-        self.chars_._add_scores(*chars, weights[n_words:], out)
-        return self.words_._rows(*words) if word_rows else None
+        scores, found = out, known
+        if starts is not None:
+            scores = np.zeros((len(texts), out.shape[1]))
+            found = None if known is None else np.zeros((len(texts), 2))
+        if found is None:
+            self.words_._add_scores(*words, weights[:n_words], scores)
+            self.chars_._add_scores(*chars, weights[n_words:], scores)
+        else:
+            self.words_._add_scores_known(*words, weights[:n_words], scores, found)
+            self.chars_._add_scores_known(*chars, weights[n_words:], scores, found)
+        if starts is not None:  # every document has at least one field: no empty segment
+            summed = np.add.reduceat(scores, starts[:-1], axis=0)
+            out += summed / np.diff(starts)[:, None] if self.fields == "mean" else summed
+            if known is not None and found is not None:
+                known += np.add.reduceat(found, starts[:-1], axis=0)
+        return self._combine(self.words_._rows(*words), starts) if word_rows else None
+
+    def add_known_share(self, docs: Sequence[str], known: NDArray[np.float64]) -> None:
+        """``known[d] += (IDF of the n-grams of document d the vocabulary knows, that plus
+        the block's highest IDF for each unknown one)``: ``known[:, 0] / known[:, 1]`` is
+        the share of a document that is known content (greetings and stop words weigh
+        little, unseen n-grams much; see :mod:`nlp.scope`). Over all of a document's fields."""
+        texts, starts = self._fields_of(docs)
+        words, chars = self._feature_ids(texts)
+        found = known if starts is None else np.zeros((len(texts), 2))
+        kernels.add_known_share(*words, self.words_.idf_, self.words_._unknown_weight(), found)
+        kernels.add_known_share(*chars, self.chars_.idf_, self.chars_._unknown_weight(), found)
+        if starts is not None:
+            known += np.add.reduceat(found, starts[:-1], axis=0)
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         return _stack(*self.weights(list(X)))
@@ -502,6 +596,27 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         return np.concatenate(
             [self.words_.get_feature_names_out(), self.chars_.get_feature_names_out()]
         )
+
+
+def _combine_fields(
+    rows: SparseRows, starts: NDArray[np.int64] | None, *, mean: bool
+) -> SparseRows:
+    """One row per document: the sum (or ``mean``) of the rows of its fields (``starts`` from
+    :meth:`DocumentVectorizer._fields_of`; None: already one row per document)."""
+    if starts is None:
+        return rows
+    n_docs = starts.size - 1
+    per_doc = np.diff(starts)
+    owner = np.repeat(np.arange(n_docs), per_doc)
+    share = 1.0 / per_doc[owner] if mean else np.ones(owner.size)
+    adder = sp.csr_matrix((share, (owner, np.arange(owner.size))), shape=(n_docs, owner.size))
+    summed = (adder @ rows.tocsr()).tocsr()
+    return SparseRows(
+        summed.indptr.astype(np.int64),
+        summed.indices.astype(np.int64),
+        summed.data.astype(np.float64),
+        rows.n_cols,
+    )
 
 
 def _stack(words: SparseRows, chars: SparseRows) -> sp.csr_matrix:

@@ -24,13 +24,21 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
 from nlp.classifier import CalibratedLinearSVC
-from nlp.documents import Documents, RowError, compose_documents
+from nlp.documents import BODY_ONLY, Documents, Field, Layout, RowError, compose_documents
 from nlp.errors import DataError
-from nlp.features import DocumentVectorizer, SparseRows
-from nlp.text import normalise
+from nlp.explain import (
+    WordContributions,
+    is_content_word,
+    join_contributions,
+    word_contributions,
+)
+from nlp.features import DocumentVectorizer
+from nlp.scope import ScopeDetector
+from nlp.text import AlignedText, join_aligned, normalise, normalise_aligned
 
 __all__ = [
     "ANSWER_FIELDS",
+    "REVIEW_CODES",
     "Prediction",
     "Ranking",
     "ReviewPolicy",
@@ -41,53 +49,110 @@ __all__ = [
 
 
 class TextNormaliser(TransformerMixin, BaseEstimator):
-    """Pipeline step that applies :func:`nlp.text.normalise` (masking first) to each document."""
+    """Pipeline step that applies :func:`nlp.text.normalise` (masking first) to each field of
+    each document, keeping the line break between title and body (:mod:`nlp.documents`)."""
 
     def fit(self, X: Any, y: Any = None) -> TextNormaliser:
         return self
 
     def transform(self, X: Sequence[str]) -> list[str]:
-        return [normalise(doc) for doc in X]
+        return [
+            "\n".join(map(normalise, doc.split("\n"))) if "\n" in doc else normalise(doc)
+            for doc in X
+        ]
+
+    def aligned(self, X: Sequence[str]) -> list[AlignedText]:
+        """:meth:`transform` with where each character comes from (explanations name words
+        as typed): :func:`nlp.text.normalise_aligned`."""
+        return [normalise_aligned(doc) for doc in X]
 
     def __sklearn_is_fitted__(self) -> bool:
         return True
 
 
+#: Why a ticket needs a person, in this order: its confidence is under the policy's
+#: minimum, its top two departments are too close, or it is out of scope (:mod:`nlp.scope`).
+REVIEW_CODES = ("low_confidence", "close_call", "out_of_scope")
+
+
 @dataclass(frozen=True)
 class ReviewPolicy:
-    """When a human must check: low confidence, or the top two departments too close.
+    """When a human must check: low confidence, the top two departments too close, or a
+    ticket out of scope (too little known content, or unlike anything in training; only
+    with a model trained with the out-of-scope rule, see :mod:`nlp.scope`).
 
-    The defaults come from the coverage curve of the evaluation (README, "Review policy").
+    The confidence and margin defaults were chosen by grouped cross-validation on the Teddy
+    Cup training files (``bench/accuracy.py --sections cv``): the strictest confidence that
+    sends about a tenth of whole messages to people (README, "Review policy"). The
+    out-of-scope threshold is fitted with the model (``TrainConfig.out_of_scope_rate``);
+    ``out_of_scope=False`` turns that rule off.
     """
 
-    min_confidence: float = 0.7
+    min_confidence: float = 0.75
     min_margin: float = 0.2
+    out_of_scope: bool = True
 
-    def flagged(self, top: NDArray[np.float64], second: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """Which rows need a person: :meth:`reason` is not None exactly there."""
-        return np.asarray((top < self.min_confidence) | (top - second < self.min_margin))
+    def flagged(
+        self,
+        top: NDArray[np.float64],
+        second: NDArray[np.float64],
+        out_of_scope: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.bool_]:
+        """Which rows need a person: :meth:`codes` is not empty exactly there."""
+        flagged = (top < self.min_confidence) | (top - second < self.min_margin)
+        if out_of_scope is not None and self.out_of_scope:
+            flagged |= out_of_scope
+        return np.asarray(flagged)
 
-    def reason(self, top: float, second: float) -> str | None:
+    def codes(self, top: float, second: float, *, out_of_scope: bool = False) -> list[str]:
+        """Every reason that applies, as :data:`REVIEW_CODES` (in that order)."""
+        codes = []
         if top < self.min_confidence:
-            return f"confidence {top:.3f} below {self.min_confidence}"
+            codes.append("low_confidence")
         if top - second < self.min_margin:
-            return f"top two within {top - second:.3f} (margin {self.min_margin})"
-        return None
+            codes.append("close_call")
+        if out_of_scope and self.out_of_scope:
+            codes.append("out_of_scope")
+        return codes
+
+    def reason(self, top: float, second: float, *, out_of_scope: bool = False) -> str | None:
+        """Every reason that applies, in words, joined by "; " (None when none does)."""
+        parts = []
+        for code in self.codes(top, second, out_of_scope=out_of_scope):
+            if code == "low_confidence":
+                parts.append(f"confidence {top:.3f} below {self.min_confidence}")
+            elif code == "close_call":
+                parts.append(f"top two within {top - second:.3f} (margin {self.min_margin})")
+            else:
+                parts.append("out of scope: too little known content or unlike the training data")
+        return "; ".join(parts) or None
 
 
 @dataclass(slots=True)
 class Term:
-    """A term of the ticket and how much it pushed toward a label (slotted, not frozen, like
-    :class:`Prediction`: several are built for every explained ticket)."""
+    """A word of the ticket, as it was typed, how much it pushed toward the label, and where
+    it stands: ``spans`` lists ``(field, start, end)`` for each place the model read it, with
+    ``field`` ``"title"`` or ``"text"`` and ``[start, end)`` character offsets in that field as
+    sent (slotted, not frozen, like :class:`Prediction`: several are built for every explained
+    ticket)."""
 
     term: str
     weight: float
+    spans: list[tuple[Field, int, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "term": self.term,
+            "weight": self.weight,
+            "spans": [{"field": f, "start": start, "end": end} for f, start, end in self.spans],
+        }
 
 
 @dataclass(slots=True)
 class Prediction:
     """The answer for one ticket: the department, its probability, the runners-up, whether a
-    person must check it and why, and the terms of the ticket that decided it.
+    person must check it and why (``review_reason`` in words, ``review_codes`` as
+    :data:`REVIEW_CODES` for dispatch platforms), and the terms of the ticket that decided it.
 
     Scores are rounded to six decimals, as every client shows them. Not frozen: a frozen
     dataclass costs more to build, and one is built per ticket of every batch.
@@ -98,6 +163,7 @@ class Prediction:
     top_k: list[tuple[str, float]]
     needs_review: bool
     review_reason: str | None
+    review_codes: list[str] = field(default_factory=list)
     explanation: list[Term] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,8 +174,9 @@ class Prediction:
             "top_k": [{"label": label, "score": score} for label, score in self.top_k],
             "needs_review": self.needs_review,
             "review_reason": self.review_reason,
+            "review_codes": list(self.review_codes),
             "explanation": (
-                [{"term": t.term, "weight": t.weight} for t in self.explanation]
+                [term.to_dict() for term in self.explanation]
                 if self.explanation  # most batch answers have none: skip the comprehension
                 else []
             ),
@@ -117,7 +184,15 @@ class Prediction:
 
 
 #: The keys of :meth:`Prediction.to_dict`, in order.
-ANSWER_FIELDS = ("label", "confidence", "top_k", "needs_review", "review_reason", "explanation")
+ANSWER_FIELDS = (
+    "label",
+    "confidence",
+    "top_k",
+    "needs_review",
+    "review_reason",
+    "review_codes",
+    "explanation",
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +208,7 @@ class Ranking:
     order: NDArray[np.int64]
     scores: NDArray[np.float64]
     review_reasons: list[str | None]
+    review_codes: list[list[str]] | None = None
     explanations: list[list[Term]] | None = None
 
     def predictions(self) -> list[Prediction]:
@@ -145,6 +221,7 @@ class Ranking:
             names = [[labels[i] for i in row] for row in self.order.tolist()]
             scores = [[round(s, 6) for s in row] for row in self.scores.tolist()]
         explanations = self.explanations or [[] for _ in names]
+        codes = self.review_codes or [[] for _ in names]
         return [
             Prediction(
                 label=ranked[0],
@@ -152,32 +229,43 @@ class Ranking:
                 top_k=list(zip(ranked, row_scores, strict=True)),
                 needs_review=reason is not None,
                 review_reason=reason,
+                review_codes=row_codes,
                 explanation=terms,
             )
-            for ranked, row_scores, reason, terms in zip(
-                names, scores, self.review_reasons, explanations, strict=True
+            for ranked, row_scores, reason, row_codes, terms in zip(
+                names, scores, self.review_reasons, codes, explanations, strict=True
             )
         ]
 
 
 class RoutingModel:
-    """A fitted pipeline ``TextNormaliser -> DocumentVectorizer -> CalibratedLinearSVC``."""
+    """A fitted pipeline ``TextNormaliser -> DocumentVectorizer -> CalibratedLinearSVC``,
+    and the out-of-scope rule fitted with it (``scope``; None for a model trained without
+    it, which then never answers ``out_of_scope``)."""
 
     def __init__(
         self,
         pipeline: Pipeline,
         *,
+        scope: ScopeDetector | None = None,
         name: str = "default",
         version: str | None = None,
         manifest: dict[str, Any] | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.scope = scope
         self.name = name
         self.version = version
         self.manifest = manifest or {}
         self._normaliser: TextNormaliser = pipeline.named_steps["normalise"]
         self._vectorizer: DocumentVectorizer = pipeline.named_steps["vectorise"]
         self._classifier: CalibratedLinearSVC = pipeline.named_steps["classify"]
+        if scope is not None and scope.n_features_ != self._classifier.weights_.shape[0]:
+            raise DataError(
+                f"the out-of-scope rule was fitted on {scope.n_features_} features, the model "
+                f"has {self._classifier.weights_.shape[0]}: they were not trained together. "
+                "Retrain the model"
+            )
 
     def __repr__(self) -> str:
         return f"RoutingModel(name={self.name!r}, version={self.version!r}, labels={self.labels})"
@@ -193,16 +281,17 @@ class RoutingModel:
     def warm_up(self, *, explain: bool = True) -> None:
         """Build the tokenizer and touch every code path once, so the first ticket is fast.
 
-        ``explain=False`` skips building the feature names, which only explanations read:
+        ``explain=False`` skips the explanation's path (its compiled kernel, the stop words):
         batch workers that never explain start sooner.
         """
-        self.predict_proba(["预热：小区停水了，电话<PHONE>"])
         if explain:
-            _ = self.feature_names
+            self.classify(["预热：小区停水了，電話<PHONE>"], ["预热"], explain=3)
+        else:
+            self.predict_proba(["预热：小区停水了，电话<PHONE>"])
 
     def predict_proba(self, documents: Sequence[str]) -> NDArray[np.float64]:
         """Probabilities (rows sum to 1, columns follow :attr:`labels`) of raw documents."""
-        return self._score(self._normaliser.transform(documents))[1]
+        return self._score(self._normaliser.transform(documents), scope=False)[0]
 
     def predict(self, documents: Sequence[str]) -> list[str]:
         labels = self._classifier.classes_
@@ -231,7 +320,11 @@ class RoutingModel:
                     f"ticket {position} has no text and no title (missing, empty or white "
                     "space only): give its body, its title, or both"
                 )
-        return self.rank(found.documents, top_k=top_k, policy=policy, explain=explain).predictions()
+        layouts = found.layouts() if explain > 0 else None
+        ranking = self.rank(
+            found.documents, top_k=top_k, policy=policy, explain=explain, layouts=layouts
+        )
+        return ranking.predictions()
 
     def answer(
         self,
@@ -245,7 +338,13 @@ class RoutingModel:
         order: the row's :class:`Prediction`, or why it has no document (``"empty_text"``,
         ``"not_text"``)."""
         predictions = (
-            self.rank(found.documents, top_k=top_k, policy=policy, explain=explain).predictions()
+            self.rank(
+                found.documents,
+                top_k=top_k,
+                policy=policy,
+                explain=explain,
+                layouts=found.layouts() if explain > 0 else None,
+            ).predictions()
             if found.documents
             else []
         )
@@ -259,26 +358,62 @@ class RoutingModel:
         top_k: int = 3,
         policy: ReviewPolicy | None = None,
         explain: int = 0,
+        layouts: Sequence[Layout] | None = None,
     ) -> Ranking:
-        """The answers for a chunk of documents as arrays (see :class:`Ranking`)."""
+        """The answers for a chunk of documents as arrays (see :class:`Ranking`).
+
+        With ``explain=n``, each answer names the ``n`` words that pushed most toward its
+        label, with where they stand: ``layouts`` (:meth:`nlp.documents.Documents.layouts`)
+        say which characters of each document are its title and which its body; without
+        them, offsets are the document's own, given as the body's.
+        """
         policy = policy or ReviewPolicy()
-        rows, probabilities = self._score(
-            self._normaliser.transform(documents), word_rows=explain > 0
-        )
+        scope = policy.out_of_scope and self.scope is not None
+        aligned: list[AlignedText] | None = None
+        found: list[WordContributions] = []
+        if explain > 0:
+            # The words are shown as typed: keep where each character comes from. Their
+            # contributions add up to the logits (and, with the out-of-scope rule, to the
+            # similarities to its centroids: more columns of the same weights), so an
+            # explained ticket's features are counted once, not once more to score it.
+            aligned = []
+            for document in documents:
+                text, contributions = self._contributions(document, scope=scope)
+                aligned.append(text)
+                found.append(contributions)
+            probabilities, out_of_scope = self._from_contributions(
+                found, [text.text for text in aligned], scope=scope
+            )
+        else:
+            probabilities, out_of_scope = self._score(
+                self._normaliser.transform(documents), scope=scope
+            )
         k = max(1, min(top_k, probabilities.shape[1]))
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, : max(k, 2)]
         scores = np.take_along_axis(probabilities, order, axis=1)
         top = scores[:, 0]
         second = scores[:, 1] if scores.shape[1] > 1 else np.zeros_like(top)
         reasons: list[str | None] = [None] * len(documents)
-        for row in np.flatnonzero(policy.flagged(top, second)).tolist():
-            reasons[row] = policy.reason(float(top[row]), float(second[row]))
+        codes: list[list[str]] = [[] for _ in range(len(documents))]
+        for row in np.flatnonzero(policy.flagged(top, second, out_of_scope)).tolist():
+            first, runner_up = float(top[row]), float(second[row])
+            outside = bool(out_of_scope[row]) if out_of_scope is not None else False
+            reasons[row] = policy.reason(first, runner_up, out_of_scope=outside)
+            codes[row] = policy.codes(first, runner_up, out_of_scope=outside)
         explanations = (
             [
-                self._explain_row(*rows.row(row), int(order[row, 0]), explain)
-                for row in range(len(order))
+                _terms(
+                    contributions,
+                    text,
+                    label,
+                    explain,
+                    BODY_ONLY if layouts is None else layouts[row],
+                )
+                for row, (contributions, text, label) in enumerate(
+                    zip(found, aligned, order[:, 0].tolist(), strict=True)
+                )
             ]
-            if rows is not None
+            if aligned is not None
             else None
         )
         return Ranking(
@@ -286,52 +421,135 @@ class RoutingModel:
             order=order[:, :k],
             scores=scores[:, :k],
             review_reasons=reasons,
+            review_codes=codes,
             explanations=explanations,
         )
 
+    def _contributions(
+        self, document: str, *, scope: bool = False
+    ) -> tuple[AlignedText, WordContributions]:
+        """A raw document's normal form, aligned to it, and its words' contributions: field
+        by field when the vectoriser reads title and body apart (their contributions then
+        combine as the fields' rows do), so the totals are the logits less the bias (then,
+        with ``scope``, the similarities to the out-of-scope rule's centroids)."""
+        vectorizer = self._vectorizer
+        weights = self._scope_weights if scope else self._classifier.weights_
+        if vectorizer.fields == "joined" or "\n" not in document:
+            (aligned,) = self._normaliser.aligned([document.replace("\n", " ")])
+            return aligned, word_contributions(vectorizer, aligned.text, weights)
+        fields = self._normaliser.aligned(document.split("\n"))
+        share = 1.0 / len(fields) if vectorizer.fields == "mean" else 1.0
+        contributions = [word_contributions(vectorizer, field.text, weights) for field in fields]
+        return join_aligned(fields, document), join_contributions(
+            contributions, [len(field.text) for field in fields], share=share
+        )
+
+    def _from_contributions(
+        self, found: Sequence[WordContributions], normalised: list[str], *, scope: bool
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_] | None]:
+        """:meth:`_score` from the documents' contributions (whose totals hold the logits
+        less the bias, then the centroid similarities); the out-of-scope rule's known-content
+        sums come from the vectoriser, as in :meth:`_score`."""
+        classifier = self._classifier
+        n_classes = classifier.weights_.shape[1]
+        width = self._scope_weights.shape[1] if scope else n_classes
+        totals = np.zeros((len(found), width))
+        if found:
+            totals[:] = np.stack([contributions.total for contributions in found])
+        logits = totals[:, :n_classes] + classifier.bias_
+        if not scope or self.scope is None:
+            return classifier.probabilities(logits), None
+        sums = [contributions.known for contributions in found]
+        known = np.zeros((len(found), 2))
+        if all(part is not None for part in sums):
+            known[:] = np.asarray(sums).reshape(-1, 2)
+        else:  # not worked out with the contributions (character n-grams inside words)
+            self._vectorizer.add_known_share(normalised, known)
+        detector = self.scope
+        outside = detector.flag(detector.signals(logits, totals[:, n_classes:], known))
+        return classifier.probabilities(logits), outside
+
     def _score(
-        self, normalised: list[str], *, word_rows: bool = False
-    ) -> tuple[SparseRows | None, NDArray[np.float64]]:
-        """The word features of each document (when ``word_rows``: explanations need them)
-        and the probabilities.
+        self, normalised: list[str], *, scope: bool = False
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_] | None]:
+        """The probabilities of normalised documents, and (when ``scope``) which of them are
+        out of scope.
 
         One ticket or ten thousand: the features are multiplied by the weights in compiled
         loops as they are counted, without a scipy matrix (a test pins the result equal to
-        ``predict_proba`` on the pipeline's matrix).
+        ``predict_proba`` on the pipeline's matrix). The out-of-scope rule's centroids are
+        more columns of the same product, and its known-content sums come from the same pass.
         """
         classifier = self._classifier
-        logits = np.empty((len(normalised), classifier.weights_.shape[1]))
-        logits[:] = classifier.bias_
-        rows = self._vectorizer.add_scores(
-            normalised, classifier.weights_, logits, word_rows=word_rows
+        n_classes = classifier.weights_.shape[1]
+        detector = self.scope if scope else None
+        weights = self._scope_weights if detector is not None else classifier.weights_
+        out = np.zeros((len(normalised), weights.shape[1]))
+        out[:, :n_classes] = classifier.bias_
+        known = np.zeros((len(normalised), 2)) if detector is not None else None
+        self._vectorizer.add_scores(normalised, weights, out, known=known)
+        logits = out[:, :n_classes]
+        outside = None
+        if detector is not None and known is not None:
+            outside = detector.flag(detector.signals(logits, out[:, n_classes:], known))
+        return classifier.probabilities(logits), outside
+
+    @cached_property
+    def _scope_weights(self) -> NDArray[np.float64]:
+        """The classifier's weights, then one column per centroid of the out-of-scope rule
+        (built once; the rule's centroids then point into it, so they are held once)."""
+        if self.scope is None:  # only asked for when the model has the rule
+            raise DataError("this model has no out-of-scope rule")
+        n_classes = self._classifier.weights_.shape[1]
+        weights = np.ascontiguousarray(
+            np.hstack([self._classifier.weights_, self.scope.centroids_]), dtype=np.float64
         )
-        return rows, classifier.probabilities(logits)
+        self.scope.centroids_ = weights[:, n_classes:]
+        return weights
 
     @cached_property
     def feature_names(self) -> NDArray[np.object_]:
         return self._vectorizer.get_feature_names_out()
 
-    def _explain_row(
-        self,
-        columns: NDArray[np.int64],
-        values: NDArray[np.float64],
-        label_index: int,
-        n: int,
-    ) -> list[Term]:
-        """Words (and word pairs) of the ticket by their contribution ``tfidf * weight``
-        toward the label. Character n-grams also vote, but words are what a reader can
-        check and what the try-it page highlights."""
-        if n <= 0:
-            return []
-        contribution = values * self._classifier.weights_[columns, label_index]
-        # Only the strongest few can make the list; a word pair may repeat a word ("物业 费"
-        # and "物业费"), so candidates are merged by surface form before the cut.
-        best = np.argsort(-contribution)[: 3 * n]
-        names = self.feature_names
-        totals: dict[str, float] = {}
-        for column, value in zip(columns[best].tolist(), contribution[best].tolist(), strict=True):
-            if value > 0:
-                term = str(names[column]).replace(" ", "")
-                totals[term] = totals.get(term, 0.0) + value
-        ranked = sorted(totals.items(), key=lambda item: -item[1])[:n]
-        return [Term(term=term, weight=round(weight, 6)) for term, weight in ranked]
+
+def _terms(
+    found: WordContributions, aligned: AlignedText, label: int, n: int, layout: Layout
+) -> list[Term]:
+    """The ``n`` words of a ticket that pushed most toward ``label``, as typed.
+
+    Every word and character n-gram's contribution (TF-IDF value times weight) has been
+    handed to the words it covers (:func:`nlp.explain.word_contributions`); here they are
+    summed by word, and the words an explanation never names are left out
+    (:func:`nlp.explain.is_content_word`). A word's spans are the places the model read it
+    (the first ``max_segment_chars`` characters of the document).
+    """
+    totals: dict[str, float] = {}
+    get = totals.get
+    for word, score in zip(found.words, found.scores[:, label].tolist(), strict=True):
+        totals[word] = get(word, 0.0) + score
+    ranked: list[str] = []
+    for word in sorted(totals, key=totals.__getitem__, reverse=True):
+        if totals[word] <= 0 or len(ranked) == n:
+            break
+        if is_content_word(word):
+            ranked.append(word)
+    places: dict[str, list[int]] = {word: [] for word in ranked}
+    for i, word in enumerate(found.words):
+        if word in places:
+            places[word].append(i)
+    starts, ends = found.starts.tolist(), found.ends.tolist()
+    terms = []
+    for word in ranked:
+        typed: str | None = None
+        spans: list[tuple[Field, int, int]] = []
+        for i in places[word]:
+            span = aligned.original_span(starts[i], ends[i]) if starts[i] >= 0 else None
+            if span is None:
+                continue
+            if typed is None:
+                typed = aligned.original[span[0] : span[1]]
+            located = layout.locate(*span)
+            if located is not None:
+                spans.append(located)
+        terms.append(Term(term=typed or word, weight=round(totals[word], 6), spans=spans))
+    return terms

@@ -171,6 +171,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if args.C is not None:
         config = replace(config, C=args.C)
+    if args.learner is not None:
+        config = replace(config, learner=args.learner)
     result = train(frame, config, eval_frame=eval_frame, name=args.name)
     metrics = result.evaluation.to_dict()
     version = registry.save(
@@ -220,27 +222,32 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from nlp.analysis.plots import plot_confusion, plot_coverage
-    from nlp.evaluate import evaluate
+    from nlp.analysis.plots import plot_calibration, plot_confusion, plot_coverage
+    from nlp.evaluate import calibration_curve, score
     from nlp.io import read_tables
 
     report_dir = _report_dir(args)
     model = _load_model(args)
     frame = read_tables(args.data)
     text_col, title_col = _columns(frame, args)
-    evaluation = evaluate(
+    scored = score(
         model,
         frame,
         text_col=text_col,
         title_col=title_col,
         label_col=args.label_col,
     )
+    evaluation = scored.evaluation()
     if report_dir is not None:
+        name = f"{model.name}@{model.version}"
         plot_confusion(evaluation, report_dir / "confusion.png")
-        plot_coverage({f"{model.name}@{model.version}": evaluation}, report_dir / "coverage.png")
+        plot_coverage({name: evaluation}, report_dir / "coverage.png")
+        plot_calibration({name: calibration_curve(scored)}, report_dir / "reliability.png")
         (report_dir / "evaluation.json").write_text(
             json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
         )
+    for warning in evaluation.warnings:  # on stderr, also with --json
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         _print_json(
             {"model": {"name": model.name, "version": model.version}, **evaluation.to_dict()}
@@ -268,7 +275,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     if args.report_dir:
         print(
-            f"report written to {args.report_dir}/ (confusion.png, coverage.png, evaluation.json)"
+            f"report written to {args.report_dir}/ (confusion.png, coverage.png, "
+            "reliability.png, evaluation.json)"
         )
     return 0
 
@@ -293,7 +301,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for label, score in prediction.top_k:
         print(f"  {label:<14}{score:.3f}")
     if prediction.needs_review:
-        print(f"needs review: {prediction.review_reason}")
+        print(f"needs review ({', '.join(prediction.review_codes)}): {prediction.review_reason}")
     if prediction.explanation:
         print("terms: " + "  ".join(f"{t.term}({t.weight:.2f})" for t in prediction.explanation))
     return 0
@@ -546,6 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="character n-grams from the text (default) or inside words (better on bodies alone)",
     )
     train.add_argument(
+        "--learner",
+        choices=["svm", "svm+nbsvm"],
+        default=None,
+        help="linear SVM alone, or with NB-SVM folded into the same weights (the default)",
+    )
+    train.add_argument(
         "--C", type=_positive_number, default=None, help="SVM regularisation (default 1.0)"
     )
     train.add_argument("--report-dir", type=Path, help="write confusion.png here")
@@ -556,7 +570,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", nargs="+", type=Path)
     _data_columns(evaluate, labels=True)
     _model_options(evaluate)
-    evaluate.add_argument("--report-dir", type=Path, help="write PNG plots and JSON here")
+    evaluate.add_argument(
+        "--report-dir",
+        type=Path,
+        help="write PNG plots (confusion, coverage, reliability diagram) and JSON here",
+    )
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=cmd_evaluate)
 

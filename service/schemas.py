@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -35,6 +35,7 @@ __all__ = [
     "ModelsResponse",
     "ReadyResponse",
     "ScoredLabel",
+    "TermSpan",
     "TicketId",
     "WeightedTerm",
     "ticket_id_or_none",
@@ -171,9 +172,40 @@ class ScoredLabel(BaseModel):
     score: float = Field(ge=0, le=1, examples=[0.87])
 
 
+class TermSpan(BaseModel):
+    field: Literal["title", "text"] = Field(description="the field the word is in, as sent")
+    start: int = Field(ge=0, description="offset of its first character in that field")
+    end: int = Field(ge=0, description="offset just past its last character")
+
+
 class WeightedTerm(BaseModel):
-    term: str = Field(description="a word of the ticket (normalised)", examples=["占道经营"])
-    weight: float = Field(description="its push toward the chosen label", examples=[0.42])
+    term: str = Field(
+        description=(
+            "a word of the ticket as it was written (traditional characters stay traditional); "
+            "never a function word, a placeholder of personal data or a single character"
+        ),
+        examples=["占道经营"],
+    )
+    weight: float = Field(
+        description="its push toward the chosen label: what the word and character n-grams "
+        "covering it add to the label's score",
+        examples=[0.42],
+    )
+    spans: list[TermSpan] = Field(
+        default_factory=list,
+        description="where the model read it: field and character offsets (Unicode code "
+        "points) in the title or text as sent, one entry per occurrence",
+    )
+
+
+#: Why a person should check, for machines (:data:`nlp.model.REVIEW_CODES`).
+ReviewCode = Literal["low_confidence", "close_call", "out_of_scope"]
+REVIEW_CODES_DESCRIPTION = (
+    "every reason needs_review is true, in this order: low_confidence (confidence under the "
+    "policy's minimum), close_call (the top two closer than its margin), out_of_scope (too "
+    "little known content, or unlike anything the model was trained on: no department "
+    "applies); empty when needs_review is false"
+)
 
 
 class ModelRef(BaseModel):
@@ -196,9 +228,24 @@ class ClassifyResponse(BaseModel):
                     ],
                     "needs_review": False,
                     "review_reason": None,
+                    "review_codes": [],
                     "explanation": [
-                        {"term": "占道经营", "weight": 0.41},
-                        {"term": "烧烤摊", "weight": 0.22},
+                        {
+                            "term": "占道经营",
+                            "weight": 0.41,
+                            "spans": [
+                                {"field": "title", "start": 3, "end": 7},
+                                {"field": "text", "start": 10, "end": 14},
+                            ],
+                        },
+                        {
+                            "term": "烧烤摊",
+                            "weight": 0.22,
+                            "spans": [
+                                {"field": "title", "start": 0, "end": 3},
+                                {"field": "text", "start": 5, "end": 8},
+                            ],
+                        },
                     ],
                     "model": {"name": "default", "version": "v3"},
                 }
@@ -211,7 +258,12 @@ class ClassifyResponse(BaseModel):
     confidence: float = Field(ge=0, le=1, description="probability of that department")
     top_k: list[ScoredLabel] = Field(description="the best departments, best first")
     needs_review: bool = Field(description="true when a person should check before 派单")
-    review_reason: str | None = Field(description="why needs_review is true, or null")
+    review_reason: str | None = Field(
+        description="why needs_review is true, in words (every reason that applies), or null"
+    )
+    review_codes: list[ReviewCode] = Field(
+        description=REVIEW_CODES_DESCRIPTION, examples=[["low_confidence", "close_call"]]
+    )
     explanation: list[WeightedTerm] = Field(
         description="the ticket's terms that pushed most toward the label"
     )
@@ -275,6 +327,9 @@ class BatchItemResult(BaseModel):
     top_k: list[ScoredLabel] = Field(default_factory=list)
     needs_review: bool | None = None
     review_reason: str | None = None
+    review_codes: list[ReviewCode] = Field(
+        default_factory=list, description=REVIEW_CODES_DESCRIPTION
+    )
     explanation: list[WeightedTerm] = Field(default_factory=list)
     error: ErrorBody | None = None
 

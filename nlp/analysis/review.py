@@ -23,7 +23,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from nlp.analysis.explore import preview
 from nlp.documents import frame_documents
 from nlp.errors import DataError
-from nlp.model import Prediction, ReviewPolicy, RoutingModel
+from nlp.model import Prediction, ReviewPolicy, RoutingModel, TextNormaliser
 from nlp.text import normalise
 from nlp.train import TrainConfig, build_pipeline
 
@@ -64,8 +64,9 @@ def probable_label_errors(
             f"too few: {', '.join(small)}"
         )
     config = config or TrainConfig(calibration_folds=3)
-    # Normalise once, not once per fold: the pipeline's own normalising step is skipped.
-    normalised = [normalise(doc) for doc in documents]
+    # Normalise once, not once per fold: the pipeline's own normalising step is skipped
+    # (and its rule kept: each field on its own, see TextNormaliser).
+    normalised = TextNormaliser().transform(documents)
     pipeline = build_pipeline(config).set_params(normalise="passthrough")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.random_state)
     probabilities = np.asarray(
@@ -152,7 +153,8 @@ def review_queue(
                 "confidence": answer.confidence,
                 "runner_up": answer.top_k[1][0] if len(answer.top_k) > 1 else None,
                 "review_reason": answer.review_reason,
-                "terms": [term.term for term in answer.explanation],
+                # In normal form, like the text shown beside them (terms are as typed).
+                "terms": [normalise(term.term) for term in answer.explanation],
                 "text": normalise(documents[position]),
             }
         )

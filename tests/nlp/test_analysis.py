@@ -37,6 +37,7 @@ from nlp import (
 )
 from nlp.analysis import plots
 from nlp.errors import AppealRouterError, DataError, FontMissingError
+from nlp.model import TextNormaliser
 
 PHONE = "13812345678"
 
@@ -357,7 +358,7 @@ def test_review_queue_shows_the_reasons_the_model_gave(
     asked: list[tuple[float, float]] = []
 
     class Counting(ReviewPolicy):
-        def reason(self, top: float, second: float) -> str | None:
+        def reason(self, top: float, second: float, *, out_of_scope: bool = False) -> str | None:
             asked.append((top, second))
             return f"reason {len(asked)}"
 
@@ -520,3 +521,21 @@ def test_importing_analysis_leaves_plotting_for_the_first_figure() -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.stdout.strip() == "False"
+
+
+def test_probable_label_errors_read_title_and_body_as_the_model_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The folds see each field normalised on its own, title and body still apart, as the
+    model's own normalising step gives them."""
+    seen: list[list[str]] = []
+
+    def fake_cross_val_predict(pipeline, documents, truth, **options):
+        seen.append(list(documents))
+        return np.full((len(documents), 2), 0.5)
+
+    monkeypatch.setattr("nlp.analysis.review.cross_val_predict", fake_cross_val_predict)
+    documents = ["停水\n小区停水三天了，電話13812345678", "噪音\n工地夜里施工"] * 3
+    probable_label_errors(documents, ["水务", "住建"] * 3)
+    assert seen == [TextNormaliser().transform(documents)]
+    assert seen[0][0] == "停水\n小区停水三天了,电话<PHONE>"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy.special import softmax
 from sklearn.datasets import make_blobs
 from sklearn.svm import LinearSVC
 from sklearn.utils import estimator_checks
 
 from nlp.classifier import CalibratedLinearSVC, fit_temperature
+from nlp.errors import DataError
 from nlp.model import RoutingModel
 
 
@@ -141,3 +143,33 @@ SKLEARN_CHECKS = [
 @pytest.mark.parametrize("check", SKLEARN_CHECKS)
 def test_scikit_learn_classifier_checks(check: str) -> None:
     getattr(estimator_checks, check)("CalibratedLinearSVC", CalibratedLinearSVC())
+
+
+# --------------------------------------------------------------------------- NB-SVM
+
+
+@pytest.mark.parametrize("n_classes", [2, 5])
+def test_nbsvm_folds_into_one_weight_matrix_that_learns(n_classes: int) -> None:
+    # Word counts: each class uses its own six words more often than the others.
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array(["城管执法", "住建", "水务", "供电", "燃气"])[:n_classes], 40)
+    rates = np.full((n_classes, 6 * n_classes), 0.3)
+    for c in range(n_classes):
+        rates[c, 6 * c : 6 * c + 6] = 1.5
+    X = sp.csr_matrix(rng.poisson(rates[np.repeat(np.arange(n_classes), 40)]).astype(float))
+    plain = CalibratedLinearSVC(cv=3).fit(X, y)
+    both = CalibratedLinearSVC(cv=3, learner="svm+nbsvm").fit(X, y)
+    assert both.weights_.shape == plain.weights_.shape == (X.shape[1], n_classes)
+    assert not np.allclose(both.weights_, plain.weights_)
+    logits = X @ both.weights_ + both.bias_
+    np.testing.assert_allclose(
+        both.predict_proba(X), softmax(logits / both.temperature_, axis=1), atol=1e-12
+    )
+    assert (both.predict(X) == y).mean() > 0.85
+    assert both.calibration_ == "cross-validated"
+
+
+def test_an_unknown_learner_is_refused_by_name() -> None:
+    X, y = _data(3)
+    with pytest.raises(DataError, match="learner must be one of svm, svm\\+nbsvm"):
+        CalibratedLinearSVC(learner="forest").fit(X, y)  # type: ignore[arg-type]

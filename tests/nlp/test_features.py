@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.utils import estimator_checks
 
 from nlp.classifier import CalibratedLinearSVC
+from nlp.errors import DataError
 from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
 from nlp.model import RoutingModel, TextNormaliser
 from nlp.segment import Segmenter
@@ -425,3 +427,62 @@ def test_document_vectorizer_chunk_path_equals_the_per_document_path(demo_frame)
     np.testing.assert_allclose(words.tocsr().toarray(), expected, atol=1e-12)
     fallback = vectorizer.words_.weights(vectorizer.segment(docs))  # Segmenter.cut
     np.testing.assert_allclose(fallback.tocsr().toarray(), expected, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- fields
+
+
+@pytest.mark.parametrize(("fields", "share"), [("mean", 0.5), ("sum", 1.0)])
+def test_a_title_and_a_body_are_scored_as_the_mean_of_each_alone(
+    tiny_model: RoutingModel, fields: str, share: float
+) -> None:
+    """``fields="mean"`` (the default): the row of "title\\nbody" is the mean of the title's
+    row and the body's, in the matrix scikit-learn sees and in the model's own scoring path;
+    ``"sum"`` adds them."""
+    assert tiny_model.vectorizer.fields == "mean"
+    model = RoutingModel(clone_fitted(tiny_model.pipeline, fields))
+    vectorizer = model.vectorizer
+    title, body = "油烟扰民", "楼下烧烤摊天天占道经营，油烟太大了"
+    both = vectorizer.transform([f"{title}\n{body}"]).toarray()
+    alone = vectorizer.transform([title]).toarray() + vectorizer.transform([body]).toarray()
+    np.testing.assert_allclose(both, share * alone, atol=1e-12)
+    docs = [f"{title}\n{body}", body, f"停电\n{body}", "路灯坏了"]
+    np.testing.assert_allclose(
+        model.predict_proba(docs), model.pipeline.predict_proba(docs), atol=1e-12
+    )
+
+
+def clone_fitted(pipeline: Any, fields: str) -> Any:
+    """A copy of a fitted pipeline whose vectorizer reads fields as ``fields``."""
+    copy = pickle.loads(pickle.dumps(pipeline))
+    copy.named_steps["vectorise"].fields = fields
+    return copy
+
+
+def test_joined_fields_read_title_and_body_as_one_text(demo_frame) -> None:
+    docs = demo_frame["text"].tolist()[:200]
+    joined = DocumentVectorizer(fields="joined").fit(docs)
+    one_text = joined.transform(["油烟扰民 楼下油烟太大"]).toarray()
+    np.testing.assert_allclose(joined.transform(["油烟扰民\n楼下油烟太大"]).toarray(), one_text)
+    with pytest.raises(DataError, match="fields must be"):
+        DocumentVectorizer(fields="both").fit(docs)  # type: ignore[arg-type]
+
+
+def test_models_saved_before_fields_and_learners_keep_their_behaviour(
+    tiny_model: RoutingModel,
+) -> None:
+    """A pickle from before the options has neither attribute: fields joined, plain SVM."""
+    restored = pickle.loads(pickle.dumps(tiny_model.pipeline))
+    vectorizer, classifier = restored.named_steps["vectorise"], restored.named_steps["classify"]
+    del vectorizer.__dict__["fields"], classifier.__dict__["learner"]
+    assert (vectorizer.fields, classifier.learner) == ("joined", "svm")
+    vectorizer.fields = "joined"
+    expected = vectorizer.transform(["油烟扰民 楼下油烟太大"]).toarray()
+    del vectorizer.__dict__["fields"]
+    np.testing.assert_allclose(vectorizer.transform(["油烟扰民\n楼下油烟太大"]).toarray(), expected)
+
+
+def test_the_normaliser_keeps_the_line_between_title_and_body() -> None:
+    assert TextNormaliser().transform(["電話13812345678\n停水了 三天"]) == [
+        "电话<PHONE>\n停水了 三天"
+    ]

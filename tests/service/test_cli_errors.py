@@ -86,6 +86,9 @@ CASES = {
     "train-unknown-segmenter": Case(
         ["train", DEMO, "--segmenter", "thulac"], "invalid choice", usage=True
     ),
+    "train-unknown-learner": Case(
+        ["train", DEMO, "--learner", "forest"], "invalid choice", usage=True
+    ),
     "train-bad-env": Case(["train", DEMO], "APPEALS_TOP_K", env={"APPEALS_TOP_K": "three"}),
     # ------------------------------------------------------------------ evaluate
     "evaluate-missing-file": Case(["evaluate", "{tmp}/missing.csv"], "no such file"),
