@@ -44,6 +44,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         calibration_curve,
         evaluate,
         evaluate_probabilities,
+        explanation_quality,
         score,
     )
     from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
@@ -62,7 +63,13 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     from nlp.segment import DEFAULT_USER_DICT, Segmenter
     from nlp.tagging.frame import OUTPUT_COLUMNS, tag_frame
     from nlp.tagging.run import TagSummary, tag_file
-    from nlp.text import PLACEHOLDERS, count_personal_data, mask_personal_data, normalise
+    from nlp.text import (
+        PLACEHOLDERS,
+        count_personal_data,
+        mask_personal_data,
+        normalise,
+        normalise_aligned,
+    )
     from nlp.train import TrainConfig, TrainResult, build_pipeline, train
 
 #: module -> the public names it gives ``nlp``.
@@ -101,6 +108,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "calibration_curve",
         "evaluate",
         "evaluate_probabilities",
+        "explanation_quality",
         "score",
     ),
     "nlp.io": (
@@ -151,6 +159,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "count_personal_data",
         "mask_personal_data",
         "normalise",
+        "normalise_aligned",
     ),
     "nlp.train": (
         "TrainConfig",
@@ -202,12 +211,14 @@ __all__ = [
     "ensure_active_model",
     "evaluate",
     "evaluate_probabilities",
+    "explanation_quality",
     "export_review_queue",
     "find_duplicates",
     "highlight_terms",
     "length_stats",
     "mask_personal_data",
     "normalise",
+    "normalise_aligned",
     "parse_model_ref",
     "personal_data_counts",
     "prepare_rows",

@@ -22,15 +22,20 @@ from nlp.errors import DataError
 
 __all__ = [
     "Documents",
+    "Layout",
     "PreparedRows",
     "RowError",
     "compose_document",
     "compose_documents",
     "frame_documents",
     "frame_sha256",
+    "layout",
     "prepare_rows",
     "require_columns",
 ]
+
+#: A field of a ticket as sent.
+Field = Literal["title", "text"]
 
 #: Why a row has no document.
 RowError = Literal["empty_text", "not_text"]
@@ -66,14 +71,70 @@ def compose_document(text: object, title: object = None) -> str | None:
     return body or head or None
 
 
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where the characters of a ticket's document are in its fields as sent (see
+    :func:`compose_document`): the document is the title without its surrounding white space
+    (``title_length`` characters from ``title_start``; None: no title), a line break, and the
+    body likewise from ``text_start`` (None: no body)."""
+
+    title_start: int | None
+    title_length: int
+    text_start: int | None
+
+    def locate(self, start: int, end: int) -> tuple[Field, int, int] | None:
+        """The field, and the span in it as sent, of the document's characters
+        ``[start, end)``; None when they are not all in one field."""
+        body = 0
+        if self.title_start is not None:
+            if end <= self.title_length:
+                return "title", start + self.title_start, end + self.title_start
+            body = self.title_length + 1
+        if self.text_start is None or start < body:
+            return None
+        return "text", start - body + self.text_start, end - body + self.text_start
+
+
+#: The layout of a document read as a body alone: its offsets are the body's.
+BODY_ONLY = Layout(title_start=None, title_length=0, text_start=0)
+
+
+def _lead(value: str) -> int:
+    return len(value) - len(value.lstrip())
+
+
+def layout(text: object, title: object = None) -> Layout:
+    """The :class:`Layout` of :func:`compose_document` ``(text, title)``."""
+    body = text if isinstance(text, str) and text.strip() else None
+    head = title if isinstance(title, str) and title.strip() else None
+    return Layout(
+        title_start=None if head is None else _lead(head),
+        title_length=0 if head is None else len(head.strip()),
+        text_start=None if body is None else _lead(body),
+    )
+
+
 @dataclass(frozen=True)
 class Documents:
     """The documents of a run of tickets: ``documents[i]`` is row ``positions[i]``'s; every
-    row without one has its reason in ``errors`` (None for the rows that have one)."""
+    row without one has its reason in ``errors`` (None for the rows that have one).
+    ``texts`` and ``titles`` are the fields they were composed of, for :meth:`layouts`."""
 
     documents: list[str]
     positions: list[int]
     errors: list[RowError | None]
+    texts: Sequence[object] = ()
+    titles: Sequence[object] | None = None
+
+    def layouts(self) -> list[Layout]:
+        """The :class:`Layout` of each document (built on demand: only explanations, which
+        say where their words are, need them)."""
+        titles = self.titles
+        if not self.texts:
+            return [BODY_ONLY] * len(self.documents)
+        return [
+            layout(self.texts[i], None if titles is None else titles[i]) for i in self.positions
+        ]
 
 
 def compose_documents(texts: Sequence[object], titles: Sequence[object] | None = None) -> Documents:
@@ -93,7 +154,7 @@ def compose_documents(texts: Sequence[object], titles: Sequence[object] | None =
         else:
             documents.append(document)
             positions.append(position)
-    return Documents(documents, positions, errors)
+    return Documents(documents, positions, errors, texts, titles)
 
 
 def frame_documents(

@@ -31,12 +31,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Evaluation",
+    "ExplanationQuality",
     "Scored",
     "calibration_curve",
     "coverage_curve",
     "evaluate",
     "evaluate_probabilities",
     "expected_calibration_error",
+    "explanation_quality",
     "score",
 ]
 
@@ -232,3 +234,93 @@ def calibration_curve(scored: Scored, *, bins: int = 10) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=["low", "high", "confidence", "accuracy", "tickets"])
+
+
+@dataclass(frozen=True)
+class ExplanationQuality:
+    """What a dispatcher would be shown as the deciding words of a set of tickets.
+
+    ``filler_in_top`` counts the tickets whose first ``top`` terms hold a word an explanation
+    must not name (a stop word, a placeholder of personal data, a single character, digits or
+    punctuation only: :func:`nlp.explain.is_content_word` of the term's normal form);
+    ``empty`` those with no term although the ticket has a content word; ``untraceable``
+    those with a term that has no place in the ticket (no span). Targets: all three 0.
+    """
+
+    tickets: int
+    with_content: int
+    filler_in_top: int
+    empty: int
+    untraceable: int
+    mean_terms: float
+    top: int
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def filler_share(self) -> float:
+        """Share of the tickets whose first ``top`` terms hold filler."""
+        return self.filler_in_top / self.tickets if self.tickets else 0.0
+
+    @property
+    def empty_share(self) -> float:
+        """Share of the tickets with content words whose explanation is empty."""
+        return self.empty / self.with_content if self.with_content else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "filler_share": self.filler_share,
+            "empty_share": self.empty_share,
+        }
+
+
+def explanation_quality(
+    model: RoutingModel,
+    texts: Sequence[object],
+    titles: Sequence[object] | None = None,
+    *,
+    n: int = 8,
+    top: int = 3,
+    examples: int = 5,
+) -> ExplanationQuality:
+    """Explain every ticket (``n`` terms, as the service does) and count what would be shown
+    wrong (see :class:`ExplanationQuality`); up to ``examples`` documents of each kind of
+    failure are kept, masked (normal form), for a reader to look at.
+
+    Tickets with neither text nor title are skipped.
+    """
+    from nlp.documents import compose_documents
+    from nlp.explain import is_content_word
+    from nlp.text import normalise
+
+    found = compose_documents(texts, titles)
+    answers = model.rank(
+        found.documents, top_k=1, explain=n, layouts=found.layouts()
+    ).explanations or [[] for _ in found.documents]
+    segment = model.vectorizer.segment
+    counts = {"with_content": 0, "filler_in_top": 0, "empty": 0, "untraceable": 0}
+    kept: dict[str, list[str]] = {"filler_in_top": [], "empty": [], "untraceable": []}
+    n_terms = 0
+    for document, terms in zip(found.documents, answers, strict=True):
+        normal = normalise(document)
+        failures = []
+        if any(is_content_word(word) for word in segment([normal])[0]):
+            counts["with_content"] += 1
+            if not terms:
+                failures.append("empty")
+        if any(not is_content_word(normalise(term.term)) for term in terms[:top]):
+            failures.append("filler_in_top")
+        if any(not term.spans for term in terms):
+            failures.append("untraceable")
+        for failure in failures:
+            counts[failure] += 1
+            if len(kept[failure]) < examples:
+                kept[failure].append(normal[:200])
+        n_terms += len(terms)
+    return ExplanationQuality(
+        tickets=len(found.documents),
+        mean_terms=n_terms / len(found.documents) if found.documents else 0.0,
+        top=top,
+        examples=kept,
+        **counts,
+    )

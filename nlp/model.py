@@ -24,10 +24,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
 from nlp.classifier import CalibratedLinearSVC
-from nlp.documents import Documents, RowError, compose_documents
+from nlp.documents import BODY_ONLY, Documents, Field, Layout, RowError, compose_documents
 from nlp.errors import DataError
-from nlp.features import DocumentVectorizer, SparseRows
-from nlp.text import normalise
+from nlp.explain import WordContributions, is_content_word, word_contributions
+from nlp.features import DocumentVectorizer
+from nlp.text import AlignedText, normalise, normalise_aligned
 
 __all__ = [
     "ANSWER_FIELDS",
@@ -77,11 +78,22 @@ class ReviewPolicy:
 
 @dataclass(slots=True)
 class Term:
-    """A term of the ticket and how much it pushed toward a label (slotted, not frozen, like
-    :class:`Prediction`: several are built for every explained ticket)."""
+    """A word of the ticket, as it was typed, how much it pushed toward the label, and where
+    it stands: ``spans`` lists ``(field, start, end)`` for each place the model read it, with
+    ``field`` ``"title"`` or ``"text"`` and ``[start, end)`` character offsets in that field as
+    sent (slotted, not frozen, like :class:`Prediction`: several are built for every explained
+    ticket)."""
 
     term: str
     weight: float
+    spans: list[tuple[Field, int, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "term": self.term,
+            "weight": self.weight,
+            "spans": [{"field": f, "start": start, "end": end} for f, start, end in self.spans],
+        }
 
 
 @dataclass(slots=True)
@@ -109,7 +121,7 @@ class Prediction:
             "needs_review": self.needs_review,
             "review_reason": self.review_reason,
             "explanation": (
-                [{"term": t.term, "weight": t.weight} for t in self.explanation]
+                [term.to_dict() for term in self.explanation]
                 if self.explanation  # most batch answers have none: skip the comprehension
                 else []
             ),
@@ -193,16 +205,17 @@ class RoutingModel:
     def warm_up(self, *, explain: bool = True) -> None:
         """Build the tokenizer and touch every code path once, so the first ticket is fast.
 
-        ``explain=False`` skips building the feature names, which only explanations read:
+        ``explain=False`` skips the explanation's path (its compiled kernel, the stop words):
         batch workers that never explain start sooner.
         """
-        self.predict_proba(["预热：小区停水了，电话<PHONE>"])
         if explain:
-            _ = self.feature_names
+            self.classify(["预热：小区停水了，電話<PHONE>"], ["预热"], explain=3)
+        else:
+            self.predict_proba(["预热：小区停水了，电话<PHONE>"])
 
     def predict_proba(self, documents: Sequence[str]) -> NDArray[np.float64]:
         """Probabilities (rows sum to 1, columns follow :attr:`labels`) of raw documents."""
-        return self._score(self._normaliser.transform(documents))[1]
+        return self._score(self._normaliser.transform(documents))
 
     def predict(self, documents: Sequence[str]) -> list[str]:
         labels = self._classifier.classes_
@@ -231,7 +244,11 @@ class RoutingModel:
                     f"ticket {position} has no text and no title (missing, empty or white "
                     "space only): give its body, its title, or both"
                 )
-        return self.rank(found.documents, top_k=top_k, policy=policy, explain=explain).predictions()
+        layouts = found.layouts() if explain > 0 else None
+        ranking = self.rank(
+            found.documents, top_k=top_k, policy=policy, explain=explain, layouts=layouts
+        )
+        return ranking.predictions()
 
     def answer(
         self,
@@ -245,7 +262,13 @@ class RoutingModel:
         order: the row's :class:`Prediction`, or why it has no document (``"empty_text"``,
         ``"not_text"``)."""
         predictions = (
-            self.rank(found.documents, top_k=top_k, policy=policy, explain=explain).predictions()
+            self.rank(
+                found.documents,
+                top_k=top_k,
+                policy=policy,
+                explain=explain,
+                layouts=found.layouts() if explain > 0 else None,
+            ).predictions()
             if found.documents
             else []
         )
@@ -259,12 +282,35 @@ class RoutingModel:
         top_k: int = 3,
         policy: ReviewPolicy | None = None,
         explain: int = 0,
+        layouts: Sequence[Layout] | None = None,
     ) -> Ranking:
-        """The answers for a chunk of documents as arrays (see :class:`Ranking`)."""
+        """The answers for a chunk of documents as arrays (see :class:`Ranking`).
+
+        With ``explain=n``, each answer names the ``n`` words that pushed most toward its
+        label, with where they stand: ``layouts`` (:meth:`nlp.documents.Documents.layouts`)
+        say which characters of each document are its title and which its body; without
+        them, offsets are the document's own, given as the body's.
+        """
         policy = policy or ReviewPolicy()
-        rows, probabilities = self._score(
-            self._normaliser.transform(documents), word_rows=explain > 0
-        )
+        aligned: list[AlignedText] | None = None
+        found: list[WordContributions] = []
+        if explain > 0:
+            # The words are shown as typed: keep where each character comes from. The words'
+            # contributions add up to the logits (a test pins them equal to the pipeline's),
+            # so an explained ticket's features are counted once, not once more to score it.
+            classifier = self._classifier
+            aligned = [normalise_aligned(document) for document in documents]
+            found = [
+                word_contributions(self._vectorizer, text.text, classifier.weights_)
+                for text in aligned
+            ]
+            logits = np.empty((len(found), classifier.weights_.shape[1]))
+            logits[:] = classifier.bias_
+            if found:
+                logits += np.stack([contributions.total for contributions in found])
+            probabilities = classifier.probabilities(logits)
+        else:
+            probabilities = self._score(self._normaliser.transform(documents))
         k = max(1, min(top_k, probabilities.shape[1]))
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, : max(k, 2)]
         scores = np.take_along_axis(probabilities, order, axis=1)
@@ -275,10 +321,18 @@ class RoutingModel:
             reasons[row] = policy.reason(float(top[row]), float(second[row]))
         explanations = (
             [
-                self._explain_row(*rows.row(row), int(order[row, 0]), explain)
-                for row in range(len(order))
+                _terms(
+                    contributions,
+                    text,
+                    label,
+                    explain,
+                    BODY_ONLY if layouts is None else layouts[row],
+                )
+                for row, (contributions, text, label) in enumerate(
+                    zip(found, aligned, order[:, 0].tolist(), strict=True)
+                )
             ]
-            if rows is not None
+            if aligned is not None
             else None
         )
         return Ranking(
@@ -289,11 +343,8 @@ class RoutingModel:
             explanations=explanations,
         )
 
-    def _score(
-        self, normalised: list[str], *, word_rows: bool = False
-    ) -> tuple[SparseRows | None, NDArray[np.float64]]:
-        """The word features of each document (when ``word_rows``: explanations need them)
-        and the probabilities.
+    def _score(self, normalised: list[str]) -> NDArray[np.float64]:
+        """The probabilities of normalised documents.
 
         One ticket or ten thousand: the features are multiplied by the weights in compiled
         loops as they are counted, without a scipy matrix (a test pins the result equal to
@@ -302,36 +353,52 @@ class RoutingModel:
         classifier = self._classifier
         logits = np.empty((len(normalised), classifier.weights_.shape[1]))
         logits[:] = classifier.bias_
-        rows = self._vectorizer.add_scores(
-            normalised, classifier.weights_, logits, word_rows=word_rows
-        )
-        return rows, classifier.probabilities(logits)
+        self._vectorizer.add_scores(normalised, classifier.weights_, logits)
+        return classifier.probabilities(logits)
 
     @cached_property
     def feature_names(self) -> NDArray[np.object_]:
         return self._vectorizer.get_feature_names_out()
 
-    def _explain_row(
-        self,
-        columns: NDArray[np.int64],
-        values: NDArray[np.float64],
-        label_index: int,
-        n: int,
-    ) -> list[Term]:
-        """Words (and word pairs) of the ticket by their contribution ``tfidf * weight``
-        toward the label. Character n-grams also vote, but words are what a reader can
-        check and what the try-it page highlights."""
-        if n <= 0:
-            return []
-        contribution = values * self._classifier.weights_[columns, label_index]
-        # Only the strongest few can make the list; a word pair may repeat a word ("物业 费"
-        # and "物业费"), so candidates are merged by surface form before the cut.
-        best = np.argsort(-contribution)[: 3 * n]
-        names = self.feature_names
-        totals: dict[str, float] = {}
-        for column, value in zip(columns[best].tolist(), contribution[best].tolist(), strict=True):
-            if value > 0:
-                term = str(names[column]).replace(" ", "")
-                totals[term] = totals.get(term, 0.0) + value
-        ranked = sorted(totals.items(), key=lambda item: -item[1])[:n]
-        return [Term(term=term, weight=round(weight, 6)) for term, weight in ranked]
+
+def _terms(
+    found: WordContributions, aligned: AlignedText, label: int, n: int, layout: Layout
+) -> list[Term]:
+    """The ``n`` words of a ticket that pushed most toward ``label``, as typed.
+
+    Every word and character n-gram's contribution (TF-IDF value times weight) has been
+    handed to the words it covers (:func:`nlp.explain.word_contributions`); here they are
+    summed by word, and the words an explanation never names are left out
+    (:func:`nlp.explain.is_content_word`). A word's spans are the places the model read it
+    (the first ``max_segment_chars`` characters of the document).
+    """
+    totals: dict[str, float] = {}
+    get = totals.get
+    for word, score in zip(found.words, found.scores[:, label].tolist(), strict=True):
+        totals[word] = get(word, 0.0) + score
+    ranked: list[str] = []
+    for word in sorted(totals, key=totals.__getitem__, reverse=True):
+        if totals[word] <= 0 or len(ranked) == n:
+            break
+        if is_content_word(word):
+            ranked.append(word)
+    places: dict[str, list[int]] = {word: [] for word in ranked}
+    for i, word in enumerate(found.words):
+        if word in places:
+            places[word].append(i)
+    starts, ends = found.starts.tolist(), found.ends.tolist()
+    terms = []
+    for word in ranked:
+        typed: str | None = None
+        spans: list[tuple[Field, int, int]] = []
+        for i in places[word]:
+            span = aligned.original_span(starts[i], ends[i]) if starts[i] >= 0 else None
+            if span is None:
+                continue
+            if typed is None:
+                typed = aligned.original[span[0] : span[1]]
+            located = layout.locate(*span)
+            if located is not None:
+                spans.append(located)
+        terms.append(Term(term=typed or word, weight=round(totals[word], 6), spans=spans))
+    return terms

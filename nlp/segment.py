@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
+from itertools import compress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -262,6 +263,41 @@ class Segmenter:
             else:
                 tokens.append(piece)
         return self.rule.keep(tokens)
+
+    def cut_spans(self, text: str) -> tuple[list[str], NDArray[np.int64], NDArray[np.int64]]:
+        """:meth:`cut`, and where each word starts and ends in ``text`` (explanations mark
+        words where they stand); -1 for a word not found in it (not expected)."""
+        if self.backend == "rjieba":
+            swapped = "<" in text
+            if swapped:
+                to_private = self._to_private
+                cut = self._cut(self._placeholders.sub(lambda m: to_private[m.group()], text))
+                back = self.rule._placeholders_by_char
+                lengths = np.fromiter((len(back.get(t, t)) for t in cut), np.int64, len(cut))
+            else:
+                cut = self._cut(text)
+                lengths = np.fromiter(map(len, cut), np.int64, len(cut))
+            ends = np.cumsum(lengths)
+            if ends.size and ends[-1] == len(text):  # the tokenizer's tokens tile the text
+                # What rule.keep drops, as arrays (C-level maps: a ticket has ~200 tokens).
+                n = len(cut)
+                dropped = np.fromiter(map(self.rule.punctuation.__contains__, cut), bool, n)
+                dropped |= np.fromiter(map(str.isspace, cut), bool, n)
+                kept = ~dropped
+                words = list(compress(cut, kept.tolist()))
+                if swapped:
+                    words = [back.get(word, word) for word in words]
+                return words, (ends - lengths)[kept], ends[kept]
+        words = self.cut(text)
+        starts = np.full(len(words), -1, dtype=np.int64)
+        stops = np.full(len(words), -1, dtype=np.int64)
+        cursor = 0
+        for i, word in enumerate(words):
+            at = text.find(word, cursor)
+            if at >= 0:
+                cursor = at + len(word)
+                starts[i], stops[i] = at, cursor
+        return words, starts, stops
 
     def cut_chunk(self, docs: Sequence[str]) -> list[str] | None:
         """The raw tokens of all ``docs`` from one tokenizer call (rjieba only).

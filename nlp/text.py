@@ -16,17 +16,22 @@ import html
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import opencc
 
 __all__ = [
     "PLACEHOLDERS",
+    "AlignedText",
     "collapse_whitespace",
     "count_personal_data",
     "fold_width",
     "mask_personal_data",
     "normalise",
+    "normalise_aligned",
     "replace_surrogates",
     "strip_markup",
     "to_simplified",
@@ -386,3 +391,232 @@ def _prepare(text: str) -> str:
     """What masking expects: markup decoded, width folded, simplified characters, white
     space collapsed."""
     return collapse_whitespace(to_simplified(fold_width(strip_markup(text))))
+
+
+# --------------------------------------------------------------------------- alignment
+# Explanations name the words of a ticket as its writer typed them (traditional characters,
+# full-width letters), and the try-it page marks them where they stand: both need to know
+# where each character of the normal form comes from. normalise_aligned runs the steps of
+# normalise with the text and, beside it, each character's span in the original.
+
+
+@dataclass(frozen=True, slots=True)
+class AlignedText:
+    """:func:`normalise`'s result (``text``) with, for each of its characters, the span of
+    ``original`` it comes from: ``original[starts[i]:ends[i]]``.
+
+    A character that replaced several (a placeholder, an HTML entity, the one space of a run
+    of white space) spans all of them. ``exact`` is False when a step could not be followed
+    character by character (NFKC composing an accent, OpenCC changing a text's length): then
+    the spans are those of the whole original and :meth:`original_span` gives None.
+    """
+
+    text: str
+    original: str
+    starts: list[int]
+    ends: list[int]
+    exact: bool = True
+
+    def original_span(self, start: int, end: int) -> tuple[int, int] | None:
+        """The span of ``original`` that ``text[start:end]`` (not empty) comes from; None
+        when the alignment is not exact."""
+        if not self.exact or not 0 <= start < end <= len(self.text):
+            return None
+        return self.starts[start], self.ends[end - 1]
+
+
+# A piece of a replacement and the span of the step's input it stands for.
+_Piece = tuple[str, int, int]
+
+
+class _Tracked:
+    """A text with the span of the original each of its characters comes from."""
+
+    __slots__ = ("ends", "exact", "original", "starts", "text")
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        self.text = original
+        # Character i comes from character i until a step moves characters: most tickets
+        # only have a few full-width commas folded, which moves none.
+        self.starts: list[int] | None = None
+        self.ends: list[int] | None = None
+        self.exact = True
+
+    def spans(self) -> tuple[list[int], list[int]]:
+        if self.starts is None or self.ends is None:
+            self.starts = list(range(len(self.text)))
+            self.ends = list(range(1, len(self.text) + 1))
+        return self.starts, self.ends
+
+    def replace(self, text: str) -> None:
+        """The step made ``text`` of the same length: characters map one to one."""
+        self.text = text
+
+    def coarse(self, text: str) -> None:
+        """The step made ``text`` and cannot say from where: every character spans it all."""
+        self.text, self.exact = text, False
+        self.starts, self.ends = [0] * len(text), [len(self.original)] * len(text)
+
+    def sub(
+        self,
+        regex: re.Pattern[str],
+        replacement: Callable[[re.Match[str]], str | list[_Piece]],
+    ) -> None:
+        """``regex.sub`` of the text: a replacement given as a string spans its whole match;
+        given as pieces, each piece spans its own part of the input."""
+        text = self.text
+        matches = list(regex.finditer(text))
+        if not matches:
+            return
+        starts, ends = self.spans()
+        out: list[str] = []
+        new_starts: list[int] = []
+        new_ends: list[int] = []
+        last = 0
+        for match in matches:
+            replaced = replacement(match)
+            if replaced == match.group():  # left as it was (an "&" that starts no entity)
+                continue
+            begin, end = match.span()
+            out.append(text[last:begin])
+            new_starts += starts[last:begin]
+            new_ends += ends[last:begin]
+            pieces = [(replaced, begin, end)] if isinstance(replaced, str) else replaced
+            for piece, low, high in pieces:
+                # A piece standing for nothing (an empty match) is placed where it stands.
+                first = starts[low] if low < len(starts) else len(self.original)
+                last_end = ends[high - 1] if high > low else first
+                out.append(piece)
+                new_starts += [first] * len(piece)
+                new_ends += [last_end] * len(piece)
+            last = end
+        out.append(text[last:])
+        self.text = "".join(out)
+        self.starts = new_starts + starts[last:]
+        self.ends = new_ends + ends[last:]
+
+    def result(self) -> AlignedText:
+        starts, ends = self.spans()
+        return AlignedText(self.text, self.original, starts, ends, self.exact)
+
+
+# html.unescape's own pattern: one entity each match, unescaped alone exactly as in context.
+_ENTITY = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+_RUN = re.compile(r"\S+")
+
+
+def _strip_markup_tracked(tracked: _Tracked) -> None:
+    """:func:`strip_markup`, step by step."""
+    for _ in range(3):
+        if "&" not in tracked.text:
+            break
+        before = tracked.text
+        tracked.sub(_ENTITY, lambda match: html.unescape(match.group()))
+        if tracked.text == before:
+            break
+    if "<" in tracked.text:
+        tracked.sub(_MARKUP, lambda match: " ")
+
+
+def _fold_width_tracked(tracked: _Tracked) -> None:
+    """:func:`fold_width`: most characters fold one to one; one that NFKC expands (㎡, …)
+    spans its expansion; composition (an accent joining its letter) makes it coarse."""
+    text = tracked.text
+    if text.isascii():
+        return
+    folded = fold_width(text)
+    if folded == text:
+        return
+    if len(folded) == len(text):
+        # Compared as code points in numpy: a ticket has dozens of full-width commas.
+        before = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        after = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        differ = before != after
+        changed = set(zip(before[differ].tolist(), after[differ].tolist(), strict=True))
+        if all(unicodedata.normalize("NFKC", chr(a)) == chr(b) for a, b in changed):
+            tracked.replace(folded)
+            return
+    tracked.sub(_compatibility_characters(), _nfkc)
+    if tracked.text != folded:
+        tracked.coarse(folded)
+
+
+def _to_simplified_tracked(tracked: _Tracked) -> None:
+    """:func:`to_simplified`: OpenCC converts character for character, or phrase for phrase
+    of the same length, nearly always; otherwise the alignment is coarse."""
+    converted = to_simplified(tracked.text)
+    if len(converted) == len(tracked.text):
+        tracked.replace(converted)
+    else:
+        tracked.coarse(converted)
+
+
+def _collapse_whitespace_tracked(tracked: _Tracked) -> None:
+    """:func:`collapse_whitespace`: the one space between two runs spans the white space
+    it replaces."""
+    if not tracked.text.replace("\n", "").isprintable():
+        tracked.sub(_CONTROL, lambda match: "")
+    text = tracked.text
+    if " ".join(text.split()) == text:  # most tickets: one space at most, none at the ends
+        return
+    runs = [match.span() for match in _RUN.finditer(text)]
+    spans_from, ends_from = tracked.spans()
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    previous = None
+    for begin, end in runs:
+        if previous is not None:
+            out.append(" ")
+            starts.append(spans_from[previous])
+            ends.append(ends_from[begin - 1])
+        out.append(text[begin:end])
+        starts += spans_from[begin:end]
+        ends += ends_from[begin:end]
+        previous = end
+    tracked.text, tracked.starts, tracked.ends = "".join(out), starts, ends
+
+
+def _placeholder_pieces(match: re.Match[str]) -> list[_Piece]:
+    """:func:`_placeholder`, with the part of the match each piece of it stands for: a
+    name's keyword (联系人:) stays where it was typed, the placeholder spans the name."""
+    replaced = _placeholder(match)
+    group = match.lastgroup or ""
+    if _KINDS[group] != "NAME":
+        return [(replaced, match.start(), match.end())]
+    typed = [i for i in range(match.start(), match.start(group)) if match.string[i] != " "]
+    keyword = replaced[: -len("<NAME>")]
+    if len(typed) != len(keyword):  # not expected: then the whole match spans it all
+        return [(replaced, match.start(), match.end())]
+    pieces = [(char, i, i + 1) for char, i in zip(keyword, typed, strict=True)]
+    pieces.append(("<NAME>", match.start(group), match.end()))
+    return pieces
+
+
+def _mask_tracked(tracked: _Tracked) -> None:
+    """:func:`_mask`, step by step (the same passes)."""
+    for _ in range(_PASSES):
+        before = tracked.text
+        tracked.sub(_personal_data(before), _placeholder_pieces)
+        if tracked.text == before or not _AFTER_AN_END.search(tracked.text):
+            return
+
+
+def normalise_aligned(text: str) -> AlignedText:
+    """:func:`normalise` (``.text`` is always equal to it), with where each character of the
+    result comes from in ``text`` (see :class:`AlignedText`).
+
+    A word of the normal form can so be shown as it was typed, traditional characters and
+    all; placeholders span the personal data they hide, so a word that is not a placeholder
+    never spans any.
+    """
+    tracked = _Tracked(text)
+    _strip_markup_tracked(tracked)
+    if tracked.text != strip_markup(text):  # not expected: follow the library's own result
+        tracked.coarse(strip_markup(text))
+    _fold_width_tracked(tracked)
+    _to_simplified_tracked(tracked)
+    _collapse_whitespace_tracked(tracked)
+    _mask_tracked(tracked)
+    return tracked.result()

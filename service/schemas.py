@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -35,6 +35,7 @@ __all__ = [
     "ModelsResponse",
     "ReadyResponse",
     "ScoredLabel",
+    "TermSpan",
     "TicketId",
     "WeightedTerm",
     "ticket_id_or_none",
@@ -171,9 +172,30 @@ class ScoredLabel(BaseModel):
     score: float = Field(ge=0, le=1, examples=[0.87])
 
 
+class TermSpan(BaseModel):
+    field: Literal["title", "text"] = Field(description="the field the word is in, as sent")
+    start: int = Field(ge=0, description="offset of its first character in that field")
+    end: int = Field(ge=0, description="offset just past its last character")
+
+
 class WeightedTerm(BaseModel):
-    term: str = Field(description="a word of the ticket (normalised)", examples=["占道经营"])
-    weight: float = Field(description="its push toward the chosen label", examples=[0.42])
+    term: str = Field(
+        description=(
+            "a word of the ticket as it was written (traditional characters stay traditional); "
+            "never a function word, a placeholder of personal data or a single character"
+        ),
+        examples=["占道经营"],
+    )
+    weight: float = Field(
+        description="its push toward the chosen label: what the word and character n-grams "
+        "covering it add to the label's score",
+        examples=[0.42],
+    )
+    spans: list[TermSpan] = Field(
+        default_factory=list,
+        description="where the model read it: field and character offsets (Unicode code "
+        "points) in the title or text as sent, one entry per occurrence",
+    )
 
 
 class ModelRef(BaseModel):
@@ -197,8 +219,22 @@ class ClassifyResponse(BaseModel):
                     "needs_review": False,
                     "review_reason": None,
                     "explanation": [
-                        {"term": "占道经营", "weight": 0.41},
-                        {"term": "烧烤摊", "weight": 0.22},
+                        {
+                            "term": "占道经营",
+                            "weight": 0.41,
+                            "spans": [
+                                {"field": "title", "start": 3, "end": 7},
+                                {"field": "text", "start": 10, "end": 14},
+                            ],
+                        },
+                        {
+                            "term": "烧烤摊",
+                            "weight": 0.22,
+                            "spans": [
+                                {"field": "title", "start": 0, "end": 3},
+                                {"field": "text", "start": 5, "end": 8},
+                            ],
+                        },
                     ],
                     "model": {"name": "default", "version": "v3"},
                 }

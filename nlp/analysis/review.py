@@ -152,7 +152,8 @@ def review_queue(
                 "confidence": answer.confidence,
                 "runner_up": answer.top_k[1][0] if len(answer.top_k) > 1 else None,
                 "review_reason": answer.review_reason,
-                "terms": [term.term for term in answer.explanation],
+                # In normal form, like the text shown beside them (terms are as typed).
+                "terms": [normalise(term.term) for term in answer.explanation],
                 "text": normalise(documents[position]),
             }
         )

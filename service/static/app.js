@@ -17,26 +17,29 @@ function el(tag, attrs = {}, ...children) {
 
 function percent(x) { return (100 * x).toFixed(1) + "%"; }
 
-// The explanation's terms are normalised (simplified, half-width); the page highlights each
-// place where one occurs in the text as typed. Longest terms first, so 占道经营 wins over 经营;
-// a term of digits or letters only counts as a whole run, so 12345 is not marked inside a
-// phone number.
-function highlight(text, terms) {
-  const wanted = [...new Set(terms.map((t) => t.term).filter((t) => t && !t.startsWith("<")))]
-    .sort((a, b) => b.length - a.length);
-  const container = el("div", { class: "ticket" });
-  if (!wanted.length) { container.append(text); return container; }
-  const escaped = wanted.map((t) => {
-    const literal = t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    return /^[0-9A-Za-z]+$/.test(t) ? "(?<![0-9A-Za-z])" + literal + "(?![0-9A-Za-z])" : literal;
-  });
-  const pattern = new RegExp("(" + escaped.join("|") + ")", "gi");
-  let last = 0;
-  for (const match of text.matchAll(pattern)) {
-    container.append(text.slice(last, match.index), el("mark", {}, match[0]));
-    last = match.index + match[0].length;
+// Each term of the explanation is a word as it was typed, with its spans: the field (title or
+// text) and the offsets in it, counted in code points of the value sent, where the model read
+// it. The page marks exactly those places, in the title and in the body.
+function highlight(value, field, terms) {
+  const chars = Array.from(value);  // code points, as the offsets count them
+  const spans = [];
+  for (const term of terms) {
+    for (const span of term.spans || []) {
+      if (span.field === field) spans.push({ ...span, term });
+    }
   }
-  container.append(text.slice(last));
+  spans.sort((a, b) => a.start - b.start);
+  const container = el("div", { class: field === "title" ? "ticket-title" : "ticket-text" });
+  let last = 0;
+  for (const span of spans) {
+    if (span.start < last || span.end > chars.length) continue;  // overlapping: keep the first
+    container.append(
+      chars.slice(last, span.start).join(""),
+      el("mark", { title: span.term.term + " · 权重 " + span.term.weight.toFixed(3) },
+        chars.slice(span.start, span.end).join("")));
+    last = span.end;
+  }
+  container.append(chars.slice(last).join(""));
   return container;
 }
 
@@ -45,7 +48,7 @@ function showError(status, body) {
   result.replaceChildren(el("p", { class: "error" }, `错误 ${status}：${message}`));
 }
 
-function show(text, answer) {
+function show(title, text, answer) {
   const badge = answer.needs_review
     ? el("span", { class: "review" }, "需人工复核：" + (answer.review_reason || ""))
     : el("span", { class: "review ok" }, "可直接派单");
@@ -61,7 +64,9 @@ function show(text, answer) {
     el("div", {}, "置信度 " + percent(answer.confidence)),
     el("table", {}, ...rows),
     terms,
-    highlight(text, answer.explanation),
+    el("div", { class: "ticket" },
+      ...(title ? [highlight(title, "title", answer.explanation)] : []),
+      highlight(text, "text", answer.explanation)),
     el("p", { class: "meta" }, `模型 ${answer.model.name}@${answer.model.version}`));
 }
 
@@ -78,7 +83,7 @@ form.addEventListener("submit", async (event) => {
       method: "POST", headers, body: JSON.stringify(title ? { text, title } : { text }),
     });
     const body = await response.json().catch(() => null);
-    if (response.ok) show(text, body); else showError(response.status, body);
+    if (response.ok) show(title, text, body); else showError(response.status, body);
   } catch (error) {
     showError("—", { error: { message: String(error) } });
   } finally {

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nlp.documents import compose_document, compose_documents, frame_documents, prepare_rows
+from nlp.documents import (
+    compose_document,
+    compose_documents,
+    frame_documents,
+    layout,
+    prepare_rows,
+)
 from nlp.errors import DataError
 from nlp.io import read_tables
 from nlp.model import Prediction, RoutingModel
@@ -195,3 +201,36 @@ def test_a_missing_label_is_skipped_whatever_the_column_type(labels: object) -> 
     assert rows.skipped == {"missing_label": 1}
     assert rows.kept_index.tolist() == [0, 2]
     assert rows.labels == [str(labels[0]).strip(), str(labels[2]).strip()]
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "word", "expected"),
+    [
+        pytest.param("停水三天了", None, "停水", ("text", 0, 2), id="body-only"),
+        pytest.param("  井盖丢了 ", None, "井盖", ("text", 2, 4), id="body-with-spaces"),
+        pytest.param("停水三天了", " 停水 ", "停水", ("title", 1, 3), id="title"),
+        pytest.param("\n停水三天了", "紧急", "三天", ("text", 3, 5), id="body-after-title"),
+        pytest.param(None, "  路灯坏了", "坏了", ("title", 4, 6), id="title-only"),
+    ],
+)
+def test_layout_locates_document_characters_in_the_fields_as_sent(
+    text: str | None, title: str | None, word: str, expected: tuple[str, int, int]
+) -> None:
+    document = compose_document(text, title)
+    assert document is not None
+    start = document.rindex(word)  # the body's occurrence, when the title has it too
+    if expected[0] == "title":
+        start = document.index(word)
+    located = layout(text, title).locate(start, start + len(word))
+    assert located == expected
+    field, begin, end = expected
+    assert {"text": text, "title": title}[field][begin:end] == word  # type: ignore[index]
+
+
+def test_layout_refuses_a_span_across_title_and_body() -> None:
+    assert layout("停水", "紧急").locate(1, 4) is None
+
+
+def test_documents_give_layouts_only_for_rows_with_a_document() -> None:
+    found = compose_documents(["停水", "", " 停电"], ["紧急", None, None])
+    assert [(lay.title_start, lay.text_start) for lay in found.layouts()] == [(0, 0), (None, 1)]

@@ -336,3 +336,24 @@ def test_both_backends_cut_placeholder_and_punctuation_heavy_text_alike(
         parts += [rng.choice(_PIECES), "".join(rng.choices(_SEPARATORS, k=rng.randint(1, 3)))]
     text = "".join(parts)
     assert segmenters["rjieba"].cut(text) == segmenters["jieba"].cut(text)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("text", "expected"), SEGMENTATION_CASES)
+def test_cut_spans_is_cut_with_where_each_word_stands(
+    segmenters: dict[str, Segmenter], backend: str, text: str, expected: list[str]
+) -> None:
+    words, starts, ends = segmenters[backend].cut_spans(text)
+    assert words == segmenters[backend].cut(text)
+    assert [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)] == words
+
+
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+def test_cut_spans_locates_every_word_of_hostile_text(
+    segmenters: dict[str, Segmenter], name: str
+) -> None:
+    text = ADVERSARIAL[name](1_000)
+    for segmenter in segmenters.values():
+        words, starts, ends = segmenter.cut_spans(text)
+        assert words == segmenter.cut(text)
+        assert [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)] == words

@@ -15,11 +15,13 @@ from nlp.text import (
     _NOT_NAMES,
     _SURNAMES,
     PLACEHOLDERS,
+    AlignedText,
     collapse_whitespace,
     count_personal_data,
     fold_width,
     mask_personal_data,
     normalise,
+    normalise_aligned,
     strip_markup,
     to_simplified,
 )
@@ -529,3 +531,84 @@ def test_a_lone_surrogate_becomes_a_replacement_character(text: str) -> None:
     normal.encode("utf-8")  # no surrogate left: every tokenizer and writer can take it
     assert normalise(normal) == normal
     assert "13812345678" not in normal
+
+
+# --------------------------------------------------------------------------- alignment
+
+
+def _pieces(aligned: AlignedText) -> list[str]:
+    """What each character of the normal form comes from in the original."""
+    return [aligned.original[a:b] for a, b in zip(aligned.starts, aligned.ends, strict=True)]
+
+
+ALIGNMENT_CASES = [
+    pytest.param("燃氣洩漏，請儘快", "燃气泄漏,请尽快", list("燃氣洩漏，請儘快"), id="traditional"),
+    pytest.param(
+        "电话１３８１２３４５６７８。",
+        "电话<PHONE>。",
+        ["电", "话", *["１３８１２３４５６７８"] * 7, "。"],
+        id="full-width-phone",
+    ),
+    pytest.param(
+        "聯繫人：張三 路燈",
+        "联系人:<NAME> 路灯",
+        ["聯", "繫", "人", "：", *["張三"] * 6, " ", "路", "燈"],
+        id="signed-name-keeps-its-keyword",
+    ),
+    pytest.param("停水&amp;停电", "停水&停电", ["停", "水", "&amp;", "停", "电"], id="entity"),
+    pytest.param("a<br>b", "a b", ["a", "<br>", "b"], id="tag"),
+    pytest.param("  a \t\u200b b  ", "a b", ["a", " \t\u200b ", "b"], id="white-space"),
+    pytest.param("20㎡…", "20m2...", ["2", "0", "㎡", "㎡", "…", "…", "…"], id="expansions"),
+]
+
+
+@pytest.mark.parametrize(("text", "normal", "pieces"), ALIGNMENT_CASES)
+def test_normalise_aligned_says_where_each_character_comes_from(
+    text: str, normal: str, pieces: list[str]
+) -> None:
+    aligned = normalise_aligned(text)
+    assert aligned.text == normal == normalise(text)
+    assert aligned.exact
+    assert _pieces(aligned) == pieces
+
+
+def test_a_word_maps_to_its_span_as_typed() -> None:
+    aligned = normalise_aligned("廚房裡燃氣洩漏了")
+    start = aligned.text.index("燃气泄漏")
+    span = aligned.original_span(start, start + 4)
+    assert span is not None
+    assert aligned.original[span[0] : span[1]] == "燃氣洩漏"
+
+
+def test_an_accent_that_composes_makes_the_alignment_coarse() -> None:
+    aligned = normalise_aligned("cafe\u0301 ①")
+    assert aligned.text == normalise("cafe\u0301 ①")
+    assert not aligned.exact
+    assert aligned.original_span(0, 2) is None
+
+
+def test_normalise_aligned_equals_normalise_on_generated_personal_data() -> None:
+    """The same text, always; every placeholder spans exactly one item of personal data, and
+    nothing else spans any of it."""
+    generator = Generator(seed=20240602)
+    for item, ticket, _ in generator.tickets(10):
+        aligned = normalise_aligned(ticket)
+        assert aligned.text == normalise(ticket), ticket
+        assert aligned.exact
+        for secret in item.secrets:
+            if secret not in ticket:
+                continue  # written otherwise (traditional, full width) in this ticket
+            begin = ticket.index(secret)
+            covering = {
+                aligned.text[i]
+                for i in range(len(aligned.text))
+                if aligned.starts[i] < begin + len(secret) and aligned.ends[i] > begin
+            }
+            # Only the placeholder (and, for a name, its keyword's span ends) covers it.
+            assert covering <= set("<>" + "".join(PLACEHOLDERS) + " "), (ticket, covering)
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+def test_normalise_aligned_equals_normalise_on_hostile_input(name: str) -> None:
+    text = ADVERSARIAL[name](2_000)
+    assert normalise_aligned(text).text == normalise(text)

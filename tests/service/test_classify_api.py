@@ -311,3 +311,20 @@ def test_every_client_serialises_the_same_answer_record(
     frame = pd.DataFrame({"text": [text], "title": [title]}, dtype=object)
     [row] = tag_frame(frame, tiny_model, title_col="title", explain=explain).to_dict("records")
     assert {key: row[key] for key in record} == record
+
+
+def test_terms_are_words_as_sent_with_where_they_stand(client: TestClient) -> None:
+    """Traditional input is named as typed; each span points into the title or the text as
+    sent, so the page (and any client) can mark exactly those characters."""
+    ticket = {"title": " 燃氣洩漏", "text": "廚房裡燃氣洩漏了，請儘快派人來看看"}
+    body = client.post("/v1/classify", json=ticket).json()
+    terms = {term["term"]: term for term in body["explanation"]}
+    assert "燃氣洩漏" in terms
+    assert terms["燃氣洩漏"]["spans"] == [
+        {"field": "title", "start": 1, "end": 5},
+        {"field": "text", "start": 3, "end": 7},
+    ]
+    assert not {"請", "儘快", "请尽快"} & set(terms)
+    for term in body["explanation"]:
+        for span in term["spans"]:
+            assert ticket[span["field"]][span["start"] : span["end"]] == term["term"]

@@ -1,0 +1,208 @@
+"""Explanations in words a dispatcher reads: the deciding words of a ticket, as it was typed,
+in its title and its body, without filler; and their contributions add up to the score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nlp.documents import compose_document
+from nlp.evaluate import explanation_quality
+from nlp.explain import STOP_WORDS_FILE, is_content_word, stop_words, word_contributions
+from nlp.model import Prediction, RoutingModel
+from nlp.text import PLACEHOLDERS, normalise
+from nlp.train import TrainConfig, train
+
+
+def _explain(
+    model: RoutingModel, text: str | None, title: str | None = None, n: int = 8
+) -> Prediction:
+    [prediction] = model.classify([text], [title], top_k=3, explain=n)
+    return prediction
+
+
+def _terms(prediction: Prediction) -> list[str]:
+    return [term.term for term in prediction.explanation]
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "wanted", "unwanted"),
+    [
+        pytest.param(
+            "燃气泄漏，请尽快派人来看看", None, "燃气泄漏", {"请", "尽快", "请尽快"}, id="filler"
+        ),
+        # The user dictionary makes 工地噪音 one word; character n-grams decide, and the
+        # word they cover is named.
+        pytest.param("工地噪音", None, "工地噪音", set(), id="one-word-ticket"),
+        pytest.param("请尽快派人来看看", "燃气泄漏", "燃气泄漏", {"请尽快"}, id="title-term"),
+        pytest.param(
+            "廚房裡燃氣洩漏了，請儘快派人來看看", None, "燃氣洩漏", {"請", "儘快"}, id="traditional"
+        ),
+        pytest.param(
+            "小区楼下的烧烤摊天天占道经营，油烟太大了，谢谢！联系电话13812345678",
+            "油烟扰民",
+            "占道经营",
+            {"了", "的", "谢谢", "联系电话", "<PHONE>", "13812345678"},
+            id="set-phrases-and-phone",
+        ),
+    ],
+)
+def test_the_deciding_words_are_content_words_as_typed(
+    tiny_model: RoutingModel, text: str, title: str | None, wanted: str, unwanted: set[str]
+) -> None:
+    terms = _terms(_explain(tiny_model, text, title))
+    assert wanted in terms
+    assert not unwanted & set(terms)
+
+
+def test_a_title_term_is_located_in_the_title(tiny_model: RoutingModel) -> None:
+    title, text = "  燃气泄漏", "请尽快派人来看看"
+    [term] = [t for t in _explain(tiny_model, text, title).explanation if t.term == "燃气泄漏"]
+    assert term.spans == [("title", 2, 6)]  # offsets in the title as sent, spaces included
+
+
+def test_traditional_input_is_named_and_located_as_typed(tiny_model: RoutingModel) -> None:
+    title, text = "燃氣洩漏", "廚房裡燃氣洩漏了，請儘快派人來看看"
+    [term] = [t for t in _explain(tiny_model, text, title).explanation if "燃" in t.term]
+    assert term.term == "燃氣洩漏"
+    assert term.spans == [("title", 0, 4), ("text", 3, 7)]
+
+
+def test_every_span_holds_its_term(tiny_model: RoutingModel, demo_frame: pd.DataFrame) -> None:
+    rows = demo_frame.head(200)
+    fields = {"text": rows["text"].tolist(), "title": rows["title"].tolist()}
+    predictions = tiny_model.classify(fields["text"], fields["title"], explain=8)
+    located = 0
+    for i, prediction in enumerate(predictions):
+        for term in prediction.explanation:
+            assert term.spans, term
+            for field, start, end in term.spans:
+                typed = fields[field][i][start:end]
+                # The first place is the term as typed; others may be typed otherwise
+                # (simplified in one place, traditional in another): same normal form.
+                assert normalise(typed) == normalise(term.term)
+                located += 1
+    assert located > 500
+
+
+def test_no_placeholder_stop_word_or_single_character_is_named(
+    tiny_model: RoutingModel, demo_frame: pd.DataFrame
+) -> None:
+    predictions = tiny_model.classify(
+        demo_frame["text"].tolist(), demo_frame["title"].tolist(), explain=8
+    )
+    named = {term.term for prediction in predictions for term in prediction.explanation}
+    assert named
+    stop = stop_words()
+    assert not {
+        t for t in named if len(t) < 2 or t in stop or "<" in t or not any(map(str.isalpha, t))
+    }
+
+
+def test_personal_data_is_never_named(tiny_model: RoutingModel) -> None:
+    text = "联系人：张三丰，电话13812345678，身份证110101199003071234，路灯坏了三天"
+    for term in _explain(tiny_model, text, "路燈壞了").explanation:
+        assert not any(char.isdigit() for char in term.term)
+        assert "张三" not in term.term
+        assert "<" not in term.term
+
+
+def test_a_ticket_of_filler_only_has_no_terms(tiny_model: RoutingModel) -> None:
+    assert _explain(tiny_model, "您好，我们这里了的一下，谢谢").explanation == []
+
+
+def test_terms_are_weighted_best_first_and_at_most_n(tiny_model: RoutingModel) -> None:
+    prediction = _explain(tiny_model, "小区楼下的烧烤摊天天占道经营，油烟太大了", "油烟扰民", n=3)
+    weights = [term.weight for term in prediction.explanation]
+    assert 1 <= len(weights) <= 3
+    assert weights == sorted(weights, reverse=True)
+    assert weights[-1] > 0
+
+
+@pytest.mark.parametrize(
+    ("word", "content"),
+    [
+        pytest.param("燃气泄漏", True, id="word"),
+        pytest.param("5G", True, id="letters-and-digits"),
+        pytest.param("尽快", False, id="stop-word"),
+        pytest.param("了", False, id="single-character"),
+        pytest.param("<PHONE>", False, id="placeholder"),
+        pytest.param("联系人:<NAME>", False, id="contains-placeholder"),
+        pytest.param("12345", False, id="digits"),
+        pytest.param("...", False, id="punctuation"),
+    ],
+)
+def test_is_content_word(word: str, content: bool) -> None:
+    assert is_content_word(word) is content
+
+
+def test_stop_words_are_in_normal_form() -> None:
+    """The list is matched against normalised words: a traditional or full-width entry
+    would never match."""
+    words = stop_words()
+    assert {"一下", "请问", "尽快", "您好", "谢谢", "我们", "联系电话"} <= words
+    assert all(normalise(word) == word for word in words)
+    assert STOP_WORDS_FILE.is_file()
+    assert not any(placeholder in words for placeholder in PLACEHOLDERS)
+
+
+def test_contributions_add_up_to_every_labels_score(
+    tiny_model: RoutingModel, demo_frame: pd.DataFrame
+) -> None:
+    """Each feature's contribution is handed to words (or lost over punctuation), never
+    made up: the totals are the pipeline's logits less the bias, for every label."""
+    classifier = tiny_model.pipeline.named_steps["classify"]
+    documents = [
+        normalise(compose_document(text, title) or "")
+        for text, title in zip(demo_frame["text"][:60], demo_frame["title"][:60], strict=True)
+    ]
+    matrix = tiny_model.vectorizer.transform(documents)
+    expected = np.asarray(matrix @ classifier.weights_)
+    for document, row in zip(documents, expected, strict=True):
+        found = word_contributions(tiny_model.vectorizer, document, classifier.weights_)
+        np.testing.assert_allclose(found.total, row, atol=1e-9)
+        assert found.scores.shape == (len(found.words), row.size)
+
+
+def test_explained_answers_score_like_unexplained_ones(
+    tiny_model: RoutingModel, demo_frame: pd.DataFrame
+) -> None:
+    """An explained ticket is scored from its contributions: the same probabilities."""
+    texts = demo_frame["text"].tolist()[:200]
+    plain = tiny_model.rank(texts, explain=0)
+    explained = tiny_model.rank(texts, explain=5)
+    np.testing.assert_array_equal(plain.order, explained.order)
+    np.testing.assert_allclose(plain.scores, explained.scores, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def words_model(demo_frame: pd.DataFrame) -> RoutingModel:
+    """A model whose character n-grams come from inside the words (``char_source="words"``)."""
+    config = TrainConfig(char_source="words", calibration_folds=2)
+    return train(demo_frame.head(800), config).model
+
+
+def test_contributions_add_up_with_character_ngrams_inside_words(
+    words_model: RoutingModel, demo_frame: pd.DataFrame
+) -> None:
+    classifier = words_model.pipeline.named_steps["classify"]
+    documents = [normalise(text) for text in demo_frame["text"][:40]]
+    expected = np.asarray(words_model.vectorizer.transform(documents) @ classifier.weights_)
+    for document, row in zip(documents, expected, strict=True):
+        found = word_contributions(words_model.vectorizer, document, classifier.weights_)
+        np.testing.assert_allclose(found.total, row, atol=1e-9)
+    assert "工地噪音" in _terms(_explain(words_model, "工地噪音，半夜还在施工"))
+
+
+def test_explanation_quality_counts_what_a_dispatcher_sees(
+    tiny_model: RoutingModel, demo_frame: pd.DataFrame
+) -> None:
+    texts = [*demo_frame["text"][:100], "您好，谢谢", "燃气泄漏，请尽快派人来看看"]
+    quality = explanation_quality(tiny_model, texts, top=3)
+    assert quality.tickets == 102
+    assert quality.with_content == 101  # 您好，谢谢 has no content word
+    assert quality.filler_in_top == quality.empty == quality.untraceable == 0
+    assert quality.filler_share == quality.empty_share == 0.0
+    assert 1 <= quality.mean_terms <= 8
+    assert quality.to_dict()["tickets"] == 102
