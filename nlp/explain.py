@@ -2,10 +2,13 @@
 
 The model is one linear function of word n-grams and character n-grams, so a label's score
 (its logit, less the bias) is a sum of one contribution per feature (its TF-IDF value times
-its weight for the label).
-:func:`word_contributions` hands each contribution to the words of the ticket that the
-feature covers: a word to itself, a word pair half to each of its words, a character n-gram
-to the words it overlaps, in proportion to the characters it shares with each. The words a
+its weight for the label). :func:`word_contributions` hands each contribution to the words of
+the ticket that the feature covers: a word to itself, a word pair half to each of its words,
+a character n-gram to the words it overlaps, in proportion to the characters it shares with
+each; what it computes adds up to the logits, so an explained ticket is scored from it
+(:meth:`nlp.model.RoutingModel.rank`). It reads the vectoriser's fitted blocks (vocabularies,
+IDF, n-gram ranges) and counts as :mod:`nlp.features` does; a test pins the totals to the
+pipeline's matrix times the weights, for both sources of character n-grams. The words a
 dispatcher is shown (:func:`is_content_word`) leave out what carries no content however much
 the model leaned on it: the function words and set phrases of :data:`STOP_WORDS_FILE`,
 placeholders of personal data (``<PHONE>``), single characters, and numbers or punctuation.
@@ -81,8 +84,6 @@ class WordContributions:
     ends: NDArray[np.int64]
     scores: NDArray[np.float64]
     total: NDArray[np.float64]
-    #: Each word's position in the vectoriser's vocabulary (-1: not in it).
-    ids: NDArray[np.int64]
 
 
 @njit(cache=True, nogil=True)
@@ -283,7 +284,7 @@ def _token_layout(
             ends[written] = at + width
             if placeholder:
                 hashes[written] = placeholder_hashes[slot]
-            else:
+            else:  # the hash token_hashes gives (the same compiled function)
                 hashes[written] = kernels._hash_token(codes, start, end)
             written += 1
         at += width
@@ -403,4 +404,4 @@ def word_contributions(
             scores,
             total,
         )
-    return WordContributions(words, starts, ends, scores, total, ids)
+    return WordContributions(words, starts, ends, scores, total)

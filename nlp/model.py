@@ -50,6 +50,11 @@ class TextNormaliser(TransformerMixin, BaseEstimator):
     def transform(self, X: Sequence[str]) -> list[str]:
         return [normalise(doc) for doc in X]
 
+    def aligned(self, X: Sequence[str]) -> list[AlignedText]:
+        """:meth:`transform` with where each character comes from (explanations name words
+        as typed): :func:`nlp.text.normalise_aligned`."""
+        return [normalise_aligned(doc) for doc in X]
+
     def __sklearn_is_fitted__(self) -> bool:
         return True
 
@@ -299,7 +304,7 @@ class RoutingModel:
             # contributions add up to the logits (a test pins them equal to the pipeline's),
             # so an explained ticket's features are counted once, not once more to score it.
             classifier = self._classifier
-            aligned = [normalise_aligned(document) for document in documents]
+            aligned = self._normaliser.aligned(documents)
             found = [
                 word_contributions(self._vectorizer, text.text, classifier.weights_)
                 for text in aligned

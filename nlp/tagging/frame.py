@@ -53,8 +53,9 @@ def tag_frame(
 
     ``top_k`` holds a list ``[{"label": ..., "score": ...}, ...]`` per row (``None`` for a
     row with an error); writers that need text (CSV) serialise it as JSON. With
-    ``explain=n``, an ``explanation`` column lists each ticket's n deciding terms
-    (``[{"term": ..., "weight": ...}]``).
+    ``explain=n``, an ``explanation`` column lists each ticket's n deciding terms, as typed,
+    with where they stand in the title or text columns
+    (``[{"term": ..., "weight": ..., "spans": [{"field": ..., "start": ..., "end": ...}]}]``).
     """
     found = frame_documents(frame, text_col=text_col, title_col=title_col)
     answers = model.answer(found, top_k=top_k, policy=policy, explain=explain)

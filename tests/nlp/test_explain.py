@@ -206,3 +206,58 @@ def test_explanation_quality_counts_what_a_dispatcher_sees(
     assert quality.filler_share == quality.empty_share == 0.0
     assert 1 <= quality.mean_terms <= 8
     assert quality.to_dict()["tickets"] == 102
+
+
+@pytest.mark.parametrize("backend", ["rjieba", "jieba"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "小区楼下的烧烤摊天天占道经营,油烟太大了",
+        "电话<PHONE>,联系人:<NAME> 路灯坏了<PLATE>",
+        "  ,。 ",
+        "",
+        "wifi 和 5G 信号都不好!!",
+    ],
+)
+def test_the_compiled_word_path_cuts_like_the_segmenter(backend: str, text: str) -> None:
+    """Words, places and hashes read from one tokenizer call in compiled code are those of
+    Segmenter.cut, cut_spans and token_hashes."""
+    from nlp.explain import _words
+    from nlp.features import token_hashes
+    from nlp.segment import Segmenter
+
+    segmenter = Segmenter(backend=backend)  # type: ignore[arg-type]
+    words, starts, ends, hashes = _words(segmenter, text)
+    assert words == segmenter.cut(text)
+    assert [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)] == words
+    np.testing.assert_array_equal(hashes, token_hashes(words))
+
+
+def test_a_model_with_other_feature_blocks_is_refused_with_what_to_do(
+    tiny_model: RoutingModel,
+) -> None:
+    from nlp.errors import ModelIntegrityError
+
+    weights = tiny_model.pipeline.named_steps["classify"].weights_
+    with pytest.raises(ModelIntegrityError, match="retrain"):
+        word_contributions(tiny_model.vectorizer, "停水", np.vstack([weights, weights[:1]]))
+
+
+@pytest.fixture(scope="module")
+def unseen_word_model(demo_frame: pd.DataFrame) -> RoutingModel:
+    """Trained without 工地噪音: the user dictionary still cuts it as one word, a word the
+    model never saw, so only its characters can decide."""
+    has_it = demo_frame["text"].str.contains("工地噪音") | demo_frame["title"].str.contains(
+        "工地噪音"
+    )
+    return train(demo_frame[~has_it], TrainConfig(calibration_folds=2)).model
+
+
+def test_a_word_the_model_never_saw_is_named_when_its_characters_decided(
+    unseen_word_model: RoutingModel,
+) -> None:
+    assert unseen_word_model.vectorizer.segment(["工地噪音"]) == [["工地噪音"]]
+    prediction = _explain(unseen_word_model, "工地噪音")
+    assert _terms(prediction) == ["工地噪音"]
+    assert prediction.explanation[0].spans == [("text", 0, 4)]
+    assert "工地噪音" in _terms(_explain(unseen_word_model, "工地噪音，半夜还在施工"))
