@@ -37,6 +37,7 @@ __all__ = [
     "evaluate",
     "evaluate_probabilities",
     "expected_calibration_error",
+    "label_warnings",
     "score",
 ]
 
@@ -55,6 +56,8 @@ class Evaluation:
     confusion: list[list[int]]
     coverage: list[dict[str, float]] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    #: What makes the figures misleading, in words (see :func:`label_warnings`).
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +104,31 @@ def coverage_curve(
     return curve
 
 
+def label_warnings(model_labels: Sequence[str], truth: Sequence[str]) -> list[str]:
+    """Warnings when the labels of the data are not the model's: labels it does not know
+    (it can never get those tickets right) and labels of the model that the data lacks
+    (their recall cannot be measured, and the macro averages are over other classes)."""
+    known = set(model_labels)
+    counts = pd.Series(list(truth), dtype=object).value_counts()
+    warnings = []
+    unknown = [(str(label), int(n)) for label, n in counts.items() if label not in known]
+    if unknown:
+        listed = ", ".join(f"{label} ({n})" for label, n in sorted(unknown))
+        total = sum(n for _, n in unknown)
+        warnings.append(
+            f"{total} of {len(truth)} tickets have labels the model does not know, so it can "
+            f"never get them right: {listed}. Map them to the model's labels "
+            f"({', '.join(model_labels)}) or evaluate a model trained on them"
+        )
+    absent = sorted(set(model_labels) - set(counts.index))
+    if absent:
+        warnings.append(
+            f"{len(absent)} of the model's {len(model_labels)} labels have no ticket in the "
+            f"data: {', '.join(absent)}; their recall is not measured"
+        )
+    return warnings
+
+
 def evaluate_probabilities(
     probabilities: NDArray[np.float64],
     labels: Sequence[str],
@@ -142,6 +170,7 @@ def evaluate_probabilities(
         confusion=confusion_matrix(truth_arr, predicted, labels=every).tolist(),
         coverage=coverage_curve(confidence, correct),
         skipped=dict(skipped or {}),
+        warnings=label_warnings(labels, truth_arr.tolist()),
     )
 
 

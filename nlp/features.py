@@ -96,10 +96,35 @@ class _Counting:
         """``out += self._rows(ids, offsets) @ weights`` without storing the rows."""
         kernels.add_tfidf_scores(out, ids, offsets, self.idf_, self._scratch_array(), weights)
 
+    def _add_scores_known(
+        self,
+        ids: NDArray[np.int64],
+        offsets: NDArray[np.int64],
+        weights: NDArray[np.float64],
+        out: NDArray[np.float64],
+        known: NDArray[np.float64],
+    ) -> None:
+        """:meth:`_add_scores`, and the known-content sums of
+        :meth:`DocumentVectorizer.add_known_share` in the same pass."""
+        kernels.add_tfidf_scores_known(
+            out, ids, offsets, self.idf_, self._scratch_array(), weights,
+            self._unknown_weight(), known,
+        )  # fmt: skip
+
+    def _unknown_weight(self) -> float:
+        """What an n-gram outside the vocabulary weighs in :meth:`DocumentVectorizer.
+        add_known_share`: the highest IDF (computed once per process, never pickled)."""
+        weight = self.__dict__.get("_unknown_weight_value")
+        if weight is None:
+            weight = float(self.idf_.max()) if self.idf_.size else 0.0
+            self.__dict__["_unknown_weight_value"] = weight
+        return float(weight)
+
     def __getstate__(self) -> dict[str, Any]:
         # A copy: BaseEstimator hands out the object's own __dict__.
         state = dict(cast(dict[str, Any], super().__getstate__()))
         state.pop("_scratch", None)
+        state.pop("_unknown_weight_value", None)
         return state
 
 
@@ -484,15 +509,30 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         out: NDArray[np.float64],
         *,
         word_rows: bool = False,
+        known: NDArray[np.float64] | None = None,
     ) -> SparseRows | None:
         """``out += self.transform(docs) @ weights`` (a dense ``n_features x k`` matrix),
         without storing the feature rows; the word rows too when ``word_rows`` (they
-        explain a prediction)."""
+        explain a prediction). ``known`` (``len(docs) x 2``), when given, gets
+        :meth:`add_known_share`'s sums from the same pass."""
         words, chars = self._feature_ids(docs)
         n_words = self.n_word_features_
-        self.words_._add_scores(*words, weights[:n_words], out)
-        self.chars_._add_scores(*chars, weights[n_words:], out)
+        if known is None:
+            self.words_._add_scores(*words, weights[:n_words], out)
+            self.chars_._add_scores(*chars, weights[n_words:], out)
+        else:
+            self.words_._add_scores_known(*words, weights[:n_words], out, known)
+            self.chars_._add_scores_known(*chars, weights[n_words:], out, known)
         return self.words_._rows(*words) if word_rows else None
+
+    def add_known_share(self, docs: Sequence[str], known: NDArray[np.float64]) -> None:
+        """``known[d] += (IDF of the n-grams of document d the vocabulary knows, that plus
+        the block's highest IDF for each unknown one)``: ``known[:, 0] / known[:, 1]`` is
+        the share of a document that is known content (greetings and stop words weigh
+        little, unseen n-grams much; see :mod:`nlp.scope`)."""
+        words, chars = self._feature_ids(docs)
+        kernels.add_known_share(*words, self.words_.idf_, self.words_._unknown_weight(), known)
+        kernels.add_known_share(*chars, self.chars_.idf_, self.chars_._unknown_weight(), known)
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         return _stack(*self.weights(list(X)))

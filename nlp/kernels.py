@@ -380,3 +380,122 @@ def add_tfidf_scores(
             for k in range(n_out):
                 out[doc, k] += value * weights[row, k]
     scratch[2 * n_features] = epoch + n_docs
+
+
+@njit(cache=True, nogil=True)
+def add_known_share(
+    ids: NDArray[np.int64],
+    offsets: NDArray[np.int64],
+    idf: NDArray[np.float64],
+    unknown: float,
+    out: NDArray[np.float64],
+) -> None:
+    """Per document ``d``: ``out[d, 0] +=`` the IDF of each of its n-grams the vocabulary
+    knows (id >= 0), ``out[d, 1] +=`` that plus ``unknown`` for each one it does not. Their
+    ratio is how much of the document is known content (frequent n-grams weigh little)."""
+    for doc in range(offsets.size - 1):
+        known = 0.0
+        total = 0.0
+        for i in range(offsets[doc], offsets[doc + 1]):
+            feature = ids[i]
+            if feature >= 0:
+                known += idf[feature]
+                total += idf[feature]
+            else:
+                total += unknown
+        out[doc, 0] += known
+        out[doc, 1] += total
+
+
+@njit(cache=True, nogil=True)
+def scope_signals(
+    logits: NDArray[np.float64], similarities: NDArray[np.float64], known: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Per document: the highest logit, the highest similarity, and ``known[:, 0] /
+    known[:, 1]`` (0 when the document has no n-gram at all): see :mod:`nlp.scope`."""
+    n = logits.shape[0]
+    signals = np.empty((n, 3))
+    for doc in range(n):
+        best = -np.inf
+        for k in range(logits.shape[1]):
+            best = max(best, logits[doc, k])
+        signals[doc, 0] = best
+        best = -np.inf
+        for k in range(similarities.shape[1]):
+            best = max(best, similarities[doc, k])
+        signals[doc, 1] = best
+        signals[doc, 2] = known[doc, 0] / known[doc, 1] if known[doc, 1] > 0.0 else 0.0
+    return signals
+
+
+@njit(cache=True, nogil=True)
+def scope_scores(
+    signals: NDArray[np.float64], reference: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Per document: the sum over the signals of ``log((below + 1) / (n + 1))``, ``below``
+    being how many of the ``n`` sorted reference values of that signal are <= its value,
+    plus the smallest of those logs once more (:meth:`nlp.scope.ScopeDetector.score`)."""
+    n_docs = signals.shape[0]
+    n_signals, n = reference.shape
+    scores = np.empty(n_docs)
+    for doc in range(n_docs):
+        total = 0.0
+        lowest = 0.0
+        for j in range(n_signals):
+            value = signals[doc, j]
+            low, high = 0, n  # first position whose reference value is > value
+            while low < high:
+                middle = (low + high) // 2
+                if reference[j, middle] <= value:
+                    low = middle + 1
+                else:
+                    high = middle
+            term = np.log((low + 1.0) / (n + 1.0))
+            total += term
+            lowest = min(lowest, term)
+        scores[doc] = total + lowest
+    return scores
+
+
+@njit(cache=True)  # keeps the GIL: calls share ``scratch``
+def add_tfidf_scores_known(
+    out: NDArray[np.float64],
+    ids: NDArray[np.int64],
+    offsets: NDArray[np.int64],
+    idf: NDArray[np.float64],
+    scratch: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    unknown: float,
+    known: NDArray[np.float64],
+) -> None:
+    """:func:`add_tfidf_scores` and :func:`add_known_share` in one pass: each document's
+    known-content sums are taken right after its row, while its IDF values are in cache."""
+    n_docs = offsets.size - 1
+    n_features = idf.size
+    longest = 0
+    for doc in range(n_docs):
+        longest = max(longest, offsets[doc + 1] - offsets[doc])
+    indices = np.empty(longest, dtype=np.int64)
+    data = np.empty(longest, dtype=np.float64)
+    epoch = scratch[2 * n_features]
+    n_out = out.shape[1]
+    for doc in range(n_docs):
+        start, stop = offsets[doc], offsets[doc + 1]
+        end = _tfidf_row(ids, start, stop, epoch + doc + 1, idf, scratch, indices, data, 0)
+        for j in range(end):
+            value = data[j]
+            row = indices[j]
+            for k in range(n_out):
+                out[doc, k] += value * weights[row, k]
+        known_sum = 0.0
+        total = 0.0
+        for i in range(start, stop):
+            feature = ids[i]
+            if feature >= 0:
+                known_sum += idf[feature]
+                total += idf[feature]
+            else:
+                total += unknown
+        known[doc, 0] += known_sum
+        known[doc, 1] += total
+    scratch[2 * n_features] = epoch + n_docs

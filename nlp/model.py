@@ -27,10 +27,12 @@ from nlp.classifier import CalibratedLinearSVC
 from nlp.documents import Documents, RowError, compose_documents
 from nlp.errors import DataError
 from nlp.features import DocumentVectorizer, SparseRows
+from nlp.scope import ScopeDetector
 from nlp.text import normalise
 
 __all__ = [
     "ANSWER_FIELDS",
+    "REVIEW_CODES",
     "Prediction",
     "Ranking",
     "ReviewPolicy",
@@ -53,26 +55,60 @@ class TextNormaliser(TransformerMixin, BaseEstimator):
         return True
 
 
+#: Why a ticket needs a person, in this order: its confidence is under the policy's
+#: minimum, its top two departments are too close, or it is out of scope (:mod:`nlp.scope`).
+REVIEW_CODES = ("low_confidence", "close_call", "out_of_scope")
+
+
 @dataclass(frozen=True)
 class ReviewPolicy:
-    """When a human must check: low confidence, or the top two departments too close.
+    """When a human must check: low confidence, the top two departments too close, or a
+    ticket out of scope (too little known content, or unlike anything in training; only
+    with a model trained with the out-of-scope rule, see :mod:`nlp.scope`).
 
-    The defaults come from the coverage curve of the evaluation (README, "Review policy").
+    The confidence and margin defaults come from the coverage curve of the evaluation
+    (README, "Review policy"); the out-of-scope threshold is fitted with the model
+    (``TrainConfig.out_of_scope_rate``). ``out_of_scope=False`` turns that rule off.
     """
 
     min_confidence: float = 0.7
     min_margin: float = 0.2
+    out_of_scope: bool = True
 
-    def flagged(self, top: NDArray[np.float64], second: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """Which rows need a person: :meth:`reason` is not None exactly there."""
-        return np.asarray((top < self.min_confidence) | (top - second < self.min_margin))
+    def flagged(
+        self,
+        top: NDArray[np.float64],
+        second: NDArray[np.float64],
+        out_of_scope: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.bool_]:
+        """Which rows need a person: :meth:`codes` is not empty exactly there."""
+        flagged = (top < self.min_confidence) | (top - second < self.min_margin)
+        if out_of_scope is not None and self.out_of_scope:
+            flagged |= out_of_scope
+        return np.asarray(flagged)
 
-    def reason(self, top: float, second: float) -> str | None:
+    def codes(self, top: float, second: float, *, out_of_scope: bool = False) -> list[str]:
+        """Every reason that applies, as :data:`REVIEW_CODES` (in that order)."""
+        codes = []
         if top < self.min_confidence:
-            return f"confidence {top:.3f} below {self.min_confidence}"
+            codes.append("low_confidence")
         if top - second < self.min_margin:
-            return f"top two within {top - second:.3f} (margin {self.min_margin})"
-        return None
+            codes.append("close_call")
+        if out_of_scope and self.out_of_scope:
+            codes.append("out_of_scope")
+        return codes
+
+    def reason(self, top: float, second: float, *, out_of_scope: bool = False) -> str | None:
+        """Every reason that applies, in words, joined by "; " (None when none does)."""
+        parts = []
+        for code in self.codes(top, second, out_of_scope=out_of_scope):
+            if code == "low_confidence":
+                parts.append(f"confidence {top:.3f} below {self.min_confidence}")
+            elif code == "close_call":
+                parts.append(f"top two within {top - second:.3f} (margin {self.min_margin})")
+            else:
+                parts.append("out of scope: too little known content or unlike the training data")
+        return "; ".join(parts) or None
 
 
 @dataclass(slots=True)
@@ -87,7 +123,8 @@ class Term:
 @dataclass(slots=True)
 class Prediction:
     """The answer for one ticket: the department, its probability, the runners-up, whether a
-    person must check it and why, and the terms of the ticket that decided it.
+    person must check it and why (``review_reason`` in words, ``review_codes`` as
+    :data:`REVIEW_CODES` for dispatch platforms), and the terms of the ticket that decided it.
 
     Scores are rounded to six decimals, as every client shows them. Not frozen: a frozen
     dataclass costs more to build, and one is built per ticket of every batch.
@@ -98,6 +135,7 @@ class Prediction:
     top_k: list[tuple[str, float]]
     needs_review: bool
     review_reason: str | None
+    review_codes: list[str] = field(default_factory=list)
     explanation: list[Term] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +146,7 @@ class Prediction:
             "top_k": [{"label": label, "score": score} for label, score in self.top_k],
             "needs_review": self.needs_review,
             "review_reason": self.review_reason,
+            "review_codes": list(self.review_codes),
             "explanation": (
                 [{"term": t.term, "weight": t.weight} for t in self.explanation]
                 if self.explanation  # most batch answers have none: skip the comprehension
@@ -117,7 +156,15 @@ class Prediction:
 
 
 #: The keys of :meth:`Prediction.to_dict`, in order.
-ANSWER_FIELDS = ("label", "confidence", "top_k", "needs_review", "review_reason", "explanation")
+ANSWER_FIELDS = (
+    "label",
+    "confidence",
+    "top_k",
+    "needs_review",
+    "review_reason",
+    "review_codes",
+    "explanation",
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +180,7 @@ class Ranking:
     order: NDArray[np.int64]
     scores: NDArray[np.float64]
     review_reasons: list[str | None]
+    review_codes: list[list[str]] | None = None
     explanations: list[list[Term]] | None = None
 
     def predictions(self) -> list[Prediction]:
@@ -145,6 +193,7 @@ class Ranking:
             names = [[labels[i] for i in row] for row in self.order.tolist()]
             scores = [[round(s, 6) for s in row] for row in self.scores.tolist()]
         explanations = self.explanations or [[] for _ in names]
+        codes = self.review_codes or [[] for _ in names]
         return [
             Prediction(
                 label=ranked[0],
@@ -152,32 +201,43 @@ class Ranking:
                 top_k=list(zip(ranked, row_scores, strict=True)),
                 needs_review=reason is not None,
                 review_reason=reason,
+                review_codes=row_codes,
                 explanation=terms,
             )
-            for ranked, row_scores, reason, terms in zip(
-                names, scores, self.review_reasons, explanations, strict=True
+            for ranked, row_scores, reason, row_codes, terms in zip(
+                names, scores, self.review_reasons, codes, explanations, strict=True
             )
         ]
 
 
 class RoutingModel:
-    """A fitted pipeline ``TextNormaliser -> DocumentVectorizer -> CalibratedLinearSVC``."""
+    """A fitted pipeline ``TextNormaliser -> DocumentVectorizer -> CalibratedLinearSVC``,
+    and the out-of-scope rule fitted with it (``scope``; None for a model trained without
+    it, which then never answers ``out_of_scope``)."""
 
     def __init__(
         self,
         pipeline: Pipeline,
         *,
+        scope: ScopeDetector | None = None,
         name: str = "default",
         version: str | None = None,
         manifest: dict[str, Any] | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.scope = scope
         self.name = name
         self.version = version
         self.manifest = manifest or {}
         self._normaliser: TextNormaliser = pipeline.named_steps["normalise"]
         self._vectorizer: DocumentVectorizer = pipeline.named_steps["vectorise"]
         self._classifier: CalibratedLinearSVC = pipeline.named_steps["classify"]
+        if scope is not None and scope.n_features_ != self._classifier.weights_.shape[0]:
+            raise DataError(
+                f"the out-of-scope rule was fitted on {scope.n_features_} features, the model "
+                f"has {self._classifier.weights_.shape[0]}: they were not trained together. "
+                "Retrain the model"
+            )
 
     def __repr__(self) -> str:
         return f"RoutingModel(name={self.name!r}, version={self.version!r}, labels={self.labels})"
@@ -202,7 +262,7 @@ class RoutingModel:
 
     def predict_proba(self, documents: Sequence[str]) -> NDArray[np.float64]:
         """Probabilities (rows sum to 1, columns follow :attr:`labels`) of raw documents."""
-        return self._score(self._normaliser.transform(documents))[1]
+        return self._score(self._normaliser.transform(documents), scope=False)[1]
 
     def predict(self, documents: Sequence[str]) -> list[str]:
         labels = self._classifier.classes_
@@ -262,8 +322,10 @@ class RoutingModel:
     ) -> Ranking:
         """The answers for a chunk of documents as arrays (see :class:`Ranking`)."""
         policy = policy or ReviewPolicy()
-        rows, probabilities = self._score(
-            self._normaliser.transform(documents), word_rows=explain > 0
+        rows, probabilities, out_of_scope = self._score(
+            self._normaliser.transform(documents),
+            word_rows=explain > 0,
+            scope=policy.out_of_scope and self.scope is not None,
         )
         k = max(1, min(top_k, probabilities.shape[1]))
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, : max(k, 2)]
@@ -271,8 +333,12 @@ class RoutingModel:
         top = scores[:, 0]
         second = scores[:, 1] if scores.shape[1] > 1 else np.zeros_like(top)
         reasons: list[str | None] = [None] * len(documents)
-        for row in np.flatnonzero(policy.flagged(top, second)).tolist():
-            reasons[row] = policy.reason(float(top[row]), float(second[row]))
+        codes: list[list[str]] = [[] for _ in range(len(documents))]
+        for row in np.flatnonzero(policy.flagged(top, second, out_of_scope)).tolist():
+            first, runner_up = float(top[row]), float(second[row])
+            outside = bool(out_of_scope[row]) if out_of_scope is not None else False
+            reasons[row] = policy.reason(first, runner_up, out_of_scope=outside)
+            codes[row] = policy.codes(first, runner_up, out_of_scope=outside)
         explanations = (
             [
                 self._explain_row(*rows.row(row), int(order[row, 0]), explain)
@@ -286,26 +352,48 @@ class RoutingModel:
             order=order[:, :k],
             scores=scores[:, :k],
             review_reasons=reasons,
+            review_codes=codes,
             explanations=explanations,
         )
 
     def _score(
-        self, normalised: list[str], *, word_rows: bool = False
-    ) -> tuple[SparseRows | None, NDArray[np.float64]]:
-        """The word features of each document (when ``word_rows``: explanations need them)
-        and the probabilities.
+        self, normalised: list[str], *, word_rows: bool = False, scope: bool = False
+    ) -> tuple[SparseRows | None, NDArray[np.float64], NDArray[np.bool_] | None]:
+        """The word features of each document (when ``word_rows``: explanations need them),
+        the probabilities, and (when ``scope``) which documents are out of scope.
 
         One ticket or ten thousand: the features are multiplied by the weights in compiled
         loops as they are counted, without a scipy matrix (a test pins the result equal to
-        ``predict_proba`` on the pipeline's matrix).
+        ``predict_proba`` on the pipeline's matrix). The out-of-scope rule's centroids are
+        more columns of the same product, and its known-content sums come from the same pass.
         """
         classifier = self._classifier
-        logits = np.empty((len(normalised), classifier.weights_.shape[1]))
-        logits[:] = classifier.bias_
+        n_classes = classifier.weights_.shape[1]
+        detector = self.scope if scope else None
+        weights = self._scope_weights if detector is not None else classifier.weights_
+        out = np.zeros((len(normalised), weights.shape[1]))
+        out[:, :n_classes] = classifier.bias_
+        known = np.zeros((len(normalised), 2)) if detector is not None else None
         rows = self._vectorizer.add_scores(
-            normalised, classifier.weights_, logits, word_rows=word_rows
+            normalised, weights, out, word_rows=word_rows, known=known
         )
-        return rows, classifier.probabilities(logits)
+        logits = out[:, :n_classes]
+        outside = None
+        if detector is not None and known is not None:
+            outside = detector.flag(detector.signals(logits, out[:, n_classes:], known))
+        return rows, classifier.probabilities(logits), outside
+
+    @cached_property
+    def _scope_weights(self) -> NDArray[np.float64]:
+        """The classifier's weights, then one column per centroid of the out-of-scope rule
+        (built once; the rule's centroids then point into it, so they are held once)."""
+        assert self.scope is not None
+        n_classes = self._classifier.weights_.shape[1]
+        weights = np.ascontiguousarray(
+            np.hstack([self._classifier.weights_, self.scope.centroids_]), dtype=np.float64
+        )
+        self.scope.centroids_ = weights[:, n_classes:]
+        return weights
 
     @cached_property
     def feature_names(self) -> NDArray[np.object_]:

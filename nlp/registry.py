@@ -1,7 +1,9 @@
 """Versioned model artefacts under ``models/NAME/VERSION/``, verified before they are loaded.
 
-A version is a folder: ``model.joblib`` (the fitted pipeline), ``userdict.txt`` (the user
-dictionary it was trained with) and ``manifest.json`` (labels, metrics, training-data
+A version is a folder: ``model.joblib`` (the fitted pipeline), ``scope.joblib`` (its
+out-of-scope rule, :mod:`nlp.scope`; versions saved before it have none and never flag a
+ticket out of scope), ``userdict.txt`` (the user dictionary it was trained with) and
+``manifest.json`` (labels, metrics, training-data
 fingerprint, config, library versions, sha256 of every file). :meth:`Registry.load` checks
 the manifest's shape, every hash and the scikit-learn version **before** unpickling anything.
 
@@ -64,6 +66,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.joblib"
+SCOPE_FILE = "scope.joblib"  # the out-of-scope rule (nlp.scope), absent from older versions
 USER_DICT_FILE = "userdict.txt"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
@@ -454,6 +457,8 @@ class Registry:
                 if source_dict is not None:
                     shutil.copyfile(source_dict, folder / USER_DICT_FILE)
                 joblib.dump(model.pipeline, folder / MODEL_FILE, compress=3)
+                if model.scope is not None:
+                    joblib.dump(model.scope, folder / SCOPE_FILE, compress=3)
                 files = sorted(p.name for p in folder.iterdir() if p.is_file())
                 manifest = {
                     "name": name,
@@ -645,7 +650,14 @@ class Registry:
         folder = self._version_dir(name, version)
         try:
             pipeline = joblib.load(folder / MODEL_FILE)
-            model = RoutingModel(pipeline, name=name, version=version, manifest=manifest)
+            # Versions saved before the out-of-scope rule have no scope file: they load
+            # and answer, and never flag a ticket out_of_scope (retrain to get the rule).
+            scope = joblib.load(folder / SCOPE_FILE) if SCOPE_FILE in manifest["files"] else None
+            if scope is None:
+                logger.info("%s@%s has no out-of-scope rule; retrain to add it", name, version)
+            model = RoutingModel(
+                pipeline, scope=scope, name=name, version=version, manifest=manifest
+            )
         except PermissionError:
             raise
         except Exception as error:

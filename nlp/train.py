@@ -22,10 +22,11 @@ from nlp.documents import PreparedRows, frame_sha256, prepare_rows
 from nlp.errors import DataError
 from nlp.evaluate import Evaluation, evaluate_probabilities
 from nlp.features import DocumentVectorizer
-from nlp.model import RoutingModel, TextNormaliser
+from nlp.model import ReviewPolicy, RoutingModel, TextNormaliser
+from nlp.scope import ScopeDetector
 from nlp.segment import BUILTIN, Backend
 
-__all__ = ["TrainConfig", "TrainResult", "build_pipeline", "train"]
+__all__ = ["TrainConfig", "TrainResult", "build_pipeline", "fit_scope", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ class TrainConfig:
     test_size: float = 0.2
     min_class_size: int = 5
     random_state: int = 0
+    #: The out-of-scope rule (:mod:`nlp.scope`): the share of held-out in-domain training
+    #: tickets it may send to people beyond those the default review policy sends (its
+    #: threshold is chosen on the training data alone); None trains without the rule.
+    out_of_scope_rate: float | None = 0.03
 
     def __post_init__(self) -> None:
         problems = []
@@ -63,6 +68,10 @@ class TrainConfig:
             problems.append(f"min_class_size must be at least 1, not {self.min_class_size}")
         if self.min_df < 1:
             problems.append(f"min_df must be at least 1, not {self.min_df}")
+        if self.out_of_scope_rate is not None and not 0 <= self.out_of_scope_rate < 1:
+            problems.append(
+                f"out_of_scope_rate must be in [0, 1) or None, not {self.out_of_scope_rate!r}"
+            )
         if problems:
             raise DataError("invalid training options: " + "; ".join(problems))
 
@@ -106,6 +115,29 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
                 ),
             ),
         ]
+    )
+
+
+def fit_scope(
+    pipeline: Pipeline, documents: list[str], labels: list[str], config: TrainConfig
+) -> ScopeDetector | None:
+    """The out-of-scope rule for a fitted ``pipeline`` (None when the config turns it off,
+    or when a label has a single training ticket: the rule needs held-out tickets of each)."""
+    if config.out_of_scope_rate is None:
+        return None
+    if min(pd.Series(labels).value_counts()) < 2:
+        logger.warning("a label has one training ticket: trained without the out-of-scope rule")
+        return None
+    return ScopeDetector(
+        rate=config.out_of_scope_rate,
+        folds=config.calibration_folds,
+        random_state=config.random_state,
+    ).fit(
+        pipeline.named_steps["normalise"].transform(documents),
+        labels,
+        vectorizer=pipeline.named_steps["vectorise"],
+        classifier=pipeline.named_steps["classify"],
+        policy=ReviewPolicy(),
     )
 
 
@@ -189,7 +221,8 @@ def train(
         if not test_docs:
             raise DataError("the evaluation data has no usable rows")
     pipeline = build_pipeline(config).fit(train_docs, train_labels)
-    model = RoutingModel(pipeline, name=name)
+    scope = fit_scope(pipeline, train_docs, train_labels, config)
+    model = RoutingModel(pipeline, scope=scope, name=name)
     evaluation = evaluate_probabilities(
         model.predict_proba(test_docs), model.labels, test_labels, skipped=eval_skipped
     )

@@ -241,6 +241,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         (report_dir / "evaluation.json").write_text(
             json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
         )
+    for warning in evaluation.warnings:  # on stderr, also with --json
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         _print_json(
             {"model": {"name": model.name, "version": model.version}, **evaluation.to_dict()}
@@ -293,7 +295,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for label, score in prediction.top_k:
         print(f"  {label:<14}{score:.3f}")
     if prediction.needs_review:
-        print(f"needs review: {prediction.review_reason}")
+        print(f"needs review ({', '.join(prediction.review_codes)}): {prediction.review_reason}")
     if prediction.explanation:
         print("terms: " + "  ".join(f"{t.term}({t.weight:.2f})" for t in prediction.explanation))
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -176,6 +176,16 @@ class WeightedTerm(BaseModel):
     weight: float = Field(description="its push toward the chosen label", examples=[0.42])
 
 
+#: Why a person should check, for machines (:data:`nlp.model.REVIEW_CODES`).
+ReviewCode = Literal["low_confidence", "close_call", "out_of_scope"]
+REVIEW_CODES_DESCRIPTION = (
+    "every reason needs_review is true, in this order: low_confidence (confidence under the "
+    "policy's minimum), close_call (the top two closer than its margin), out_of_scope (too "
+    "little known content, or unlike anything the model was trained on: no department "
+    "applies); empty when needs_review is false"
+)
+
+
 class ModelRef(BaseModel):
     name: str = Field(examples=["default"])
     version: str = Field(examples=["v3"])
@@ -196,6 +206,7 @@ class ClassifyResponse(BaseModel):
                     ],
                     "needs_review": False,
                     "review_reason": None,
+                    "review_codes": [],
                     "explanation": [
                         {"term": "占道经营", "weight": 0.41},
                         {"term": "烧烤摊", "weight": 0.22},
@@ -211,7 +222,12 @@ class ClassifyResponse(BaseModel):
     confidence: float = Field(ge=0, le=1, description="probability of that department")
     top_k: list[ScoredLabel] = Field(description="the best departments, best first")
     needs_review: bool = Field(description="true when a person should check before 派单")
-    review_reason: str | None = Field(description="why needs_review is true, or null")
+    review_reason: str | None = Field(
+        description="why needs_review is true, in words (every reason that applies), or null"
+    )
+    review_codes: list[ReviewCode] = Field(
+        description=REVIEW_CODES_DESCRIPTION, examples=[["low_confidence", "close_call"]]
+    )
     explanation: list[WeightedTerm] = Field(
         description="the ticket's terms that pushed most toward the label"
     )
@@ -275,6 +291,9 @@ class BatchItemResult(BaseModel):
     top_k: list[ScoredLabel] = Field(default_factory=list)
     needs_review: bool | None = None
     review_reason: str | None = None
+    review_codes: list[ReviewCode] = Field(
+        default_factory=list, description=REVIEW_CODES_DESCRIPTION
+    )
     explanation: list[WeightedTerm] = Field(default_factory=list)
     error: ErrorBody | None = None
 

@@ -52,7 +52,8 @@ def tag_frame(
     """Route every row of ``frame``; return a copy with the :data:`OUTPUT_COLUMNS` added.
 
     ``top_k`` holds a list ``[{"label": ..., "score": ...}, ...]`` per row (``None`` for a
-    row with an error); writers that need text (CSV) serialise it as JSON. With
+    row with an error), ``review_codes`` the list of :data:`~nlp.model.REVIEW_CODES` that
+    apply; writers that need text (CSV) serialise both as JSON. With
     ``explain=n``, an ``explanation`` column lists each ticket's n deciding terms
     (``[{"term": ..., "weight": ...}]``).
     """

@@ -3,8 +3,8 @@
 Every finished chunk becomes a Parquet part (see :mod:`nlp.tagging.runstate`); the output is
 the parts in chunk order: a Parquet output is written while the run goes
 (:class:`Assembler`), CSV and JSON Lines outputs at the end (:func:`write_output`).
-Formats by extension: Parquet, CSV (``top_k`` as JSON text; UTF-8 with a BOM by default,
-so that Excel reads Chinese, or plain UTF-8) or JSON Lines.
+Formats by extension: Parquet, CSV (``top_k`` and ``review_codes`` as JSON text; UTF-8 with
+a BOM by default, so that Excel reads Chinese, or plain UTF-8) or JSON Lines.
 
 Values come out exactly as they went in: input columns keep their types (see
 :mod:`nlp.io.values`), integers beyond int64 are written back to JSON Lines as integers
@@ -55,12 +55,15 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
 }
 
 _TOP_K_TYPE = pa.list_(pa.struct([("label", pa.string()), ("score", pa.float64())]))
+#: Output columns of lists: JSON text in a CSV.
+_LIST_COLUMNS = ("top_k", "review_codes")
 _OUTPUT_TYPES: dict[str, pa.DataType] = {
     "label": pa.string(),
     "confidence": pa.float64(),
     "top_k": _TOP_K_TYPE,
     "needs_review": pa.bool_(),
     "review_reason": pa.string(),
+    "review_codes": pa.list_(pa.string()),
     "model_version": pa.string(),
     "error": pa.string(),
 }
@@ -85,7 +88,7 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
     for name in frame.columns:
         series = frame[name]
         if name in _OUTPUT_TYPES:
-            values = series.tolist() if name == "top_k" else series.array
+            values = series.tolist() if name in _LIST_COLUMNS else series.array
             array = pa.array(values, type=_OUTPUT_TYPES[name], from_pandas=True)
         else:
             try:
@@ -190,12 +193,14 @@ def write_output(
                         line = json.dumps(row, ensure_ascii=False, default=_json_default)
                         handle.write(line + "\n")
                     continue
-                frame = table.drop_columns(["top_k"]).to_pandas(types_mapper=pandas_type)
-                frame.insert(
-                    table.column_names.index("top_k"),
-                    "top_k",
-                    [_as_text(v) for v in table.column("top_k").to_pylist()],
-                )
+                lists = [name for name in _LIST_COLUMNS if name in table.column_names]
+                frame = table.drop_columns(lists).to_pandas(types_mapper=pandas_type)
+                for name in lists:
+                    frame.insert(
+                        table.column_names.index(name),
+                        name,
+                        [_as_text(v) for v in table.column(name).to_pylist()],
+                    )
                 frame.to_csv(handle, index=False, header=number == 0)
 
     fsync_write(output, write)
@@ -273,8 +278,11 @@ def read_output(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     kind = output_format(path)
     if kind == "parquet":
-        frame = arrow_to_pandas(pq.read_table(path))
-        frame["top_k"] = pq.read_table(path, columns=["top_k"]).column("top_k").to_pylist()
+        table = pq.read_table(path)
+        frame = arrow_to_pandas(table)
+        for name in _LIST_COLUMNS:
+            if name in table.column_names:
+                frame[name] = table.column(name).to_pylist()
         return frame
     if kind == "jsonl":
         with path.open(encoding="utf-8-sig") as handle:
@@ -282,5 +290,7 @@ def read_output(path: str | Path) -> pd.DataFrame:
         return records_frame(records, []) if records else pd.DataFrame()
     # With or without the BOM written for Excel.
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    frame["top_k"] = [json.loads(v) if v else None for v in frame["top_k"]]
+    for name in _LIST_COLUMNS:
+        if name in frame.columns:
+            frame[name] = [json.loads(v) if v else None for v in frame[name]]
     return frame

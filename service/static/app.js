@@ -45,9 +45,22 @@ function showError(status, body) {
   result.replaceChildren(el("p", { class: "error" }, `错误 ${status}：${message}`));
 }
 
+// Why a person should check, in Chinese, from the answer's review_codes and its numbers
+// (never by translating review_reason): one phrase per code, in the answer's order.
+function reviewReasons(answer) {
+  const scores = answer.top_k.map((item) => item.score);
+  const margin = scores.length > 1 ? scores[0] - scores[1] : scores[0];
+  const phrases = {
+    low_confidence: () => `置信度低于阈值（${percent(answer.confidence)}）`,
+    close_call: () => `前两名接近（相差 ${percent(margin)}）`,
+    out_of_scope: () => "超出受理范围（内容太少或与受理事项无关）",
+  };
+  return (answer.review_codes || []).map((code) => (phrases[code] ? phrases[code]() : code));
+}
+
 function show(text, answer) {
   const badge = answer.needs_review
-    ? el("span", { class: "review" }, "需人工复核：" + (answer.review_reason || ""))
+    ? el("span", { class: "review" }, "需人工复核：" + reviewReasons(answer).join("；"))
     : el("span", { class: "review ok" }, "可直接派单");
   const rows = answer.top_k.map((item) =>
     el("tr", {},

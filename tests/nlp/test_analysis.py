@@ -357,7 +357,7 @@ def test_review_queue_shows_the_reasons_the_model_gave(
     asked: list[tuple[float, float]] = []
 
     class Counting(ReviewPolicy):
-        def reason(self, top: float, second: float) -> str | None:
+        def reason(self, top: float, second: float, *, out_of_scope: bool = False) -> str | None:
             asked.append((top, second))
             return f"reason {len(asked)}"
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nlp.errors import DataError
-from nlp.evaluate import Scored, calibration_curve, score
+from nlp.evaluate import Scored, calibration_curve, evaluate, label_warnings, score
 from nlp.model import RoutingModel
 
 
@@ -62,3 +62,41 @@ def test_score_matches_evaluate(tiny_model: RoutingModel, demo_frame: pd.DataFra
 def test_score_refuses_rows_without_text(tiny_model: RoutingModel) -> None:
     with pytest.raises(DataError, match="no usable rows"):
         score(tiny_model, pd.DataFrame({"text": ["", " "], "label": ["a", "b"]}))
+
+
+def test_evaluate_warns_when_the_labels_are_not_the_models(
+    tiny_model: RoutingModel, demo_frame: pd.DataFrame
+) -> None:
+    frame = demo_frame[demo_frame["label"].isin(tiny_model.labels[:3])].head(30).copy()
+    frame.loc[frame.index[:4], "label"] = "劳动和社会保障"  # another label set's name
+    evaluation = evaluate(tiny_model, frame)
+    unknown, absent = evaluation.warnings
+    assert "4 of 30 tickets have labels the model does not know" in unknown
+    assert "劳动和社会保障 (4)" in unknown
+    assert f"{len(tiny_model.labels) - 3} of the model's {len(tiny_model.labels)} labels" in absent
+    assert all(label in absent for label in tiny_model.labels[3:])
+    assert evaluation.to_dict()["warnings"] == evaluation.warnings
+
+
+def test_evaluate_is_quiet_when_the_labels_match(
+    tiny_model: RoutingModel, demo_frame: pd.DataFrame
+) -> None:
+    frame = demo_frame.groupby("label").head(2)
+    assert evaluate(tiny_model, frame).warnings == []
+
+
+@pytest.mark.parametrize(
+    ("truth", "expected"),
+    [
+        pytest.param(["a", "b"], [], id="same"),
+        pytest.param(["a", "a"], ["1 of the model's 2 labels have no ticket in the data: b"],
+                     id="absent"),
+        pytest.param(["a", "b", "c"], ["1 of 3 tickets have labels the model does not know"],
+                     id="unknown"),
+    ],
+)  # fmt: skip
+def test_label_warnings(truth: list[str], expected: list[str]) -> None:
+    warnings = label_warnings(["a", "b"], truth)
+    assert len(warnings) == len(expected)
+    for warning, start in zip(warnings, expected, strict=True):
+        assert warning.startswith(start)

@@ -41,9 +41,15 @@ BAD_ROWS = [
 
 @pytest.fixture(scope="module")
 def tickets(demo_frame: pd.DataFrame) -> pd.DataFrame:
-    """Every column a string (as CSV and Excel give them), bad rows in the middle."""
+    """Every column a string (as CSV and Excel give them), bad rows in the middle, tickets
+    out of scope at the end."""
     head = demo_frame.iloc[:60]
-    frame = pd.concat([head.iloc[:25], pd.DataFrame(BAD_ROWS), head.iloc[25:]], ignore_index=True)
+    out_of_scope = pd.DataFrame(
+        {"id": ["oos1", "oos2"], "title": ["", ""], "text": ["谢谢", "asdfqwer"], "label": ["", ""]}
+    )
+    frame = pd.concat(
+        [head.iloc[:25], pd.DataFrame(BAD_ROWS), head.iloc[25:], out_of_scope], ignore_index=True
+    )
     return frame.astype(str)
 
 
@@ -89,6 +95,13 @@ def assert_same_tags(out: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert [None if t is None else [e["label"] for e in t] for t in out["top_k"]] == [
         None if t is None else [e["label"] for e in t] for t in expected["top_k"]
     ]
+    assert [_codes(c) for c in out["review_codes"]] == [_codes(c) for c in expected["review_codes"]]
+    assert "out_of_scope" in list(expected["review_codes"].iloc[-1])
+
+
+def _codes(value: Any) -> list[str] | None:
+    """The codes as a list whatever the format gave (a list, a numpy array, or None)."""
+    return None if value is None else [str(code) for code in value]
 
 
 # --------------------------------------------------------------------------- formats
@@ -124,10 +137,12 @@ def test_every_output_format_round_trips(
     out = tmp_path / output_name
     tag_file(source, out, models_dir=models_dir, chunk_size=25, progress=False)
     assert_same_tags(read_output(out), expected)
-    if out.suffix == ".csv":  # top_k is JSON text a spreadsheet user can read
+    if out.suffix == ".csv":  # top_k and review_codes are JSON text a spreadsheet user reads
         raw = pd.read_csv(out, dtype=str, keep_default_na=False)
         assert json.loads(raw["top_k"][0])[0].keys() == {"label", "score"}
         assert raw["top_k"][25] == ""
+        assert "out_of_scope" in json.loads(raw["review_codes"].iloc[-1])
+        assert raw["review_codes"][25] == ""
 
 
 def test_mixed_jsonl_keeps_unreadable_and_non_text_rows(models_dir: Path, tmp_path: Path) -> None:
@@ -601,7 +616,11 @@ def test_tag_frame_says_why_a_row_needs_review(
     assert routed["review_reason"].notna().tolist() == [expect_review] * 2
     if expect_review:
         assert routed["review_reason"].str.contains("confidence").all()
+        assert all(codes[0] == "low_confidence" for codes in routed["review_codes"])
+    else:
+        assert all(codes == [] for codes in routed["review_codes"])
     assert tagged["review_reason"].iloc[1] is pd.NA  # the empty row has no prediction
+    assert tagged["review_codes"].iloc[1] is None
 
 
 def test_parquet_output_is_written_while_the_run_goes(

@@ -132,6 +132,32 @@ def test_review_policy(top: float, second: float, needs_review: bool) -> None:
     assert policy.flagged(np.array([top]), np.array([second])).tolist() == [needs_review]
 
 
+@pytest.mark.parametrize(
+    ("top", "second", "out_of_scope", "codes"),
+    [
+        pytest.param(0.9, 0.05, False, [], id="none"),
+        pytest.param(0.4, 0.35, False, ["low_confidence", "close_call"], id="both"),
+        pytest.param(0.4, 0.05, True, ["low_confidence", "out_of_scope"], id="low-and-scope"),
+        pytest.param(0.4, 0.35, True, ["low_confidence", "close_call", "out_of_scope"],
+                     id="all-three"),
+        pytest.param(0.9, 0.05, True, ["out_of_scope"], id="scope-only"),
+    ],
+)  # fmt: skip
+def test_review_policy_gives_every_reason(
+    top: float, second: float, out_of_scope: bool, codes: list[str]
+) -> None:
+    policy = ReviewPolicy(min_confidence=0.5, min_margin=0.1)
+    assert policy.codes(top, second, out_of_scope=out_of_scope) == codes
+    reason = policy.reason(top, second, out_of_scope=out_of_scope)
+    assert (reason is None) is (codes == [])
+    if reason is not None:
+        assert len(reason.split("; ")) == len(codes)
+        assert ("confidence 0.400 below 0.5" in reason) is ("low_confidence" in codes)
+        assert ("top two within 0.050 (margin 0.1)" in reason) is ("close_call" in codes)
+    flagged = policy.flagged(np.array([top]), np.array([second]), np.array([out_of_scope]))
+    assert flagged.tolist() == [bool(codes)]
+
+
 def test_predictions_carry_top_k_review_flag_and_explanation(trained: TrainResult) -> None:
     [prediction] = trained.model.classify(
         ["楼下烧烤摊天天占道经营，油烟太大了"], top_k=3, explain=4

@@ -104,6 +104,42 @@ def test_batch_answers_in_input_order_with_errors_in_place(
     assert results[2]["confidence"] == pytest.approx(single.json()["confidence"], abs=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("ticket", "policy", "codes"),
+    [
+        pytest.param({"text": "谢谢"}, {}, "out_of_scope", id="thanks"),
+        pytest.param({"text": "我的 wifi 和 5G 信号都不好，移动公司不管"}, {}, "out_of_scope",
+                     id="telecom"),
+        pytest.param({"text": TICKET}, {"min_confidence": 1.0, "min_margin": 1.0},
+                     ["low_confidence", "close_call"], id="both"),
+        pytest.param({"text": TICKET}, {"min_confidence": 0.0, "min_margin": 0.0}, [], id="none"),
+    ],
+)  # fmt: skip
+def test_review_codes_in_single_and_batch_answers(
+    make_client: object, ticket: dict[str, str], policy: dict[str, float], codes: object
+) -> None:
+    client = make_client(**policy)  # type: ignore[operator]
+    single = client.post("/v1/classify", json=ticket).json()
+    [item] = client.post("/v1/classify/batch", json={"items": [ticket]}).json()["items"]
+    for answer in (single, item):
+        if isinstance(codes, str):
+            assert codes in answer["review_codes"]
+        else:
+            assert answer["review_codes"] == codes
+        assert answer["needs_review"] is bool(answer["review_codes"])
+    if codes == ["low_confidence", "close_call"]:
+        assert "confidence" in single["review_reason"]
+        assert "top two" in single["review_reason"]
+
+
+def test_openapi_documents_review_codes(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for name in ("ClassifyResponse", "BatchItemResult"):
+        codes = schemas[name]["properties"]["review_codes"]
+        assert codes["items"]["enum"] == ["low_confidence", "close_call", "out_of_scope"]
+    assert schemas["ClassifyResponse"]["examples"][0]["review_codes"] == []
+
+
 def test_batch_review_reason_matches_needs_review(make_client: object) -> None:
     client = make_client(min_confidence=1.0)  # type: ignore[operator]
     results = client.post("/v1/classify/batch", json={"items": [{"text": TICKET}]}).json()["items"]
@@ -293,7 +329,7 @@ def test_every_client_serialises_the_same_answer_record(
     [prediction] = tiny_model.classify([text], [title], top_k=3, explain=explain)
     record = prediction.to_dict()
     assert list(record) == ["label", "confidence", "top_k", "needs_review", "review_reason",
-                            "explanation"]  # fmt: skip
+                            "review_codes", "explanation"]  # fmt: skip
 
     ticket = {"text": text, "title": title}
     single = client.post("/v1/classify", json=ticket).json()

@@ -117,6 +117,37 @@ def test_evaluate_prints_a_table(capsys: pytest.CaptureFixture[str], models_dir:
     assert "coverage" in out
 
 
+@pytest.mark.parametrize("json_output", [False, True], ids=["table", "json"])
+def test_evaluate_warns_on_stderr_when_the_labels_are_not_the_models(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path, json_output: bool
+) -> None:
+    frame = pd.read_csv(DEMO, dtype=str, keep_default_na=False)
+    frame = frame[frame["label"].isin(["燃气", "水务"])].head(20).copy()
+    frame.loc[frame.index[:3], "label"] = "劳动和社会保障"
+    data = tmp_path / "other_labels.csv"
+    frame.to_csv(data, index=False)
+    code, out, err = run(
+        capsys, "evaluate", data, "--models-dir", models_dir, *(["--json"] if json_output else [])
+    )
+    assert code == 0
+    warnings_shown = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings_shown) == 2
+    assert "3 of 20 tickets have labels the model does not know" in warnings_shown[0]
+    assert "劳动和社会保障 (3)" in warnings_shown[0]
+    assert "12 of the model's 14 labels have no ticket in the data" in warnings_shown[1]
+    assert "warning" not in out.lower() or json_output
+    if json_output:
+        assert len(json.loads(out)["warnings"]) == 2
+
+
+def test_evaluate_on_the_models_labels_warns_nothing(
+    capsys: pytest.CaptureFixture[str], models_dir: Path
+) -> None:
+    code, _, err = run(capsys, "evaluate", DEMO, "--models-dir", models_dir)
+    assert code == 0
+    assert "warning" not in err
+
+
 @pytest.mark.parametrize("command", ["evaluate", "train"])
 def test_report_dir_writes_a_confusion_matrix_without_missing_glyphs(
     capsys: pytest.CaptureFixture[str],
@@ -171,11 +202,26 @@ def test_predict_prints_the_label_and_the_top_three(
     assert len(ranked) == 3
 
 
+def test_predict_says_every_reason_with_its_code(
+    capsys: pytest.CaptureFixture[str], models_dir: Path
+) -> None:
+    code, out, _ = run(capsys, "predict", "谢谢", "--models-dir", models_dir)
+    assert code == 0
+    [review] = [line for line in out.splitlines() if line.startswith("needs review")]
+    assert review.startswith("needs review (")
+    assert "out_of_scope" in review
+    assert "out of scope:" in review
+    report = run_json(capsys, "predict", "谢谢", "--models-dir", models_dir, "--json")
+    assert "out_of_scope" in report["review_codes"]
+    assert report["needs_review"] is True
+
+
 def test_predict_json(capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
     report = run_json(
         capsys, "predict", "燃气泄漏了，楼道里全是煤气味", "--models-dir", models_dir, "--json"
     )
     assert report["label"] == "燃气"
+    assert report["review_codes"] == []
     assert len(report["top_k"]) == 3
     assert report["top_k"][0]["label"] == report["label"]
     assert report["model"] == {"name": "default", "version": "v1"}
