@@ -83,7 +83,7 @@ def test_manifest_describes_the_version(models_dir: Path, trained: TrainResult) 
     for library in ("python", "scikit-learn", "numpy", "scipy", "joblib", "jieba", "rjieba"):
         assert library in manifest["libraries"], library
     assert manifest["libraries"]["scikit-learn"] == metadata.version("scikit-learn")
-    assert set(manifest["files"]) == {"model.joblib", "userdict.txt"}
+    assert set(manifest["files"]) == {"model.joblib", "scope.joblib", "userdict.txt"}
     for name, digest in manifest["files"].items():
         assert re.fullmatch(r"[0-9a-f]{64}", digest), name
 
