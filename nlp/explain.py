@@ -109,7 +109,7 @@ def join_contributions(
         starts.append(np.where(found, part.starts + offset, -1))
         ends.append(np.where(found, part.ends + offset, -1))
         offset += length + 1
-    n_labels = parts[0].total.size
+    n_labels = parts[0].scores.shape[1]
     return WordContributions(
         words,
         np.concatenate(starts).astype(np.int64),
@@ -176,20 +176,23 @@ def _word_scores(
         columns[n_words + i] = pair_ids[i] + n_unigrams if pair_ids[i] >= 0 else -1
     order, share = _block_values(columns, idf)
     n_labels = total.size
+    n_scored = scores.shape[1]
     for k in range(columns.size):
         occurrence = order[k]
         column = columns[occurrence]
         if column < 0:
             continue
         value = share[k]
+        for label in range(n_scored, n_labels):  # counted in the totals only
+            total[label] += value * weights[column, label]
         if occurrence < n_words:
-            for label in range(n_labels):
+            for label in range(n_scored):
                 part = value * weights[column, label]
                 total[label] += part
                 scores[occurrence, label] += part
         else:
             word = occurrence - n_words
-            for label in range(n_labels):
+            for label in range(n_scored):
                 part = value * weights[column, label]
                 total[label] += part
                 scores[word, label] += 0.5 * part
@@ -253,6 +256,7 @@ def _char_scores(
     columns = found[:written]
     order, share = _block_values(columns, idf)
     n_labels = total.size
+    n_scored = scores.shape[1]
     for k in range(columns.size):
         occurrence = order[k]
         column = columns[occurrence]
@@ -260,7 +264,9 @@ def _char_scores(
             continue
         value = share[k]
         first, n = firsts[occurrence], lengths[occurrence]
-        for label in range(n_labels):
+        for label in range(n_scored, n_labels):  # counted in the totals only
+            total[label] += value * weights[column, label]
+        for label in range(n_scored):
             part = value * weights[column, label]
             total[label] += part
             part /= n
@@ -380,11 +386,16 @@ def _pair_keys(ids: NDArray[np.int64], n_words: int) -> NDArray[np.uint64]:
 
 
 def word_contributions(
-    vectorizer: DocumentVectorizer, text: str, weights: NDArray[np.float64]
+    vectorizer: DocumentVectorizer,
+    text: str,
+    weights: NDArray[np.float64],
+    *,
+    n_scored: int | None = None,
 ) -> WordContributions:
     """The part of each label's score (``weights`` is the linear model's ``n_features x
     n_labels`` matrix) that falls to each word of ``text`` (normalised), as the vectoriser
-    cuts it.
+    cuts it. Only the first ``n_scored`` columns (default: all) are handed to words; the
+    others (the out-of-scope rule's centroids) are summed in ``total`` alone.
 
     Raises :class:`~nlp.errors.ModelIntegrityError` when ``weights`` does not have one row
     per feature of the vectoriser's word and character blocks.
@@ -401,7 +412,7 @@ def word_contributions(
     )
     n_words = len(words)
     lengths = ends - starts
-    scores = np.zeros((n_words, weights.shape[1]))
+    scores = np.zeros((n_words, weights.shape[1] if n_scored is None else n_scored))
     total = np.zeros(weights.shape[1])
 
     # Words and word pairs.
@@ -461,9 +472,9 @@ def word_contributions(
 def _known_sums(
     entries: list[NDArray[np.int64]], idf: NDArray[np.float64], unknown: float
 ) -> NDArray[np.float64]:
-    """The IDF of the known n-grams (id >= 0), and that plus ``unknown`` for each other one:
-    :func:`nlp.kernels.add_known_share` for one text."""
-    ids = np.concatenate(entries) if entries else np.zeros(0, dtype=np.int64)
-    found = ids >= 0
-    known = float(idf[ids[found]].sum())
-    return np.array([known, known + unknown * int((~found).sum())])
+    """:func:`nlp.kernels.add_known_share` (the vectoriser's own kernel) over the ids of one
+    text: the IDF of the known n-grams, and that plus ``unknown`` for each other one."""
+    known = np.zeros((1, 2))
+    for ids in entries:
+        kernels.add_known_share(ids, np.array([0, ids.size]), idf, unknown, known)
+    return known[0]

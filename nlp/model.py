@@ -434,12 +434,15 @@ class RoutingModel:
         with ``scope``, the similarities to the out-of-scope rule's centroids)."""
         vectorizer = self._vectorizer
         weights = self._scope_weights if scope else self._classifier.weights_
+        labels = self._classifier.weights_.shape[1]  # words get these columns' parts only
         if vectorizer.fields == "joined" or "\n" not in document:
             (aligned,) = self._normaliser.aligned([document.replace("\n", " ")])
-            return aligned, word_contributions(vectorizer, aligned.text, weights)
+            return aligned, word_contributions(vectorizer, aligned.text, weights, n_scored=labels)
         fields = self._normaliser.aligned(document.split("\n"))
         share = 1.0 / len(fields) if vectorizer.fields == "mean" else 1.0
-        contributions = [word_contributions(vectorizer, field.text, weights) for field in fields]
+        contributions = [
+            word_contributions(vectorizer, field.text, weights, n_scored=labels) for field in fields
+        ]
         return join_aligned(fields, document), join_contributions(
             contributions, [len(field.text) for field in fields], share=share
         )
