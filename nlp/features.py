@@ -42,9 +42,8 @@ _TOKEN_END = "\x00"  # removed by normalisation, so it can end each token of a c
 class SparseRows(NamedTuple):
     """TF-IDF rows in CSR form (columns in order of first occurrence within a row).
 
-    Explanations read a ticket's word row (:meth:`row`) without a scipy matrix, which costs
-    more to build than the rest of a ticket; :meth:`tocsr` is the canonical matrix that
-    scikit-learn sees. Scoring never stores rows (see :meth:`DocumentVectorizer.add_scores`).
+    :meth:`tocsr` is the canonical matrix that scikit-learn sees. Scoring never stores rows
+    (see :meth:`DocumentVectorizer.add_scores`).
     """
 
     indptr: NDArray[np.int64]
@@ -62,11 +61,6 @@ class SparseRows(NamedTuple):
         )
         matrix.sort_indices()
         return matrix
-
-    def row(self, index: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """Columns and values of one row."""
-        start, end = self.indptr[index], self.indptr[index + 1]
-        return self.indices[start:end], self.data[start:end]
 
 
 class _Counting:
@@ -548,12 +542,10 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         weights: NDArray[np.float64],
         out: NDArray[np.float64],
         *,
-        word_rows: bool = False,
         known: NDArray[np.float64] | None = None,
-    ) -> SparseRows | None:
+    ) -> None:
         """``out += self.transform(docs) @ weights`` (a dense ``n_features x k`` matrix),
-        without storing the feature rows; the word rows too when ``word_rows`` (they
-        explain a prediction). ``known`` (``len(docs) x 2``), when given, gets
+        without storing the feature rows. ``known`` (``len(docs) x 2``), when given, gets
         :meth:`add_known_share`'s sums from the same pass (a document's over all its fields)."""
         texts, starts = self._fields_of(docs)
         words, chars = self._feature_ids(texts)
@@ -573,7 +565,6 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
             out += summed / np.diff(starts)[:, None] if self.fields == "mean" else summed
             if known is not None and found is not None:
                 known += np.add.reduceat(found, starts[:-1], axis=0)
-        return self._combine(self.words_._rows(*words), starts) if word_rows else None
 
     def add_known_share(self, docs: Sequence[str], known: NDArray[np.float64]) -> None:
         """``known[d] += (IDF of the n-grams of document d the vocabulary knows, that plus
