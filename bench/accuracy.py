@@ -313,6 +313,23 @@ def cv(shared: Path, candidates: dict[str, Fit]) -> None:
         f"Grouped 5-fold cross-validation on the training files ({len(bodies)} bodies, "
         f"{len(titles)} titles; {int(whole.sum())} titles form whole messages with their body)"
     )
+    # How well titles find their bodies, on the sample messages that have both parts there.
+    sample = read(shared, "sample.csv")
+    body_at = {text: i for i, text in enumerate(bodies.text)}
+    title_at = {title: i for i, title in enumerate(titles.title)}
+    known = sample[sample.text.isin(body_at) & sample.title.isin(title_at)]
+    found = [
+        nearest[title_at[title]].tolist().index(body_at[text])
+        if body_at[text] in nearest[title_at[title]]
+        else 3
+        for title, text in zip(known.title, known.text, strict=True)
+    ]
+    line(
+        f"  sample.csv messages with both parts in the files ({len(known)}): nearest / 3 nearest",
+        f"{np.mean([f == 0 for f in found]):.1%} / {np.mean([f < 3 for f in found]):.1%}",
+    )
+    agree = titles.label.to_numpy()[whole] == bodies.label.to_numpy()[nearest[whole, 0]]
+    line("  whole messages whose title and body share their label", f"{agree.mean():.1%}")
     for name, fit in candidates.items():
         started = time.perf_counter()
         truth_b: list[str] = []
