@@ -69,7 +69,7 @@ CONFIG = TrainConfig(text_col="text", title_col="title", label_col="label")
 #: The defaults before grouped cross-validation chose today's, for comparison.
 BEFORE = replace(CONFIG, learner="svm", fields="joined", out_of_scope_rate=None)
 SECTIONS = ("dev", "test", "cv", "cv-grid", "cv-ideas", "demo", "cocc", "masking", "segmenters")
-#: What ``make bench`` prints (about 10 minutes on 2 cores); the cross-validations on request.
+#: What ``make bench`` prints (about 15 minutes on 2 cores); the cross-validations on request.
 DEFAULT_SECTIONS = ("dev", "test", "demo", "cocc", "masking", "segmenters")
 
 #: Review policies printed: looser, the default, stricter.
