@@ -16,6 +16,9 @@ __all__ = [
     "ModelIntegrityError",
     "ModelNotFoundError",
     "RegistryAccessError",
+    "StoreError",
+    "StoreSchemaError",
+    "UnknownTicketError",
     "UnsupportedFormatError",
     "WorkerLostError",
 ]
@@ -81,3 +84,16 @@ class WorkerLostError(EngineError):
         "--jobs or a smaller --chunk-size)",
     ) -> None:
         super().__init__(message)
+
+
+class StoreError(AppealRouterError, RuntimeError):
+    """The ticket store cannot be reached or written (server down, file not writable)."""
+
+
+class StoreSchemaError(StoreError):
+    """The ticket store's database has a schema this version cannot use: older (run
+    ``appeals store upgrade``), newer, or not a ticket store at all."""
+
+
+class UnknownTicketError(AppealRouterError, LookupError):
+    """No stored ticket has this id (never answered by the service, or purged)."""

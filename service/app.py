@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from nlp.registry import Registry
+from nlp.store import StoreWriter, TicketStore, describe_url
 from service import metrics
 from service.docs import install_docs
 from service.errors import install_error_handlers
@@ -22,7 +23,7 @@ from service.middleware import (
     RequestLogMiddleware,
 )
 from service.routes import STATIC_DIR, router
-from service.settings import resolve_settings
+from service.settings import Settings, resolve_settings
 
 __all__ = ["create_app"]
 
@@ -50,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     holder = ModelHolder(registry, settings.model_name, interval=settings.watch_interval)
     app.state.holder = holder
+    app.state.writer = _store_writer(settings)
     # Until the model is loaded, /readyz answers 503 "loading the model" and classify routes
     # 503 with Retry-After. A missing or corrupt model does not stop the start either: /readyz
     # says why, and the watcher loads the model as soon as a good version is activated.
@@ -58,7 +60,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         holder.stop()
+        if app.state.writer is not None:
+            app.state.writer.stop(timeout=settings.shutdown_timeout / 2)
         metrics.mark_worker_dead(settings.prometheus_multiproc_dir)
+
+
+def _store_writer(settings: Settings) -> StoreWriter | None:
+    """The ticket store's background writer (None when the store is off). It opens the store
+    in its own thread: a store that is down delays nothing and fails no request; its answers
+    are dropped and counted (``appeals_store_dropped_total``) until it is back."""
+    url = settings.store_location
+    if url is None:
+        return None
+    logger.info("ticket store", extra={"event": "store", "store": describe_url(url)})
+    return StoreWriter(
+        TicketStore(url),
+        capacity=settings.store_queue,
+        retention_days=settings.store_retention_days,
+        on_written=metrics.store_written,
+        on_dropped=metrics.store_dropped,
+    ).start()
 
 
 def _body_limit(scope: Any) -> int:

@@ -17,7 +17,13 @@ from fastapi.security import APIKeyHeader
 
 from nlp.model import RoutingModel
 from nlp.registry import Registry
-from service.errors import ForbiddenError, ModelUnavailableError, UnauthorizedError
+from nlp.store import StoreWriter
+from service.errors import (
+    ForbiddenError,
+    ModelUnavailableError,
+    StoreOffError,
+    UnauthorizedError,
+)
 from service.holder import ModelHolder
 from service.settings import Settings, resolve_settings
 
@@ -28,6 +34,7 @@ __all__ = [
     "ModelDep",
     "RegistryDep",
     "SettingsDep",
+    "WriterDep",
 ]
 
 
@@ -74,6 +81,29 @@ async def get_registry(holder: HolderDep) -> Registry:
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
+
+
+async def get_writer(request: Request) -> StoreWriter | None:
+    """The ticket store's writer, or None when the store is off (APPEALS_STORE_URL=off)."""
+    writer: StoreWriter | None = getattr(request.app.state, "writer", None)
+    return writer
+
+
+OptionalWriterDep = Annotated[StoreWriter | None, Depends(get_writer)]
+
+
+async def require_writer(writer: OptionalWriterDep) -> StoreWriter:
+    """The writer, for routes that need the store: 503 naming the setting when it is off."""
+    if writer is None:
+        raise StoreOffError(
+            "the ticket store is off (APPEALS_STORE_URL=off), so the service keeps no "
+            "tickets; unset APPEALS_STORE_URL (a SQLite file beside the models) or set a "
+            "database URL"
+        )
+    return writer
+
+
+WriterDep = Annotated[StoreWriter, Depends(require_writer)]
 
 
 def _matches(key: str, keys: Iterable[str]) -> bool:

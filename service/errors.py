@@ -28,13 +28,21 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
-from nlp.errors import ModelIntegrityError, ModelNotFoundError, RegistryAccessError
+from nlp.errors import (
+    ModelIntegrityError,
+    ModelNotFoundError,
+    RegistryAccessError,
+    StoreError,
+    UnknownTicketError,
+)
+from nlp.store import UnknownLabelError
 from nlp.text import normalise
 from service.settings import resolve_settings
 
 __all__ = [
     "ApiError",
     "ModelUnavailableError",
+    "StoreOffError",
     "error_body",
     "field_errors",
     "install_error_handlers",
@@ -71,6 +79,10 @@ class InvalidInputError(ApiError):
 
 class ModelUnavailableError(ApiError):
     status, code = 503, "model_unavailable"
+
+
+class StoreOffError(ApiError):
+    status, code = 503, "store_off"
 
 
 _STATUS_CODES = {
@@ -199,6 +211,19 @@ async def _registry_access(request: Request, error: RegistryAccessError) -> JSON
     return _respond(request, 503, "registry_unreadable", str(error))
 
 
+async def _unknown_ticket(request: Request, error: UnknownTicketError) -> JSONResponse:
+    return _respond(request, 404, "ticket_not_found", str(error))
+
+
+async def _unknown_label(request: Request, error: UnknownLabelError) -> JSONResponse:
+    return _respond(request, 422, "unknown_label", str(error))
+
+
+async def _store_unavailable(request: Request, error: StoreError) -> JSONResponse:
+    # The message names the store with its password hidden (TicketStore's messages do).
+    return _respond(request, 503, "store_unavailable", str(error), headers={"Retry-After": "5"})
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     logger.error(
         "unhandled error",
@@ -217,6 +242,9 @@ _HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Any], Awaitable[JSONR
     (ModelNotFoundError, _model_not_found),
     (ModelIntegrityError, _model_integrity),
     (RegistryAccessError, _registry_access),
+    (UnknownTicketError, _unknown_ticket),
+    (UnknownLabelError, _unknown_label),
+    (StoreError, _store_unavailable),
     (Exception, _unexpected),
 )
 

@@ -28,7 +28,16 @@ from prometheus_client import (
 if TYPE_CHECKING:
     from nlp.model import RoutingModel
 
-__all__ = ["CONTENT_TYPE_LATEST", "mark_worker_dead", "model_swapped", "observe_request", "render"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "mark_worker_dead",
+    "model_swapped",
+    "observe_feedback",
+    "observe_request",
+    "render",
+    "store_dropped",
+    "store_written",
+]
 
 REQUESTS = Counter(
     "appeals_http_requests_total",
@@ -52,6 +61,34 @@ MODEL_INFO = Gauge(
     ["name", "version"],
     multiprocess_mode="liveall",
 )
+
+STORE_WRITTEN = Counter(
+    "appeals_store_written_total", "Answers written to the ticket store (masked)"
+)
+STORE_DROPPED = Counter(
+    "appeals_store_dropped_total",
+    "Answers not stored: queue_full (the store is slower than the traffic), store_error "
+    "(unreachable after retries), schema (the store's schema does not fit this version)",
+    ["reason"],
+)
+FEEDBACK = Counter(
+    "appeals_feedback_total",
+    "Departments people gave tickets, by the model version that answered and whether it "
+    "agreed (corrected / (agreed + corrected) is the correction rate)",
+    ["model_version", "outcome"],
+)
+
+
+def store_written(count: int) -> None:
+    STORE_WRITTEN.inc(count)
+
+
+def store_dropped(reason: str, count: int) -> None:
+    STORE_DROPPED.labels(reason).inc(count)
+
+
+def observe_feedback(model_version: str, *, agreed: bool) -> None:
+    FEEDBACK.labels(model_version, "agreed" if agreed else "corrected").inc()
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:

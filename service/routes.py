@@ -10,6 +10,7 @@ with one GIL, so the pool adds no parallelism for it either.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,20 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
 from nlp.documents import compose_documents
-from nlp.errors import ModelIntegrityError
+from nlp.errors import ModelIntegrityError, UnknownTicketError
 from nlp.model import Prediction
 from nlp.registry import Registry
+from nlp.store import Answer, StoreWriter, utc_now
 from service import metrics
 from service.dependencies import (
     AdminKey,
     ClassifyKey,
     HolderDep,
     ModelDep,
+    OptionalWriterDep,
     RegistryDep,
     SettingsDep,
+    WriterDep,
 )
 from service.docs import MetricsAccess
 from service.errors import InvalidInputError, error_body, field_errors, public_message
@@ -40,8 +44,11 @@ from service.schemas import (
     ClassifyRequest,
     ClassifyResponse,
     ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
     HealthResponse,
     ModelsResponse,
+    PurgeResponse,
     ReadyResponse,
     ticket_id_or_none,
 )
@@ -57,18 +64,50 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         401: "no or unknown API key",
         403: "the key lacks the right (admin endpoints)",
-        404: "unknown model version, or nothing to roll back to",
+        404: "unknown model version, or nothing to roll back to; with tickets: no stored "
+        "ticket has that id",
         409: "the version failed verification (damaged manifest, hash mismatch, missing file, "
         "missing or wrong signature, library version) or cannot be loaded and run; or the "
         "registry is read-only for the service",
         413: "request body over the limit (1 MiB by default)",
         422: "invalid input; `fields` names each field path",
-        503: "no model loaded yet, or the worker is busy; retry after `Retry-After` seconds",
+        503: "no model loaded yet, the worker is busy, or the ticket store is off or "
+        "unreachable; retry after `Retry-After` seconds",
     }
     return {code: {"model": ErrorResponse, "description": descriptions[code]} for code in codes}
 
 
 _CLASSIFY_ERRORS = _errors(401, 413, 422, 503)
+_TICKET_ERRORS = _errors(401, 404, 413, 422, 503)
+
+
+def _new_ticket_id() -> str:
+    """An id for a ticket sent without one, so that feedback can name it."""
+    return uuid.uuid4().hex
+
+
+def _store(
+    writer: StoreWriter | None,
+    model: Any,
+    tickets: list[tuple[str | int | None, str | None, str | None, Prediction]],
+) -> list[str | int | None]:
+    """Hand the answers to the store's writer (never waits, never fails); the ids, with one
+    given to each ticket sent without one. Unchanged when the store is off."""
+    if writer is None:
+        return [ticket_id for ticket_id, *_ in tickets]
+    now = utc_now()
+    ids: list[str | int | None] = []
+    answers = []
+    for ticket_id, text, title, prediction in tickets:
+        key = _new_ticket_id() if ticket_id is None else ticket_id
+        ids.append(key)
+        answers.append(
+            Answer(str(key), text, title, model.name, model.version or "", prediction, now)
+        )
+    writer.submit(answers)
+    return ids
+
+
 _ADMIN_ERRORS = _errors(401, 403, 404, 409, 413, 422, 503)
 
 
@@ -82,7 +121,11 @@ _ADMIN_ERRORS = _errors(401, 403, 404, 409, 413, 422, 503)
     summary="Route one ticket (派单)",
 )
 async def classify(
-    ticket: ClassifyRequest, model: ModelDep, settings: SettingsDep, request: Request
+    ticket: ClassifyRequest,
+    model: ModelDep,
+    settings: SettingsDep,
+    writer: OptionalWriterDep,
+    request: Request,
 ) -> dict[str, Any]:
     """The department, its confidence, the runners-up, whether a person must check, and the
     ticket's terms that decided it."""
@@ -99,8 +142,9 @@ async def classify(
     state.needs_review = prediction.needs_review
     if settings.log_text:
         state.text = ticket.text or ticket.title  # masked by the log formatter
+    [ticket_id] = _store(writer, model, [(ticket.id, ticket.text, ticket.title, prediction)])
     return {
-        "id": ticket.id,
+        "id": ticket_id,
         **prediction.to_dict(),
         "model": {"name": model.name, "version": model.version},
     }
@@ -115,7 +159,11 @@ async def classify(
     summary="Route many tickets at once",
 )
 def classify_batch(
-    batch: BatchRequest, model: ModelDep, settings: SettingsDep, request: Request
+    batch: BatchRequest,
+    model: ModelDep,
+    settings: SettingsDep,
+    writer: OptionalWriterDep,
+    request: Request,
 ) -> dict[str, Any]:
     """Results in input order. An invalid item gets an ``error`` entry in its place; the
     others are still answered, each with the same answer record as a single ticket."""
@@ -147,20 +195,77 @@ def classify_batch(
         answers = model.answer(
             found, top_k=settings.top_k, policy=settings.policy, explain=batch.explain
         )
-        routed: list[Prediction] = []
+        routed: list[tuple[int, ClassifyRequest, Prediction]] = []
         for (index, item), answer in zip(valid, answers, strict=True):
             if isinstance(answer, Prediction):
-                routed.append(answer)
-                results[index] = {"index": index, "id": item.id, **answer.to_dict()}
+                routed.append((index, item, answer))
             else:
                 problem = error_body(answer, "the ticket has no usable text")
                 results[index] = {"index": index, "id": item.id, "error": problem}
+        ids = _store(writer, model, [(i.id, i.text, i.title, p) for _, i, p in routed])
+        for (index, _, answer), ticket_id in zip(routed, ids, strict=True):
+            results[index] = {"index": index, "id": ticket_id, **answer.to_dict()}
         metrics.observe_predictions(
-            [p.label for p in routed], sum(1 for p in routed if p.needs_review)
+            [p.label for *_, p in routed], sum(1 for *_, p in routed if p.needs_review)
         )
     state = request.state
     state.model_version, state.items = model.version, len(batch.items)
     return {"model": {"name": model.name, "version": model.version}, "items": results}
+
+
+# --------------------------------------------------------------------------- feedback
+#: Seconds a feedback request waits for the answers still queued for the store (a ticket
+#: answered a moment ago may not be written yet).
+_FLUSH_SECONDS = 2.0
+
+
+@router.post(
+    "/v1/feedback",
+    response_model=FeedbackResponse,
+    dependencies=[ClassifyKey],
+    responses=_TICKET_ERRORS,
+    tags=["feedback"],
+    summary="Record the department a person gave a ticket (派单结果)",
+)
+def feedback(body: FeedbackRequest, model: ModelDep, writer: WriterDep) -> dict[str, Any]:
+    """The dispatcher's final department for a ticket the service answered: the training
+    data of the next model. 404 for an id the store does not hold; 422 for a department the
+    serving model does not know, unless ``allow_new_label``."""
+    writer.flush(_FLUSH_SECONDS)
+    row = writer.store.set_final(
+        str(body.id),
+        body.label,
+        source="api",
+        by=body.by,
+        note=body.note,
+        known_labels=model.labels,
+        allow_new_label=body.allow_new_label,
+    )
+    agreed = row["final_label"] == row["label"]
+    metrics.observe_feedback(row["model_version"], agreed=agreed)
+    return {
+        "id": body.id,
+        "label": row["final_label"],
+        "predicted": row["label"],
+        "agreed": agreed,
+        "model": {"name": row["model_name"], "version": row["model_version"]},
+        "corrected_at": row["corrected_at"].isoformat(timespec="seconds") + "Z",
+    }
+
+
+@router.delete(
+    "/v1/tickets/{ticket_id}",
+    response_model=PurgeResponse,
+    dependencies=[AdminKey],
+    responses=_errors(401, 403, 404, 503),
+    tags=["feedback"],
+    summary="Delete everything stored of a ticket (admin; a resident's deletion request)",
+)
+def purge_ticket(ticket_id: str, writer: WriterDep) -> dict[str, Any]:
+    writer.flush(_FLUSH_SECONDS)  # an answer still queued would come back after the purge
+    if not writer.store.purge([ticket_id]):
+        raise UnknownTicketError(f"no stored ticket has id {ticket_id!r}; nothing to delete")
+    return {"id": ticket_id, "deleted": True}
 
 
 # --------------------------------------------------------------------------- models

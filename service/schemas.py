@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from nlp.store.schema import MAX_LABEL_CHARS
 from service.settings import MAX_TEXT_CHARS, MAX_TITLE_CHARS
 
 __all__ = [
@@ -28,11 +29,14 @@ __all__ = [
     "ClassifyResponse",
     "ErrorBody",
     "ErrorResponse",
+    "FeedbackRequest",
+    "FeedbackResponse",
     "FieldError",
     "HealthResponse",
     "ModelRef",
     "ModelVersion",
     "ModelsResponse",
+    "PurgeResponse",
     "ReadyResponse",
     "ScoredLabel",
     "TermSpan",
@@ -208,6 +212,12 @@ REVIEW_CODES_DESCRIPTION = (
 )
 
 
+ID_DESCRIPTION = (
+    "the id you sent (string or integer); when you sent none and the ticket store is on, the "
+    "id the service gave the ticket (send it with POST /v1/feedback); else null"
+)
+
+
 class ModelRef(BaseModel):
     name: str = Field(examples=["default"])
     version: str = Field(examples=["v3"])
@@ -253,7 +263,7 @@ class ClassifyResponse(BaseModel):
         }
     )
 
-    id: str | int | None = Field(description="the id you sent (string or integer), or null")
+    id: str | int | None = Field(description=ID_DESCRIPTION)
     label: str = Field(description="the department (部门) to route to")
     confidence: float = Field(ge=0, le=1, description="probability of that department")
     top_k: list[ScoredLabel] = Field(description="the best departments, best first")
@@ -321,7 +331,11 @@ class BatchItemResult(BaseModel):
     """A ticket's answer, or (``error`` set, predictions null) why it could not be routed."""
 
     index: int = Field(description="the item's position in the request")
-    id: str | int | None = Field(default=None, description="the item's id, if it sent a valid one")
+    id: str | int | None = Field(
+        default=None,
+        description="the item's id, if it sent a valid one; when it sent none and the ticket "
+        "store is on, the id the service gave the ticket (send it with feedback)",
+    )
     label: str | None = None
     confidence: float | None = Field(default=None, ge=0, le=1)
     top_k: list[ScoredLabel] = Field(default_factory=list)
@@ -370,6 +384,69 @@ class ActivateResponse(BaseModel):
     active: str = Field(description="the registry's active version after the change")
     previous: str | None
     serving: str | None = Field(description="what this worker serves; others follow within seconds")
+
+
+class FeedbackRequest(BaseModel):
+    """The department a person finally gave a ticket the service answered (派单结果)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "12345-0001",
+                    "label": "环境保护",
+                    "note": "油烟归环保",
+                    "by": "dispatcher-07",
+                }
+            ]
+        },
+    )
+
+    id: TicketId = Field(description="the ticket's id, as the classify answer gave it")
+    label: str = Field(
+        min_length=1,
+        max_length=MAX_LABEL_CHARS,
+        description="the department the ticket finally went to; one the model knows unless "
+        "allow_new_label",
+    )
+    note: str | None = Field(
+        default=None,
+        max_length=2_000,
+        description="why, in words (stored with personal data masked)",
+    )
+    by: str | None = Field(
+        default=None, max_length=128, description="who decided (a dispatcher's id), if you wish"
+    )
+    allow_new_label: bool = Field(
+        default=False, description="accept a department the model has never seen (a new one)"
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id_required(cls, value: str | int | None) -> str | int:
+        if value is None:
+            raise PydanticCustomError("id_required", "the ticket's id is required")
+        return value
+
+    @field_validator("label", "note", "by")
+    @classmethod
+    def _unicode(cls, value: str | None) -> str | None:
+        return None if value is None else _valid_unicode(value)
+
+
+class FeedbackResponse(BaseModel):
+    id: str | int = Field(description="the ticket's id, as you sent it")
+    label: str = Field(description="the department recorded")
+    predicted: str = Field(description="the department the service had answered")
+    agreed: bool = Field(description="whether the service had answered that department")
+    model: ModelRef = Field(description="the model version that answered the ticket")
+    corrected_at: str = Field(description="when it was recorded (UTC, ISO 8601)")
+
+
+class PurgeResponse(BaseModel):
+    id: str | int = Field(description="the ticket's id, as you sent it")
+    deleted: bool = Field(description="true: the store holds nothing of the ticket any more")
 
 
 class HealthResponse(BaseModel):

@@ -116,6 +116,21 @@ class Settings(BaseSettings):
         description="signs model versions on save and is required to load them; unset: "
         "versions are checked by sha256 only (models/README.md, threat model)",
     )
+    store_url: SecretStr | None = Field(
+        default=None,
+        description="the ticket store (a SQLAlchemy URL: sqlite:///PATH or "
+        "postgresql+psycopg://USER:PASSWORD@HOST/DB); unset: tickets.db in the models folder; "
+        "off: keep no tickets (feedback then answers 503)",
+    )
+    store_retention_days: float = Field(
+        default=365, gt=0, le=36_500, description="days a stored ticket is kept"
+    )
+    store_queue: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="answers waiting for the store at most; more are dropped and counted",
+    )
     prometheus_multiproc_dir: Path | None = Field(
         default=None,
         validation_alias=AliasChoices(
@@ -126,7 +141,7 @@ class Settings(BaseSettings):
 
     _split = field_validator("classify_keys", "admin_keys", mode="before")(_split_keys)
 
-    @field_validator("signing_key", mode="before")
+    @field_validator("signing_key", "store_url", mode="before")
     @classmethod
     def _no_empty_key(cls, value: Any) -> Any:
         return value or None  # APPEALS_SIGNING_KEY= (empty) means no key
@@ -135,6 +150,17 @@ class Settings(BaseSettings):
     def signing_key_value(self) -> str | None:
         """The signing key itself, for :class:`~nlp.registry.Registry` only; never log it."""
         return self.signing_key.get_secret_value() if self.signing_key else None
+
+    @property
+    def store_location(self) -> str | None:
+        """The ticket store's URL (None: off). A secret: it may hold a password; show it
+        through :func:`nlp.store.describe_url`."""
+        url = self.store_url.get_secret_value().strip() if self.store_url else ""
+        if url.lower() in ("off", "none", "false", "0"):
+            return None
+        if not url:
+            return f"sqlite:///{(self.models_dir / 'tickets.db').absolute()}"
+        return url
 
     @property
     def auth_enabled(self) -> bool:

@@ -20,13 +20,15 @@ MakeClient = Callable[..., TestClient]
 
 
 @pytest.fixture
-def make_client(models_dir: Path) -> Iterator[MakeClient]:
+def make_client(models_dir: Path, tmp_path: Path) -> Iterator[MakeClient]:
     """``make_client(**settings)`` -> a started TestClient; stopped at teardown. ``peer`` is
-    the client's address as the app sees it (not a loopback one by default)."""
+    the client's address as the app sees it (not a loopback one by default). Each test's
+    ticket store is a SQLite file of its own (the registry may be shared)."""
     clients: list[TestClient] = []
 
     def make(*, peer: tuple[str, int] = ("testclient", 50000), **overrides: Any) -> TestClient:
         overrides.setdefault("models_dir", models_dir)
+        overrides.setdefault("store_url", f"sqlite:///{tmp_path / 'tickets.db'}")
         settings = Settings(**overrides)
         app: FastAPI = create_app()
         app.dependency_overrides[get_settings] = lambda: settings

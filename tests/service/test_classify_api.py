@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
+from conftest import MakeClient
 from fastapi.testclient import TestClient
 from service_testing import TICKET
 
@@ -37,6 +39,17 @@ def test_classify_answers_department_confidence_runners_up_and_terms(
 
 
 def test_classify_without_title_or_id(client: TestClient) -> None:
+    """With the ticket store on (the default), a ticket sent without an id gets one, so that
+    feedback can name it; two tickets never get the same."""
+    first = client.post("/v1/classify", json={"text": "孩子学校乱收补课费"}).json()
+    second = client.post("/v1/classify", json={"text": "孩子学校乱收补课费"}).json()
+    assert re.fullmatch(r"[0-9a-f]{32}", first["id"])
+    assert first["id"] != second["id"]
+    assert first["label"]
+
+
+def test_classify_without_id_and_no_store(make_client: MakeClient) -> None:
+    client = make_client(store_url="off")
     body = client.post("/v1/classify", json={"text": "孩子学校乱收补课费"}).json()
     assert body["id"] is None
     assert body["label"]
@@ -86,7 +99,10 @@ def test_batch_answers_in_input_order_with_errors_in_place(
     assert body["model"] == {"name": "default", "version": "v1"}
     results = body["items"]
     assert [r["index"] for r in results] == list(range(len(items)))
-    assert [r["id"] for r in results] == ["a", "blank", None, None, "wrong-type", "d", "e"]
+    ids = [r["id"] for r in results]
+    # Item 2 was answered without an id: the store gave it one (items in error get none).
+    assert ids[:2] + ids[3:] == ["a", "blank", None, "wrong-type", "d", "e"]
+    assert re.fullmatch(r"[0-9a-f]{32}", ids[2])
     failed = {r["index"]: r["error"] for r in results if r["error"] is not None}
     assert set(failed) == {1, 3, 4, 5}
     assert failed[1]["fields"][0]["path"] == "body.items.1.text"

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections import Counter
@@ -171,7 +172,10 @@ DEEP = st.builds(
     st.sampled_from([50, 500, 900, 990, 1_000, 1_100, 5_000, 20_000]),
     st.sampled_from(["list", "object"]),
 )
-KEYS = st.sampled_from(["text", "title", "id", "items", "explain", "version", "x"]) | TEXT
+KEYS = (
+    st.sampled_from(["text", "title", "id", "items", "explain", "version", "label", "note", "x"])
+    | TEXT
+)
 LEAF = st.none() | st.booleans() | st.integers() | st.floats() | TEXT | HUGE_NUMBERS
 JUNK = st.recursive(
     LEAF,
@@ -203,6 +207,16 @@ BODIES = {
     | JUNK
     | DEEP,
     "/v1/models/rollback": JUNK,
+    # Ids the classify bodies may have sent (a1, integers), labels known and not.
+    "/v1/feedback": st.fixed_dictionaries(
+        {
+            "id": TICKET_ID | JUNK,
+            "label": st.sampled_from(["水务", "市场监管", "新部门", "", " "]) | TEXT | JUNK,
+        },
+        optional={"note": TEXT | JUNK, "by": TEXT | JUNK, "allow_new_label": LEAF, "x": JUNK},
+    )
+    | JUNK
+    | DEEP,
 }
 # Bytes as sent: escaped JSON, JSON with raw lone surrogates (invalid UTF-8), cut-off JSON,
 # or random bytes.
@@ -211,6 +225,7 @@ REQUEST = st.sampled_from(
     # sampled_from favours the first entries a little: the two ticket endpoints alternate.
     ["/v1/classify", "/v1/classify/batch"] * 9
     + ["/v1/models/activate", "/v1/models/activate", "/v1/models/rollback", "/v1/models"]
+    + ["/v1/feedback"] * 2
 ).flatmap(
     lambda path: st.tuples(
         st.just(path),
@@ -225,6 +240,7 @@ STATUSES = {
     "/v1/models": {200},
     "/v1/models/activate": {200, 404, 409, 422},
     "/v1/models/rollback": {200, 404, 409},
+    "/v1/feedback": {200, 404, 422},
 }
 REQUESTS_PER_EXAMPLE = 25
 EXAMPLES = 420  # 10,500 requests
@@ -250,6 +266,15 @@ def _expected_id(item: Any) -> str | int | None:
             return None
         return value
     return None
+
+
+def _assert_id(given: Any, expected: str | int | None, *, answered: bool) -> None:
+    """The id sent, exactly; a ticket answered without one gets one from the ticket store."""
+    if expected is None and answered:
+        assert isinstance(given, str), given
+        assert re.fullmatch(r"[0-9a-f]{32}", given), given
+    else:
+        assert (type(given), given) == (type(expected), expected)
 
 
 def _assert_error(error: Any) -> None:
@@ -280,14 +305,12 @@ def _check(path: str, body: bytes | None, response: Any) -> None:
         return
     sent = _sent(body) if body is not None else None
     if path == "/v1/classify":
-        expected = _expected_id(sent)
-        assert (type(answer["id"]), answer["id"]) == (type(expected), expected), answer
+        _assert_id(answer["id"], _expected_id(sent), answered=True)
     elif path == "/v1/classify/batch":
         items = sent["items"]
         assert [item["index"] for item in answer["items"]] == list(range(len(items)))
         for raw, item in zip(items, answer["items"], strict=True):
-            expected = _expected_id(raw)
-            assert (type(item["id"]), item["id"]) == (type(expected), expected), (raw, item)
+            _assert_id(item["id"], _expected_id(raw), answered=item["error"] is None)
             if item["error"] is not None:
                 _assert_error(item["error"])
                 assert item["label"] is None
@@ -326,3 +349,4 @@ def test_ten_thousand_hostile_bodies_get_no_server_error(
     assert sum(sent.values()) >= 10_000, sent
     assert sent["/v1/classify"] >= 3_000, sent
     assert sent["/v1/classify/batch"] >= 3_000, sent
+    assert sent["/v1/feedback"] >= 500, sent

@@ -1,0 +1,1 @@
+"""Alembic migrations of the ticket store (``appeals store upgrade`` runs them)."""

@@ -1,0 +1,212 @@
+"""The store's background writer: requests hand it their answers and go on.
+
+Writing to the store never slows or fails a classify request. :meth:`StoreWriter.submit` puts
+answers on a bounded queue and returns at once; one thread per process masks them and writes
+them in batches. When the queue is full (the store is slower than the traffic, or down), new
+answers are dropped and counted; a batch the store refuses is retried a few times with a
+growing pause, then dropped and counted. The same thread applies the retention setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from nlp.errors import StoreError, StoreSchemaError
+from nlp.store.store import Answer, TicketStore, describe_url
+
+__all__ = ["StoreWriter"]
+
+logger = logging.getLogger(__name__)
+
+#: ``on_dropped(reason, count)``: ``queue_full``, ``store_error`` or ``schema``.
+DropHook = Callable[[str, int], None]
+
+
+class StoreWriter:
+    """Writes answers to ``store`` from a daemon thread.
+
+    ``capacity`` answers wait at most; a batch holds up to ``batch_size``. A batch that fails
+    is tried ``attempts`` times in all, ``retry_seconds`` apart, doubling up to 30 s.
+    ``retention_days``: tickets older than that are deleted every ``purge_interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        store: TicketStore,
+        *,
+        capacity: int = 10_000,
+        batch_size: int = 256,
+        attempts: int = 3,
+        retry_seconds: float = 0.5,
+        retention_days: float | None = None,
+        purge_interval: float = 3600.0,
+        on_written: Callable[[int], None] | None = None,
+        on_dropped: DropHook | None = None,
+    ) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.attempts = attempts
+        self.retry_seconds = retry_seconds
+        self.retention_days = retention_days
+        self.purge_interval = purge_interval
+        self.on_written = on_written
+        self.on_dropped = on_dropped
+        self.written = 0
+        self.dropped = 0
+        #: Why the store is not being written now (None while it is).
+        self.problem: str | None = "not started"
+        self._queue: queue.Queue[Answer] = queue.Queue(maxsize=capacity)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._opened = False
+        self._disabled = False
+        self._next_purge = 0.0
+
+    # ------------------------------------------------------------------ clients
+    def submit(self, answers: Sequence[Answer]) -> int:
+        """Queue ``answers`` without waiting; returns how many were queued (the rest were
+        dropped and counted)."""
+        queued = 0
+        for answer in answers:
+            try:
+                self._queue.put_nowait(answer)
+            except queue.Full:
+                self._drop("queue_full", len(answers) - queued)
+                break
+            queued += 1
+        return queued
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every queued answer is written or dropped (at most ``timeout``
+        seconds): whether it came to that."""
+        deadline = time.monotonic() + timeout
+        done = self._queue.all_tasks_done
+        with done:
+            while self._queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                done.wait(remaining)
+        return True
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    # ------------------------------------------------------------------ the thread
+    def start(self) -> StoreWriter:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Write what is queued (at most ``timeout`` seconds), then end the thread."""
+        if self._thread is None:
+            return
+        self.flush(timeout)
+        self._stop.set()
+        self._thread.join(timeout=timeout)
+        self._thread = None
+        self.store.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                self._maintain()
+                continue
+            batch = [first]
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _write(self, batch: list[Answer]) -> None:
+        pause = self.retry_seconds
+        for attempt in range(1, self.attempts + 1):
+            if self._disabled:
+                self._drop("schema", len(batch))
+                return
+            try:
+                self._ensure_open()
+                written = self.store.record(batch)
+            except StoreSchemaError as error:
+                self._disabled = True
+                self._trouble(str(error), level=logging.ERROR)
+                continue
+            except (StoreError, Exception) as error:  # the writer must outlive any surprise
+                self._trouble(str(error))
+                if attempt < self.attempts and not self._stop.wait(pause):
+                    pause = min(pause * 2, 30.0)
+                    continue
+                break
+            self.written += written
+            if self.problem is not None:
+                logger.info(
+                    "ticket store writable again",
+                    extra={"event": "store_ok", "store": describe_url(self.store.url)},
+                )
+            self.problem = None
+            if self.on_written is not None:
+                self.on_written(written)
+            return
+        self._drop("schema" if self._disabled else "store_error", len(batch))
+
+    def _ensure_open(self) -> None:
+        if not self._opened:
+            self.store.open(create=True)
+            self._opened = True
+
+    def _maintain(self) -> None:
+        """Between batches: open the store early (so a problem shows before traffic does)
+        and apply the retention setting."""
+        if self._disabled:
+            return
+        try:
+            self._ensure_open()
+            if self.problem == "not started":
+                self.problem = None
+            now = time.monotonic()
+            if self.retention_days is not None and now >= self._next_purge:
+                self._next_purge = now + self.purge_interval
+                deleted = self.store.purge_older_than(self.retention_days)
+                if deleted:
+                    logger.info(
+                        "tickets past retention deleted",
+                        extra={"event": "store_retention", "deleted": deleted},
+                    )
+        except StoreSchemaError as error:
+            self._disabled = True
+            self._trouble(str(error), level=logging.ERROR)
+        except Exception as error:
+            self._trouble(str(error))
+            self._stop.wait(min(self.retry_seconds * 4, 5.0))
+
+    def _trouble(self, reason: str, *, level: int = logging.WARNING) -> None:
+        if reason != self.problem:  # once per problem, not once per batch
+            logger.log(
+                level,
+                "ticket store unavailable; answers are not stored meanwhile",
+                extra={"event": "store_unavailable", "reason": reason},
+            )
+        self.problem = reason
+
+    def _drop(self, reason: str, count: int) -> None:
+        if count <= 0:
+            return
+        self.dropped += count
+        if self.on_dropped is not None:
+            self.on_dropped(reason, count)
