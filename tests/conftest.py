@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "appeals.csv"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+# store_url: the ticket-store tests on SQLite and on a real PostgreSQL server.
+pytest_plugins = ["tests.store_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def demo_frame() -> pd.DataFrame:
