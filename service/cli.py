@@ -380,6 +380,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.server import serve  # uvicorn: only `appeals serve` pays for it
 
     check_model_name(args.model)
+    _prepare_store(args)
     return serve(
         host=args.host,
         port=args.port,
@@ -387,6 +388,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         models_dir=args.models_dir,
         model_name=args.model,
     )
+
+
+def _prepare_store(args: argparse.Namespace) -> None:
+    """Before the workers start: create the ticket store's schema in an empty database (once,
+    not once per worker), and refuse to start on a schema this version cannot use. A store
+    that cannot be reached does not stop the service (classification never depends on it):
+    a warning says so, and the workers store answers once it is back."""
+    from nlp.errors import StoreSchemaError
+    from nlp.store import TicketStore, describe_url
+
+    url = _settings().store_location_in(args.models_dir)
+    if url is None:
+        return
+    try:
+        TicketStore(url).open(create=True).close()
+    except StoreSchemaError:
+        raise
+    except AppealRouterError as error:
+        print(
+            f"appeals serve: warning: {error}; serving without storing answers until "
+            f"{describe_url(url)} can be reached",
+            file=sys.stderr,
+        )
 
 
 # --------------------------------------------------------------------------- tag
@@ -503,6 +527,169 @@ def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+# --------------------------------------------------------------------------- store, feedback
+def _store_url(args: argparse.Namespace) -> str:
+    """``--store``, else APPEALS_STORE_URL, else the SQLite file the service keeps beside the
+    models (``--models-dir``); an error when the store is off."""
+    url = str(args.store) if args.store else _settings().store_location_in(args.models_dir)
+    if url is None:
+        raise DataError(
+            "the ticket store is off (APPEALS_STORE_URL=off); name one with --store URL"
+        )
+    return url
+
+
+def _open_store(args: argparse.Namespace, *, create: bool = False) -> Any:
+    from nlp.store import TicketStore
+
+    return TicketStore(_store_url(args)).open(create=create)
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    from nlp.store import TicketStore, describe_url
+
+    store = TicketStore(_store_url(args))
+    shown = describe_url(store.url)
+    if args.action == "upgrade":
+        before, after = store.upgrade()
+        done = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+        print(f"ticket store {shown}: {done} schema {after}")
+        return 0
+    if args.action == "status":
+        revision = store.revision()
+        head = store.head_revision()
+        counts = store.open(create=False).counts() if revision == head else {}
+        status = {"store": shown, "schema": revision, "code_schema": head, **counts}
+        if args.json:
+            _print_json(status)
+        else:
+            print("\n".join(f"{key}: {value}" for key, value in status.items()))
+        return 0 if revision == head else 1
+    # purge
+    store.open(create=False)
+    if args.older_than is not None:
+        deleted = store.purge_older_than(args.older_than)
+        print(f"deleted {deleted} ticket(s) answered more than {args.older_than:g} days ago")
+        return 0
+    ids = list(args.id or [])
+    if args.ids_file:
+        from nlp.io import read_table
+
+        frame = read_table(args.ids_file)
+        require = args.id_col
+        if require not in frame.columns:
+            raise DataError(
+                f"{args.ids_file}: no column {require!r}; the file has "
+                f"{', '.join(map(str, frame.columns))}; name it with --id-col"
+            )
+        ids += [str(value) for value in frame[require].tolist() if str(value).strip()]
+    if not ids:
+        raise DataError("name the tickets to delete: --id ID, --ids-file FILE or --older-than N")
+    deleted = store.purge(ids)
+    print(f"deleted {deleted} of {len(ids)} ticket(s) from {shown}")
+    if deleted < len(set(ids)):
+        print(f"{len(set(ids)) - deleted} id(s) were not stored (never answered, or purged)")
+    return 0
+
+
+def _known_labels(args: argparse.Namespace) -> list[str] | None:
+    """The departments the active version of ``--model`` knows (None with
+    ``--allow-new-label``: any department is taken)."""
+    if args.allow_new_label:
+        return None
+    from nlp.registry import parse_model_ref
+
+    registry = _registry(args)
+    name, version = parse_model_ref(args.model)
+    name = _known_model(registry, name)
+    if version is None:
+        pointer = registry.active(name)
+        if pointer is None:
+            raise ModelNotFoundError(
+                f"model {name!r} has no active version whose departments the corrections "
+                "could be checked against; activate one, or pass --allow-new-label"
+            )
+        version = pointer.version
+    labels: list[str] = registry.manifest(name, version).get("labels", [])
+    return labels
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    if args.action == "import":
+        return _feedback_import(args)
+    return _feedback_export(args)
+
+
+def _feedback_import(args: argparse.Namespace) -> int:
+    from nlp.io import read_table
+    from nlp.store.feedback import import_corrections
+    from nlp.tagging.output import write_frame
+
+    if args.file is None:
+        raise DataError("name the file of corrections: appeals feedback import FILE")
+    frame = read_table(args.file)
+    store = _open_store(args)
+    report = import_corrections(
+        store,
+        frame,
+        id_col=args.id_col,
+        label_col=args.label_col,
+        known_labels=_known_labels(args),
+        allow_new_label=args.allow_new_label,
+        source=f"import:{Path(args.file).name}"[:128],
+    )
+    rejects = None
+    if len(report.rejected):
+        rejects = Path(args.rejects or Path(args.file).with_suffix(".rejected.csv"))
+        write_frame(report.rejected, rejects)
+    summary = {
+        "rows": report.rows,
+        "stored": report.stored,
+        "rejected": len(report.rejected),
+        "rejects_file": str(rejects) if rejects else None,
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"{report.stored} of {report.rows} correction(s) stored")
+        if rejects is not None:
+            reasons = report.rejected["reason"].value_counts()
+            print(f"{len(report.rejected)} row(s) rejected, written with the reason to {rejects}:")
+            for reason, count in reasons.items():
+                print(f"  {count:>6}  {reason}")
+    return 1 if rejects is not None else 0
+
+
+def _feedback_export(args: argparse.Namespace) -> int:
+    from nlp.tagging.output import output_format, write_frame
+
+    if args.out is None:
+        raise DataError("name the output: appeals feedback export --out FILE (.csv, .parquet)")
+    output_format(args.out)  # an unknown extension fails before the database is read
+    store = _open_store(args)
+    if args.all:
+        frame = store.tickets(since=_day(args.since), until=_day(args.until))
+    else:
+        frame = store.corrections()
+    write_frame(frame, args.out)
+    what = "ticket(s)" if args.all else "correction(s)"
+    print(f"{len(frame)} {what} written to {args.out} (personal data masked)")
+    return 0
+
+
+def _day(value: str | None) -> Any:
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise DataError(
+            f"{value!r} is not a date; write it as 2026-12-01 or 2026-12-01T08:00"
+        ) from None
+
+
 def _data_columns(parser: argparse.ArgumentParser, *, labels: bool) -> None:
     parser.add_argument(
         "--text-col", default=None, help="column with the ticket body (default: 'text')"
@@ -517,6 +704,15 @@ def _data_columns(parser: argparse.ArgumentParser, *, labels: bool) -> None:
 
 
 _MODELS_DIR_HELP = "the model registry (default: APPEALS_MODELS_DIR, else models)"
+
+
+def _store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="the ticket store's URL (default: APPEALS_STORE_URL, else tickets.db in the "
+        "models folder)",
+    )
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -639,6 +835,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="model NAME to serve (default: APPEALS_MODEL_NAME, else default)",
     )
     serve.set_defaults(handler=cmd_serve)
+
+    store = commands.add_parser(
+        "store", help="the ticket store: create or upgrade its schema, status, delete tickets"
+    )
+    store.add_argument("action", choices=["upgrade", "status", "purge"])
+    _store_option(store)
+    store.add_argument("--models-dir", default=None, type=Path, help=_MODELS_DIR_HELP)
+    store.add_argument("--id", action="append", help="purge: a ticket id (repeat for more)")
+    store.add_argument("--ids-file", type=Path, help="purge: a file with a column of ids")
+    store.add_argument("--id-col", default="id", help="purge: the ids' column (default id)")
+    store.add_argument(
+        "--older-than", type=_positive_number, help="purge: every ticket older than N days"
+    )
+    store.add_argument("--json", action="store_true")
+    store.set_defaults(handler=cmd_store)
+
+    feedback = commands.add_parser(
+        "feedback", help="dispatchers' corrections: import them from a file, export them"
+    )
+    feedback.add_argument("action", choices=["import", "export"])
+    feedback.add_argument(
+        "file", nargs="?", type=Path, help="import: CSV, XLSX, Parquet or JSONL (id, department)"
+    )
+    _store_option(feedback)
+    _model_options(feedback)
+    feedback.add_argument("--id-col", default="id", help="import: the ticket ids' column")
+    feedback.add_argument(
+        "--label-col", default="label", help="import: the final departments' column"
+    )
+    feedback.add_argument(
+        "--allow-new-label",
+        action="store_true",
+        help="import: accept departments the model does not know",
+    )
+    feedback.add_argument(
+        "--rejects", type=Path, help="import: where rejected rows go (default FILE.rejected.csv)"
+    )
+    feedback.add_argument("--out", type=Path, help="export: .csv (for Excel), .parquet, .jsonl")
+    feedback.add_argument(
+        "--all", action="store_true", help="export: every stored ticket, not only the corrected"
+    )
+    feedback.add_argument("--since", help="export --all: answered from this date (UTC)")
+    feedback.add_argument("--until", help="export --all: answered before this date (UTC)")
+    feedback.add_argument("--json", action="store_true")
+    feedback.set_defaults(handler=cmd_feedback)
     return parser
 
 

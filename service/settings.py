@@ -155,11 +155,16 @@ class Settings(BaseSettings):
     def store_location(self) -> str | None:
         """The ticket store's URL (None: off). A secret: it may hold a password; show it
         through :func:`nlp.store.describe_url`."""
+        return self.store_location_in(self.models_dir)
+
+    def store_location_in(self, models_dir: Path) -> str | None:
+        """:attr:`store_location` for a registry at ``models_dir`` (the CLI's --models-dir):
+        unset, the store is ``tickets.db`` in that folder."""
         url = self.store_url.get_secret_value().strip() if self.store_url else ""
         if url.lower() in ("off", "none", "false", "0"):
             return None
         if not url:
-            return f"sqlite:///{(self.models_dir / 'tickets.db').absolute()}"
+            return f"sqlite:///{(Path(models_dir) / 'tickets.db').absolute()}"
         return url
 
     @property

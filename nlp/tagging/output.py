@@ -36,6 +36,7 @@ __all__ = [
     "output_format",
     "read_output",
     "to_arrow",
+    "write_frame",
     "write_output",
     "write_part",
 ]
@@ -121,6 +122,36 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, decimal.Decimal) and value.as_tuple().exponent == 0:
         return int(value)
     return str(value)
+
+
+def write_frame(
+    frame: pd.DataFrame, path: str | Path, *, csv_encoding: CsvEncoding = "utf-8-sig"
+) -> Path:
+    """Write a whole frame (an export, a queue) as ``path``'s extension says: CSV (with a BOM
+    by default, for Excel; lists as JSON text), JSON Lines or Parquet. Written to a
+    temporary file first, so a failed write leaves no half file."""
+    output = Path(path)
+    kind = output_format(output)
+    table = to_arrow(frame)
+
+    def write(temp: Path) -> None:
+        if kind == "parquet":
+            pq.write_table(table, temp)
+            return
+        encoding = csv_encoding if kind == "csv" else "utf-8"
+        with temp.open("w", encoding=encoding, newline="") as handle:
+            if kind == "jsonl":
+                for row in table.to_pylist():
+                    handle.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
+                return
+            text = frame.copy()
+            for name in text.columns:
+                if text[name].map(lambda v: isinstance(v, list | dict)).any():
+                    text[name] = [_as_text(v) for v in text[name].tolist()]
+            text.to_csv(handle, index=False)
+
+    fsync_write(output, write)
+    return output
 
 
 def write_part(table: pa.Table, path: Path) -> None:
