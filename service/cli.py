@@ -539,16 +539,16 @@ def _store_url(args: argparse.Namespace) -> str:
     return url
 
 
-def _open_store(args: argparse.Namespace, *, create: bool = False) -> Any:
+def cmd_store(args: argparse.Namespace) -> int:
     from nlp.store import TicketStore
 
-    return TicketStore(_store_url(args)).open(create=create)
+    with TicketStore(_store_url(args)) as store:
+        return _store_action(args, store)
 
 
-def cmd_store(args: argparse.Namespace) -> int:
-    from nlp.store import TicketStore, describe_url
+def _store_action(args: argparse.Namespace, store: Any) -> int:
+    from nlp.store import describe_url
 
-    store = TicketStore(_store_url(args))
     shown = describe_url(store.url)
     if args.action == "upgrade":
         before, after = store.upgrade()
@@ -615,12 +615,15 @@ def _known_labels(args: argparse.Namespace) -> list[str] | None:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    if args.action == "import":
-        return _feedback_import(args)
-    return _feedback_export(args)
+    from nlp.store import TicketStore
+
+    with TicketStore(_store_url(args)) as store:
+        if args.action == "import":
+            return _feedback_import(args, store)
+        return _feedback_export(args, store)
 
 
-def _feedback_import(args: argparse.Namespace) -> int:
+def _feedback_import(args: argparse.Namespace, store: Any) -> int:
     from nlp.io import read_table
     from nlp.store.feedback import import_corrections
     from nlp.tagging.output import write_frame
@@ -628,9 +631,8 @@ def _feedback_import(args: argparse.Namespace) -> int:
     if args.file is None:
         raise DataError("name the file of corrections: appeals feedback import FILE")
     frame = read_table(args.file)
-    store = _open_store(args)
     report = import_corrections(
-        store,
+        store.open(create=False),
         frame,
         id_col=args.id_col,
         label_col=args.label_col,
@@ -660,13 +662,13 @@ def _feedback_import(args: argparse.Namespace) -> int:
     return 1 if rejects is not None else 0
 
 
-def _feedback_export(args: argparse.Namespace) -> int:
+def _feedback_export(args: argparse.Namespace, store: Any) -> int:
     from nlp.tagging.output import output_format, write_frame
 
     if args.out is None:
         raise DataError("name the output: appeals feedback export --out FILE (.csv, .parquet)")
     output_format(args.out)  # an unknown extension fails before the database is read
-    store = _open_store(args)
+    store.open(create=False)
     if args.all:
         frame = store.tickets(since=_day(args.since), until=_day(args.until))
     else:

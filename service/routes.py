@@ -232,7 +232,7 @@ def feedback(body: FeedbackRequest, model: ModelDep, writer: WriterDep) -> dict[
     data of the next model. 404 for an id the store does not hold; 422 for a department the
     serving model does not know, unless ``allow_new_label``."""
     writer.flush(_FLUSH_SECONDS)
-    row = writer.store.set_final(
+    row = writer.opened_store().set_final(
         str(body.id),
         body.label,
         source="api",
@@ -263,7 +263,7 @@ def feedback(body: FeedbackRequest, model: ModelDep, writer: WriterDep) -> dict[
 )
 def purge_ticket(ticket_id: str, writer: WriterDep) -> dict[str, Any]:
     writer.flush(_FLUSH_SECONDS)  # an answer still queued would come back after the purge
-    if not writer.store.purge([ticket_id]):
+    if not writer.opened_store().purge([ticket_id]):
         raise UnknownTicketError(f"no stored ticket has id {ticket_id!r}; nothing to delete")
     return {"id": ticket_id, "deleted": True}
 
@@ -356,18 +356,27 @@ async def healthz() -> dict[str, str]:
     tags=["operations"],
     summary="Ready: 200 with the model version once it is loaded and warmed up, else 503",
 )
-async def readyz(holder: HolderDep) -> Any:
+async def readyz(holder: HolderDep, writer: OptionalWriterDep) -> Any:
     model, failure = holder.model, holder.last_failure
     reason = f"{failure.version or 'active version'} refused: {failure.reason}" if failure else None
     if reason is not None:
         reason = public_message(reason, holder.registry.root)
+    store = "off"
+    if writer is not None:
+        store = public_message(writer.problem, holder.registry.root) if writer.problem else "ok"
     if model is None:
-        body = {"status": "loading", "model": None, "reason": reason or "loading the model"}
+        body = {
+            "status": "loading",
+            "model": None,
+            "reason": reason or "loading the model",
+            "store": store,
+        }
         return JSONResponse(body, status_code=503)
     return {
         "status": "ready",
         "model": {"name": model.name, "version": model.version},
         "reason": reason,
+        "store": store,
     }
 
 

@@ -457,3 +457,9 @@ class ReadyResponse(BaseModel):
     status: str = Field(examples=["ready"])
     model: ModelRef | None = None
     reason: str | None = None
+    store: str = Field(
+        default="off",
+        description="the ticket store: ok, off, or why answers are not being stored now "
+        "(classification goes on either way)",
+        examples=["ok"],
+    )

@@ -230,6 +230,13 @@ class TicketStore:
 
     def upgrade(self) -> tuple[str | None, str]:
         """Migrate the schema to :meth:`head_revision`: (revision before, revision now)."""
+        try:
+            return self._upgrade()
+        except BaseException:
+            self.close()
+            raise
+
+    def _upgrade(self) -> tuple[str | None, str]:
         from alembic import command
 
         before = self.revision()
@@ -258,16 +265,30 @@ class TicketStore:
                 "point APPEALS_STORE_URL at another database"
             ) from None
 
+    def __enter__(self) -> TicketStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def open(self, *, create: bool = True) -> TicketStore:
         """Check the schema: create it in an empty database (``create``), refuse an older one
-        (run ``appeals store upgrade``) or a newer one. Returns the store."""
+        (run ``appeals store upgrade``) or a newer one. Returns the store; on an error its
+        connections are closed."""
+        try:
+            return self._open(create=create)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, *, create: bool) -> TicketStore:
         revision = self.revision()
         head = self.head_revision()
         if revision == head:
             return self
         if revision is None and create:
             try:
-                self.upgrade()
+                self._upgrade()
             except StoreError:
                 # Another worker may have created it meanwhile; then the check passes.
                 if self.revision() != head:

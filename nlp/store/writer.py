@@ -58,11 +58,12 @@ class StoreWriter:
         self.written = 0
         self.dropped = 0
         #: Why the store is not being written now (None while it is).
-        self.problem: str | None = "not started"
+        self.problem: str | None = "opening the store"
         self._queue: queue.Queue[Answer] = queue.Queue(maxsize=capacity)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._opened = False
+        self._open_lock = threading.Lock()
         self._disabled = False
         self._next_purge = 0.0
 
@@ -96,6 +97,12 @@ class StoreWriter:
     @property
     def pending(self) -> int:
         return self._queue.qsize()
+
+    def opened_store(self) -> TicketStore:
+        """The store, its schema checked (created in an empty database): for the requests
+        that read or change it directly (feedback, purges). Raises what opening raises."""
+        self._ensure_open()
+        return self.store
 
     # ------------------------------------------------------------------ the thread
     def start(self) -> StoreWriter:
@@ -166,9 +173,12 @@ class StoreWriter:
         self._drop("schema" if self._disabled else "store_error", len(batch))
 
     def _ensure_open(self) -> None:
-        if not self._opened:
-            self.store.open(create=True)
-            self._opened = True
+        if self._opened:
+            return
+        with self._open_lock:
+            if not self._opened:
+                self.store.open(create=True)
+                self._opened = True
 
     def _maintain(self) -> None:
         """Between batches: open the store early (so a problem shows before traffic does)
@@ -177,7 +187,7 @@ class StoreWriter:
             return
         try:
             self._ensure_open()
-            if self.problem == "not started":
+            if self.problem == "opening the store":
                 self.problem = None
             now = time.monotonic()
             if self.retention_days is not None and now >= self._next_purge:

