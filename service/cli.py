@@ -187,6 +187,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     frame = read_tables(args.data)
     eval_frame = read_tables(args.eval) if args.eval else None
     feedback = read_feedback(args.feedback) if args.feedback is not None else None
+    # Trained on corrections, the candidate is put beside the model in service (loaded now:
+    # one that cannot be loaded fails the command before the training, not after).
+    current = None
+    if feedback is not None and registry.active(args.name) is not None:
+        current = registry.load(args.name)
     text_col, title_col = _columns(frame, args)
     config = TrainConfig(
         text_col=text_col,
@@ -206,12 +211,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = replace(config, feedback_holdout=args.feedback_holdout)
     result = train(frame, config, eval_frame=eval_frame, name=args.name, feedback=feedback)
     metrics = result.evaluation.to_dict()
-    # Trained on corrections: the gate puts the candidate beside the model in service, on
-    # the usual rows and on the held-out corrections, and --activate needs it to pass.
-    review, current_version = None, None
-    if feedback is not None and registry.active(args.name) is not None:
-        current = registry.load(args.name)
-        review, current_version = review_candidate(current, result), current.version
+    # The gate compares on the usual rows and on the held-out corrections; --activate
+    # needs it to pass.
+    review = None if current is None else review_candidate(current, result)
+    current_version = None if current is None else current.version
     data = {**result.data, "files": [str(p) for p in args.data]}
     if "feedback" in data:
         data["feedback"] = {**data["feedback"], "source": _feedback_source(args.feedback)}

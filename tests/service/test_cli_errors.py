@@ -121,6 +121,11 @@ CASES = {
     "train-feedback-weight-alone": Case(
         ["train", DEMO, "--feedback-weight", "3"], "add --feedback SOURCE"
     ),
+    "train-feedback-damaged-active-model": Case(
+        ["train", DEMO, "--feedback", "{tmp}/fb_ok.csv"],
+        "manifest.json is not valid JSON",
+        setup="damaged-manifest",
+    ),
     # ------------------------------------------------------------------ evaluate
     "evaluate-missing-file": Case(["evaluate", "{tmp}/missing.csv"], "no such file"),
     "evaluate-unknown-format": Case(["evaluate", "{tmp}/notes.txt"], "unknown input format"),
@@ -311,6 +316,7 @@ def workdir(tmp_path: Path, demo_frame: pd.DataFrame, monkeypatch: pytest.Monkey
     (tmp_path / "fb_blank.csv").write_bytes(b"")
     corrections.to_json(tmp_path / "fb_new.jsonl", orient="records", lines=True)
     corrections.assign(id="", label="水务").to_csv(tmp_path / "fb_noid.csv", index=False)
+    corrections.assign(label="水务").to_csv(tmp_path / "fb_ok.csv", index=False)
     return tmp_path
 
 
