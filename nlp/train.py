@@ -351,16 +351,10 @@ def read_feedback(source: str | Path) -> pd.DataFrame:
     (CSV, Excel, JSON Lines, Parquet, as ``appeals feedback export`` writes) with the
     columns ``id, text, title, label``."""
     if "://" in str(source):
-        try:  # the store's database libraries: only when asked
-            from nlp.store import TicketStore
-        except ImportError as error:
-            raise DataError(
-                f"corrections from a ticket store need nlp.store, which cannot be imported "
-                f"here ({error}); export the corrections to a file and give that file"
-            ) from error
-        store = TicketStore(str(source))
-        store.open()
-        return store.corrections()
+        from nlp.store import TicketStore
+
+        with TicketStore(str(source)) as store:
+            return store.open(create=False).corrections()
     from nlp.io import read_table
 
     frame = read_table(source)

@@ -150,13 +150,16 @@ def _columns(frame: Any, args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 # --------------------------------------------------------------------------- train
+#: ``appeals train --feedback`` alone: the corrections in the service's ticket store.
+_THE_STORE = "\0store"
+
+
 def _feedback_source(source: str) -> str:
     """What the manifest records of ``--feedback``: a file's path; for a store, its URL
     without the password."""
-    if "://" not in source:
-        return source
-    scheme, _, rest = source.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}" if "@" in rest else source
+    from nlp.store import describe_url
+
+    return describe_url(source) if "://" in source else source
 
 
 def _check_feedback_options(args: argparse.Namespace) -> None:
@@ -184,6 +187,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     registry.check_can_save(args.name)  # a bad name or registry fails now, not after training
     report_dir = _report_dir(args)
     _check_feedback_options(args)
+    if args.feedback == _THE_STORE:
+        args.feedback = _store_url(args)
     frame = read_tables(args.data)
     eval_frame = read_tables(args.eval) if args.eval else None
     feedback = read_feedback(args.feedback) if args.feedback is not None else None
@@ -646,7 +651,8 @@ def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
 def _store_url(args: argparse.Namespace) -> str:
     """``--store``, else APPEALS_STORE_URL, else the SQLite file the service keeps beside the
     models (``--models-dir``); an error when the store is off."""
-    url = str(args.store) if args.store else _settings().store_location_in(args.models_dir)
+    given = getattr(args, "store", None)
+    url = str(given) if given else _settings().store_location_in(args.models_dir)
     if url is None:
         raise DataError(
             "the ticket store is off (APPEALS_STORE_URL=off); name one with --store URL"
@@ -877,11 +883,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--feedback",
+        nargs="?",
+        const=_THE_STORE,
         default=None,
         metavar="SOURCE",
-        help="dispatchers' corrections as extra training data: a file (CSV, XLSX, JSONL, "
-        "Parquet; columns id, text, title, label) or a ticket store URL; with an active model, "
-        "--activate then needs the promotion gate to pass, held-out corrections included",
+        help="dispatchers' corrections as extra training data: alone, the service's ticket "
+        "store (APPEALS_STORE_URL, else tickets.db in the models folder); or a ticket store "
+        "URL; or a file (CSV, XLSX, JSONL, Parquet; columns id, text, title, label, as "
+        "'appeals feedback export' writes); with an active model, --activate then needs the "
+        "promotion gate to pass, held-out corrections included",
     )
     train.add_argument(
         "--feedback-weight",

@@ -159,3 +159,36 @@ def test_store_commands_say_when_the_store_is_off_or_unreachable(
     code, _, err = run(capsys, "feedback", "export", "--out", tmp_path / "x.xlsx", "--store", "x")
     assert code == 2
     assert "unknown output format" in err
+
+
+def test_train_on_the_stores_corrections(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    """`appeals train DATA --feedback` alone reads the corrections of the service's store
+    (APPEALS_STORE_URL), and the new version's manifest says how many it used."""
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo" / "appeals.csv"
+    rows = pd.read_csv(demo, dtype=str, keep_default_na=False).sample(12, random_state=0)
+    ids = [f"c{i}" for i in range(len(rows))]
+    prediction = Prediction("水务", 0.5, [("水务", 0.5)], True, "low confidence")
+    with TicketStore(store_url).open() as store:
+        store.record(
+            [
+                Answer(i, text, None, "default", "v1", prediction, utc_now())
+                for i, text in zip(ids, rows["text"], strict=True)
+            ]
+        )
+        for ticket_id, label in zip(ids, rows["label"], strict=True):
+            store.set_final(ticket_id, label, source="api")
+    monkeypatch.setenv("APPEALS_STORE_URL", store_url)
+    models = tmp_path / "models"
+    code, out, err = run(capsys, "train", demo, "--models-dir", models, "--feedback", "--json")
+    assert code == 0, err
+    used = json.loads(out)["data"]["feedback"]
+    assert used["rows"] == 12
+    assert used["used"] + used["held_out"] == 12
+    assert "appeals:appeals@" not in used["source"]  # the password stays out of the manifest
+    manifest = Registry(models).manifest("default", "v1")
+    assert manifest["data"]["feedback"]["rows"] == 12
