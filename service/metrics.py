@@ -68,7 +68,8 @@ STORE_WRITTEN = Counter(
 STORE_DROPPED = Counter(
     "appeals_store_dropped_total",
     "Answers not stored: queue_full (the store is slower than the traffic), store_error "
-    "(unreachable after retries), schema (the store's schema does not fit this version)",
+    "(unreachable after retries), schema (the store's schema does not fit this version), "
+    "refused (the database refused that answer; the rest of its batch was stored)",
     ["reason"],
 )
 FEEDBACK = Counter(

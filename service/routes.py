@@ -10,6 +10,7 @@ with one GIL, so the pool adds no parallelism for it either.
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,9 @@ def classify_batch(
 #: Seconds a feedback request waits for the answers still queued for the store (a ticket
 #: answered a moment ago may not be written yet).
 _FLUSH_SECONDS = 2.0
+#: Pauses before looking an unknown id up again: with several workers, the one that answered
+#: the ticket a moment ago may not have written it yet (its writer needs milliseconds).
+_OTHER_WORKERS = (0.1, 0.4)
 
 
 @router.post(
@@ -232,15 +236,23 @@ def feedback(body: FeedbackRequest, model: ModelDep, writer: WriterDep) -> dict[
     data of the next model. 404 for an id the store does not hold; 422 for a department the
     serving model does not know, unless ``allow_new_label``."""
     writer.flush(_FLUSH_SECONDS)
-    row = writer.opened_store().set_final(
-        str(body.id),
-        body.label,
-        source="api",
-        by=body.by,
-        note=body.note,
-        known_labels=model.labels,
-        allow_new_label=body.allow_new_label,
-    )
+    store = writer.opened_store()
+    for wait in (*_OTHER_WORKERS, None):
+        try:
+            row = store.set_final(
+                str(body.id),
+                body.label,
+                source="api",
+                by=body.by,
+                note=body.note,
+                known_labels=model.labels,
+                allow_new_label=body.allow_new_label,
+            )
+            break
+        except UnknownTicketError:
+            if wait is None:
+                raise
+            time.sleep(wait)  # another worker may have answered it a moment ago
     agreed = row["final_label"] == row["label"]
     metrics.observe_feedback(row["model_version"], agreed=agreed)
     return {

@@ -22,9 +22,11 @@ from sqlalchemy import (
 
 __all__ = ["MAX_ID_CHARS", "MAX_LABEL_CHARS", "metadata", "tickets"]
 
-#: The longest ticket id (characters), as the API accepts it.
-MAX_ID_CHARS = 128
-#: The longest department name (characters).
+#: The longest ticket id (characters): the API's 128 characters, or an integer of 128 digits
+#: and its sign.
+MAX_ID_CHARS = 160
+#: The longest department name a person may give (characters); a model's own labels are
+#: stored whatever their length.
 MAX_LABEL_CHARS = 128
 
 metadata = MetaData()
@@ -43,13 +45,13 @@ tickets = Table(
     Column("title", Text, nullable=True),
     Column("model_name", String(64), nullable=False),
     Column("model_version", String(64), nullable=False),
-    Column("label", String(MAX_LABEL_CHARS), nullable=False),
+    Column("label", Text, nullable=False),
     Column("confidence", Float, nullable=False),
     Column("margin", Float, nullable=False),
     Column("top_k", JSON, nullable=False),
     Column("needs_review", Boolean, nullable=False),
     Column("review_codes", JSON, nullable=False),
-    Column("final_label", String(MAX_LABEL_CHARS), nullable=True),
+    Column("final_label", Text, nullable=True),
     Column("final_source", String(128), nullable=True),
     Column("final_by", String(128), nullable=True),
     Column("final_note", Text, nullable=True),

@@ -93,7 +93,7 @@ class Answer:
         scores = [score for _, score in prediction.top_k]
         margin = scores[0] - scores[1] if len(scores) > 1 else scores[0] if scores else 0.0
         return {
-            "id": self.id,
+            "id": ticket_key(self.id),
             "answered_at": self.answered_at,
             "text": normalise(self.text) if self.text else "",
             "title": normalise(self.title) if self.title else None,
@@ -314,7 +314,7 @@ class TicketStore:
             return 0
         # One row per id (the newest answer): PostgreSQL refuses to update a row twice in
         # one statement.
-        rows = list({answer.id: answer.row() for answer in answers}.values())
+        rows = list({ticket_key(answer.id): answer.row() for answer in answers}.values())
         with self._connect(write=True) as connection:
             insert = self._insert()
             statement = insert(tickets)
@@ -359,7 +359,7 @@ class TicketStore:
             "final_note": _clip(normalise(note), _MAX_NOTE_CHARS) if note else None,
             "corrected_at": at or utc_now(),
         }
-        key = str(ticket_id)
+        key = ticket_key(ticket_id)
         with self._connect(write=True) as connection:
             done = connection.execute(update(tickets).where(tickets.c.id == key).values(values))
             if done.rowcount == 0:
@@ -404,7 +404,7 @@ class TicketStore:
 
     def purge(self, ticket_ids: Iterable[str]) -> int:
         """Delete these tickets (a resident's deletion request): how many were deleted."""
-        ids = [str(ticket_id) for ticket_id in ticket_ids]
+        ids = [ticket_key(ticket_id) for ticket_id in ticket_ids]
         deleted = 0
         with self._connect(write=True) as connection:
             for start in range(0, len(ids), _CHUNK):
@@ -429,7 +429,8 @@ class TicketStore:
     def get(self, ticket_id: str) -> dict[str, Any] | None:
         """The stored row of one ticket, or None."""
         with self._connect(write=False) as connection:
-            row = connection.execute(select(tickets).where(tickets.c.id == str(ticket_id))).first()
+            key = ticket_key(ticket_id)
+            row = connection.execute(select(tickets).where(tickets.c.id == key)).first()
         return dict(row._mapping) if row is not None else None
 
     def tickets(
@@ -529,6 +530,8 @@ def check_label(
     if not isinstance(label, str) or not label.strip():
         raise UnknownLabelError(f"the department must be a non-empty text, not {label!r}")
     label = label.strip()
+    if any(ord(character) < 32 for character in label):
+        raise UnknownLabelError("the department must not hold control characters")
     if len(label) > MAX_LABEL_CHARS:
         raise UnknownLabelError(f"the department is longer than {MAX_LABEL_CHARS} characters")
     if known_labels is not None and label not in known_labels and not allow_new_label:
@@ -544,10 +547,17 @@ def check_ticket_id(ticket_id: object) -> str:
     """A ticket id as the store keys it (integers as their digits)."""
     if isinstance(ticket_id, bool) or not isinstance(ticket_id, str | int):
         raise DataError(f"a ticket id is a text or an integer, not {ticket_id!r}")
-    key = str(ticket_id).strip()
+    key = ticket_key(ticket_id).strip()
     if not key or len(key) > MAX_ID_CHARS:
         raise DataError(f"a ticket id has 1 to {MAX_ID_CHARS} characters, not {len(key)}")
     return key
+
+
+def ticket_key(ticket_id: object) -> str:
+    """How the store keys a ticket id: its text (an integer as its digits), a NUL character
+    (which PostgreSQL cannot hold in text) as U+FFFD, so that every id the API accepts can
+    be stored and found again."""
+    return str(ticket_id).replace("\x00", "\ufffd")
 
 
 def _clip(value: str | None, limit: int) -> str | None:

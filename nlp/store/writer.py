@@ -22,7 +22,8 @@ __all__ = ["StoreWriter"]
 
 logger = logging.getLogger(__name__)
 
-#: ``on_dropped(reason, count)``: ``queue_full``, ``store_error`` or ``schema``.
+#: ``on_dropped(reason, count)``: ``queue_full``, ``store_error``, ``schema`` or ``refused``
+#: (the database refused that answer alone; the others of its batch were written).
 DropHook = Callable[[str, int], None]
 
 
@@ -155,6 +156,8 @@ class StoreWriter:
                 self._trouble(str(error), level=logging.ERROR)
                 continue
             except (StoreError, Exception) as error:  # the writer must outlive any surprise
+                if len(batch) > 1 and self._write_singly(batch):
+                    return
                 self._trouble(str(error))
                 if attempt < self.attempts and not self._stop.wait(pause):
                     pause = min(pause * 2, 30.0)
@@ -171,6 +174,28 @@ class StoreWriter:
                 self.on_written(written)
             return
         self._drop("schema" if self._disabled else "store_error", len(batch))
+
+    def _write_singly(self, batch: list[Answer]) -> bool:
+        """After a batch failed: one answer at a time, so that one answer the database
+        refuses does not cost the others. False when none could be written (the store is
+        down: the batch is retried as a whole)."""
+        written, refused = 0, 0
+        for answer in batch:
+            try:
+                written += self.store.record([answer])
+            except Exception as error:
+                if written == 0 and refused == 1:
+                    return False  # the first two fail too: the store, not the answers
+                refused += 1
+                logger.warning(
+                    "the ticket store refused an answer",
+                    extra={"event": "store_refused", "reason": str(error)},
+                )
+        self.written += written
+        if self.on_written is not None and written:
+            self.on_written(written)
+        self._drop("refused", refused)
+        return True
 
     def _ensure_open(self) -> None:
         if self._opened:

@@ -357,3 +357,34 @@ def test_a_store_with_a_newer_schema_drops_and_says_why(store_url: str) -> None:
     assert writer.problem is not None
     assert "9999" in writer.problem
     writer.stop()
+
+
+def test_one_answer_the_database_refuses_costs_only_itself(store: TicketStore) -> None:
+    """An answer the database cannot hold (here: a label longer than PostgreSQL's limit for
+    the model name column) is dropped alone, counted as refused; its batch is stored."""
+    dropped: list[tuple[str, int]] = []
+    writer = StoreWriter(
+        TicketStore(store.url), on_dropped=lambda reason, count: dropped.append((reason, count))
+    ).start()
+    answers = [answer(f"t{i}") for i in range(10)]
+    bad = answer("bad", model_name="m" * 100)  # the column holds 64 characters
+    writer.submit([*answers[:5], bad, *answers[5:]])
+    assert writer.flush(30)
+    stored = set(store.tickets()["id"])
+    if store.engine.dialect.name == "postgresql":
+        assert stored == {f"t{i}" for i in range(10)}
+        assert dropped == [("refused", 1)]
+    else:  # SQLite does not enforce lengths: everything is stored
+        assert stored == {f"t{i}" for i in range(10)} | {"bad"}
+    writer.stop()
+
+
+def test_ids_with_any_character_the_api_accepts_are_stored_and_found(store: TicketStore) -> None:
+    weird = ["a\x00b", "-" + "9" * 128, "工单 #1/2?x=1", "😀" * 40, "' OR 1=1 --"]
+    store.record([answer(ticket_id) for ticket_id in weird])
+    for ticket_id in weird:
+        assert store.get(ticket_id) is not None, ticket_id
+        store.set_final(ticket_id, "交通运输", source="api")
+    assert store.purge(weird) == len(weird)
+    with pytest.raises(UnknownLabelError, match="control characters"):
+        store.set_final("x", "交通\x00运输", source="api")
