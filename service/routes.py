@@ -266,7 +266,7 @@ def feedback(body: FeedbackRequest, model: ModelDep, writer: WriterDep) -> dict[
 
 
 @router.delete(
-    "/v1/tickets/{ticket_id}",
+    "/v1/tickets/{ticket_id:path}",
     response_model=PurgeResponse,
     dependencies=[AdminKey],
     responses=_errors(401, 403, 404, 503),
