@@ -22,6 +22,8 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         sample_frame,
         split_by_column,
     )
+    from nlp.analysis.labelling import label_queue
+    from nlp.analysis.monitor import daily_summary, drift_alerts, training_distribution
     from nlp.analysis.review import (
         export_review_queue,
         highlight_terms,
@@ -84,6 +86,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "personal_data_counts",
         "sample_frame",
         "split_by_column",
+    ),
+    "nlp.analysis.labelling": ("label_queue",),
+    "nlp.analysis.monitor": (
+        "daily_summary",
+        "drift_alerts",
+        "training_distribution",
     ),
     "nlp.analysis.review": (
         "export_review_queue",
@@ -213,7 +221,9 @@ __all__ = [
     "compare",
     "compose_document",
     "count_personal_data",
+    "daily_summary",
     "distinctive_terms",
+    "drift_alerts",
     "ensure_active_model",
     "evaluate",
     "evaluate_probabilities",
@@ -221,6 +231,7 @@ __all__ = [
     "export_review_queue",
     "find_duplicates",
     "highlight_terms",
+    "label_queue",
     "length_stats",
     "mask_personal_data",
     "normalise",
@@ -242,6 +253,7 @@ __all__ = [
     "tag_file",
     "tag_frame",
     "train",
+    "training_distribution",
 ]
 
 
