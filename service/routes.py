@@ -289,19 +289,10 @@ def feedback_queue(
     answered with a department dispatchers often correct; near-duplicates left out (each
     item counts those it stands for). Text and title are masked. Give each its department
     with ``POST /v1/feedback``."""
-    import pandas as pd
-
     from nlp.analysis.labelling import label_queue
-    from nlp.store import ANSWER_COLUMNS
 
     writer.flush(_FLUSH_SECONDS)  # include the tickets answered a moment ago
-    store = writer.store
-    # No schema yet: the writer has not stored anything (it creates the schema in its own
-    # thread; Alembic must not run in two threads at once). An empty queue, not a 503.
-    if store.revision() is None:
-        tickets = pd.DataFrame(columns=list(ANSWER_COLUMNS))
-    else:
-        tickets = store.tickets()
+    tickets = writer.opened_store().tickets()
     queue = label_queue(tickets, limit=limit, since=since)
     items = queue.drop(columns="label").to_dict(orient="records")
     for item in items:
