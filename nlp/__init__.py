@@ -49,6 +49,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     )
     from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
     from nlp.io import read_table, read_tables
+    from nlp.location import Gazetteer, Location, Mention, locate
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
     from nlp.promotion import (
         CandidateReview,
@@ -62,6 +63,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         review_candidate,
     )
     from nlp.registry import ActivePointer, Registry, parse_model_ref
+    from nlp.routing import Dispatch, RoutingTable, Unit
     from nlp.segment import DEFAULT_USER_DICT, Segmenter
     from nlp.tagging.frame import OUTPUT_COLUMNS, tag_frame
     from nlp.tagging.run import TagSummary, tag_file
@@ -117,6 +119,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "read_table",
         "read_tables",
     ),
+    "nlp.location": (
+        "Gazetteer",
+        "Location",
+        "Mention",
+        "locate",
+    ),
     "nlp.features": (
         "CharNgramVectorizer",
         "DocumentVectorizer",
@@ -145,6 +153,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ActivePointer",
         "Registry",
         "parse_model_ref",
+    ),
+    "nlp.routing": (
+        "Dispatch",
+        "RoutingTable",
+        "Unit",
     ),
     "nlp.segment": (
         "DEFAULT_USER_DICT",
@@ -186,9 +199,13 @@ __all__ = [
     "CharNgramVectorizer",
     "Comparison",
     "DataError",
+    "Dispatch",
     "DocumentVectorizer",
     "Evaluation",
     "GateDecision",
+    "Gazetteer",
+    "Location",
+    "Mention",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "Prediction",
@@ -198,6 +215,7 @@ __all__ = [
     "Registry",
     "ReviewPolicy",
     "RoutingModel",
+    "RoutingTable",
     "Scored",
     "Segmenter",
     "TagSummary",
@@ -205,6 +223,7 @@ __all__ = [
     "TextNormaliser",
     "TrainConfig",
     "TrainResult",
+    "Unit",
     "UnsupportedFormatError",
     "WordNgramVectorizer",
     "build_pipeline",
@@ -222,6 +241,7 @@ __all__ = [
     "find_duplicates",
     "highlight_terms",
     "length_stats",
+    "locate",
     "mask_personal_data",
     "normalise",
     "normalise_aligned",
