@@ -478,7 +478,8 @@ _MASKED = re.compile(
 # Places the gazetteer does not know, told by their ending.
 _ENDING = re.compile(
     r"(?:小区|花园|家园|新村|公寓|大厦|广场|商场|市场|菜场|公园|医院|卫生院|诊所|小学|中学|"
-    r"幼儿园|学校|大学|村|路|大道|街|巷|苑|府|湾|园)"
+    r"幼儿园|学校|大学|超市|饭店|酒店|宾馆|餐厅|大排档|药店|药房|加油站|"
+    r"村|路|大道|街|巷|苑|府|湾|园)"
 )
 _NAME_STOP = frozenset(
     "的在住是我你他她们这那个了和与及到从向往对把被让给有没不也都就还又很太请于去来说要想能会"
@@ -725,15 +726,39 @@ def _context(candidates: Sequence[_Candidate], skip: _Candidate) -> set[str]:
 # ----------------------------------------------------------------------------- the front door
 
 
+@dataclass(frozen=True, slots=True)
+class _SameLength:
+    """A normal form whose characters stand where the original's do."""
+
+    text: str
+    original: str
+
+    def original_span(self, start: int, end: int) -> tuple[int, int] | None:
+        return (start, end) if 0 <= start < end <= len(self.text) else None
+
+
+def _normal_form(text: str) -> AlignedText | _SameLength:
+    """``text`` width-folded and simplified, as :func:`nlp.text.normalise` does. Most tickets
+    keep their length, so each character stays where it was (a quarter of the cost of
+    :func:`nlp.text.normalise_aligned`); markup, or a fold that changes the length (an
+    invisible character dropped, ㎡ unfolded), takes the aligned path. Personal data need not
+    be masked here: a phone number is no place, and nothing of the text is logged."""
+    if "<" not in text and "&" not in text:
+        normal = to_simplified(fold_width(text))
+        if len(normal) == len(text):
+            return _SameLength(normal, text)
+    return normalise_aligned(text)
+
+
 def locate(text: str, title: str | None = None, *, gazetteer: Gazetteer) -> Location:
     """Every place mention of the ticket (``title`` first, then ``text``), and the gazetteer
     path of the place its problem is at (see the module's documentation for the order in
     which mentions are chosen). Never raises on any string: a ticket that names no place the
     gazetteer knows gets empty fields."""
-    fields: list[tuple[str, AlignedText]] = []
+    fields: list[tuple[str, AlignedText | _SameLength]] = []
     if title:
-        fields.append(("title", normalise_aligned(title)))
-    fields.append(("text", normalise_aligned(text or "")))
+        fields.append(("title", _normal_form(title)))
+    fields.append(("text", _normal_form(text or "")))
     candidates: list[_Candidate] = []
     for name, aligned in fields:
         normal = aligned.text
