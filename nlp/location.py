@@ -173,10 +173,14 @@ def _national_divisions() -> tuple[tuple[str, str, str], ...]:
 
 # Names in the table that are words or placeholders rather than places.
 _NOT_NAMES = frozenset({"市辖区", "省直辖县级行政区划", "自治区直辖县级行政区划", "县"})
-# Short city names that are everyday words or common road names (安康 in 祝您安康, 中山路).
+# Short city names that are everyday words or common road names (安康 in 祝您安康, 中山路,
+# 开封 in 已开封不退, 三明治, 白银首饰, 来宾, 日照时间).
 _SHORT_NAME_WORDS = frozenset(
-    {"安康", "大同", "黄山", "白山", "中山", "长治", "吉安", "永州", "平凉", "通化", "本溪"}
-)
+    {
+        "安康", "大同", "黄山", "白山", "中山", "长治", "吉安", "永州", "平凉", "通化", "本溪",
+        "开封", "三明", "白银", "来宾", "海口", "普洱", "日照", "朝阳", "大庆",
+    }
+)  # fmt: skip
 _PROVINCE_SUFFIX = re.compile(r"(?:省|市|特别行政区|壮族自治区|回族自治区|维吾尔自治区|自治区)$")
 
 
@@ -479,13 +483,30 @@ _MASKED = re.compile(
 _ENDING = re.compile(
     r"(?:小区|花园|家园|新村|公寓|大厦|广场|商场|市场|菜场|公园|医院|卫生院|诊所|小学|中学|"
     r"幼儿园|学校|大学|超市|饭店|酒店|宾馆|餐厅|大排档|药店|药房|加油站|"
-    r"村|路|大道|街|巷|苑|府|湾|园)"
+    r"村|路(?<!线路)(?!线)|大道|街|巷|苑|府(?<!政府)|湾|园)"
 )
 _NAME_STOP = frozenset(
     "的在住是我你他她们这那个了和与及到从向往对把被让给有没不也都就还又很太请于去来说要想能会"
     "里上下中前后边旁门口每天晚早年月日号楼栋单元室期小大条段些所一"
     "，。、；：！？,.;:!?()（）【】[]\"'“”‘’ \n\t"
 )
+# Words that start a phrase ending like a place without naming one (民办幼儿园, 附近村,
+# 导致小区): skipped before the name; what is left must still be two characters.
+_GENERIC_PREFIX = re.compile(
+    r"(?:民办|公办|公立|私立|培训|农村|附近|周边|周围|全体|部分|当地|本组|本村|导致|管理|居民|"
+    r"严禁|非法|合格|安置|闲置|乡镇|新农|主义|整个|各个|其他|其它|所有|普通|正规|无证|公共|老旧|"
+    r"高档|商品|小型|大型|相关|有关|这些|那些|一些|多个|几个|每个|好几个|发展|希望|规划|建设|"
+    r"美丽|房地产|派位|快速|群众)+"
+)
+# Everyday words with a place ending.
+_GENERIC_PLACES = ("走投无路", "自谋生路", "十字路", "水泥路", "铁路", "公路", "新农村", "入园")
+
+
+def _skip_generic(text: str, start: int, stop: int) -> int:
+    match = _GENERIC_PREFIX.match(text, start, stop)
+    return match.end() if match else start
+
+
 _VAGUE = re.compile(
     r"(?:我家|我们家|我们|咱们|我们这|我们那)(?:楼下|楼上|隔壁|门口|小区|村|这条街|那条街|这栋楼|"
     r"单元|附近|那边|这边)(?:的[\u4e00-\u9fff]{1,4}?(?:店|摊|厂|馆))?"
@@ -552,7 +573,8 @@ def _tokens(text: str, gazetteer: Gazetteer) -> list[_Token]:
             if char in _NAME_STOP or not ("\u4e00" <= char <= "\u9fff"):
                 break
             start -= 1
-        if match.start() - start >= 2:
+        start = _skip_generic(text, start, match.start())
+        if match.start() - start >= 2 and not text[start:end].endswith(_GENERIC_PLACES):
             extra.append(_Token(start, end, "named"))
             covered[start:end] = b"\1" * (end - start)
     found.extend(extra)

@@ -156,6 +156,21 @@ def test_unresolved(gazetteer: Gazetteer, text: str) -> None:
     assert not location.resolved
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("买的牛奶已经开封了商家不给退，三明治也过期了", id="city-names-as-words"),
+        pytest.param("祝您工作顺利，身体安康", id="greeting"),
+        pytest.param("走路去上学的路上", id="road-words"),
+        pytest.param("民办幼儿园收费太贵，附近村也没有公办学校", id="generic-place-phrases"),
+        pytest.param("我们已经走投无路了，请求政府帮忙", id="idiom-and-government"),
+        pytest.param("坚持群众路线，优化公交线路", id="political-phrase"),
+    ],
+)
+def test_everyday_words_are_not_places(gazetteer: Gazetteer, text: str) -> None:
+    assert locate(text, gazetteer=gazetteer).mentions == ()
+
+
 def test_outside_mention_is_one_run(gazetteer: Gazetteer) -> None:
     location = locate("湖南省长沙市岳麓区有个小区漏水", gazetteer=gazetteer)
     assert location.mentions[0].text == "湖南省长沙市岳麓区"
