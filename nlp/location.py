@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -471,6 +470,8 @@ _ADDRESS_TAIL = re.compile(
     rf"(?:[0-9]{{1,5}}(?:室|户|号))?"
     rf"(?:(?:的|那个|这个|那边的|这边的|的那个)?(?:{_RELATIVE}|{_PART})){{0,3}}"
 )
+_BRACKET = re.compile(r"[(（]")
+_MAX_PARTS = 8
 _ROAD_ENDINGS = ("路", "大道", "街", "巷", "里", "道")
 _GRID = re.compile(rf"第[{_NUM}]{{1,3}}网格|[{_NUM}]{{1,3}}号网格")
 _MASKED = re.compile(
@@ -546,6 +547,7 @@ class _Candidate:
     place: _Place | None = None
     kind: str = "division"
     ambiguous: tuple[_Place, ...] = ()
+    core_end: int = 0  # where the mention ended before its address tail
 
 
 def _tokens(text: str, gazetteer: Gazetteer) -> list[_Token]:
@@ -593,7 +595,13 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
     found: list[_Candidate] = []
     for token in tokens:
         previous = found[-1] if found else None
-        adjacent = previous is not None and previous.end == token.start
+        # an address has a few parts (province to grid, or a crossing): the cap keeps a run of
+        # thousands of adjacent names linear
+        adjacent = (
+            previous is not None
+            and previous.end == token.start
+            and len(previous.tokens) < _MAX_PARTS
+        )
         if adjacent and previous is not None:
             kinds = {part.kind for part in previous.tokens}
             last = previous.tokens[-1]
@@ -619,8 +627,16 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
                 previous.end = token.end
                 continue
         found.append(_Candidate(token.start, token.end, [token], field_name))
+    kept: list[_Candidate] = []
     for candidate in found:
+        if kept and candidate.start < kept[-1].end:
+            previous = kept[-1]
+            bracket = _BRACKET.search(text, previous.core_end, previous.end)
+            if bracket and candidate.end <= previous.end:
+                continue  # inside the bracket of 长丰路（港口路至滨河新村段）: part of it
+            previous.end = candidate.start  # a tail may not run into the next mention
         last = candidate.tokens[-1]
+        candidate.core_end = candidate.end
         if last.kind in ("place", "named", "masked") or (
             last.kind == "division"
             and any(isinstance(e, _Division) and e.level == "community" for e in last.entries)
@@ -628,10 +644,8 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
             tail = _ADDRESS_TAIL.match(text, candidate.end)
             if tail and tail.end() > candidate.end:
                 candidate.end = tail.end()
-    # a tail may not run into the next mention
-    for current, following in itertools.pairwise(found):
-        current.end = min(current.end, following.start)
-    return found
+        kept.append(candidate)
+    return kept
 
 
 # ----------------------------------------------------------------------------- resolution
@@ -737,11 +751,12 @@ def _shared(options: Sequence[_Place]) -> tuple[str, ...]:
     return tuple(shared)
 
 
-def _context(candidates: Sequence[_Candidate], skip: _Candidate) -> set[str]:
+def _context(candidates: Sequence[_Candidate]) -> set[str]:
+    """The districts of the ticket's mentions that resolve unambiguously inside the city."""
     return {
         other.path[0]
         for other in candidates
-        if other is not skip and other.path and not other.outside and not other.ambiguous
+        if other.path and not other.outside and not other.ambiguous
     }
 
 
@@ -794,9 +809,9 @@ def locate(text: str, title: str | None = None, *, gazetteer: Gazetteer) -> Loca
                 _CORRECTION_BEFORE.search(normal[max(0, candidate.start - 16) : candidate.start])
             )
         candidates.extend(found)
-    for candidate in candidates:  # narrow an ambiguous place by the districts named elsewhere
+    districts = _context(candidates)  # narrow an ambiguous place by the districts named elsewhere
+    for candidate in candidates:
         if candidate.ambiguous:
-            districts = _context(candidates, candidate)
             kept = [place for place in candidate.ambiguous if place.district in districts]
             if len(kept) == 1:
                 candidate.place, candidate.path, candidate.ambiguous = kept[0], kept[0].path, ()

@@ -112,6 +112,12 @@ RESOLVED = [
         id="grid-worker-report",
     ),
     pytest.param(
+        "长丰路（港口路至滨河新村段）晚上一盏灯都不亮",
+        ("南港区", "长丰街道", "长丰社区", ""),
+        ["长丰路（港口路至滨河新村段）"],
+        id="places-inside-a-bracket-are-one-mention",
+    ),
+    pytest.param(
         "A市东湖区锦绣华庭北门的路灯坏了",
         ("东湖区", "建设街道", "锦绣社区", "锦绣华庭"),
         ["A市东湖区锦绣华庭北门的路灯"],
@@ -244,6 +250,8 @@ HOSTILE = [
     pytest.param("我家楼下的" * 4_000, id="vague-prefix"),
     pytest.param("桂花路128号旁边的" * 2_300, id="many-mentions"),
     pytest.param("(" * 20_000, id="brackets"),
+    pytest.param("实验小学，" * 4_000, id="many-ambiguous-mentions"),
+    pytest.param("长丰路（" * 5_000, id="open-brackets-after-places"),
 ]
 
 
