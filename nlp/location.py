@@ -87,6 +87,7 @@ __all__ = [
     "Gazetteer",
     "Location",
     "Mention",
+    "Place",
     "locate",
 ]
 
@@ -101,8 +102,9 @@ _PATH = ("district", "street", "community", "grid")
 
 
 @dataclass(frozen=True, slots=True)
-class _Place:
-    """One row of the gazetteer."""
+class Place:
+    """One row of the gazetteer: a place, the path of divisions it belongs to, and, for a
+    road's stretch, its house-number range (``桂花路1-199号``) or qualifier (``新城路(三期段)``)."""
 
     row: int  # line number in the file
     district: str
@@ -132,7 +134,7 @@ class _Division:
     code: str = ""
 
 
-_Entry = _Place | _Division
+_Entry = Place | _Division
 
 _STRETCH = re.compile(r"^(?P<base>.+?)(?P<low>\d{1,5})-(?P<high>\d{1,5})号$")
 _QUALIFIED = re.compile(r"^(?P<base>.+?)\((?P<qualifier>[^()]{1,10})\)$")
@@ -201,7 +203,7 @@ class Gazetteer:
     automaton every :func:`locate` call uses, so build it once per process.
     """
 
-    places: tuple[_Place, ...]
+    places: tuple[Place, ...]
     city: str | None
     _automaton: Any = field(repr=False)
     _buckets: tuple[tuple[_Entry, ...], ...] = field(repr=False)
@@ -268,7 +270,7 @@ class Gazetteer:
             raise DataError(f"{source} line 1: a column is named twice")
         allowed = frozenset(kinds)
         index = {name: columns.index(name) for name in GAZETTEER_COLUMNS}
-        places: list[_Place] = []
+        places: list[Place] = []
         aliases: list[tuple[str, ...]] = []
         seen: dict[str, int] = {}
         parent: dict[tuple[str, ...], tuple[tuple[str, ...], int]] = {}
@@ -311,7 +313,7 @@ class Gazetteer:
             stretch = _STRETCH.match(name)
             qualified = _QUALIFIED.match(name)
             places.append(
-                _Place(
+                Place(
                     line,
                     path_[0],
                     path_[1],
@@ -332,7 +334,7 @@ class Gazetteer:
 
     @classmethod
     def _build(
-        cls, places: tuple[_Place, ...], aliases: tuple[tuple[str, ...], ...], *, city: str | None
+        cls, places: tuple[Place, ...], aliases: tuple[tuple[str, ...], ...], *, city: str | None
     ) -> Gazetteer:
         entries: dict[str, list[_Entry]] = {}
 
@@ -369,7 +371,7 @@ class Gazetteer:
         )
         buckets = tuple(tuple(entries[key]) for key in keys)
         kinds = tuple(
-            "place" if any(isinstance(entry, _Place) for entry in bucket) else "division"
+            "place" if any(isinstance(entry, Place) for entry in bucket) else "division"
             for bucket in buckets
         )
         return cls(places, city, automaton, buckets, kinds)
@@ -544,9 +546,9 @@ class _Candidate:
     corrected: bool = False
     outside: bool = False
     path: tuple[str, ...] = ()
-    place: _Place | None = None
+    place: Place | None = None
     kind: str = "division"
-    ambiguous: tuple[_Place, ...] = ()
+    ambiguous: tuple[Place, ...] = ()
     core_end: int = 0  # where the mention ended before its address tail
 
 
@@ -585,7 +587,7 @@ def _tokens(text: str, gazetteer: Gazetteer) -> list[_Token]:
 
 
 def _is_road(token: _Token) -> bool:
-    return any(isinstance(entry, _Place) and entry.kind == "road" for entry in token.entries)
+    return any(isinstance(entry, Place) and entry.kind == "road" for entry in token.entries)
 
 
 def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candidate]:
@@ -655,7 +657,7 @@ _BUILDING = re.compile(r"[0-9A-Za-z]{1,4}(?:栋|幢|号楼|座|单元)")
 _RANKS = {"place": 4, "community": 3, "grid": 3, "street": 2, "district": 1}
 
 
-def _narrow(options: Sequence[_Place], text: str, candidate: _Candidate) -> list[_Place]:
+def _narrow(options: Sequence[Place], text: str, candidate: _Candidate) -> list[Place]:
     """The places ``options`` (one name, several rows) that the mention's own words allow."""
     said = text[candidate.start : candidate.end]
     left = list(options)
@@ -682,11 +684,11 @@ def _resolve(candidate: _Candidate, text: str) -> None:
     """Fill ``candidate``'s path, place, rank and kind from its tokens."""
     local: list[_Division] = []
     national: list[_Division] = []
-    places: list[_Place] = []
+    places: list[Place] = []
     kinds = [token.kind for token in candidate.tokens]
     for token in candidate.tokens:
         if token.kind == "place":
-            places = [entry for entry in token.entries if isinstance(entry, _Place)]
+            places = [entry for entry in token.entries if isinstance(entry, Place)]
             continue
         divisions = [entry for entry in token.entries if isinstance(entry, _Division)]
         mine = [entry for entry in divisions if not entry.national]
@@ -740,7 +742,7 @@ def _resolve(candidate: _Candidate, text: str) -> None:
     candidate.rank = _RANKS[_PATH[len(prefix) - 1]] if prefix else 0
 
 
-def _shared(options: Sequence[_Place]) -> tuple[str, ...]:
+def _shared(options: Sequence[Place]) -> tuple[str, ...]:
     """The longest path prefix every option has."""
     shared: list[str] = []
     for depth in range(4):
