@@ -51,6 +51,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     )
     from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
     from nlp.io import read_table, read_tables
+    from nlp.location import Gazetteer, Location, Mention, locate
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
     from nlp.promotion import (
         CandidateReview,
@@ -64,6 +65,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         review_candidate,
     )
     from nlp.registry import ActivePointer, Registry, parse_model_ref
+    from nlp.routing import Dispatch, RoutingTable, Unit
     from nlp.segment import DEFAULT_USER_DICT, Segmenter
     from nlp.tagging.frame import OUTPUT_COLUMNS, tag_frame
     from nlp.tagging.run import TagSummary, tag_file
@@ -125,6 +127,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "read_table",
         "read_tables",
     ),
+    "nlp.location": (
+        "Gazetteer",
+        "Location",
+        "Mention",
+        "locate",
+    ),
     "nlp.features": (
         "CharNgramVectorizer",
         "DocumentVectorizer",
@@ -153,6 +161,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ActivePointer",
         "Registry",
         "parse_model_ref",
+    ),
+    "nlp.routing": (
+        "Dispatch",
+        "RoutingTable",
+        "Unit",
     ),
     "nlp.segment": (
         "DEFAULT_USER_DICT",
@@ -194,9 +207,13 @@ __all__ = [
     "CharNgramVectorizer",
     "Comparison",
     "DataError",
+    "Dispatch",
     "DocumentVectorizer",
     "Evaluation",
     "GateDecision",
+    "Gazetteer",
+    "Location",
+    "Mention",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "Prediction",
@@ -206,6 +223,7 @@ __all__ = [
     "Registry",
     "ReviewPolicy",
     "RoutingModel",
+    "RoutingTable",
     "Scored",
     "Segmenter",
     "TagSummary",
@@ -213,6 +231,7 @@ __all__ = [
     "TextNormaliser",
     "TrainConfig",
     "TrainResult",
+    "Unit",
     "UnsupportedFormatError",
     "WordNgramVectorizer",
     "build_pipeline",
@@ -233,6 +252,7 @@ __all__ = [
     "highlight_terms",
     "label_queue",
     "length_stats",
+    "locate",
     "mask_personal_data",
     "normalise",
     "normalise_aligned",
