@@ -573,9 +573,9 @@ class UrgencyDetector:
     """Terms plus model, combined by :meth:`combine` (see the module's docstring).
 
     ``urgent_threshold``: the model's probability of 紧急 that raises a ticket to 紧急;
-    ``discounted_threshold``: the same when the ticket's 紧急 terms all failed to count
-    (negated, hypothetical, past, resolved); ``fairly_threshold``: its probability of 紧急 or
-    较急 that raises a ticket to 较急.
+    ``discounted_threshold``: the same when the ticket's 紧急 terms all failed to count as such
+    (negated, hypothetical, past, resolved, cancelled by ``unless``, or only a standing
+    hazard); ``fairly_threshold``: its probability of 紧急 or 较急 that raises a ticket to 较急.
     """
 
     def __init__(
@@ -592,8 +592,8 @@ class UrgencyDetector:
             ("discounted_threshold", discounted_threshold),
             ("fairly_threshold", fairly_threshold),
         ):
-            if not 0 < value <= 1:
-                raise DataError(f"{name} must be in (0, 1], not {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+                raise DataError(f"{name} must be a number in (0, 1], not {value!r}")
         self.terms = terms
         self.model = model
         self.urgent_threshold = urgent_threshold
@@ -619,8 +619,10 @@ class UrgencyDetector:
         trained on ``examples`` (default: ``data/demo/urgency.csv``). ``thresholds`` are the
         keyword options of the constructor."""
         term_list = UrgencyTerms.load(terms if terms is not None else DEFAULT_TERMS)
-        model = train_from_examples(examples if examples is not None else DEFAULT_EXAMPLES)
-        return cls(term_list, model if learn else None, **thresholds)
+        model = None
+        if learn:
+            model = train_from_examples(examples if examples is not None else DEFAULT_EXAMPLES)
+        return cls(term_list, model, **thresholds)
 
     # ------------------------------------------------------------------ assessing
 

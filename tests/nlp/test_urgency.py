@@ -216,7 +216,7 @@ def test_the_model_raises_what_the_terms_missed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("option", ["urgent_threshold", "discounted_threshold", "fairly_threshold"])
-@pytest.mark.parametrize("value", [0.0, 1.5, -1])
+@pytest.mark.parametrize("value", [0.0, 1.5, -1, float("nan"), "0.5", True])
 def test_thresholds_are_checked(option: str, value: float) -> None:
     with pytest.raises(DataError, match=option):
         UrgencyDetector(UrgencyTerms.load(DEFAULT_TERMS), None, **{option: value})
@@ -333,6 +333,9 @@ def test_bad_examples_are_refused(tmp_path: Path, content: str, message: str) ->
 def test_missing_examples_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="learn=False"):
         UrgencyDetector.load(examples=tmp_path / "nope.csv")
+    terms_alone = UrgencyDetector.load(examples=tmp_path / "nope.csv", learn=False)
+    assert terms_alone.model is None
+    assert terms_alone.assess("厨房里煤气味很大").level == "紧急"
 
 
 # ------------------------------------------------------------------- hostile input
