@@ -77,6 +77,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         normalise_aligned,
     )
     from nlp.train import TrainConfig, TrainResult, build_pipeline, read_feedback, train
+    from nlp.urgency import Urgency, UrgencyDetector, UrgencyModel, UrgencyTerms
 
 #: module -> the public names it gives ``nlp``.
 _EXPORTS: dict[str, tuple[str, ...]] = {
@@ -193,6 +194,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "read_feedback",
         "train",
     ),
+    "nlp.urgency": (
+        "Urgency",
+        "UrgencyDetector",
+        "UrgencyModel",
+        "UrgencyTerms",
+    ),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -233,6 +240,10 @@ __all__ = [
     "TrainResult",
     "Unit",
     "UnsupportedFormatError",
+    "Urgency",
+    "UrgencyDetector",
+    "UrgencyModel",
+    "UrgencyTerms",
     "WordNgramVectorizer",
     "build_pipeline",
     "calibration_curve",
