@@ -1,6 +1,6 @@
 """Dispatch figures: where it happened, and who handles it. Prints; asserts nothing.
 
-    .venv/bin/python bench/dispatch.py [--sections location,routing,urgency] [--shared ../shared/data]
+    .venv/bin/python bench/dispatch.py [--sections location,routing,urgency]
 
 Each section is a function ``section_NAME(args)`` registered in ``SECTIONS``.
 
