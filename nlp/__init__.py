@@ -51,6 +51,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     from nlp.io import read_table, read_tables
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
     from nlp.promotion import (
+        CandidateReview,
         Comparison,
         GateDecision,
         PromotionGate,
@@ -58,6 +59,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         compare,
         ensure_active_model,
         promote,
+        review_candidate,
     )
     from nlp.registry import ActivePointer, Registry, parse_model_ref
     from nlp.segment import DEFAULT_USER_DICT, Segmenter
@@ -70,7 +72,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         normalise,
         normalise_aligned,
     )
-    from nlp.train import TrainConfig, TrainResult, build_pipeline, train
+    from nlp.train import TrainConfig, TrainResult, build_pipeline, read_feedback, train
 
 #: module -> the public names it gives ``nlp``.
 _EXPORTS: dict[str, tuple[str, ...]] = {
@@ -129,6 +131,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TextNormaliser",
     ),
     "nlp.promotion": (
+        "CandidateReview",
         "Comparison",
         "GateDecision",
         "PromotionGate",
@@ -136,6 +139,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "compare",
         "ensure_active_model",
         "promote",
+        "review_candidate",
     ),
     "nlp.registry": (
         "ActivePointer",
@@ -165,6 +169,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TrainConfig",
         "TrainResult",
         "build_pipeline",
+        "read_feedback",
         "train",
     ),
 }
@@ -177,6 +182,7 @@ __all__ = [
     "ActivePointer",
     "AppealRouterError",
     "CalibratedLinearSVC",
+    "CandidateReview",
     "CharNgramVectorizer",
     "Comparison",
     "DataError",
@@ -224,8 +230,10 @@ __all__ = [
     "prepare_rows",
     "probable_label_errors",
     "promote",
+    "read_feedback",
     "read_table",
     "read_tables",
+    "review_candidate",
     "review_html",
     "review_queue",
     "sample_frame",

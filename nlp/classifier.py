@@ -8,6 +8,11 @@ are added after each is divided by the spread of its training margins, so the re
 still one weight matrix and one bias: serving costs the same as a single SVM. Grouped
 cross-validation on the Teddy Cup training files chose it (``bench/accuracy.py --cv``).
 
+``fit(X, y, sample_weight=...)`` weighs rows (dispatchers' corrections count more than the
+base data, :mod:`nlp.train`): each LinearSVC takes the weights, and NB-SVM's log-count ratios
+count a row's features ``weight`` times. Temperature scaling stays unweighted: it calibrates
+the probabilities on the rows as they come, not on the corrections' share of them.
+
 Temperature scaling (one parameter, fitted on cross-validated decision values) keeps the
 SVM's ranking and turns its margins into probabilities that sum to 1 over every class. We
 fit it here rather than through ``CalibratedClassifierCV(method="temperature")`` because the
@@ -49,6 +54,31 @@ def fit_temperature(logits: NDArray[np.float64], y: NDArray[np.int64]) -> float:
     return float(np.exp(result.x))
 
 
+def _sample_weight(sample_weight: ArrayLike | None, n_rows: int) -> NDArray[np.float64] | None:
+    """``sample_weight`` as a float array of one finite, positive number per row (None
+    stays None: every row counts once)."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64).ravel()
+    if weights.shape[0] != n_rows:
+        raise DataError(f"X has {n_rows} rows but sample_weight has {weights.shape[0]} weights")
+    if not (np.isfinite(weights).all() and (weights > 0).all()):
+        raise DataError("sample_weight must hold finite numbers above 0")
+    return weights
+
+
+def _spread(margins: NDArray[Any], sample_weight: NDArray[Any] | None) -> float:
+    """The standard deviation of a margin matrix, each row counting ``sample_weight`` times
+    (as if a row of weight 3 were there three times)."""
+    margins = np.asarray(margins)
+    if sample_weight is None:
+        return float(np.std(margins))
+    weights = np.repeat(sample_weight, margins.shape[1])
+    values = margins.ravel()
+    mean = np.average(values, weights=weights)
+    return float(np.sqrt(np.average((values - mean) ** 2, weights=weights)))
+
+
 class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
     """LinearSVC whose ``predict_proba`` is ``softmax(decision / temperature_)``.
 
@@ -77,9 +107,11 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
     def _svc(self) -> LinearSVC:
         return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
 
-    def _svm(self, X: sp.csr_matrix, y: NDArray[np.int64]) -> tuple[NDArray[Any], NDArray[Any]]:
+    def _svm(
+        self, X: sp.csr_matrix, y: NDArray[np.int64], sample_weight: NDArray[Any] | None
+    ) -> tuple[NDArray[Any], NDArray[Any]]:
         """One-vs-rest LinearSVC: weights (n_classes x n_features) and biases."""
-        svc = self._svc().fit(X, y)
+        svc = self._svc().fit(X, y, sample_weight=sample_weight)
         coef, intercept = svc.coef_, svc.intercept_
         if coef.shape[0] == 1:  # two classes: one margin, spread over both
             coef = np.vstack([-coef[0], coef[0]]) / 2.0
@@ -87,65 +119,88 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         return np.asarray(coef), np.asarray(intercept)
 
     def _nbsvm(
-        self, X: sp.csr_matrix, y: NDArray[np.int64], n_classes: int
+        self,
+        X: sp.csr_matrix,
+        y: NDArray[np.int64],
+        n_classes: int,
+        sample_weight: NDArray[Any] | None,
     ) -> tuple[NDArray[Any], NDArray[Any]]:
         """NB-SVM: per class, a binary LinearSVC on ``X * r`` where ``r`` is the smoothed
-        log ratio of the feature's document frequency in the class and outside it; its
-        weights on the original features are ``w * r``."""
+        log ratio of the feature's document frequency in the class and outside it (a row
+        counting ``sample_weight`` times); its weights on the original features are ``w * r``."""
         present = X.copy()
         present.data[:] = 1.0
+        row_weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         coef = np.zeros((n_classes, X.shape[1]))
         intercept = np.zeros(n_classes)
         for label in range(n_classes):
             inside = y == label
-            p = np.asarray(present[inside].sum(axis=0)).ravel() + 1.0
-            q = np.asarray(present[~inside].sum(axis=0)).ravel() + 1.0
+            p = np.asarray(present.T @ np.where(inside, row_weight, 0.0)).ravel() + 1.0
+            q = np.asarray(present.T @ np.where(inside, 0.0, row_weight)).ravel() + 1.0
             ratio = np.log((p / p.sum()) / (q / q.sum()))
             # Scaled features take liblinear longer to converge than TF-IDF alone.
             svc = self._svc().set_params(max_iter=10_000)
-            svc.fit(X.multiply(ratio).tocsr(), inside.astype(np.int64))
+            svc.fit(X.multiply(ratio).tocsr(), inside.astype(np.int64), sample_weight=sample_weight)
             coef[label] = svc.coef_[0] * ratio
             intercept[label] = svc.intercept_[0]
         return coef, intercept
 
     def _fit_linear(
-        self, X: sp.csr_matrix, y: NDArray[np.int64], n_classes: int
+        self,
+        X: sp.csr_matrix,
+        y: NDArray[np.int64],
+        n_classes: int,
+        sample_weight: NDArray[Any] | None = None,
     ) -> tuple[NDArray[Any], NDArray[Any]]:
         """The weights (n_classes x n_features) and biases of the chosen learner."""
         if self.learner not in LEARNERS:
             raise DataError(f"learner must be one of {', '.join(LEARNERS)}, not {self.learner!r}")
-        coef, intercept = self._svm(X, y)
+        coef, intercept = self._svm(X, y, sample_weight)
         if self.learner == "svm":
             return coef, intercept
-        nb_coef, nb_intercept = self._nbsvm(X, y, n_classes)
+        nb_coef, nb_intercept = self._nbsvm(X, y, n_classes, sample_weight)
         # Each model's margins in units of their spread on the training rows, then added.
-        svm_spread = float(np.std(X @ coef.T + intercept)) or 1.0
-        nb_spread = float(np.std(X @ nb_coef.T + nb_intercept)) or 1.0
+        svm_spread = _spread(X @ coef.T + intercept, sample_weight) or 1.0
+        nb_spread = _spread(X @ nb_coef.T + nb_intercept, sample_weight) or 1.0
         return (
             coef / svm_spread + nb_coef / nb_spread,
             intercept / svm_spread + nb_intercept / nb_spread,
         )
 
-    def linear_fit(self, X: sp.spmatrix | NDArray[Any], y: ArrayLike) -> tuple[Any, Any]:
+    def linear_fit(
+        self,
+        X: sp.spmatrix | NDArray[Any],
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+    ) -> tuple[Any, Any]:
         """The learner's weights (n_classes x n_features) and biases fitted on ``(X, y)``,
         without calibration, columns in the order of the fitted :attr:`classes_` (every label
         of ``y`` must be one of them): what each fold of a cross-validation fits."""
         check_is_fitted(self, "classes_")
         encoded = np.searchsorted(self.classes_, np.asarray(y))
         X = sp.csr_matrix(check_array(X, accept_sparse="csr", dtype=np.float64))
-        return self._fit_linear(X, encoded, int(self.classes_.size))
+        weights = _sample_weight(sample_weight, X.shape[0])
+        return self._fit_linear(X, encoded, int(self.classes_.size), weights)
 
-    def fit(self, X: sp.spmatrix | NDArray[Any], y: ArrayLike) -> CalibratedLinearSVC:
+    def fit(
+        self,
+        X: sp.spmatrix | NDArray[Any],
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+    ) -> CalibratedLinearSVC:
+        """Fit on ``(X, y)``; ``sample_weight`` (one positive number per row, None: all 1)
+        weighs each row in every fit, the cross-validation folds' included."""
         X = sp.csr_matrix(check_array(X, accept_sparse="csr", dtype=np.float64))
         labels = np.asarray(y)
         if labels.shape[0] != X.shape[0]:
             raise DataError(f"X has {X.shape[0]} rows but y has {labels.shape[0]} labels")
+        weights = _sample_weight(sample_weight, X.shape[0])
         self.classes_, encoded = np.unique(labels, return_inverse=True)
         n_classes = int(self.classes_.size)
         if n_classes < 2:
             raise DataError("a classifier needs at least two classes in the training data")
         smallest = int(np.bincount(encoded).min())
-        coef, intercept = self._fit_linear(X, encoded, n_classes)
+        coef, intercept = self._fit_linear(X, encoded, n_classes, weights)
         if smallest >= 2:
             folds = StratifiedKFold(
                 n_splits=min(self.cv, smallest), shuffle=True, random_state=self.random_state
@@ -153,7 +208,10 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
             decision = np.empty((X.shape[0], n_classes))
             for fit_rows, held_out in folds.split(X, encoded):
                 fold_coef, fold_intercept = self._fit_linear(
-                    X[fit_rows], encoded[fit_rows], n_classes
+                    X[fit_rows],
+                    encoded[fit_rows],
+                    n_classes,
+                    None if weights is None else weights[fit_rows],
                 )
                 decision[held_out] = X[held_out] @ fold_coef.T + fold_intercept
             self.calibration_ = "cross-validated"

@@ -3,14 +3,22 @@
 Validation happens before any fitting: missing columns, empty rows (counted and skipped),
 classes too small to learn from. The model that is returned, and registered, is the one the
 reported metrics were measured on.
+
+Dispatchers' corrections (``feedback``: tickets with the department a person finally gave
+them) are extra training rows that count ``feedback_weight`` times. A fixed share of them is
+held out to measure the model on (``feedback_holdout``), chosen by a hash of the ticket id:
+the same correction is on the same side in every retraining, so the held-out corrections of
+two versions can be compared, and none of them was ever trained on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -26,7 +34,20 @@ from nlp.model import ReviewPolicy, RoutingModel, TextNormaliser
 from nlp.scope import ScopeDetector
 from nlp.segment import BUILTIN, Backend
 
-__all__ = ["TrainConfig", "TrainResult", "build_pipeline", "fit_scope", "train"]
+__all__ = [
+    "FEEDBACK_COLUMNS",
+    "HeldOut",
+    "TrainConfig",
+    "TrainResult",
+    "build_pipeline",
+    "fit_scope",
+    "is_held_out",
+    "read_feedback",
+    "train",
+]
+
+#: The columns of a frame of corrections (``title`` may be missing or empty).
+FEEDBACK_COLUMNS = ("id", "text", "title", "label")
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +78,10 @@ class TrainConfig:
     #: tickets it may send to people beyond those the default review policy sends (its
     #: threshold is chosen on the training data alone); None trains without the rule.
     out_of_scope_rate: float | None = 0.03
+    #: How many times a dispatcher's correction counts against a row of the base data.
+    feedback_weight: float = 2.0
+    #: The share of corrections held out to evaluate on (chosen by a hash of the ticket id).
+    feedback_holdout: float = 0.2
 
     def __post_init__(self) -> None:
         problems = []
@@ -78,6 +103,16 @@ class TrainConfig:
             problems.append(
                 f"out_of_scope_rate must be in [0, 1) or None, not {self.out_of_scope_rate!r}"
             )
+        if not (
+            isinstance(self.feedback_weight, int | float)
+            and math.isfinite(self.feedback_weight)
+            and self.feedback_weight > 0
+        ):
+            problems.append(
+                f"feedback_weight must be a positive number, not {self.feedback_weight!r}"
+            )
+        if not (isinstance(self.feedback_holdout, int | float) and 0 <= self.feedback_holdout < 1):
+            problems.append(f"feedback_holdout must be in [0, 1), not {self.feedback_holdout!r}")
         if problems:
             raise DataError("invalid training options: " + "; ".join(problems))
 
@@ -85,12 +120,36 @@ class TrainConfig:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """Rows a model is measured on, as it reads them: documents and their true labels."""
+
+    documents: list[str]
+    labels: list[str]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def evaluate(self, model: RoutingModel) -> Evaluation:
+        """``model``'s :class:`Evaluation` on these rows: how the model in service is put
+        beside a candidate on the very rows the candidate was measured on."""
+        return evaluate_probabilities(
+            model.predict_proba(self.documents), model.labels, self.labels, skipped=self.skipped
+        )
+
+
 @dataclass
 class TrainResult:
+    """The model, its evaluation on held-out rows and, when it learnt from corrections,
+    its evaluation on the held-out corrections (``feedback_evaluation``; None without
+    corrections or when none is held out). ``held_out`` and ``feedback_held_out`` are those
+    rows, to measure another model (the one in service) on the same ones."""
+
     model: RoutingModel
     evaluation: Evaluation
     data: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    feedback_evaluation: Evaluation | None = None
+    held_out: HeldOut | None = None
+    feedback_held_out: HeldOut | None = None
 
 
 def build_pipeline(config: TrainConfig) -> Pipeline:
@@ -192,14 +251,138 @@ def _held_out_split(
     )
 
 
+def _require_feedback_columns(frame: pd.DataFrame, where: str) -> None:
+    missing = [c for c in ("id", "text", "label") if c not in frame.columns]
+    if missing:
+        present = ", ".join(map(repr, map(str, frame.columns))) or "no columns at all"
+        raise DataError(
+            f"{where}: column(s) {', '.join(map(repr, missing))} not found (found {present}); "
+            f"corrections need the columns {', '.join(FEEDBACK_COLUMNS)} (title may be empty), "
+            "as 'appeals feedback export' writes them"
+        )
+
+
+def _is_missing(value: object) -> bool:
+    """No ticket id: None, NaN, pandas' NA or white space."""
+    return value is None or value is pd.NA or value != value or not str(value).strip()
+
+
+def is_held_out(ticket_id: object, share: float) -> bool:
+    """Whether the correction of ticket ``ticket_id`` is held out for evaluation: the first
+    eight bytes of the sha256 of the id (as text), read as a fraction of 2**64, fall below
+    ``share``. The same id is on the same side in every process and every retraining."""
+    digest = hashlib.sha256(str(ticket_id).strip().encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") < share * 2**64
+
+
+@dataclass(frozen=True)
+class _Corrections:
+    """Corrections split into the rows that train and the rows held out."""
+
+    documents: list[str]
+    labels: list[str]
+    held_out: HeldOut | None
+    data: dict[str, Any]
+
+
+def _prepare_feedback(feedback: pd.DataFrame, config: TrainConfig, known: set[str]) -> _Corrections:
+    """Validate the corrections (columns ``id, text, title, label``; ``title`` optional),
+    refuse a label the base data lacks unless it has ``min_class_size`` corrections, and
+    split them by :func:`is_held_out`."""
+    _require_feedback_columns(feedback, "the corrections")
+    if feedback.empty:
+        raise DataError(
+            "the corrections have no rows: give a file or store with corrected tickets, "
+            "or train without --feedback"
+        )
+    frame = feedback.reset_index(drop=True)
+    rows = prepare_rows(frame, text_col="text", title_col="title", label_col="label")
+    if rows.skipped:
+        logger.warning("skipped corrections: %s", rows.skipped)
+    if not rows.documents or rows.labels is None:
+        raise DataError(
+            f"no usable corrections among {len(frame)} rows: each has an empty text and "
+            "title, or no label"
+        )
+    ids = frame["id"].array
+    kept = list(rows.kept_index)
+    no_id = sum(1 for i in kept if _is_missing(ids[i]))
+    if no_id:
+        raise DataError(
+            f"{no_id} correction(s) have no ticket id in column 'id'; every correction needs "
+            "the id of the ticket it corrects (it decides whether it is held out)"
+        )
+    counts = pd.Series(rows.labels).value_counts()
+    new = {str(label): int(n) for label, n in counts.items() if label not in known}
+    rare = {label: n for label, n in new.items() if n < config.min_class_size}
+    if rare:
+        listed = ", ".join(f"{label!r} ({n})" for label, n in sorted(rare.items()))
+        raise DataError(
+            f"corrections give labels the training data does not have, with fewer than "
+            f"{config.min_class_size} corrections each: {listed}. A new department needs at "
+            "least that many examples: add examples of it to the training data, wait for "
+            "more corrections, or lower --min-class-size"
+        )
+    held = [is_held_out(ids[i], config.feedback_holdout) for i in kept]
+    documents = [d for d, h in zip(rows.documents, held, strict=True) if not h]
+    labels = [label for label, h in zip(rows.labels, held, strict=True) if not h]
+    held_docs = [d for d, h in zip(rows.documents, held, strict=True) if h]
+    held_labels = [label for label, h in zip(rows.labels, held, strict=True) if h]
+    data = {
+        "rows": len(frame),
+        "used": len(documents),
+        "held_out": len(held_docs),
+        "weight": config.feedback_weight,
+        "holdout": config.feedback_holdout,
+        "skipped": rows.skipped,
+        "new_labels": sorted(new),
+        "sha256": frame_sha256(
+            [f"{ids[i]}\x1f{d}" for i, d in zip(kept, rows.documents, strict=True)], rows.labels
+        ),
+    }
+    return _Corrections(
+        documents, labels, HeldOut(held_docs, held_labels) if held_docs else None, data
+    )
+
+
+def read_feedback(source: str | Path) -> pd.DataFrame:
+    """Dispatchers' corrections from ``source``: a ticket store's URL (it has ``://``, e.g.
+    ``sqlite:///models/tickets.db``: :meth:`nlp.store.TicketStore.corrections`) or a file
+    (CSV, Excel, JSON Lines, Parquet, as ``appeals feedback export`` writes) with the
+    columns ``id, text, title, label``."""
+    if "://" in str(source):
+        try:  # the store's database libraries: only when asked
+            from nlp.store import TicketStore
+        except ImportError as error:
+            raise DataError(
+                f"corrections from a ticket store need nlp.store, which cannot be imported "
+                f"here ({error}); export the corrections to a file and give that file"
+            ) from error
+        store = TicketStore(str(source))
+        store.open()
+        return store.corrections()
+    from nlp.io import read_table
+
+    frame = read_table(source)
+    _require_feedback_columns(frame, f"the corrections in {source}")
+    return frame
+
+
 def train(
     frame: pd.DataFrame,
     config: TrainConfig | None = None,
     *,
     eval_frame: pd.DataFrame | None = None,
     name: str = "default",
+    feedback: pd.DataFrame | None = None,
 ) -> TrainResult:
-    """Fit a model on ``frame`` and evaluate it on ``eval_frame`` or a stratified held-out split."""
+    """Fit a model on ``frame`` and evaluate it on ``eval_frame`` or a stratified held-out split.
+
+    ``feedback``: dispatchers' corrections (columns ``id, text, title, label``, masked text):
+    the part not held out (``config.feedback_holdout``, by ticket id) trains with weight
+    ``config.feedback_weight``; the held-out part gives ``feedback_evaluation``. A label the
+    base data lacks is learnt when it has at least ``config.min_class_size`` corrections.
+    """
     config = config or TrainConfig()
     started = time.perf_counter()
     rows = prepare_rows(
@@ -211,6 +394,7 @@ def train(
         raise DataError("no usable training rows: every row has an empty text and title")
     _check_classes(rows, config)
     documents, labels = rows.documents, rows.labels
+    corrections = None if feedback is None else _prepare_feedback(feedback, config, set(labels))
     if eval_frame is None:
         train_docs, test_docs, train_labels, test_labels = _held_out_split(
             documents, labels, config
@@ -228,12 +412,21 @@ def train(
         eval_skipped = held_out.skipped
         if not test_docs:
             raise DataError("the evaluation data has no usable rows")
-    pipeline = build_pipeline(config).fit(train_docs, train_labels)
+    sample_weight = None
+    if corrections is not None and corrections.documents:
+        sample_weight = [1.0] * len(train_docs) + [config.feedback_weight] * len(
+            corrections.documents
+        )
+        train_docs = train_docs + corrections.documents
+        train_labels = train_labels + corrections.labels
+    pipeline = build_pipeline(config).fit(
+        train_docs, train_labels, classify__sample_weight=sample_weight
+    )
     scope = fit_scope(pipeline, train_docs, train_labels, config)
     model = RoutingModel(pipeline, scope=scope, name=name)
-    evaluation = evaluate_probabilities(
-        model.predict_proba(test_docs), model.labels, test_labels, skipped=eval_skipped
-    )
+    evaluation_rows = HeldOut(test_docs, test_labels, eval_skipped)
+    evaluation = evaluation_rows.evaluate(model)
+    feedback_rows = corrections.held_out if corrections is not None else None
     data = {
         "rows": len(frame),
         "train_rows": len(train_docs),
@@ -242,4 +435,14 @@ def train(
         "sha256": frame_sha256(documents, labels),
         "class_counts": pd.Series(labels).value_counts().to_dict(),
     }
-    return TrainResult(model, evaluation, data, time.perf_counter() - started)
+    if corrections is not None:
+        data["feedback"] = corrections.data
+    return TrainResult(
+        model,
+        evaluation,
+        data,
+        time.perf_counter() - started,
+        feedback_evaluation=None if feedback_rows is None else feedback_rows.evaluate(model),
+        held_out=evaluation_rows,
+        feedback_held_out=feedback_rows,
+    )

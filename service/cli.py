@@ -150,16 +150,48 @@ def _columns(frame: Any, args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 # --------------------------------------------------------------------------- train
+def _feedback_source(source: str) -> str:
+    """What the manifest records of ``--feedback``: a file's path; for a store, its URL
+    without the password."""
+    if "://" not in source:
+        return source
+    scheme, _, rest = source.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}" if "@" in rest else source
+
+
+def _check_feedback_options(args: argparse.Namespace) -> None:
+    """``--feedback-weight`` or ``--feedback-holdout`` without ``--feedback`` is a mistake
+    worth saying (they would change nothing)."""
+    given = [
+        flag
+        for flag, value in (
+            ("--feedback-weight", args.feedback_weight),
+            ("--feedback-holdout", args.feedback_holdout),
+        )
+        if value is not None
+    ]
+    if given and args.feedback is None:
+        raise DataError(f"{', '.join(given)}: only for corrections; add --feedback SOURCE")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from nlp.analysis.plots import plot_confusion
     from nlp.io import read_tables
-    from nlp.train import TrainConfig, train
+    from nlp.promotion import review_candidate
+    from nlp.train import TrainConfig, read_feedback, train
 
     registry = _registry(args)
     registry.check_can_save(args.name)  # a bad name or registry fails now, not after training
     report_dir = _report_dir(args)
+    _check_feedback_options(args)
     frame = read_tables(args.data)
     eval_frame = read_tables(args.eval) if args.eval else None
+    feedback = read_feedback(args.feedback) if args.feedback is not None else None
+    # Trained on corrections, the candidate is put beside the model in service (loaded now:
+    # one that cannot be loaded fails the command before the training, not after).
+    current = None
+    if feedback is not None and registry.active(args.name) is not None:
+        current = registry.load(args.name)
     text_col, title_col = _columns(frame, args)
     config = TrainConfig(
         text_col=text_col,
@@ -173,19 +205,33 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = replace(config, C=args.C)
     if args.learner is not None:
         config = replace(config, learner=args.learner)
-    result = train(frame, config, eval_frame=eval_frame, name=args.name)
+    if args.feedback_weight is not None:
+        config = replace(config, feedback_weight=args.feedback_weight)
+    if args.feedback_holdout is not None:
+        config = replace(config, feedback_holdout=args.feedback_holdout)
+    result = train(frame, config, eval_frame=eval_frame, name=args.name, feedback=feedback)
     metrics = result.evaluation.to_dict()
+    # The gate compares on the usual rows and on the held-out corrections; --activate
+    # needs it to pass.
+    review = None if current is None else review_candidate(current, result)
+    current_version = None if current is None else current.version
+    data = {**result.data, "files": [str(p) for p in args.data]}
+    if "feedback" in data:
+        data["feedback"] = {**data["feedback"], "source": _feedback_source(args.feedback)}
     version = registry.save(
         result.model,
         name=args.name,
         metrics=metrics,
-        data={**result.data, "files": [str(p) for p in args.data]},
+        data=data,
         config=config.to_dict(),
-        activate=args.activate,
+        activate=args.activate and (review is None or review.decision.passed),
     )
     active = registry.active(args.name)
     if report_dir is not None:
         plot_confusion(result.evaluation, report_dir / "confusion.png")
+    feedback_metrics = (
+        None if result.feedback_evaluation is None else result.feedback_evaluation.summary()
+    )
     if args.json:
         _print_json(
             {
@@ -193,8 +239,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "version": version,
                 "active": active is not None and active.version == version,
                 "seconds": round(result.seconds, 2),
-                "data": result.data,
+                "data": data,
                 "metrics": metrics,
+                "feedback_metrics": feedback_metrics,
+                "gate": None if review is None else _gate_json(review, current_version),
             }
         )
         return 0
@@ -210,7 +258,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"macro-F1={summary['macro_f1']:.4f}  top-2={summary['top2_accuracy']:.4f}  "
         f"ECE={summary['ece']:.4f}"
     )
+    if "feedback" in result.data:
+        _print_feedback(result.data["feedback"], feedback_metrics)
+    if review is not None:
+        print(f"against the active {args.name}@{current_version}:")
+        for line in _gate_lines(review):
+            print(f"  {line}")
+        print(review.decision)
+        if eval_frame is None:
+            print(
+                "note: the usual rows were split off DATA, and the model in service may have "
+                "trained on some of them; give --eval data it never saw for a fair comparison"
+            )
     is_active = active is not None and active.version == version
+    if args.activate and not is_active:
+        print(f"not activated: {version} failed the promotion gate")
     print(
         f"active: {version}"
         if is_active
@@ -218,6 +280,48 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"'appeals models activate {version} --name {args.name}' to serve it"
     )
     return 0
+
+
+def _print_feedback(counts: dict[str, Any], metrics: dict[str, float] | None) -> None:
+    print(
+        f"corrections: {counts['rows']} rows, {counts['used']} trained on "
+        f"(weight {counts['weight']:g}), {counts['held_out']} held out"
+        + (f"; new labels: {', '.join(counts['new_labels'])}" if counts["new_labels"] else "")
+    )
+    if counts["skipped"]:
+        print(f"skipped corrections: {counts['skipped']}")
+    if metrics is not None:
+        print(
+            f"held-out corrections n={metrics['n']}  accuracy={metrics['accuracy']:.4f}  "
+            f"macro-F1={metrics['macro_f1']:.4f}"
+        )
+
+
+def _gate_lines(review: Any) -> list[str]:
+    """The figures the gate decided by: current -> candidate, usual rows and corrections."""
+    lines = []
+    for what, comparison in (("usual rows", review.overall), ("corrections", review.feedback)):
+        if comparison is None:
+            continue
+        table = comparison.overall
+        figures = "  ".join(
+            f"{metric} {table.at[metric, 'current']:.4f} -> {table.at[metric, 'candidate']:.4f}"
+            for metric in ("accuracy", "macro_f1")
+        )
+        lines.append(f"{what}: {figures}")
+    return lines
+
+
+def _gate_json(review: Any, current_version: str | None) -> dict[str, Any]:
+    return {
+        "current": current_version,
+        "passed": review.decision.passed,
+        "reasons": list(review.decision.reasons),
+        "current_metrics": review.current.summary(),
+        "current_feedback_metrics": (
+            None if review.current_feedback is None else review.current_feedback.summary()
+        ),
+    }
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -511,6 +615,17 @@ def _positive_number(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    """An argparse type: a number from 0 up to, not including, 1 (``--feedback-holdout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 up to (not including) 1, not {text!r}")
+    return value
+
+
 def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse type: a whole number from ``low`` to ``high`` (no upper bound: None)."""
 
@@ -757,6 +872,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--C", type=_positive_number, default=None, help="SVM regularisation (default 1.0)"
+    )
+    train.add_argument(
+        "--feedback",
+        default=None,
+        metavar="SOURCE",
+        help="dispatchers' corrections as extra training data: a file (CSV, XLSX, JSONL, "
+        "Parquet; columns id, text, title, label) or a ticket store URL; with an active model, "
+        "--activate then needs the promotion gate to pass, held-out corrections included",
+    )
+    train.add_argument(
+        "--feedback-weight",
+        type=_positive_number,
+        default=None,
+        help="how many times a correction counts against a row of DATA (default 2)",
+    )
+    train.add_argument(
+        "--feedback-holdout",
+        type=_share,
+        default=None,
+        help="share of corrections held out to evaluate on, chosen by ticket id (default 0.2)",
     )
     train.add_argument("--report-dir", type=Path, help="write confusion.png here")
     train.add_argument("--json", action="store_true", help="print one JSON object")

@@ -173,3 +173,45 @@ def test_an_unknown_learner_is_refused_by_name() -> None:
     X, y = _data(3)
     with pytest.raises(DataError, match="learner must be one of svm, svm\\+nbsvm"):
         CalibratedLinearSVC(learner="forest").fit(X, y)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- sample weights
+
+
+@pytest.mark.parametrize("learner", ["svm", "svm+nbsvm"])
+def test_a_weight_counts_like_copies_of_the_row(learner: str) -> None:
+    """Weight k is k copies, for the SVMs, NB-SVM's log-count ratios and the spreads that
+    add the two models' margins: the weighted fit is the fit on the repeated rows."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array(["城管执法", "住建", "水务"]), 40)
+    rates = np.full((3, 18), 0.3)
+    for c in range(3):
+        rates[c, 6 * c : 6 * c + 6] = 1.5
+    X = sp.csr_matrix(rng.poisson(rates[np.repeat(np.arange(3), 40)]).astype(float))
+    weights = rng.integers(1, 4, size=X.shape[0]).astype(float)
+    copies = np.repeat(np.arange(X.shape[0]), weights.astype(int))
+    weighted = CalibratedLinearSVC(cv=3, learner=learner).fit(X, y, sample_weight=weights)
+    repeated = CalibratedLinearSVC(cv=3, learner=learner).fit(X[copies], y[copies])
+    plain = CalibratedLinearSVC(cv=3, learner=learner).fit(X, y)
+    np.testing.assert_allclose(weighted.weights_, repeated.weights_, atol=2e-3)
+    np.testing.assert_allclose(weighted.bias_, repeated.bias_, atol=2e-3)
+    assert np.abs(weighted.weights_ - plain.weights_).max() > 0.02
+    assert weighted.calibration_ == "cross-validated"
+    # Weights of 1 are no weights.
+    ones = CalibratedLinearSVC(cv=3, learner=learner).fit(X, y, sample_weight=np.ones(len(y)))
+    np.testing.assert_array_equal(ones.weights_, plain.weights_)
+
+
+@pytest.mark.parametrize(
+    ("weights", "says"),
+    [
+        (np.ones(5), "X has 120 rows but sample_weight has 5 weights"),
+        (np.r_[np.ones(119), 0.0], "sample_weight must hold finite numbers above 0"),
+        (np.r_[np.ones(119), np.nan], "sample_weight must hold finite numbers above 0"),
+    ],
+    ids=["length", "zero", "nan"],
+)
+def test_bad_sample_weights_are_refused(weights: np.ndarray, says: str) -> None:
+    X, y = _data(3)
+    with pytest.raises(DataError, match=says):
+        CalibratedLinearSVC(cv=3).fit(X, y, sample_weight=weights)

@@ -148,3 +148,82 @@ def test_ensure_active_model_trains_once(tmp_path: Path, demo_frame: pd.DataFram
 def test_ensure_active_model_loads_the_active_one(registry_copy: Registry) -> None:
     model = ensure_active_model(registry_copy, "default", pd.DataFrame())
     assert (model.name, model.version) == ("default", "v1")
+
+
+# --------------------------------------------------------------------------- corrections
+
+
+def _on_corrections(accuracy: float, n: int = 20) -> Evaluation:
+    evaluation = _evaluation(accuracy, {"a": accuracy}, n=n)
+    evaluation.accuracy = accuracy
+    return evaluation
+
+
+@pytest.mark.parametrize(
+    ("current", "candidate", "passed"),
+    [
+        pytest.param(0.50, 0.80, True, id="better"),
+        pytest.param(0.80, 0.795, True, id="within-tolerance"),
+        pytest.param(0.80, 0.70, False, id="worse"),
+    ],
+)
+def test_the_gate_compares_on_the_held_out_corrections(
+    current: float, candidate: float, passed: bool
+) -> None:
+    usual = _evaluation(0.90, {"a": 0.9, "b": 0.9})
+    decision = PromotionGate().check(
+        usual,
+        usual,
+        current_feedback=_on_corrections(current),
+        candidate_feedback=_on_corrections(candidate),
+    )
+    assert decision.passed is passed
+    [reason] = [r for r in decision.reasons if "held-out corrections" in r]
+    assert f"accuracy {current:.4f} -> {candidate:.4f}" in reason
+    if not passed:
+        assert decision.reasons == (reason,)  # the usual rows passed: the corrections refused
+
+
+def test_the_gate_without_corrections_is_unchanged() -> None:
+    usual = _evaluation(0.90, {"a": 0.9, "b": 0.8})
+    decision = PromotionGate().check(usual, usual)
+    assert decision.passed
+    assert not any("corrections" in r for r in decision.reasons)
+
+
+@pytest.mark.parametrize("missing", ["current", "candidate"])
+def test_the_gate_needs_both_models_on_the_corrections(missing: str) -> None:
+    usual = _evaluation(0.90, {"a": 0.9})
+    measured = _on_corrections(0.9)
+    decision = PromotionGate().check(
+        usual,
+        usual,
+        current_feedback=None if missing == "current" else measured,
+        candidate_feedback=None if missing == "candidate" else measured,
+    )
+    assert not decision.passed
+    assert decision.reasons[0].startswith(f"the {missing}")
+    assert "held-out corrections" in decision.reasons[0]
+
+
+def test_review_candidate_measures_the_current_model_on_the_candidates_rows(
+    demo_frame: pd.DataFrame, tiny_model
+) -> None:
+    from nlp.promotion import review_candidate
+    from nlp.train import train
+
+    base = demo_frame.groupby("label").head(30)
+    rows = demo_frame.groupby("label").nth(list(range(30, 40)))
+    corrections = rows[["id", "text", "title", "label"]]
+    result = train(base, TrainConfig(calibration_folds=3), feedback=corrections)
+    review = review_candidate(tiny_model, result)
+    assert result.held_out is not None
+    assert result.feedback_held_out is not None
+    assert review.current.to_dict() == result.held_out.evaluate(tiny_model).to_dict()
+    assert review.current_feedback is not None
+    assert result.feedback_evaluation is not None
+    assert review.current_feedback.n == result.feedback_evaluation.n > 0
+    assert review.feedback is not None
+    on_corrections = review.feedback.overall
+    assert on_corrections.at["accuracy", "candidate"] == result.feedback_evaluation.accuracy
+    assert any("held-out corrections" in r for r in review.decision.reasons)

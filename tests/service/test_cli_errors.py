@@ -90,6 +90,42 @@ CASES = {
         ["train", DEMO, "--learner", "forest"], "invalid choice", usage=True
     ),
     "train-bad-env": Case(["train", DEMO], "APPEALS_TOP_K", env={"APPEALS_TOP_K": "three"}),
+    "train-feedback-missing-file": Case(
+        ["train", DEMO, "--feedback", "{tmp}/nope.csv"], "no such file"
+    ),
+    "train-feedback-missing-column": Case(
+        ["train", DEMO, "--feedback", "{tmp}/fb_nolabel.csv"], "'label' not found"
+    ),
+    "train-feedback-header-only": Case(
+        ["train", DEMO, "--feedback", "{tmp}/fb_header.csv"], "the corrections have no rows"
+    ),
+    "train-feedback-empty-file": Case(
+        ["train", DEMO, "--feedback", "{tmp}/fb_blank.csv"], "the file is empty"
+    ),
+    "train-feedback-rare-new-label": Case(
+        ["train", DEMO, "--feedback", "{tmp}/fb_new.jsonl"], "'地铁' (2)"
+    ),
+    "train-feedback-without-ids": Case(
+        ["train", DEMO, "--feedback", "{tmp}/fb_noid.csv"], "have no ticket id"
+    ),
+    "train-feedback-zero-weight": Case(
+        ["train", DEMO, "--feedback", "{tmp}/fb_new.jsonl", "--feedback-weight", "0"],
+        "must be a number above 0",
+        usage=True,
+    ),
+    "train-feedback-holdout-one": Case(
+        ["train", DEMO, "--feedback", "{tmp}/fb_new.jsonl", "--feedback-holdout", "1"],
+        "must be from 0 up to (not including) 1",
+        usage=True,
+    ),
+    "train-feedback-weight-alone": Case(
+        ["train", DEMO, "--feedback-weight", "3"], "add --feedback SOURCE"
+    ),
+    "train-feedback-damaged-active-model": Case(
+        ["train", DEMO, "--feedback", "{tmp}/fb_ok.csv"],
+        "manifest.json is not valid JSON",
+        setup="damaged-manifest",
+    ),
     # ------------------------------------------------------------------ evaluate
     "evaluate-missing-file": Case(["evaluate", "{tmp}/missing.csv"], "no such file"),
     "evaluate-unknown-format": Case(["evaluate", "{tmp}/notes.txt"], "unknown input format"),
@@ -272,6 +308,15 @@ def workdir(tmp_path: Path, demo_frame: pd.DataFrame, monkeypatch: pytest.Monkey
     label = demo_frame["label"].value_counts().index[-1]
     tiny = demo_frame.drop(demo_frame.index[demo_frame["label"] == label][3:])
     tiny.to_csv(tmp_path / "tiny.csv", index=False)
+    corrections = pd.DataFrame(
+        {"id": ["t1", "t2"], "text": ["地铁太挤了", "地铁站电梯坏了"], "title": "", "label": "地铁"}
+    )
+    corrections.drop(columns="label").to_csv(tmp_path / "fb_nolabel.csv", index=False)
+    corrections.iloc[:0].to_csv(tmp_path / "fb_header.csv", index=False)
+    (tmp_path / "fb_blank.csv").write_bytes(b"")
+    corrections.to_json(tmp_path / "fb_new.jsonl", orient="records", lines=True)
+    corrections.assign(id="", label="水务").to_csv(tmp_path / "fb_noid.csv", index=False)
+    corrections.assign(label="水务").to_csv(tmp_path / "fb_ok.csv", index=False)
     return tmp_path
 
 
