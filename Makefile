@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 SHARED ?= ../shared/data
 
-.PHONY: help install fonts run model test check format bench bench-batch bench-serve bench-steps bench-normalise bench-startup notebooks clean
+.PHONY: help install fonts run model test check format bench bench-batch bench-serve bench-feedback bench-steps bench-normalise bench-startup notebooks clean
 
 help:
 	@echo "make install    create $(VENV) with everything (library, service, dev tools, CJK font)"
@@ -17,7 +17,8 @@ help:
 	@echo "make check      ruff (lint + format) and mypy"
 	@echo "make bench      print accuracy and speed figures on $(SHARED)"
 	@echo "make bench-batch  batch tagging: tickets/s per core and peak RSS on 1,000,000 rows"
-	@echo "make bench-serve  HTTP API: req/s, p50/p99, batch tickets/s, hot swaps under load"
+	@echo "make bench-serve  HTTP API: req/s, p50/p99, batch tickets/s, hot swaps, the ticket store"
+	@echo "make bench-feedback  closed loop: serve, correct wrong answers, retrain; gap recovered"
 	@echo "make bench-steps  microseconds per ticket for each step of tagging a chunk"
 	@echo "make bench-normalise  normalise() on hostile input (every pattern) and on real tickets"
 	@echo "make bench-startup  seconds to ready and restarts of serve --workers 2; CLI start-up"
@@ -68,6 +69,9 @@ bench-batch: $(BIN)/appeals
 
 bench-serve: $(BIN)/appeals
 	$(BIN)/python bench/serve.py --shared $(SHARED)
+
+bench-feedback: $(BIN)/appeals
+	$(BIN)/python bench/feedback.py --shared $(SHARED)
 
 bench-steps: $(BIN)/appeals
 	$(BIN)/python bench/steps.py --shared $(SHARED)

@@ -13,9 +13,17 @@ library into a temporary registry (twice, so there are two versions to swap betw
 - overload (2 workers): 16 clients for ``--load-seconds`` (60) with their status codes, then
   128 clients, over the per-worker concurrency limit: status codes (only 200 and 503 may
   appear), p99 of the 200s against the 16-client p99, and worker restarts
+- the ticket store (1 worker, 8 clients: its concurrency limit): single-ticket req/s,
+  p50/p99, errors and the server's CPU time per request with the store on (SQLite, its
+  default place in the models folder), off (``APPEALS_STORE_URL=off``) and unreachable
+  (PostgreSQL on a port where nothing listens), in ``--store-rounds`` interleaved rounds; the
+  ratio store on / store off; the answers the store holds after each run against the
+  requests answered, and ``appeals_store_written_total`` / ``appeals_store_dropped_total``
+  from /metrics
 
 Usage: .venv/bin/python bench/serve.py [--shared ../shared/data] [--seconds 6]
-       [--load-seconds 60] [--sections in-process http swaps overload]
+       [--load-seconds 60] [--sections in-process http swaps overload store]
+       [--store off on unreachable] [--store-rounds 3]
 """
 
 from __future__ import annotations
@@ -42,7 +50,10 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
-SECTIONS = ("in-process", "http", "swaps", "overload")
+SECTIONS = ("in-process", "http", "swaps", "overload", "store")
+STORE_MODES = ("off", "on", "unreachable")
+#: A store the service cannot reach: nothing listens on port 9 (discard) of the loopback.
+UNREACHABLE_STORE = "postgresql+psycopg://x:y@127.0.0.1:9/none"
 
 
 # --------------------------------------------------------------------------- load generator
@@ -271,10 +282,15 @@ def start_server(
     *,
     max_concurrency: int | None = None,
     queue_wait_ms: float | None = None,
+    store_url: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
+    """``appeals serve`` on a free port; ``store_url`` sets APPEALS_STORE_URL (None: unset,
+    the store is ``tickets.db`` in ``models_dir``)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APPEALS_", "PROMETHEUS_"))}
     env["APPEALS_LOG_LEVEL"] = "WARNING"  # one log line per request would measure the terminal
+    if store_url is not None:
+        env["APPEALS_STORE_URL"] = store_url
     if max_concurrency is not None:
         env["APPEALS_MAX_CONCURRENCY"] = str(max_concurrency)
     if queue_wait_ms is not None:
@@ -320,14 +336,14 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 
 
 # --------------------------------------------------------------------------- the figures
-def train_models(shared: Path, models_dir: Path) -> None:
+def train_models(shared: Path, models_dir: Path, *, versions: int = 2) -> None:
     from nlp import Registry
     from nlp.io import read_table
     from nlp.train import TrainConfig, train
 
     frame = read_table(shared / "appeals" / "train.csv")
     registry = Registry(models_dir)
-    for c in (1.0, 0.5):
+    for c in (1.0, 0.5)[:versions]:
         result = train(frame, TrainConfig(C=c))
         version = registry.save(result.model, metrics=result.evaluation.to_dict())
         summary = result.evaluation.summary()
@@ -387,6 +403,26 @@ def main() -> int:
         default=list(SECTIONS),
         help="which figures to print (all by default)",
     )
+    parser.add_argument(
+        "--store",
+        nargs="+",
+        choices=STORE_MODES,
+        default=list(STORE_MODES),
+        help="the ticket store section: on (SQLite in the models folder), off, unreachable",
+    )
+    parser.add_argument(
+        "--store-rounds",
+        type=int,
+        default=3,
+        help="rounds of the store modes, interleaved, each starting one mode later",
+    )
+    parser.add_argument(
+        "--store-clients",
+        type=int,
+        default=8,
+        help="clients of the store section (default: the service's limit per worker, so "
+        "that no request is refused with 503)",
+    )
     args = parser.parse_args()
     seconds = min(args.seconds, 60.0)
     data = args.shared / "appeals" / "train.csv"
@@ -417,9 +453,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         models_dir = Path(tmp) / "models"
-        train_models(args.shared, models_dir)
-
         sections = set(args.sections)
+        # Two versions to swap between; one is enough for the other sections.
+        train_models(args.shared, models_dir, versions=2 if "swaps" in sections else 1)
+
         rate = float("nan")
         if sections & {"in-process", "http"}:
             rate, p50, p99, batch_rate = in_process(models_dir, texts, 3000)
@@ -477,6 +514,16 @@ def main() -> int:
                 queue_wait_ms=args.queue_wait_ms,
             ):
                 print(line)
+        if "store" in sections:
+            for line in store_modes(
+                models_dir,
+                singles,
+                modes=args.store,
+                rounds=args.store_rounds,
+                seconds=seconds,
+                clients=args.store_clients,
+            ):
+                print(line, flush=True)
     return 0
 
 
@@ -540,6 +587,128 @@ def overload(
     finally:
         stop_server(server)
     return lines
+
+
+def metric_values(port: int, name: str) -> dict[str, float]:
+    """The samples of metric ``name`` in /metrics, by their labels ("" for none)."""
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values: dict[str, float] = {}
+    for row in text.splitlines():
+        if row.startswith((name + "{", name + " ")):
+            sample, value = row.rsplit(" ", 1)
+            labels = sample[len(name) :].strip("{} ")
+            values[labels] = values.get(labels, 0.0) + float(value)
+    return values
+
+
+def server_cpu(server: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system, every thread) of the server and its workers so far: what a
+    request costs, which other work on a shared machine disturbs far less than req/s."""
+    total = 0.0
+    for process in [psutil.Process(server.pid), *psutil.Process(server.pid).children()]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def store_location(mode: str, models_dir: Path) -> tuple[str | None, str | None]:
+    """(APPEALS_STORE_URL for ``mode``, the SQLite URL to count the stored answers in)."""
+    if mode == "on":  # unset: the default, tickets.db beside the models
+        return None, f"sqlite:///{models_dir / 'tickets.db'}"
+    if mode == "off":
+        return "off", None
+    return UNREACHABLE_STORE, None
+
+
+def store_run(
+    models_dir: Path, singles: list[bytes], mode: str, seconds: float, clients: int
+) -> tuple[list[str], float, float]:
+    """One server (1 worker) with the store ``mode``: a warm-up, ``seconds`` of ``clients``
+    clients, then what the store and /metrics say."""
+    from nlp.store import TicketStore
+
+    env_url, count_url = store_location(mode, models_dir)
+    for leftover in models_dir.glob("tickets.db*"):  # each run starts from an empty store
+        leftover.unlink()
+    server, port = start_server(models_dir, 1, store_url=env_url)
+    try:
+        warm = drive_outcome(port, singles, clients=clients, seconds=1.5, max_requests=5_000)
+        cpu = server_cpu(server)
+        run = drive_outcome(port, singles, clients=clients, seconds=seconds, max_requests=10**8)
+        # The writer is a moment behind: its last batch of the run is counted in the run.
+        time.sleep(0.5 if mode == "on" else 0)
+        cpu = (server_cpu(server) - cpu) / max(1, sum(run.statuses.values()))
+        answered = warm.statuses.get(200, 0) + run.statuses.get(200, 0)
+        # The writer is a moment behind the traffic: wait (a little) until it has caught up.
+        deadline = time.time() + (10 if mode == "on" else 0)
+        while True:
+            written = sum(metric_values(port, "appeals_store_written_total").values())
+            dropped = metric_values(port, "appeals_store_dropped_total")
+            if written + sum(dropped.values()) >= answered or time.time() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        stop_server(server)
+    stored = TicketStore(count_url).counts()["tickets"] if count_url else None
+    failed = run.errors + warm.errors
+    reasons = ", ".join(f"{k.split('=')[-1].strip(chr(34))} {v:,.0f}" for k, v in dropped.items())
+    lines = [
+        f"store {mode:<11} 1 worker, {clients} clients, {seconds:g} s: {run.rate:,.0f} req/s, "
+        f"p50 {run.p50:.2f} ms, p99 {run.p99:.2f} ms, server CPU {cpu * 1e6:,.0f} us/request, "
+        f"{failed} failed requests "
+        f"({_statuses(run.statuses)})",
+    ]
+    if mode != "off":
+        held = f"the store holds {stored:,}" if stored is not None else "nothing stored"
+        lines.append(
+            f"  answered {answered:,} (warm-up included); {held}; /metrics: written "
+            f"{written:,.0f}, dropped {sum(dropped.values()):,.0f}"
+            + (f" ({reasons})" if reasons else "")
+        )
+    return lines, run.rate, cpu
+
+
+def store_modes(
+    models_dir: Path,
+    singles: list[bytes],
+    *,
+    modes: list[str],
+    rounds: int,
+    seconds: float,
+    clients: int,
+) -> list[str]:
+    """Each mode once per round, interleaved (a shared machine drifts); prints each run as it
+    ends and returns the ratios store on / store off (of the medians over the rounds)."""
+    rates: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpus: dict[str, list[float]] = {mode: [] for mode in modes}
+    for number in range(1, rounds + 1):
+        # Each round starts one mode later: no mode always runs first (or last) in a round.
+        shift = (number - 1) % len(modes)
+        for mode in modes[shift:] + modes[:shift]:
+            run_lines, rate, cpu = store_run(models_dir, singles, mode, seconds, clients)
+            rates[mode].append(rate)
+            cpus[mode].append(cpu)
+            print(f"round {number}: " + "\n".join(run_lines), flush=True)
+    summary = []
+    for mode in [m for m in ("on", "unreachable") if rates.get(m) and rates.get("off")]:
+        each = ", ".join(
+            f"{this / off:.2f}" for this, off in zip(rates[mode], rates["off"], strict=True)
+        )
+        ratio = float(np.median(rates[mode]) / np.median(rates["off"]))
+        cost = float(np.median(cpus[mode]) / np.median(cpus["off"]))
+        summary.append(
+            f"store {mode} / store off: single-ticket req/s {ratio:.2f} (medians of {rounds} "
+            f"round(s); each round: {each})" + ("; target >= 0.90" if mode == "on" else "")
+        )
+        summary.append(
+            f"store {mode} / store off: server CPU per request {cost:.2f} (medians: "
+            f"{np.median(cpus[mode]) * 1e6:,.0f} / {np.median(cpus['off']) * 1e6:,.0f} us)"
+        )
+    return summary
 
 
 def hot_swaps(models_dir: Path, singles: list[bytes], swaps: int, interval: float) -> str:

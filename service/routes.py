@@ -105,10 +105,24 @@ def _store(
         key = _new_ticket_id() if ticket_id is None else ticket_id
         ids.append(key)
         answers.append(
-            Answer(str(key), text, title, model.name, model.version or "", prediction, now)
+            Answer(str(key), text, title, model.name, model.version or "", _stored(prediction), now)
         )
     writer.submit(answers)
     return ids
+
+
+def _stored(prediction: Prediction) -> Prediction:
+    """What the store keeps of an answer: not its explanation. The answer waits in the
+    writer's queue for a moment; its explanation (several objects a term) would survive the
+    garbage collector's young collections with it and make every one of them longer."""
+    return Prediction(
+        prediction.label,
+        prediction.confidence,
+        prediction.top_k,
+        prediction.needs_review,
+        None,
+        prediction.review_codes,
+    )
 
 
 _ADMIN_ERRORS = _errors(401, 403, 404, 409, 413, 422, 503)
