@@ -3,7 +3,7 @@ through the API, retrain on the corrections, and see how much of the way to a mo
 on everything that goes. Prints; asserts nothing.
 
     .venv/bin/python bench/feedback.py [--shared ../shared/data] [--part 0.3] [--weight 2]
-        [--seed 0] [--sample N] [--confirm 0]
+        [--seed 0] [--sample N] [--confirm 0] [--reviewed]
 
 The protocol. Only the ``split=train`` bodies of ``appeals/train.csv`` are used to train and as
 traffic (``titles.csv`` holds titles of dev messages too, so no title is used at all).
@@ -16,7 +16,9 @@ traffic (``titles.csv`` holds titles of dev messages too, so no title is used at
   in a temporary folder.
 - the dispatcher: for every wrong answer, ``POST /v1/feedback`` with the true department;
   ``--confirm`` (default 0) is the share of right answers it confirms as well (a correction
-  that agrees with the model is a training row too).
+  that agrees with the model is a training row too); with ``--reviewed`` it also gives the
+  department of every right answer the service flagged for review (at a dispatch centre the
+  person asked to check a ticket records its department whether the answer was right or not).
 - after: ``nlp.train.train(base, config, feedback=TicketStore(url).corrections())`` with
   ``TrainConfig(feedback_weight=--weight)``; the corrections are the store's masked text.
   ``feedback_holdout`` keeps its default: that share of the corrections (by ticket id) is held
@@ -104,9 +106,13 @@ def _post(client: TestClient, path: str, body: dict[str, Any]) -> dict[str, Any]
     return answer
 
 
-def send_traffic(client: TestClient, traffic: pd.DataFrame, *, chunk: int = CHUNK) -> list[str]:
-    """Every traffic row through ``POST /v1/classify/batch`` with its id: the labels answered."""
+def send_traffic(
+    client: TestClient, traffic: pd.DataFrame, *, chunk: int = CHUNK
+) -> tuple[list[str], list[bool]]:
+    """Every traffic row through ``POST /v1/classify/batch`` with its id: the labels answered,
+    and whether each was flagged for a person to check."""
     labels: list[str] = []
+    flagged: list[bool] = []
     for start in range(0, len(traffic), chunk):
         rows = traffic.iloc[start : start + chunk]
         items = [
@@ -118,24 +124,31 @@ def send_traffic(client: TestClient, traffic: pd.DataFrame, *, chunk: int = CHUN
             if item.get("error"):
                 raise SystemExit(f"ticket {item['id']} was not answered: {item['error']}")
             labels.append(item["label"])
-    return labels
+            flagged.append(bool(item["needs_review"]))
+    return labels, flagged
 
 
 def dispatch(
     client: TestClient,
     traffic: pd.DataFrame,
     predicted: Sequence[str],
+    flagged: Sequence[bool],
     *,
     confirm: float,
+    reviewed: bool,
     rng: np.random.Generator,
 ) -> tuple[int, int]:
-    """The dispatcher: ``POST /v1/feedback`` with the true department of every wrong answer
-    and of a ``confirm`` share of the right ones: (corrected, confirmed)."""
+    """The dispatcher: ``POST /v1/feedback`` with the true department of every wrong answer,
+    of every flagged right one when ``reviewed`` (the person the service asked to check gives
+    the department either way), and of a ``confirm`` share of the other right ones:
+    (corrected, confirmed)."""
     corrected = confirmed = 0
-    for ticket_id, truth, label in zip(traffic["id"], traffic["label"], predicted, strict=True):
+    for ticket_id, truth, label, check in zip(
+        traffic["id"], traffic["label"], predicted, flagged, strict=True
+    ):
         if label != truth:
             corrected += 1
-        elif rng.random() < confirm:
+        elif (reviewed and check) or rng.random() < confirm:
             confirmed += 1
         else:
             continue
@@ -151,6 +164,7 @@ def closed_loop(
     workdir: Path,
     eval_frame: pd.DataFrame | None = None,
     confirm: float = 0.0,
+    reviewed: bool = False,
     seed: int = 0,
 ) -> Loop:
     """Train on ``base`` and serve it, send ``traffic``, correct the wrong answers through the
@@ -161,9 +175,15 @@ def closed_loop(
     Registry(models_dir).save(before.model, metrics=before.evaluation.to_dict())
     store_url = f"sqlite:///{models_dir / 'tickets.db'}"
     with serving(models_dir, store_url) as client:
-        predicted = send_traffic(client, traffic)
+        predicted, flagged = send_traffic(client, traffic)
         corrected, confirmed = dispatch(
-            client, traffic, predicted, confirm=confirm, rng=np.random.default_rng(seed)
+            client,
+            traffic,
+            predicted,
+            flagged,
+            confirm=confirm,
+            reviewed=reviewed,
+            rng=np.random.default_rng(seed),
         )
     store = TicketStore(store_url).open(create=False)
     try:
@@ -210,6 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--confirm", type=float, default=0.0, help="share of right answers confirmed too"
     )
+    parser.add_argument(
+        "--reviewed",
+        action="store_true",
+        help="the dispatcher also gives the department of every right answer the service "
+        "flagged for review (the person asked to check confirms it)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.part < 1:
         raise SystemExit(f"--part must be between 0 and 1, not {args.part}")
@@ -242,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workdir=Path(tmp),
             eval_frame=dev,
             confirm=args.confirm,
+            reviewed=args.reviewed,
             seed=args.seed,
         )
     afters = {args.weight[0]: loop.after}
@@ -258,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"traffic answered: {len(loop.predicted):,} "
         f"({loop.corrected / max(1, len(traffic)):.1%} wrong); the store holds {loop.stored:,}; "
         f"sent to POST /v1/feedback: {loop.corrected:,} corrections of wrong answers + "
-        f"{loop.confirmed:,} confirmations (--confirm {args.confirm:g}); the store gave back "
+        f"{loop.confirmed:,} confirmations (--confirm {args.confirm:g}"
+        f"{', --reviewed' if args.reviewed else ''}); the store gave back "
         f"{len(loop.corrections):,}: {used.get('used', 0):,} trained on, "
         f"{used.get('held_out', 0):,} held out for the promotion gate"
     )

@@ -144,6 +144,7 @@ class StoreWriter:
         self.store.close()
 
     def _run(self) -> None:
+        self._maintain()  # open the store now: /readyz says "ok" before the first answer
         while not self._stop.is_set():
             try:
                 first = self._queue.get(timeout=0.2)

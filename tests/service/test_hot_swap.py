@@ -90,11 +90,12 @@ def test_a_damaged_pointer_behind_a_worker_keeps_the_old_model_serving(
     assert client.post("/v1/classify", json={"text": TICKET}).json()["model"]["version"] == "v1"
     # An activation repairs the pointer, and the worker follows.
     assert client.post("/v1/models/activate", json={"version": "v2"}).status_code == 200
-    assert client.get("/readyz").json() == {
+    ready = client.get("/readyz").json()
+    assert ready.pop("store") in {"ok", "opening the store"}  # the store's own thread
+    assert ready == {
         "status": "ready",
         "model": {"name": "default", "version": "v2"},
         "reason": None,
-        "store": "ok",
     }
 
 
