@@ -50,6 +50,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
     from nlp.io import read_table, read_tables
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
+    from nlp.problems import Problem, SplitPolicy, find_problems, find_problems_many
     from nlp.promotion import (
         CandidateReview,
         Comparison,
@@ -130,6 +131,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Term",
         "TextNormaliser",
     ),
+    "nlp.problems": (
+        "Problem",
+        "SplitPolicy",
+        "find_problems",
+        "find_problems_many",
+    ),
     "nlp.promotion": (
         "CandidateReview",
         "Comparison",
@@ -192,6 +199,7 @@ __all__ = [
     "ModelIntegrityError",
     "ModelNotFoundError",
     "Prediction",
+    "Problem",
     "PromotionGate",
     "PromotionOutcome",
     "Ranking",
@@ -200,6 +208,7 @@ __all__ = [
     "RoutingModel",
     "Scored",
     "Segmenter",
+    "SplitPolicy",
     "TagSummary",
     "Term",
     "TextNormaliser",
@@ -220,6 +229,8 @@ __all__ = [
     "explanation_quality",
     "export_review_queue",
     "find_duplicates",
+    "find_problems",
+    "find_problems_many",
     "highlight_terms",
     "length_stats",
     "mask_personal_data",
