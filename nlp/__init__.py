@@ -53,6 +53,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     from nlp.io import read_table, read_tables
     from nlp.location import Gazetteer, Location, Mention, locate
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
+    from nlp.problems import Problem, SplitPolicy, find_problems, find_problems_many
     from nlp.promotion import (
         CandidateReview,
         Comparison,
@@ -147,6 +148,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Term",
         "TextNormaliser",
     ),
+    "nlp.problems": (
+        "Problem",
+        "SplitPolicy",
+        "find_problems",
+        "find_problems_many",
+    ),
     "nlp.promotion": (
         "CandidateReview",
         "Comparison",
@@ -224,6 +231,7 @@ __all__ = [
     "ModelIntegrityError",
     "ModelNotFoundError",
     "Prediction",
+    "Problem",
     "PromotionGate",
     "PromotionOutcome",
     "Ranking",
@@ -233,6 +241,7 @@ __all__ = [
     "RoutingTable",
     "Scored",
     "Segmenter",
+    "SplitPolicy",
     "TagSummary",
     "Term",
     "TextNormaliser",
@@ -260,6 +269,8 @@ __all__ = [
     "explanation_quality",
     "export_review_queue",
     "find_duplicates",
+    "find_problems",
+    "find_problems_many",
     "highlight_terms",
     "label_queue",
     "length_stats",
