@@ -32,6 +32,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         review_queue,
     )
     from nlp.classifier import CalibratedLinearSVC
+    from nlp.dispatch import DispatchConfig, Dispatcher
     from nlp.documents import compose_document, prepare_rows
     from nlp.errors import (
         AppealRouterError,
@@ -124,6 +125,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "evaluate_probabilities",
         "explanation_quality",
         "score",
+    ),
+    "nlp.dispatch": (
+        "DispatchConfig",
+        "Dispatcher",
     ),
     "nlp.io": (
         "read_table",
@@ -222,6 +227,8 @@ __all__ = [
     "Comparison",
     "DataError",
     "Dispatch",
+    "DispatchConfig",
+    "Dispatcher",
     "DocumentVectorizer",
     "Evaluation",
     "GateDecision",
