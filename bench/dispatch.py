@@ -105,6 +105,21 @@ def span_overlap(found: list[list[Problem]], frame: pd.DataFrame) -> float:
     return float(np.mean(overlaps))
 
 
+def no_split_point(texts: list[str]) -> float:
+    """The share of bodies :func:`nlp.problems.clauses` does not cut (cut at commas too, as
+    the default policy does, and read whole past its ``max_clauses``)."""
+    policy = SplitPolicy()
+    return float(
+        np.mean(
+            [
+                len(clauses(t, split_commas=policy.split_commas, max_clauses=policy.max_clauses))
+                < 2
+                for t in texts
+            ]
+        )
+    )
+
+
 def timings(
     model: RoutingModel, texts: list[str], titles: list[str] | None, *, repeat: int = 3
 ) -> tuple[list[float], list[float]]:
@@ -163,6 +178,10 @@ def section_problems(args: argparse.Namespace) -> None:
     line(f"one-problem rows ({len(single)}): wrongly split", f"{split1:.1%}")
     line("  right department (exact set)", f"{exact1:.1%}")
     for name, rows in (("multi-problem rows", pick), ("one-problem rows", single)):
+        line(
+            f"{name}: no split point (answered without the model)",
+            f"{no_split_point([frame['text'][i] for i in rows]):.1%}",
+        )
         extra, whole = timings(model, [frame["text"][i] for i in rows], [titles[i] for i in rows])
         line(f"{name}: find_problems given the prediction", percentiles(extra))
         line(f"{name}: classify + find_problems", percentiles(whole))
@@ -175,6 +194,10 @@ def section_problems(args: argparse.Namespace) -> None:
     found = find_problems_many(model, test["text"].tolist(), test["title"].tolist())
     split = sum(len(problems) > 1 for problems in found) / len(found)
     print(f"appeals/test.csv ({len(test)} whole messages), model trained on train.csv split=train")
+    line(
+        "no split point (answered without the model)",
+        f"{no_split_point(test['text'].tolist()):.1%}",
+    )
     line("find_problems given the prediction", percentiles(extra))
     line("classify + find_problems", percentiles(whole))
     line("tickets given more than one problem", f"{split:.1%}")

@@ -23,7 +23,7 @@ How, in three steps:
 3. **A conservative rule** (:class:`SplitPolicy`): a clause is a separate problem only when
    it is long enough (``min_chars`` characters that are not punctuation or white space), the
    model is confident of it (``min_confidence`` after a joining word, an enumeration, a list
-   marker or ``；``; ``min_confidence_plain`` after a full stop or a comma), its department
+   marker or ``；``; ``min_confidence_plain`` after a sentence end), its department
    differs from the lead's (the whole ticket's answer does not already explain it), that
    department has some weight in the whole ticket's own ranking (``min_support``: its score
    in the ticket's ``top_k``), and it is not the writer's contact details (a phone number,
@@ -33,8 +33,9 @@ How, in three steps:
    after as another, one of them the lead's, the other passing stricter ``comma_``
    settings.
 
-A ticket with one problem is never split, and the common case costs next to nothing: a
-ticket without a split point, or whose whole-ticket runner-up scores under the support the
+The rule is conservative (a ticket with one problem must not be split; a second problem it
+is unsure of stays with the lead), and the common case costs next to nothing: a ticket
+without a split point, or whose whole-ticket runner-up scores under the support the
 rule needs (no other department can then qualify), is answered from its prediction alone,
 without calling the model again. The thresholds were chosen by cross-validation on the demo
 appeals and on tickets written for it (``bench/dispatch.py --sections problems_cv``).
