@@ -23,7 +23,8 @@ Sections (each a function ``section_NAME(args)`` registered in ``SECTIONS``):
   commas) the policies that find the most departments (mean set recall of the folds' and
   the tune set's several-problem tickets) while splitting at most ``--max-split`` of each
   kind of one-problem ticket (stage 1: the appeals as written one point less, room for
-  the cuts at commas). The demo's own "…；另外…"
+  the cuts at commas); then (stage 3) how many clauses a ticket may be cut into before it
+  is read whole (fewer cost less on long letters). The demo's own "…；另外…"
   two-problem tickets (data/demo/README.md) are left out of the one-problem kinds.
 """
 
@@ -276,7 +277,7 @@ def _fold_candidates(
     ]
     out: dict[bool, list[tuple[Any, ...]]] = {}
     for commas in (False, True):
-        found = [clauses(value, split_commas=commas) for value, _ in fields]
+        found = [clauses(value, split_commas=commas, max_clauses=12) for value, _ in fields]
         texts_of = [candidate_texts(value, f) for (value, _), f in zip(fields, found, strict=True)]
         probabilities = model.predict_proba([t for texts in texts_of for t in texts])
         rows, at = [], 0
@@ -363,11 +364,15 @@ def _cv_tickets(
 def _scores(
     pooled: dict[str, dict[bool, list[tuple[Any, ...]]]], labels: list[str], policy: SplitPolicy
 ) -> dict[str, tuple[float, float, float, float]]:
+    """Scores of ``policy`` on tickets cut into up to 12 clauses (``max_clauses`` at most 12:
+    a ticket cut into more is read whole, as the policy reads it)."""
     scores = {}
     for kind, by_commas in pooled.items():
         rows = by_commas[policy.split_commas]
         found = [
             split_problems(value, field, f, p, labels, prediction, policy=policy)
+            if len(f) <= policy.max_clauses
+            else [Problem("", prediction.label, 0, 0, 0, field)]
             for value, field, f, p, prediction, _ in rows
         ]
         scores[kind] = set_scores(found, [row[-1] for row in rows])
@@ -419,6 +424,7 @@ def _cv_grid(
                 min_confidence=confidence,
                 min_confidence_plain=plain,
                 split_commas=False,
+                max_clauses=12,
             )
             first.append((policy, _scores(every, labels, policy)))
     first = [r for r in first if allowed(r[1], args.max_split - 0.01)]
@@ -447,6 +453,13 @@ def _cv_grid(
     print(f"  stage 2, with commas: the best that split at most {args.max_split:.0%} of each:")
     for policy, scores in second[:3]:
         show(policy, scores)
+    print("  stage 3, clauses per ticket at most (max_clauses; more: read whole), the best above:")
+    for most in (4, 6, 8, 12):
+        scores = _scores(every, labels, dataclasses.replace(second[0][0], max_clauses=most))
+        print(
+            f"    {most:>2}: recall: cv {scores['several'][0]:.3f}, tune "
+            f"{scores['tune: several'][0]:.3f}  split: as written {scores['as written'][3]:.1%}"
+        )
     print("  the defaults (SplitPolicy()):")
     show(SplitPolicy(), _scores(every, labels, SplitPolicy()))
 
