@@ -407,7 +407,7 @@ def _cv_grid(
         )
         print(
             f"    chars>={policy.min_chars} conf>={policy.min_confidence} "
-            f"plain>={policy.min_confidence_plain} {comma}\n"
+            f"plain>={policy.min_confidence_plain} lead<={policy.max_lead} {comma}\n"
             f"      recall: cv {scores['several'][0]:.3f}, tune {scores['tune: several'][0]:.3f}"
             f"  precision: cv {scores['several'][1]:.3f}, tune {scores['tune: several'][1]:.3f}"
             f"  split: as written {scores['as written'][3]:.1%}, same department "
@@ -415,14 +415,15 @@ def _cv_grid(
         )
 
     first = []
-    for chars, confidence, plain in itertools.product(
-        (4, 6, 8), (0.8, 0.85, 0.9, 0.95), (0.9, 0.95, 0.98, 0.99)
+    for chars, confidence, plain, lead in itertools.product(
+        (4, 6), (0.6, 0.7, 0.8, 0.9, 0.95), (0.8, 0.9, 0.95, 0.98), (1.0, 0.03, 0.01, 0.003)
     ):
         if plain >= confidence:
             policy = SplitPolicy(
                 min_chars=chars,
                 min_confidence=confidence,
                 min_confidence_plain=plain,
+                max_lead=lead,
                 split_commas=False,
                 max_clauses=12,
             )
