@@ -43,7 +43,8 @@ Sections (each a function ``section_NAME(args)`` registered in ``SECTIONS``):
   commas) the policies that find the most departments (mean set recall of the folds' and
   the tune set's several-problem tickets) while splitting at most ``--max-split`` of each
   kind of one-problem ticket (stage 1: the appeals as written one point less, room for
-  the cuts at commas). The demo's own "…；另外…"
+  the cuts at commas); then (stage 3) how many clauses a ticket may be cut into before it
+  is read whole (fewer cost less on long letters). The demo's own "…；另外…"
   two-problem tickets (data/demo/README.md) are left out of the one-problem kinds.
 """
 
@@ -336,6 +337,21 @@ def span_overlap(found: list[list[Problem]], frame: pd.DataFrame) -> float:
     return float(np.mean(overlaps))
 
 
+def no_split_point(texts: list[str]) -> float:
+    """The share of bodies :func:`nlp.problems.clauses` does not cut (cut at commas too, as
+    the default policy does, and read whole past its ``max_clauses``)."""
+    policy = SplitPolicy()
+    return float(
+        np.mean(
+            [
+                len(clauses(t, split_commas=policy.split_commas, max_clauses=policy.max_clauses))
+                < 2
+                for t in texts
+            ]
+        )
+    )
+
+
 def timings(
     model: RoutingModel, texts: list[str], titles: list[str] | None, *, repeat: int = 3
 ) -> tuple[list[float], list[float]]:
@@ -394,6 +410,10 @@ def section_problems(args: argparse.Namespace) -> None:
     line(f"one-problem rows ({len(single)}): wrongly split", f"{split1:.1%}")
     line("  right department (exact set)", f"{exact1:.1%}")
     for name, rows in (("multi-problem rows", pick), ("one-problem rows", single)):
+        line(
+            f"{name}: no split point (answered without the model)",
+            f"{no_split_point([frame['text'][i] for i in rows]):.1%}",
+        )
         extra, whole = timings(model, [frame["text"][i] for i in rows], [titles[i] for i in rows])
         line(f"{name}: find_problems given the prediction", problem_percentiles(extra))
         line(f"{name}: classify + find_problems", problem_percentiles(whole))
@@ -406,6 +426,10 @@ def section_problems(args: argparse.Namespace) -> None:
     found = find_problems_many(model, test["text"].tolist(), test["title"].tolist())
     split = sum(len(problems) > 1 for problems in found) / len(found)
     print(f"appeals/test.csv ({len(test)} whole messages), model trained on train.csv split=train")
+    line(
+        "no split point (answered without the model)",
+        f"{no_split_point(test['text'].tolist()):.1%}",
+    )
     line("find_problems given the prediction", problem_percentiles(extra))
     line("classify + find_problems", problem_percentiles(whole))
     line("tickets given more than one problem", f"{split:.1%}")
@@ -484,7 +508,7 @@ def _fold_candidates(
     ]
     out: dict[bool, list[tuple[Any, ...]]] = {}
     for commas in (False, True):
-        found = [clauses(value, split_commas=commas) for value, _ in fields]
+        found = [clauses(value, split_commas=commas, max_clauses=12) for value, _ in fields]
         texts_of = [candidate_texts(value, f) for (value, _), f in zip(fields, found, strict=True)]
         probabilities = model.predict_proba([t for texts in texts_of for t in texts])
         rows, at = [], 0
@@ -571,11 +595,15 @@ def _cv_tickets(
 def _scores(
     pooled: dict[str, dict[bool, list[tuple[Any, ...]]]], labels: list[str], policy: SplitPolicy
 ) -> dict[str, tuple[float, float, float, float]]:
+    """Scores of ``policy`` on tickets cut into up to 12 clauses (``max_clauses`` at most 12:
+    a ticket cut into more is read whole, as the policy reads it)."""
     scores = {}
     for kind, by_commas in pooled.items():
         rows = by_commas[policy.split_commas]
         found = [
             split_problems(value, field, f, p, labels, prediction, policy=policy)
+            if len(f) <= policy.max_clauses
+            else [Problem("", prediction.label, 0, 0, 0, field)]
             for value, field, f, p, prediction, _ in rows
         ]
         scores[kind] = set_scores(found, [row[-1] for row in rows])
@@ -610,7 +638,7 @@ def _cv_grid(
         )
         print(
             f"    chars>={policy.min_chars} conf>={policy.min_confidence} "
-            f"plain>={policy.min_confidence_plain} {comma}\n"
+            f"plain>={policy.min_confidence_plain} lead<={policy.max_lead} {comma}\n"
             f"      recall: cv {scores['several'][0]:.3f}, tune {scores['tune: several'][0]:.3f}"
             f"  precision: cv {scores['several'][1]:.3f}, tune {scores['tune: several'][1]:.3f}"
             f"  split: as written {scores['as written'][3]:.1%}, same department "
@@ -618,15 +646,17 @@ def _cv_grid(
         )
 
     first = []
-    for chars, confidence, plain in itertools.product(
-        (4, 6, 8), (0.8, 0.85, 0.9, 0.95), (0.9, 0.95, 0.98, 0.99)
+    for chars, confidence, plain, lead in itertools.product(
+        (4, 6), (0.6, 0.7, 0.8, 0.9, 0.95), (0.8, 0.9, 0.95, 0.98), (1.0, 0.03, 0.01, 0.003)
     ):
         if plain >= confidence:
             policy = SplitPolicy(
                 min_chars=chars,
                 min_confidence=confidence,
                 min_confidence_plain=plain,
+                max_lead=lead,
                 split_commas=False,
+                max_clauses=12,
             )
             first.append((policy, _scores(every, labels, policy)))
     first = [r for r in first if allowed(r[1], args.max_split - 0.01)]
@@ -655,6 +685,13 @@ def _cv_grid(
     print(f"  stage 2, with commas: the best that split at most {args.max_split:.0%} of each:")
     for policy, scores in second[:3]:
         show(policy, scores)
+    print("  stage 3, clauses per ticket at most (max_clauses; more: read whole), the best above:")
+    for most in (4, 6, 8, 12):
+        scores = _scores(every, labels, dataclasses.replace(second[0][0], max_clauses=most))
+        print(
+            f"    {most:>2}: recall: cv {scores['several'][0]:.3f}, tune "
+            f"{scores['tune: several'][0]:.3f}  split: as written {scores['as written'][3]:.1%}"
+        )
     print("  the defaults (SplitPolicy()):")
     show(SplitPolicy(), _scores(every, labels, SplitPolicy()))
 

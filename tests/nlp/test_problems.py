@@ -119,9 +119,14 @@ def _prediction(label: str = "水务", confidence: float = 0.9) -> Prediction:
     )
 
 
-def _rows(*rows: tuple[str, float]) -> np.ndarray:
+def _rows(*rows: tuple[str, float] | dict[str, float]) -> np.ndarray:
+    """Probabilities: ``(label, p)`` spreads the rest evenly; a dict gives every one."""
     out = np.full((len(rows), len(LABELS)), 0.0)
-    for i, (label, p) in enumerate(rows):
+    for i, row in enumerate(rows):
+        if isinstance(row, dict):
+            out[i] = [row[label] for label in LABELS]
+            continue
+        label, p = row
         out[i] = (1 - p) / (len(LABELS) - 1)
         out[i, LABELS.index(label)] = p
     return out
@@ -138,8 +143,26 @@ RULE = [
     (
         "not confident enough",
         "下水道堵了一个星期了；另外燃气表不走字了",
-        [("水务", 0.99), ("燃气", 0.9)],
+        [("水务", 0.99), ("燃气", 0.5)],
         [("水务", "下水道堵了一个星期了；另外燃气表不走字了")],
+    ),
+    (
+        "reads as the lead's department too",
+        "下水道堵了一个星期了；另外燃气表不走字了",
+        [("水务", 0.99), ("燃气", 0.9)],  # the rest, 0.05 each, to 水务 and 城管执法
+        [("水务", "下水道堵了一个星期了；另外燃气表不走字了")],
+    ),
+    (
+        "after a joining word, clear enough",
+        "下水道堵了一个星期了；另外燃气表不走字了",
+        [("水务", 0.99), {"燃气": 0.85, "城管执法": 0.145, "水务": 0.005}],
+        [("水务", "下水道堵了一个星期了"), ("燃气", "燃气表不走字了")],
+    ),
+    (
+        "a plain next sentence must be clearer",
+        "下水道堵了一个星期了。燃气表不走字了",
+        [("水务", 0.99), {"燃气": 0.85, "城管执法": 0.145, "水务": 0.005}],
+        [("水务", "下水道堵了一个星期了。燃气表不走字了")],
     ),
     (
         "same department as the lead",
@@ -178,7 +201,7 @@ RULE = [
     ("text", "rows", "expected"), [case[1:] for case in RULE], ids=[case[0] for case in RULE]
 )
 def test_the_rule(
-    text: str, rows: list[tuple[str, float]], expected: list[tuple[str, str]]
+    text: str, rows: list[tuple[str, float] | dict[str, float]], expected: list[tuple[str, str]]
 ) -> None:
     found = clauses(text)
     assert len(found) == len(rows)
