@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 
 from nlp.dispatch import DispatchConfig, Dispatcher
-from nlp.errors import ModelIntegrityError
+from nlp.errors import AppealRouterError, ModelIntegrityError
 from nlp.model import RoutingModel
 from nlp.registry import ActivePointer, Registry
 from service import metrics
@@ -103,9 +103,13 @@ class ModelHolder:
     def _check_fits(self, version: str) -> None:
         """Refuse ``version`` before the pointer moves when the files do not fit its labels
         (from its manifest: nothing is unpickled)."""
-        if self.dispatch is not None:
+        if self.dispatch is None:
+            return
+        try:
             labels = self.registry.manifest(self.name, version).get("labels", [])
-            self._dispatcher_for(list(labels), version)
+        except AppealRouterError:
+            return  # no such version, or a damaged one: activation says so in its words
+        self._dispatcher_for(list(labels), version)
 
     def refresh(self) -> RoutingModel | None:
         """Load the active version if it is not the one serving; return the serving model.
