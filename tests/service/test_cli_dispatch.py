@@ -122,3 +122,15 @@ def test_tag_writes_the_dispatch_columns(
     argv[3] = str(plain)
     assert main([*argv, "--no-urgency", "--no-problems"]) == 0
     assert not set(DISPATCH_FIELDS) & set(read_output(plain).columns)
+
+
+def test_the_resume_command_repeats_the_dispatch_options() -> None:
+    from service.cli import _resume_command, build_parser
+
+    argv = ["tag", "in.csv", "--out", "out.parquet", *OPTIONS, "--no-problems"]
+    command = _resume_command(build_parser().parse_args(argv))
+    assert f"--gazetteer {GAZETTEER}" in command
+    assert "--city '江州市'" in command  # shlex quotes non-ASCII words
+    assert f"--routing {ROUTING}" in command
+    assert command.endswith("--no-problems --resume")
+    assert "--no-urgency" not in command
