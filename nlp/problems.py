@@ -594,8 +594,15 @@ def find_problems(
     a different department must handle, in the order stated. A ticket with one problem gets
     one, spanning its body (its title when it has no body).
 
-    Raises :class:`~nlp.errors.DataError` for a ticket with neither text nor title.
+    Raises :class:`~nlp.errors.DataError` for a ticket with neither text nor title, or with
+    something other than text in either.
     """
+    for name, value in (("text", text), ("title", title)):
+        if value is not None and not isinstance(value, str):
+            raise DataError(
+                f"a ticket's {name} must be a string, not {type(value).__name__}: send the "
+                f"{name} as text, or None when the ticket has none"
+            )
     if _field(text, title) is None:
         raise DataError(
             "the ticket has no text and no title (missing, empty or white space only): give "
