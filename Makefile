@@ -77,7 +77,7 @@ bench-normalise: $(BIN)/appeals
 bench-startup: $(BIN)/appeals
 	$(BIN)/python bench/startup.py
 
-# Runs the three notebooks top to bottom in fresh kernels (nbmake does not write outputs back,
+# Runs the notebooks top to bottom in fresh kernels (nbmake does not write outputs back,
 # so the committed files stay output-free); each must finish within NB_TIMEOUT seconds.
 # Figures land in reports/notebooks/, the notebooks' registry in reports/models/.
 NB_TIMEOUT ?= 600

@@ -22,6 +22,8 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         sample_frame,
         split_by_column,
     )
+    from nlp.analysis.labelling import label_queue
+    from nlp.analysis.monitor import daily_summary, drift_alerts, training_distribution
     from nlp.analysis.review import (
         export_review_queue,
         highlight_terms,
@@ -49,6 +51,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     )
     from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
     from nlp.io import read_table, read_tables
+    from nlp.location import Gazetteer, Location, Mention, locate
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
     from nlp.problems import Problem, SplitPolicy, find_problems, find_problems_many
     from nlp.promotion import (
@@ -63,6 +66,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         review_candidate,
     )
     from nlp.registry import ActivePointer, Registry, parse_model_ref
+    from nlp.routing import Dispatch, RoutingTable, Unit
     from nlp.segment import DEFAULT_USER_DICT, Segmenter
     from nlp.tagging.frame import OUTPUT_COLUMNS, tag_frame
     from nlp.tagging.run import TagSummary, tag_file
@@ -74,6 +78,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         normalise_aligned,
     )
     from nlp.train import TrainConfig, TrainResult, build_pipeline, read_feedback, train
+    from nlp.urgency import Urgency, UrgencyDetector, UrgencyModel, UrgencyTerms
 
 #: module -> the public names it gives ``nlp``.
 _EXPORTS: dict[str, tuple[str, ...]] = {
@@ -85,6 +90,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "personal_data_counts",
         "sample_frame",
         "split_by_column",
+    ),
+    "nlp.analysis.labelling": ("label_queue",),
+    "nlp.analysis.monitor": (
+        "daily_summary",
+        "drift_alerts",
+        "training_distribution",
     ),
     "nlp.analysis.review": (
         "export_review_queue",
@@ -117,6 +128,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "nlp.io": (
         "read_table",
         "read_tables",
+    ),
+    "nlp.location": (
+        "Gazetteer",
+        "Location",
+        "Mention",
+        "locate",
     ),
     "nlp.features": (
         "CharNgramVectorizer",
@@ -153,6 +170,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Registry",
         "parse_model_ref",
     ),
+    "nlp.routing": (
+        "Dispatch",
+        "RoutingTable",
+        "Unit",
+    ),
     "nlp.segment": (
         "DEFAULT_USER_DICT",
         "Segmenter",
@@ -179,6 +201,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "read_feedback",
         "train",
     ),
+    "nlp.urgency": (
+        "Urgency",
+        "UrgencyDetector",
+        "UrgencyModel",
+        "UrgencyTerms",
+    ),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -193,9 +221,13 @@ __all__ = [
     "CharNgramVectorizer",
     "Comparison",
     "DataError",
+    "Dispatch",
     "DocumentVectorizer",
     "Evaluation",
     "GateDecision",
+    "Gazetteer",
+    "Location",
+    "Mention",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "Prediction",
@@ -206,6 +238,7 @@ __all__ = [
     "Registry",
     "ReviewPolicy",
     "RoutingModel",
+    "RoutingTable",
     "Scored",
     "Segmenter",
     "SplitPolicy",
@@ -214,7 +247,12 @@ __all__ = [
     "TextNormaliser",
     "TrainConfig",
     "TrainResult",
+    "Unit",
     "UnsupportedFormatError",
+    "Urgency",
+    "UrgencyDetector",
+    "UrgencyModel",
+    "UrgencyTerms",
     "WordNgramVectorizer",
     "build_pipeline",
     "calibration_curve",
@@ -222,7 +260,9 @@ __all__ = [
     "compare",
     "compose_document",
     "count_personal_data",
+    "daily_summary",
     "distinctive_terms",
+    "drift_alerts",
     "ensure_active_model",
     "evaluate",
     "evaluate_probabilities",
@@ -232,7 +272,9 @@ __all__ = [
     "find_problems",
     "find_problems_many",
     "highlight_terms",
+    "label_queue",
     "length_stats",
+    "locate",
     "mask_personal_data",
     "normalise",
     "normalise_aligned",
@@ -253,6 +295,7 @@ __all__ = [
     "tag_file",
     "tag_frame",
     "train",
+    "training_distribution",
 ]
 
 

@@ -607,28 +607,29 @@ def _resume_command(args: argparse.Namespace) -> str:
 
 
 # --------------------------------------------------------------------------- parser
-def _positive_number(text: str) -> float:
-    """An argparse type: a finite number above 0 (``--C``)."""
-    import math
+def _number(accepts: Callable[[float], bool], what: str) -> Callable[[str], float]:
+    """An argparse type: a finite number that ``accepts``; else an error saying ``what``."""
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text!r}")
-    return value
+    def parse(text: str) -> float:
+        import math
+
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (math.isfinite(value) and accepts(value)):
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
+        return value
+
+    return parse
 
 
-def _share(text: str) -> float:
-    """An argparse type: a number from 0 up to, not including, 1 (``--feedback-holdout``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be from 0 up to (not including) 1, not {text!r}")
-    return value
+#: ``--C``, retention days, weights.
+_positive_number = _number(lambda value: value > 0, "a number above 0")
+#: ``--feedback-holdout``.
+_share = _number(lambda value: 0 <= value < 1, "from 0 up to (not including) 1")
+#: Drift bounds (``appeals monitor``).
+_bound = _number(lambda value: 0 <= value <= 1, "a share from 0 to 1 (0.10 = 10 %)")
 
 
 def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -741,7 +742,35 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     with TicketStore(_store_url(args)) as store:
         if args.action == "import":
             return _feedback_import(args, store)
+        if args.action == "queue":
+            return _feedback_queue(args, store)
         return _feedback_export(args, store)
+
+
+def _feedback_queue(args: argparse.Namespace, store: Any) -> int:
+    from nlp.analysis.labelling import label_queue
+    from nlp.tagging.output import output_format, write_frame
+
+    if args.out is None:
+        raise DataError("name the output: appeals feedback queue --out FILE.csv (for Excel)")
+    output_format(args.out)  # an unknown extension fails before the database is read
+    tickets = store.open(create=False).tickets()
+    queue = label_queue(tickets, limit=args.limit, since=_day(args.since))
+    write_frame(queue, args.out)
+    considered = queue.attrs["considered"]
+    if args.json:
+        _print_json({"considered": considered, "written": len(queue), "out": str(args.out)})
+        return 0
+    print(
+        f"{len(queue)} of {considered} ticket(s) without a final department written to "
+        f"{args.out} (personal data masked), best first"
+    )
+    if len(queue):
+        print(
+            "fill in the label column and load it back: "
+            f"appeals feedback import {args.out} (rows left blank are listed as rejected)"
+        )
+    return 0
 
 
 def _feedback_import(args: argparse.Namespace, store: Any) -> int:
@@ -798,6 +827,79 @@ def _feedback_export(args: argparse.Namespace, store: Any) -> int:
     what = "ticket(s)" if args.all else "correction(s)"
     print(f"{len(frame)} {what} written to {args.out} (personal data masked)")
     return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from nlp.analysis.monitor import daily_summary, drift_alerts, training_distribution
+    from nlp.store import utc_now
+
+    since = _day(args.since)
+    if since is None:
+        today = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
+        since = today - timedelta(days=args.days - 1)
+    from nlp.store import TicketStore
+
+    with TicketStore(_store_url(args)) as store:
+        tickets = store.open(create=False).tickets(since=since)
+    summary = daily_summary(tickets)
+    registry = _registry(args)
+    training: dict[str, dict[str, float]] = {}
+    for name, version in (
+        summary[["model_name", "model_version"]].drop_duplicates().itertuples(index=False)
+    ):
+        try:
+            training[version] = training_distribution(registry.manifest(name, version))
+        except AppealRouterError as error:  # a version deleted since, or damaged
+            logger.warning("no training distribution for %s@%s: %s", name, version, error)
+            training[version] = {}
+    alerts = drift_alerts(
+        summary,
+        training_shares=training,
+        share_bound=args.share_bound,
+        correction_bound=args.correction_bound,
+        min_tickets=args.min_tickets,
+        min_final=args.min_final,
+    )
+    if args.json:
+        rows = summary.astype(object).where(summary.notna(), None).to_dict(orient="records")
+        _print_json({"since": since.isoformat(), "days": rows, "alerts": alerts})
+    else:
+        print(_monitor_table(summary, since))
+        bounds = (
+            f"shares beyond ±{args.share_bound * 100:g} points of training, correction rate "
+            f"above {args.correction_bound:.0%}"
+        )
+        if alerts:
+            print(f"\n{len(alerts)} alert(s) ({bounds}):")
+            print("\n".join(f"  {line}" for line in alerts))
+        else:
+            print(f"\nno alerts ({bounds})")
+    return 1 if alerts else 0
+
+
+def _monitor_table(summary: Any, since: Any) -> str:
+    if summary.empty:
+        return f"no tickets answered since {since:%Y-%m-%d %H:%M} (UTC)"
+    shown = summary.assign(
+        review=summary["review_rate"].map("{:.0%}".format),
+        confidence=summary["mean_confidence"].map("{:.2f}".format),
+        corrected=[
+            "-" if final == 0 else f"{rate:.0%}"
+            for final, rate in zip(summary["final"], summary["correction_rate"], strict=True)
+        ],
+        departments=summary["shares"].map(
+            lambda shares: ", ".join(
+                f"{label} {share:.0%}" for label, share in list(shares.items())[:3]
+            )
+        ),
+    )
+    columns = ["day", "model_version", "tickets", "review", "confidence", "final", "corrected"]
+    table = shown[[*columns, "departments"]].rename(
+        columns={"model_version": "version", "departments": "top departments"}
+    )
+    return str(table.to_string(index=False, justify="left"))
 
 
 def _day(value: str | None) -> Any:
@@ -999,9 +1101,11 @@ def build_parser() -> argparse.ArgumentParser:
     store.set_defaults(handler=cmd_store)
 
     feedback = commands.add_parser(
-        "feedback", help="dispatchers' corrections: import them from a file, export them"
+        "feedback",
+        help="dispatchers' corrections: import them from a file, export them, and the "
+        "queue of tickets to label next",
     )
-    feedback.add_argument("action", choices=["import", "export"])
+    feedback.add_argument("action", choices=["import", "export", "queue"])
     feedback.add_argument(
         "file", nargs="?", type=Path, help="import: CSV, XLSX, Parquet or JSONL (id, department)"
     )
@@ -1019,14 +1123,63 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.add_argument(
         "--rejects", type=Path, help="import: where rejected rows go (default FILE.rejected.csv)"
     )
-    feedback.add_argument("--out", type=Path, help="export: .csv (for Excel), .parquet, .jsonl")
+    feedback.add_argument(
+        "--out", type=Path, help="export, queue: .csv (for Excel), .parquet, .jsonl"
+    )
     feedback.add_argument(
         "--all", action="store_true", help="export: every stored ticket, not only the corrected"
     )
-    feedback.add_argument("--since", help="export --all: answered from this date (UTC)")
+    feedback.add_argument(
+        "--limit",
+        type=_int_between(1),
+        default=50,
+        help="queue: how many tickets (default 50), the most instructive first",
+    )
+    feedback.add_argument(
+        "--since", help="export --all, queue: answered from this date (UTC), e.g. 2026-12-01"
+    )
     feedback.add_argument("--until", help="export --all: answered before this date (UTC)")
     feedback.add_argument("--json", action="store_true")
     feedback.set_defaults(handler=cmd_feedback)
+
+    monitor = commands.add_parser(
+        "monitor",
+        help="per day and model version: tickets, review rate, confidence, correction rate, "
+        "departments' shares against training; alert lines (exit 1 when one fires)",
+        description="Reads the ticket store. Exit status: 0 no alert, 1 at least one alert "
+        "(for cron and CI), 2 an error.",
+    )
+    _store_option(monitor)
+    monitor.add_argument("--models-dir", default=None, type=Path, help=_MODELS_DIR_HELP)
+    monitor.add_argument("--days", type=_int_between(1), default=7, help="the last N days (7)")
+    monitor.add_argument("--since", help="from this date (UTC) instead of --days")
+    monitor.add_argument(
+        "--share-bound",
+        type=_bound,
+        default=0.10,
+        help="alert when a department's share is further than this from training "
+        "(0.10 = 10 points)",
+    )
+    monitor.add_argument(
+        "--correction-bound",
+        type=_bound,
+        default=0.10,
+        help="alert when the correction rate is above this (0.10 = 10 %%)",
+    )
+    monitor.add_argument(
+        "--min-tickets",
+        type=_int_between(1),
+        default=30,
+        help="no share alert for a day with fewer tickets (30)",
+    )
+    monitor.add_argument(
+        "--min-final",
+        type=_int_between(1),
+        default=10,
+        help="no correction-rate alert for a day with fewer final departments (10)",
+    )
+    monitor.add_argument("--json", action="store_true", help="print one JSON object")
+    monitor.set_defaults(handler=cmd_monitor)
     return parser
 
 

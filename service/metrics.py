@@ -1,6 +1,12 @@
 """Prometheus metrics: request counts and latency by route and status, predictions by label,
 the needs-review count, and the model version each worker serves.
 
+For drift per model version: ``appeals_answers_total{model_version,label,needs_review}`` (each
+department's share and the review rate of a version) and the ``appeals_confidence`` histogram
+by ``model_version`` (its ``_sum / _count`` is the mean confidence); with
+``appeals_feedback_total`` for the correction rate. The store's own view, per day and against
+the training distribution, is ``appeals monitor``.
+
 With several workers, ``appeals serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder
 before the workers start; prometheus-client then keeps every value in a per-process file and
 ``/metrics`` aggregates them (multiprocess mode), so any worker answers for all of them.
@@ -12,7 +18,7 @@ import os
 from collections import Counter as Tally
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,12 +32,13 @@ from prometheus_client import (
 )
 
 if TYPE_CHECKING:
-    from nlp.model import RoutingModel
+    from nlp.model import Prediction, RoutingModel
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
     "mark_worker_dead",
     "model_swapped",
+    "observe_answers",
     "observe_feedback",
     "observe_request",
     "render",
@@ -54,6 +61,18 @@ PREDICTIONS = Counter("appeals_predictions_total", "Tickets routed, by predicted
 NEEDS_REVIEW = Counter(
     "appeals_needs_review_total",
     "Tickets flagged for a person to check (divide by appeals_predictions_total for the rate)",
+)
+ANSWERS = Counter(
+    "appeals_answers_total",
+    "Tickets answered, by model version, predicted label and whether a person must check "
+    "(a label's share and the review rate of each version)",
+    ["model_version", "label", "needs_review"],
+)
+CONFIDENCE = Histogram(
+    "appeals_confidence",
+    "Confidence of the answers, by model version (_sum / _count: the mean confidence)",
+    ["model_version"],
+    buckets=(0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0),
 )
 MODEL_INFO = Gauge(
     "appeals_model_info",
@@ -102,6 +121,37 @@ def observe_predictions(labels: Iterable[str], needs_review: int) -> None:
         PREDICTIONS.labels(label).inc(count)
     if needs_review:
         NEEDS_REVIEW.inc(needs_review)
+
+
+def observe_answers(model_version: str | None, predictions: Iterable[Prediction]) -> None:
+    """Count answers of one model version: by label (the label-only counter and the
+    per-version one), the review flag and the confidence. The labelled children are looked
+    up once and kept (``labels()`` costs more than the increment), so the classify path
+    stays cheap: about three increments per ticket."""
+    version = model_version or ""
+    histogram = _CONFIDENCE_BY_VERSION.get(version)
+    if histogram is None:
+        histogram = _CONFIDENCE_BY_VERSION[version] = CONFIDENCE.labels(version)
+    flagged = 0
+    for prediction in predictions:
+        key = (version, prediction.label, prediction.needs_review)
+        counters = _ANSWER_COUNTERS.get(key)
+        if counters is None:
+            counters = _ANSWER_COUNTERS[key] = (
+                ANSWERS.labels(version, prediction.label, "true" if key[2] else "false"),
+                PREDICTIONS.labels(prediction.label),
+            )
+        counters[0].inc()
+        counters[1].inc()
+        histogram.observe(prediction.confidence)
+        flagged += prediction.needs_review
+    if flagged:
+        NEEDS_REVIEW.inc(flagged)
+
+
+# Children of the labelled metrics, by their labels (a few versions x labels x 2 at most).
+_ANSWER_COUNTERS: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
+_CONFIDENCE_BY_VERSION: dict[str, Any] = {}
 
 
 def model_swapped(name: str, old: RoutingModel | None, new: RoutingModel) -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
@@ -50,6 +51,7 @@ from service.schemas import (
     HealthResponse,
     ModelsResponse,
     PurgeResponse,
+    QueueResponse,
     ReadyResponse,
     ticket_id_or_none,
 )
@@ -137,7 +139,7 @@ async def classify(
         policy=settings.policy,
         explain=settings.explain_terms,
     )
-    metrics.observe_predictions([prediction.label], int(prediction.needs_review))
+    metrics.observe_answers(model.version, [prediction])
     state = request.state
     state.label, state.model_version = prediction.label, model.version
     state.needs_review = prediction.needs_review
@@ -206,9 +208,7 @@ def classify_batch(
         ids = _store(writer, model, [(i.id, i.text, i.title, p) for _, i, p in routed])
         for (index, _, answer), ticket_id in zip(routed, ids, strict=True):
             results[index] = {"index": index, "id": ticket_id, **answer.to_dict()}
-        metrics.observe_predictions(
-            [p.label for *_, p in routed], sum(1 for *_, p in routed if p.needs_review)
-        )
+        metrics.observe_answers(model.version, [p for *_, p in routed])
     state = request.state
     state.model_version, state.items = model.version, len(batch.items)
     return {"model": {"name": model.name, "version": model.version}, "items": results}
@@ -265,8 +265,44 @@ def feedback(body: FeedbackRequest, model: ModelDep, writer: WriterDep) -> dict[
     }
 
 
+#: The most tickets one queue request returns.
+MAX_QUEUE = 500
+
+
+@router.get(
+    "/v1/feedback/queue",
+    response_model=QueueResponse,
+    dependencies=[ClassifyKey],
+    responses=_errors(401, 422, 503),
+    tags=["feedback"],
+    summary="What to label next: stored tickets whose department would teach the model most",
+)
+def feedback_queue(
+    writer: WriterDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_QUEUE, description="how many tickets")] = 50,
+    since: Annotated[
+        datetime | None,
+        Query(description="only tickets answered from then on (UTC), e.g. 2026-12-01"),
+    ] = None,
+) -> dict[str, Any]:
+    """Tickets nobody has given a department yet, best first: low margin, out of scope, or
+    answered with a department dispatchers often correct; near-duplicates left out (each
+    item counts those it stands for). Text and title are masked. Give each its department
+    with ``POST /v1/feedback``."""
+    from nlp.analysis.labelling import label_queue
+
+    writer.flush(_FLUSH_SECONDS)  # include the tickets answered a moment ago
+    tickets = writer.opened_store().tickets()
+    queue = label_queue(tickets, limit=limit, since=since)
+    items = queue.drop(columns="label").to_dict(orient="records")
+    for item in items:
+        item["id"] = str(item["id"])
+        item["answered_at"] = item["answered_at"].isoformat(timespec="seconds") + "Z"
+    return {"considered": queue.attrs["considered"], "items": items}
+
+
 @router.delete(
-    "/v1/tickets/{ticket_id}",
+    "/v1/tickets/{ticket_id:path}",
     response_model=PurgeResponse,
     dependencies=[AdminKey],
     responses=_errors(401, 403, 404, 503),

@@ -37,6 +37,8 @@ __all__ = [
     "ModelVersion",
     "ModelsResponse",
     "PurgeResponse",
+    "QueueItem",
+    "QueueResponse",
     "ReadyResponse",
     "ScoredLabel",
     "TermSpan",
@@ -442,6 +444,82 @@ class FeedbackResponse(BaseModel):
     agreed: bool = Field(description="whether the service had answered that department")
     model: ModelRef = Field(description="the model version that answered the ticket")
     corrected_at: str = Field(description="when it was recorded (UTC, ISO 8601)")
+
+
+class QueueItem(BaseModel):
+    """A stored ticket worth a dispatcher's label, with why (``nlp.label_queue``)."""
+
+    rank: int = Field(ge=1, examples=[1])
+    id: str = Field(description="the ticket's id in the store", examples=["12345-0001"])
+    answered_at: str = Field(description="when it was answered (UTC, ISO 8601)")
+    model_version: str = Field(examples=["v3"])
+    predicted: str = Field(description="the department the service answered", examples=["城乡建设"])
+    confidence: float = Field(ge=0, le=1, examples=[0.46])
+    margin: float = Field(description="confidence minus the runner-up's", examples=[0.04])
+    runner_up: str | None = Field(examples=["环境保护"])
+    review_codes: list[str] = Field(examples=[["low_confidence", "close_call"]])
+    score: float = Field(
+        description="uncertainty + 0.5 x out_of_scope + disagreement: higher teaches more"
+    )
+    uncertainty: float = Field(ge=0, le=1, description="1 - margin")
+    out_of_scope: bool = Field(description="the answer was flagged out_of_scope")
+    disagreement: float = Field(
+        ge=0,
+        le=1,
+        description="how often dispatchers moved tickets answered with this department to "
+        "another one (shrunk toward the overall rate)",
+    )
+    similar: int = Field(
+        ge=0, description="near-duplicates of this ticket left out of the queue for it"
+    )
+    why: str = Field(
+        description="the reasons in words",
+        examples=["城乡建设 at 0.46, 环境保护 0.04 behind"],
+    )
+    title: str = Field(description="the title, masked")
+    text: str = Field(
+        description="the text, masked", examples=["小区楼下烧烤摊油烟扰民，电话<PHONE>"]
+    )
+
+
+class QueueResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "considered": 1834,
+                    "items": [
+                        {
+                            "rank": 1,
+                            "id": "12345-0001",
+                            "answered_at": "2026-12-01T08:15:02",
+                            "model_version": "v3",
+                            "predicted": "城乡建设",
+                            "confidence": 0.46,
+                            "margin": 0.04,
+                            "runner_up": "环境保护",
+                            "review_codes": ["low_confidence", "close_call"],
+                            "score": 1.21,
+                            "uncertainty": 0.96,
+                            "out_of_scope": False,
+                            "disagreement": 0.25,
+                            "similar": 3,
+                            "why": "城乡建设 at 0.46, 环境保护 0.04 behind; dispatchers moved "
+                            "5 of 20 corrected 城乡建设 tickets elsewhere (25%); stands for "
+                            "3 similar ticket(s) left out of the queue",
+                            "title": "油烟扰民",
+                            "text": "小区楼下的烧烤摊天天占道经营，油烟太大，电话<PHONE>",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    considered: int = Field(
+        ge=0, description="stored tickets without a final department that were ranked"
+    )
+    items: list[QueueItem] = Field(description="best first")
 
 
 class PurgeResponse(BaseModel):

@@ -29,11 +29,12 @@ def _source(cell: dict[str, Any]) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def test_the_three_notebooks_exist() -> None:
+def test_the_four_notebooks_exist() -> None:
     assert [p.name for p in NOTEBOOKS] == [
         "01_explore.ipynb",
         "02_retrain.ipynb",
         "03_review.ipynb",
+        "05_monitor.ipynb",
     ]
 
 

@@ -4,6 +4,9 @@
   distinctive words, duplicates, personal data found).
 - :mod:`nlp.analysis.review`: tickets a person should look at (the model's wrong and unsure
   answers, probable label errors) and the queue handed to dispatchers.
+- :mod:`nlp.analysis.labelling`: the stored tickets most worth a dispatcher's label next.
+- :mod:`nlp.analysis.monitor`: the service's answers per day and model version against the
+  training distribution, and alert lines when they drift.
 - :mod:`nlp.analysis.plots`: their figures, with Chinese labels that render (matplotlib is
   imported on the first figure, not here).
 
@@ -21,6 +24,8 @@ from nlp.analysis.explore import (
     sample_frame,
     split_by_column,
 )
+from nlp.analysis.labelling import label_queue
+from nlp.analysis.monitor import daily_summary, drift_alerts, training_distribution
 from nlp.analysis.review import (
     export_review_queue,
     highlight_terms,
@@ -31,10 +36,13 @@ from nlp.analysis.review import (
 
 __all__ = [
     "class_balance",
+    "daily_summary",
     "distinctive_terms",
+    "drift_alerts",
     "export_review_queue",
     "find_duplicates",
     "highlight_terms",
+    "label_queue",
     "length_stats",
     "personal_data_counts",
     "probable_label_errors",
@@ -42,4 +50,5 @@ __all__ = [
     "review_queue",
     "sample_frame",
     "split_by_column",
+    "training_distribution",
 ]

@@ -38,7 +38,9 @@ __all__ = [
     "plot_confusions",
     "plot_coverage",
     "plot_distinctive_terms",
+    "plot_drift",
     "plot_f1_deltas",
+    "plot_label_shares",
     "plot_length_histogram",
     "plot_personal_data",
     "use_cjk_font",
@@ -331,3 +333,95 @@ def plot_confidence(scored: Scored, path: str | Path | None = None, *, bins: int
     axes.set_title("正确与错误派单的置信度分布")
     axes.legend(loc="upper left")
     return _save(figure, path)
+
+
+def plot_label_shares(
+    summary: pd.DataFrame,
+    training: Mapping[str, float],
+    path: str | Path | None = None,
+    *,
+    bound: float = 0.10,
+) -> Figure:
+    """Each department's daily share of the answers (from
+    :func:`nlp.analysis.monitor.daily_summary`), one panel per department, beside its
+    training share (dashed) and the alert band (± ``bound``, shaded)."""
+    from nlp.analysis.monitor import label_shares
+
+    shares = label_shares(summary)
+    labels = sorted(set(shares.columns) | set(training))
+    columns = 3
+    rows = max(1, -(-len(labels) // columns))
+    figure = _figure(10, 0.8 + 2.2 * rows)
+    grid = figure.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+    versions = list(dict.fromkeys(summary["model_version"])) if not summary.empty else []
+    colours = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    for axes, label in zip(grid.flat, labels, strict=False):
+        expected = float(training.get(label, 0.0))
+        axes.axhspan(max(0.0, expected - bound), expected + bound, color="#dddddd", alpha=0.6)
+        axes.axhline(expected, color=_CURRENT, linestyle="--", linewidth=1)
+        for index, version in enumerate(versions):
+            if label not in shares.columns:
+                continue
+            values = shares[label].xs(version, level="model_version")
+            axes.plot(
+                pd.to_datetime(values.index),
+                values.to_numpy(),
+                marker="o",
+                markersize=3,
+                color=colours[index % len(colours)],
+                label=version,
+            )
+        axes.set_title(label, fontsize=9)
+        axes.yaxis.set_major_formatter(_percent())
+        axes.tick_params(axis="x", labelrotation=45, labelsize=7)
+        axes.grid(alpha=0.3)
+    for axes in list(grid.flat)[len(labels) :]:
+        axes.set_visible(False)
+    if versions:
+        grid.flat[0].legend(fontsize=7, loc="upper left")
+    figure.suptitle(f"各部门每日占比 vs 训练集 (虚线; 灰带 ±{bound * 100:g} 个百分点)")
+    return _save(figure, path)
+
+
+def plot_drift(
+    summary: pd.DataFrame,
+    path: str | Path | None = None,
+    *,
+    correction_bound: float = 0.10,
+) -> Figure:
+    """Per day and model version (from :func:`nlp.analysis.monitor.daily_summary`): the
+    review rate, the mean confidence and the correction rate (its alert bound dashed)."""
+    figure = _figure(10, 3.4)
+    panels = figure.subplots(1, 3, sharex=True)
+    shown = (
+        ("review_rate", "复核率 (review rate)"),
+        ("mean_confidence", "平均置信度 (mean confidence)"),
+        ("correction_rate", "改派率 (correction rate)"),
+    )
+    versions = list(dict.fromkeys(summary["model_version"])) if not summary.empty else []
+    for axes, (column, title) in zip(panels, shown, strict=True):
+        for version in versions:
+            rows = summary[summary["model_version"] == version]
+            axes.plot(
+                pd.to_datetime(rows["day"]),
+                rows[column].astype(float).to_numpy(),
+                marker="o",
+                markersize=3,
+                label=version,
+            )
+        if column == "correction_rate":
+            axes.axhline(correction_bound, color=_WORSE, linestyle="--", linewidth=1)
+        axes.set_title(title, fontsize=10)
+        axes.set_ylim(0, 1.05)
+        axes.yaxis.set_major_formatter(_percent())
+        axes.tick_params(axis="x", labelrotation=45, labelsize=7)
+        axes.grid(alpha=0.3)
+    if versions:
+        panels[0].legend(fontsize=8)
+    return _save(figure, path)
+
+
+def _percent() -> Any:
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(1.0, decimals=0)

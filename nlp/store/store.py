@@ -13,6 +13,7 @@ the logs) before they reach the database: the raw text of a ticket is never stor
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATING = threading.Lock()
 
 #: The columns :meth:`TicketStore.tickets` returns, in order.
 ANSWER_COLUMNS = tuple(column.name for column in tickets.columns)
@@ -239,13 +241,15 @@ class TicketStore:
     def _upgrade(self) -> tuple[str | None, str]:
         from alembic import command
 
-        before = self.revision()
-        head = self.head_revision()
-        if before != head:
-            self._check_known(before)
-            with self._connect(write=True) as connection:
-                command.upgrade(self._alembic(connection), "head")
-            logger.info("ticket store schema %s -> %s", before, head)
+        # Alembic runs migrations through one module-level context: one at a time per process.
+        with _MIGRATING:
+            before = self.revision()
+            head = self.head_revision()
+            if before != head:
+                self._check_known(before)
+                with self._connect(write=True) as connection:
+                    command.upgrade(self._alembic(connection), "head")
+                logger.info("ticket store schema %s -> %s", before, head)
         return before, head
 
     def _check_known(self, revision: str | None) -> None:

@@ -122,7 +122,7 @@ def test_activate_with_feedback_needs_the_gate(
         ("sqlite:///models/tickets.db", "sqlite:///models/tickets.db"),
         (
             "postgresql+psycopg://appeals:s3cret@db.local/tickets",
-            "postgresql+psycopg://db.local/tickets",
+            "postgresql+psycopg://appeals:***@db.local/tickets",
         ),
     ],
     ids=["file", "sqlite", "postgresql-with-password"],

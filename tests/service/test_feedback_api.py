@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from conftest import MakeClient
@@ -206,3 +207,14 @@ def test_the_default_store_is_a_file_beside_the_models(
     assert client.app.state.writer.flush(10)  # type: ignore[attr-defined]
     with TicketStore(f"sqlite:///{models / 'tickets.db'}") as store:
         assert store.get("f1") is not None
+
+
+def test_purge_takes_any_id_the_api_accepts(make_client: MakeClient) -> None:
+    client = make_client()
+    for ticket_id in ("工单/2026/0001", "a b?c#d", "12"):
+        _classify(client, text="小区停水", id=ticket_id)
+        path = "/v1/tickets/" + quote(ticket_id, safe="")
+        response = client.delete(path)
+        assert response.status_code == 200, (ticket_id, response.text)
+        assert response.json()["id"] == ticket_id
+        assert _stored(client, ticket_id) is None

@@ -116,9 +116,17 @@ def test_logged_text_masks_every_generated_item(
         (item.category, item.raw, line)
         for (item, _, expected), line in zip(tickets, lines, strict=True)
         if json.loads(line)["text"] != normalise(expected)
-        or any(secret in line for secret in item.secrets)
+        or any(secret in _without_random_ids(line) for secret in item.secrets)
     ]
     assert survivors == []
+
+
+def _without_random_ids(line: str) -> str:
+    """The logged line without its random hex request id, in which a short secret (the "bc"
+    of bc@example.org) can appear by chance."""
+    payload = json.loads(line)
+    payload.pop("request_id", None)
+    return json.dumps(payload, ensure_ascii=False)
 
 
 def test_exceptions_are_masked_too() -> None:

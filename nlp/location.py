@@ -1,0 +1,870 @@
+"""Where it happened: place mentions in a ticket, resolved against the city's gazetteer.
+
+``locate(text, title=None, gazetteer=...)`` finds every place a ticket names and fills the
+district, street office (街道办, or 镇/乡), community (社区, or 村) and grid (网格) of the place
+the problem is at, so that a routing table can send the ticket to the street office and grid
+that own it::
+
+    >>> gazetteer = Gazetteer.from_csv("data/demo/gazetteer.csv", city="江州市")
+    >>> locate("桂花路128号旁边堆了建筑垃圾", gazetteer=gazetteer).to_dict()["street"]
+    '建设街道'
+
+What is found (in the text width-folded and simplified as :func:`nlp.text.normalise` does, so
+traditional and full-width input work; offsets and texts refer to the text as sent, through
+:func:`nlp.text.normalise_aligned` when folding changes the length):
+
+- **places of the gazetteer**, by name or alias (``锦绣华庭``, ``锦绣小区``, ``市一医院``), with
+  what follows them on the same address: phase, house number, building, unit, room, gate, and a
+  relative word (``桂花路128号旁边``, ``幸福里3栋2单元``, ``锦绣华庭北门对面``);
+- **administrative divisions**: the city's own districts, street offices, communities and grids
+  (from the gazetteer), the city's name (``Gazetteer.from_csv(..., city=)``), and the provinces,
+  prefecture cities and counties of the whole country (from the ``cpca`` package's division
+  table); a run of them is one mention (``湖南省长沙市岳麓区``, ``西岭区枫林街道枫林社区``), and a
+  run directly followed by a place is one mention with it (``桐江区江畔人家小区南门``);
+- **masked divisions and places** of real exports (``A市A3区``, ``西地省``, ``K8县``, ``XX镇XX村``,
+  ``某某小区``, ``***路***号``): found, never resolved, never constraining a resolution;
+- **other named places** by their ending (``…小区``, ``…花园``, ``…家园``, ``…苑``, ``…路12号``,
+  ``…医院``, ``…小学``, ``…村`` …) when the gazetteer does not know them: found, not resolved;
+- **vague references** (``镇上``, ``县城``, ``市里``, ``我家楼下``, ``我们小区``): found, not
+  resolved (one about the writer's own surroundings takes the place of their named home).
+
+Which place the problem is at, when several are named (documented order, first wins):
+
+1. a mention after a self-correction (``不对，是…``, ``应该是…``);
+2. mentions that are not the writer's home (``我住…``, ``家住…``, ``…的业主``) before those
+   that are;
+3. the finest mention: a place (4) before a road named without a house number (3.5), a
+   community (3), a street office (2), a district or a place outside the city (1), the city
+   or a vague reference (0);
+4. the first in reading order (the title before the text).
+
+A mention outside the city (a province, city or county of the country's table that is not the
+gazetteer's) resolves to nothing: the ticket is not the city's to dispatch. A place the
+gazetteer lists more than once under one name (an alias such as ``实验小学``, a road split by
+house number such as ``桂花路``) is narrowed by, in turn: the house number against the stretch's
+range (``桂花路1-199号``), a number with 栋/单元 (an estate, not a road), the qualifier in
+brackets of a canonical name written near the mention (``新城路(三期段)`` and ``三期的新城路``),
+the divisions of the same mention, and the districts of the ticket's other mentions; what is
+left ambiguous resolves to the part of the path its candidates share (``桂花路`` alone: the
+district only).
+
+Why ``cpca`` for the national divisions: it ships exactly the table we need (3,511 provinces,
+cities and counties with their codes, 155 kB of CSV) in a 77 kB MIT-licensed wheel; its
+dependencies (pandas, pyahocorasick) are small or already ours. ``jionlp`` (Apache-2.0) also
+ships them, but its wheel is 16.5 MB and pulls ``jiojio`` (a 148 MB segmenter), it prints a
+banner on import (0.6 s), and its ``parse_location`` takes about 5.5 ms a call, ten times our
+whole budget. We do not import ``cpca`` itself (its ``__init__`` uses the deprecated
+``pkg_resources``, and ``cpca.transform`` costs about 110 µs a call through pandas): we read
+its ``resources/adcodes.csv`` once.
+
+Why ``ahocorasick_rs`` for matching: the gazetteer's names and aliases and the country's
+divisions (about 4,300 keys) go into one leftmost-longest Aho-Corasick automaton, built once
+per gazetteer (20 ms). With ``pyahocorasick``, which ``cpca`` uses, one pass over a
+5,000-character letter took 3 ms (about 0.6 µs a character, even with no match: its trie
+looks a character up among a node's children, some 1,500 at the root for Chinese names);
+``ahocorasick_rs`` (Apache-2.0, Rust) took 93 µs for the same letter. A ticket then costs one
+pass of the automaton and a few bounded regular expressions.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import ahocorasick_rs
+
+from nlp.errors import DataError
+from nlp.text import AlignedText, fold_width, normalise_aligned, to_simplified
+
+__all__ = [
+    "GAZETTEER_COLUMNS",
+    "PLACE_KINDS",
+    "Gazetteer",
+    "Location",
+    "Mention",
+    "Place",
+    "locate",
+]
+
+#: The columns of a gazetteer file, in this order.
+GAZETTEER_COLUMNS = ("district", "street", "community", "grid", "place", "kind", "aliases")
+#: The kinds of place a gazetteer row may have (extend with ``from_csv(..., kinds=)``).
+PLACE_KINDS = ("estate", "road", "market", "school", "hospital", "park", "landmark", "village")
+
+_PATH = ("district", "street", "community", "grid")
+
+# ----------------------------------------------------------------------------- the data
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """One row of the gazetteer: a place, the path of divisions it belongs to, and, for a
+    road's stretch, its house-number range (``桂花路1-199号``) or qualifier (``新城路(三期段)``)."""
+
+    row: int  # line number in the file
+    district: str
+    street: str
+    community: str
+    grid: str
+    name: str
+    kind: str
+    low: int | None = None  # house-number range of a road stretch (桂花路1-199号)
+    high: int | None = None
+    qualifier: str = ""  # 三期 in 新城路(三期段)
+
+    @property
+    def path(self) -> tuple[str, str, str, str]:
+        return (self.district, self.street, self.community, self.grid)
+
+
+@dataclass(frozen=True, slots=True)
+class _Division:
+    """An administrative division: the city's own (level district/street/community/grid, with
+    its path), the city itself (level city), or the country's (level province/city/county,
+    ``national`` True, with its code)."""
+
+    level: str
+    path: tuple[str, ...] = ()
+    national: bool = False
+    code: str = ""
+
+
+_Entry = Place | _Division
+
+_STRETCH = re.compile(r"^(?P<base>.+?)(?P<low>\d{1,5})-(?P<high>\d{1,5})号$")
+_QUALIFIED = re.compile(r"^(?P<base>.+?)\((?P<qualifier>[^()]{1,10})\)$")
+
+
+def _fold(name: str) -> str:
+    """The form names are matched in: the normal form's width and script, brackets folded."""
+    return to_simplified(fold_width(name)).strip()
+
+
+@lru_cache(maxsize=1)
+def _national_divisions() -> tuple[tuple[str, str, str], ...]:
+    """(name, level, code) of every province, prefecture city and county in ``cpca``'s table,
+    with the short names residents write (湖南, 长沙, 广西) for provinces and cities."""
+    spec = importlib.util.find_spec("cpca")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            "the package 'cpca' (China's administrative divisions) is not installed: "
+            "pip install cpca"
+        )
+    table = Path(next(iter(spec.submodule_search_locations))) / "resources" / "adcodes.csv"
+    found: list[tuple[str, str, str]] = []
+    with table.open(encoding="utf-8", newline="") as handle:
+        for record in csv.DictReader(handle):
+            name, code = record["name"].strip(), record["adcode"][:6]
+            level = (
+                "province" if code.endswith("0000") else "city" if code.endswith("00") else "county"
+            )
+            if len(name) < 3 or name in _NOT_NAMES:
+                continue  # 城区, 郊区, 矿区, 市辖区: words, not names
+            found.append((name, level, code))
+            short = _short_name(name, level)
+            if short:
+                found.append((short, level, code))
+    return tuple(found)
+
+
+# Names in the table that are words or placeholders rather than places.
+_NOT_NAMES = frozenset({"市辖区", "省直辖县级行政区划", "自治区直辖县级行政区划", "县"})
+# Short city names that are everyday words or common road names (安康 in 祝您安康, 中山路,
+# 开封 in 已开封不退, 三明治, 白银首饰, 来宾, 日照时间).
+_SHORT_NAME_WORDS = frozenset(
+    {
+        "安康", "大同", "黄山", "白山", "中山", "长治", "吉安", "永州", "平凉", "通化", "本溪",
+        "开封", "三明", "白银", "来宾", "海口", "普洱", "日照", "朝阳", "大庆",
+    }
+)  # fmt: skip
+_PROVINCE_SUFFIX = re.compile(r"(?:省|市|特别行政区|壮族自治区|回族自治区|维吾尔自治区|自治区)$")
+
+
+def _short_name(name: str, level: str) -> str:
+    if level == "province":
+        short = _PROVINCE_SUFFIX.sub("", name)
+    elif level == "city" and name.endswith("市"):
+        short = name[:-1]
+    else:
+        return ""
+    return short if len(short) >= 2 and short not in _SHORT_NAME_WORDS else ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Gazetteer:
+    """The city's places and the street office, community and grid each belongs to.
+
+    Build it with :meth:`from_csv` (or :meth:`from_rows`); it is immutable and holds the
+    automaton every :func:`locate` call uses, so build it once per process.
+    """
+
+    places: tuple[Place, ...]
+    city: str | None
+    _automaton: Any = field(repr=False)
+    _buckets: tuple[tuple[_Entry, ...], ...] = field(repr=False)
+    _kinds: tuple[str, ...] = field(repr=False)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_csv(
+        cls,
+        path: str | Path,
+        *,
+        city: str | None = None,
+        kinds: Iterable[str] = PLACE_KINDS,
+    ) -> Gazetteer:
+        """Read and check a gazetteer file (UTF-8 CSV, header
+        ``district,street,community,grid,place,kind,aliases``; ``aliases`` separated by ``|``).
+
+        ``city`` is the city's name (``江州市``; written ``江州`` too), which the file does not
+        hold. Raises :class:`~nlp.errors.DataError` naming the file and line for a missing or
+        unknown column, an empty cell, an unknown kind, a place listed twice, or a grid,
+        community or street that belongs to two parents.
+        """
+        path = Path(path)
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                reader = csv.reader(handle)
+                header = next(reader, None)
+                if header is None:
+                    raise DataError(
+                        f"{path}: the gazetteer is empty; it needs the header "
+                        f"{','.join(GAZETTEER_COLUMNS)}"
+                    )
+                rows = [(reader.line_num, row) for row in reader]
+        except FileNotFoundError as error:
+            raise DataError(f"{path}: no such gazetteer file") from error
+        except UnicodeDecodeError as error:
+            raise DataError(f"{path}: not UTF-8 text ({error.reason}); save it as UTF-8") from error
+        except csv.Error as error:
+            raise DataError(f"{path}: not a readable CSV file ({error})") from error
+        return cls.from_rows(header, rows, city=city, kinds=kinds, source=str(path))
+
+    @classmethod
+    def from_rows(
+        cls,
+        header: Sequence[str],
+        rows: Iterable[tuple[int, Sequence[str]]],
+        *,
+        city: str | None = None,
+        kinds: Iterable[str] = PLACE_KINDS,
+        source: str = "gazetteer",
+    ) -> Gazetteer:
+        """:meth:`from_csv` on rows already read: ``(line number, cells)`` pairs."""
+        columns = [name.strip() for name in header]
+        unknown = [name for name in columns if name not in GAZETTEER_COLUMNS]
+        if unknown:
+            raise DataError(
+                f"{source} line 1: unknown column(s) {', '.join(map(repr, unknown))}; "
+                f"the columns are {','.join(GAZETTEER_COLUMNS)}"
+            )
+        missing = [name for name in GAZETTEER_COLUMNS if name not in columns]
+        if missing:
+            raise DataError(f"{source} line 1: missing column(s) {', '.join(missing)}")
+        if len(set(columns)) != len(columns):
+            raise DataError(f"{source} line 1: a column is named twice")
+        allowed = frozenset(kinds)
+        index = {name: columns.index(name) for name in GAZETTEER_COLUMNS}
+        places: list[Place] = []
+        aliases: list[tuple[str, ...]] = []
+        seen: dict[str, int] = {}
+        parent: dict[tuple[str, ...], tuple[tuple[str, ...], int]] = {}
+        for line, cells in rows:
+            if not any(cell.strip() for cell in cells):
+                continue  # a blank line
+            where = f"{source} line {line}"
+            if len(cells) != len(columns):
+                raise DataError(f"{where}: {len(cells)} cells, the header has {len(columns)}")
+            value = {name: _fold(cells[index[name]]) for name in GAZETTEER_COLUMNS}
+            for name in GAZETTEER_COLUMNS[:-1]:
+                if not value[name]:
+                    raise DataError(f"{where}: empty {name}; every column but aliases is needed")
+            if value["kind"] not in allowed:
+                raise DataError(
+                    f"{where}: unknown kind {value['kind']!r}; "
+                    f"use one of {', '.join(sorted(allowed))}"
+                )
+            name = value["place"]
+            if name in seen:
+                raise DataError(
+                    f"{where}: place {name!r} is already listed on line {seen[name]}; give each "
+                    "place one row (tell two places apart by their names, e.g. 新城路(一期段), "
+                    "and put the shared name in aliases)"
+                )
+            seen[name] = line
+            path_ = tuple(value[name] for name in _PATH)
+            # a street has one district, a community one street (within its district)
+            for level, key, parent_path in (
+                ("street", ("street", path_[1]), path_[:1]),
+                ("community", ("community", path_[0], path_[2]), path_[:2]),
+            ):
+                known = parent.setdefault(key, (parent_path, line))
+                if known[0] != parent_path:
+                    name_ = path_[1] if level == "street" else path_[2]
+                    raise DataError(
+                        f"{where}: {level} {name_!r} is under {'/'.join(parent_path)} here but "
+                        f"under {'/'.join(known[0])} on line {known[1]}; a {level} has one parent"
+                    )
+            stretch = _STRETCH.match(name)
+            qualified = _QUALIFIED.match(name)
+            places.append(
+                Place(
+                    line,
+                    path_[0],
+                    path_[1],
+                    path_[2],
+                    path_[3],
+                    name,
+                    value["kind"],
+                    low=int(stretch["low"]) if stretch else None,
+                    high=int(stretch["high"]) if stretch else None,
+                    qualifier=qualified["qualifier"].removesuffix("段") if qualified else "",
+                )
+            )
+            extra = [_fold(alias) for alias in cells[index["aliases"]].split("|")]
+            aliases.append(tuple(alias for alias in extra if alias and alias != name))
+        if not places:
+            raise DataError(f"{source}: the gazetteer has no places")
+        return cls._build(tuple(places), tuple(aliases), city=_fold(city) if city else None)
+
+    @classmethod
+    def _build(
+        cls, places: tuple[Place, ...], aliases: tuple[tuple[str, ...], ...], *, city: str | None
+    ) -> Gazetteer:
+        entries: dict[str, list[_Entry]] = {}
+
+        def add(key: str, entry: _Entry) -> None:
+            bucket = entries.setdefault(key, [])
+            if entry not in bucket:
+                bucket.append(entry)
+
+        for name, level, code in _national_divisions():
+            add(name, _Division(level, national=True, code=code))
+        for place, names in zip(places, aliases, strict=True):
+            for key in (place.name, *names):
+                add(key, place)
+                base = _QUALIFIED.match(key)
+                if base:  # 新城路(一期段) is written 新城路
+                    add(base["base"], place)
+            for depth, level in enumerate(_PATH[:3], start=1):
+                add(place.path[depth - 1], _Division(level, place.path[:depth]))
+                if level == "street" and place.street.endswith("街道"):
+                    add(place.street + "办事处", _Division(level, place.path[:depth]))
+                    add(place.street + "办", _Division(level, place.path[:depth]))
+                if level == "community" and place.community.endswith("社区"):
+                    add(place.community + "居委会", _Division(level, place.path[:depth]))
+                if level == "community" and place.community.endswith("村"):
+                    add(place.community + "委会", _Division(level, place.path[:depth]))
+        if city:
+            for key in {city, city.removesuffix("市")} - {""}:
+                entries[key] = [_Division("city", (city,))]
+        for key in _LOCAL_CITY_WORDS:
+            entries.setdefault(key, [_Division("city", (city or "",))])
+        keys = sorted(key for key in entries if len(key) >= 2)
+        automaton = ahocorasick_rs.AhoCorasick(
+            keys, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+        )
+        buckets = tuple(tuple(entries[key]) for key in keys)
+        kinds = tuple(
+            "place" if any(isinstance(entry, Place) for entry in bucket) else "division"
+            for bucket in buckets
+        )
+        return cls(places, city, automaton, buckets, kinds)
+
+    def __len__(self) -> int:
+        return len(self.places)
+
+
+_LOCAL_CITY_WORDS = ("本市", "我市", "贵市", "市里", "县城", "城里")
+
+# ----------------------------------------------------------------------------- the result
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A place as the ticket wrote it: ``text`` is ``field``'s value ``[start:end]`` (the title or
+    the text as sent; ``start``/``end`` are None in the rare text whose normal form could not be
+    aligned, and ``text`` is then the normal form). ``kind`` is the gazetteer kind of a place
+    it knows (estate, road …), or division, masked, place (named, not in the gazetteer) or
+    vague."""
+
+    text: str
+    start: int | None
+    end: int | None
+    kind: str
+    field: str
+    place: str | None = None  # the gazetteer's name for it, when it resolves to one place
+    problem: bool = False  # the mention the problem is at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "kind": self.kind,
+            "field": self.field,
+            "place": self.place,
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where the ticket's problem is: the gazetteer path of its place (empty strings where it
+    cannot be told), the canonical place, and every mention."""
+
+    district: str = ""
+    street: str = ""
+    community: str = ""
+    grid: str = ""
+    place: str = ""
+    mentions: tuple[Mention, ...] = ()
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the ticket could be placed at all (at least its district)."""
+        return bool(self.district)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "district": self.district,
+            "street": self.street,
+            "community": self.community,
+            "grid": self.grid,
+            "place": self.place,
+            "mentions": [mention.to_dict() for mention in self.mentions],
+        }
+
+
+# ----------------------------------------------------------------------------- extraction
+
+_HAN = "\u4e00-\u9fff"
+_NUM = "0-9〇零一二三四五六七八九十百两"
+# What may follow a place on the same address: phase, house number, building, unit, room and
+# gate, then up to three of a relative word (旁边, 对面 …) or a part of the place (围墙,
+# 地下车库 …), each perhaps after 的 / 那个 (江畔人家对面的工地, 皮革厂围墙后面,
+# 枫岭路口那个变压器). Every part is a bounded run or a word list, so matching is linear in
+# the length of the tail.
+_RELATIVE = (
+    "门口|门前|大门口|路口|交叉口|十字路口|旁边|对面|附近|后面|前面|周边|周围|一带|沿线|"
+    "楼下|楼上|里面|边上|那边|这边|那里|这里|外面|背后|隔壁|"
+    "[东南西北]{1,2}(?:边|面|侧|头|角)|(?:[东南西北]{1,2}|正|后|侧)门|里|旁|内|"
+    "上(?![周个次午班学月年面报访门下级述])"
+)
+_PART = (
+    "工地|围墙|草坪|绿化带|空地|停车场|地下车库|车库|广场|健身器材|垃圾站|垃圾桶|垃圾池|"
+    "变压器|配电箱|电线杆|路灯|井盖|公厕|厕所|排水沟|水沟|下水道|人行道|路面|天桥|桥洞|"
+    "住院部|门诊部|急诊|食堂|操场|宿舍楼|大排档|烧烤摊|摊位|商铺|门面|网吧|仓库|厂房|施工队|"
+    "小卖部|超市|菜场|菜市场|夜市|公交站|站台|楼道|电梯"
+)
+_ADDRESS_TAIL = re.compile(
+    rf"(?:小区|花园|新村|片区)?"
+    rf"(?:[{_NUM}]{{1,3}}期)?"
+    rf"(?:[(（][^()（）]{{1,16}}[)）])?"
+    rf"(?:[0-9]{{1,5}}(?:-[0-9]{{1,5}})?号(?:院|楼)?)?"
+    rf"(?:[0-9A-Za-z]{{1,4}}(?:栋|幢|号楼|座|楼|区))?"
+    rf"(?:[0-9]{{1,3}}单元)?"
+    rf"(?:[0-9]{{1,5}}(?:室|户|号))?"
+    rf"(?:(?:的|那个|这个|那边的|这边的|的那个)?(?:{_RELATIVE}|{_PART})){{0,3}}"
+)
+_BRACKET = re.compile(r"[(（]")
+_MAX_PARTS = 8
+_ROAD_ENDINGS = ("路", "大道", "街", "巷", "里", "道")
+_GRID = re.compile(rf"第[{_NUM}]{{1,3}}网格|[{_NUM}]{{1,3}}号网格")
+_MASKED = re.compile(
+    r"(?:[A-Z](?<![A-Za-z0-9][A-Z])[0-9]{0,2}|[东西南北中]地|X(?<![A-Za-z0-9]X)X{0,2}"
+    r"|x(?<![A-Za-z0-9]x)x{1,2}|某某?|\*{1,3})"
+    r"(?:省|市|区|县|镇|乡|街道|社区|村|小区|花园|路|街|大道|号|栋|单元|学校|公司)"
+    r"(?:[0-9*]{1,5}(?:号|栋|单元))*"
+)
+# Places the gazetteer does not know, told by their ending.
+_ENDING = re.compile(
+    r"(?:小区|花园|家园|新村|公寓|大厦|广场|商场|市场|菜场|公园|医院|卫生院|诊所|小学|中学|"
+    r"幼儿园|学校|大学|超市|饭店|酒店|宾馆|餐厅|大排档|药店|药房|加油站|"
+    r"村|路(?<!线路)(?!线)|大道|街|巷|苑|府(?<!政府)|湾|园)"
+)
+_NAME_STOP = frozenset(
+    "的在住是我你他她们这那个了和与及到从向往对把被让给有没不也都就还又很太请于去来说要想能会"
+    "里上下中前后边旁门口每天晚早年月日号楼栋单元室期小大条段些所一"
+    "，。、；：！？,.;:!?()（）【】[]\"'“”‘’ \n\t"
+)
+# Words that start a phrase ending like a place without naming one (民办幼儿园, 附近村,
+# 导致小区): skipped before the name; what is left must still be two characters.
+_GENERIC_PREFIX = re.compile(
+    r"(?:民办|公办|公立|私立|培训|农村|附近|周边|周围|全体|部分|当地|本组|本村|导致|管理|居民|"
+    r"严禁|非法|合格|安置|闲置|乡镇|新农|主义|整个|各个|其他|其它|所有|普通|正规|无证|公共|老旧|"
+    r"高档|商品|小型|大型|相关|有关|这些|那些|一些|多个|几个|每个|好几个|发展|希望|规划|建设|"
+    r"美丽|房地产|派位|快速|群众)+"
+)
+# Everyday words with a place ending.
+_GENERIC_PLACES = ("走投无路", "自谋生路", "十字路", "水泥路", "铁路", "公路", "新农村", "入园")
+
+
+def _skip_generic(text: str, start: int, stop: int) -> int:
+    match = _GENERIC_PREFIX.match(text, start, stop)
+    return match.end() if match else start
+
+
+_VAGUE = re.compile(
+    r"(?:我家|我们家|我们|咱们|我们这|我们那)(?:楼下|楼上|隔壁|门口|小区|村|这条街|那条街|这栋楼|"
+    r"单元|附近|那边|这边)(?:的[\u4e00-\u9fff]{1,4}?(?:店|摊|厂|馆))?"
+    r"|小区(?:[东南西北]{1,2}(?:边|面|侧|门)|门口|里面|外面|旁边|对面)"
+    r"|镇上|县城|市里|村里|隔壁楼"
+)
+# A vague reference to the writer's own surroundings, resolved to their home when named.
+_OWN = re.compile(r"^(?:我|咱|小区)")
+# Masked divisions and places, vague references and grids, in one pass.
+_OTHER = re.compile(
+    rf"(?P<masked>{_MASKED.pattern})|(?P<vague>{_VAGUE.pattern})|(?P<grid>{_GRID.pattern})"
+)
+_HOME_BEFORE = re.compile(r"(?:我住|住在|家住|我家在|我家住|本人住|我是|本人是|我们是|我家是)$")
+_HOME_AFTER = re.compile(r"^(?:的)?(?:业主|居民|住户)")
+_CORRECTION_BEFORE = re.compile(r"(?:不对|不是[^，。,]{0,12})[，,]?是$|应该是$|更正[：:，,]?$")
+
+
+@dataclass(slots=True)
+class _Token:
+    start: int  # in the normal form
+    end: int
+    kind: str  # place, division, masked, named, vague, grid
+    entries: tuple[_Entry, ...] = ()
+
+
+@dataclass(slots=True)
+class _Candidate:
+    start: int
+    end: int
+    tokens: list[_Token]
+    field: str
+    rank: float = 0
+    home: bool = False
+    corrected: bool = False
+    outside: bool = False
+    path: tuple[str, ...] = ()
+    place: Place | None = None
+    kind: str = "division"
+    ambiguous: tuple[Place, ...] = ()
+    core_end: int = 0  # where the mention ended before its address tail
+
+
+def _tokens(text: str, gazetteer: Gazetteer) -> list[_Token]:
+    """Every place-like piece of ``text`` (normal form), non-overlapping, in order."""
+    found: list[_Token] = []
+    buckets, kinds = gazetteer._buckets, gazetteer._kinds
+    for index, start, end in gazetteer._automaton.find_matches_as_indexes(text):
+        found.append(_Token(start, end, kinds[index], buckets[index]))
+    covered = bytearray(len(text) + 1)
+    for token in found:
+        covered[token.start : token.end] = b"\1" * (token.end - token.start)
+    extra: list[_Token] = []
+    for match in _OTHER.finditer(text):
+        start, end = match.span()
+        if not any(covered[start:end]):
+            extra.append(_Token(start, end, match.lastgroup or "vague"))
+            covered[start:end] = b"\1" * (end - start)
+    for match in _ENDING.finditer(text):
+        end = match.end()
+        if covered[match.start()] or covered[end - 1]:
+            continue
+        start = match.start()
+        while start > 0 and match.start() - start < 6 and not covered[start - 1]:
+            char = text[start - 1]
+            if char in _NAME_STOP or not ("\u4e00" <= char <= "\u9fff"):
+                break
+            start -= 1
+        start = _skip_generic(text, start, match.start())
+        if match.start() - start >= 2 and not text[start:end].endswith(_GENERIC_PLACES):
+            extra.append(_Token(start, end, "named"))
+            covered[start:end] = b"\1" * (end - start)
+    found.extend(extra)
+    found.sort(key=lambda token: token.start)
+    return found
+
+
+def _is_road(token: _Token) -> bool:
+    return any(isinstance(entry, Place) and entry.kind == "road" for entry in token.entries)
+
+
+def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candidate]:
+    """Group tokens into mentions: a run of divisions, with the place right after it, and
+    the address that follows a place."""
+    tokens = _tokens(text, gazetteer)
+    found: list[_Candidate] = []
+    for token in tokens:
+        previous = found[-1] if found else None
+        # an address has a few parts (province to grid, or a crossing): the cap keeps a run of
+        # thousands of adjacent names linear
+        adjacent = (
+            previous is not None
+            and previous.end == token.start
+            and len(previous.tokens) < _MAX_PARTS
+        )
+        if adjacent and previous is not None:
+            kinds = {part.kind for part in previous.tokens}
+            last = previous.tokens[-1]
+            joins = (
+                (
+                    token.kind in ("division", "masked", "grid")
+                    and kinds <= {"division", "masked", "grid"}
+                )
+                or (
+                    token.kind in ("place", "named", "masked")
+                    and kinds <= {"division", "masked", "grid"}
+                )
+                or (token.kind == "vague" and last.kind in ("place", "named", "masked"))
+                or (
+                    # a crossing (云谷路创新路口) or a road's stretch (老街幸福里18号)
+                    token.kind in ("place", "named")
+                    and last.kind in ("place", "named")
+                    and (_is_road(last) or text[last.start : last.end].endswith(_ROAD_ENDINGS))
+                )
+            )
+            if joins:
+                previous.tokens.append(token)
+                previous.end = token.end
+                continue
+        found.append(_Candidate(token.start, token.end, [token], field_name))
+    kept: list[_Candidate] = []
+    for candidate in found:
+        if kept and candidate.start < kept[-1].end:
+            previous = kept[-1]
+            bracket = _BRACKET.search(text, previous.core_end, previous.end)
+            if bracket and candidate.end <= previous.end:
+                continue  # inside the bracket of 长丰路（港口路至滨河新村段）: part of it
+            previous.end = candidate.start  # a tail may not run into the next mention
+        last = candidate.tokens[-1]
+        candidate.core_end = candidate.end
+        if last.kind in ("place", "named", "masked") or (
+            last.kind == "division"
+            and any(isinstance(e, _Division) and e.level == "community" for e in last.entries)
+        ):
+            tail = _ADDRESS_TAIL.match(text, candidate.end)
+            if tail and tail.end() > candidate.end:
+                candidate.end = tail.end()
+        kept.append(candidate)
+    return kept
+
+
+# ----------------------------------------------------------------------------- resolution
+
+_HOUSE_NUMBER = re.compile(r"([0-9]{1,5})号(?!楼)")
+_BUILDING = re.compile(r"[0-9A-Za-z]{1,4}(?:栋|幢|号楼|座|单元)")
+_RANKS = {"place": 4, "community": 3, "grid": 3, "street": 2, "district": 1}
+
+
+def _narrow(options: Sequence[Place], text: str, candidate: _Candidate) -> list[Place]:
+    """The places ``options`` (one name, several rows) that the mention's own words allow."""
+    said = text[candidate.start : candidate.end]
+    left = list(options)
+
+    def keep(test: Any) -> None:
+        nonlocal left
+        kept = [place for place in left if test(place)]
+        if kept:
+            left = kept
+
+    number = _HOUSE_NUMBER.search(said)
+    if number and len(left) > 1:
+        house = int(number[1])
+        keep(lambda p: p.low is not None and p.high is not None and p.low <= house <= p.high)
+    if _BUILDING.search(said) and len(left) > 1:
+        keep(lambda p: p.kind != "road")
+    if len(left) > 1:
+        window = text[max(0, candidate.start - 8) : candidate.end + 8]
+        keep(lambda p: bool(p.qualifier) and p.qualifier in window)
+    return left
+
+
+def _resolve(candidate: _Candidate, text: str) -> None:
+    """Fill ``candidate``'s path, place, rank and kind from its tokens."""
+    local: list[_Division] = []
+    national: list[_Division] = []
+    places: list[Place] = []
+    kinds = [token.kind for token in candidate.tokens]
+    for token in candidate.tokens:
+        if token.kind == "place":
+            places = [entry for entry in token.entries if isinstance(entry, Place)]
+            continue
+        divisions = [entry for entry in token.entries if isinstance(entry, _Division)]
+        mine = [entry for entry in divisions if not entry.national]
+        if mine:
+            local.extend(mine[:1] if len({entry.path for entry in mine}) == 1 else [])
+        elif divisions:
+            national.append(divisions[0])
+    foreign = [entry for entry in national if entry.level in ("province", "city")]
+    if national and (foreign or not local):
+        # a division of the country that is not the city's: the problem is elsewhere
+        candidate.outside = True
+        candidate.rank = 1 if any(entry.level == "county" for entry in national) else 0
+        candidate.kind = "division"
+        return
+    grid = next((text[t.start : t.end] for t in candidate.tokens if t.kind == "grid"), "")
+    prefix: tuple[str, ...] = ()
+    for division in local:
+        if division.level != "city" and len(division.path) > len(prefix):
+            prefix = division.path
+    if places:
+        matching = [place for place in places if place.path[: len(prefix)] == prefix]
+        options = _narrow(matching or places, text, candidate)
+        candidate.kind = options[0].kind if len({p.kind for p in options}) == 1 else "place"
+        said = text[candidate.start : candidate.end]
+        # a road named without a house number spans many places: coarser than one place
+        candidate.rank = 3.5 if candidate.kind == "road" and not _HOUSE_NUMBER.search(said) else 4
+        if len(options) == 1:
+            candidate.place = options[0]
+            candidate.path = options[0].path
+        else:
+            candidate.ambiguous = tuple(options)
+            candidate.path = _shared(options)
+        return
+    if kinds[-1] in ("named", "masked"):
+        candidate.kind = "place" if kinds[-1] == "named" else "masked"
+        candidate.rank = 4 if kinds[-1] == "named" else 3
+        return
+    if "masked" in kinds and not prefix:
+        candidate.kind = "masked"
+        return
+    if kinds == ["vague"]:
+        candidate.kind = "vague"
+        return
+    if kinds == ["grid"]:
+        candidate.kind = "vague"
+        return
+    candidate.kind = "division"
+    candidate.path = prefix
+    if grid and len(prefix) == 3:
+        candidate.path = (*prefix, grid)
+    candidate.rank = _RANKS[_PATH[len(prefix) - 1]] if prefix else 0
+
+
+def _shared(options: Sequence[Place]) -> tuple[str, ...]:
+    """The longest path prefix every option has."""
+    shared: list[str] = []
+    for depth in range(4):
+        values = {place.path[depth] for place in options}
+        if len(values) != 1:
+            break
+        shared.append(values.pop())
+    return tuple(shared)
+
+
+def _context(candidates: Sequence[_Candidate]) -> set[str]:
+    """The districts of the ticket's mentions that resolve unambiguously inside the city."""
+    return {
+        other.path[0]
+        for other in candidates
+        if other.path and not other.outside and not other.ambiguous
+    }
+
+
+# ----------------------------------------------------------------------------- the front door
+
+
+@dataclass(frozen=True, slots=True)
+class _SameLength:
+    """A normal form whose characters stand where the original's do."""
+
+    text: str
+    original: str
+
+    def original_span(self, start: int, end: int) -> tuple[int, int] | None:
+        return (start, end) if 0 <= start < end <= len(self.text) else None
+
+
+def _normal_form(text: str) -> AlignedText | _SameLength:
+    """``text`` width-folded and simplified, as :func:`nlp.text.normalise` does. Most tickets
+    keep their length, so each character stays where it was (a quarter of the cost of
+    :func:`nlp.text.normalise_aligned`); markup, or a fold that changes the length (an
+    invisible character dropped, ㎡ unfolded), takes the aligned path. Personal data need not
+    be masked here: a phone number is no place, and nothing of the text is logged."""
+    if "<" not in text and "&" not in text:
+        normal = to_simplified(fold_width(text))
+        if len(normal) == len(text):
+            return _SameLength(normal, text)
+    return normalise_aligned(text)
+
+
+def locate(text: str, title: str | None = None, *, gazetteer: Gazetteer) -> Location:
+    """Every place mention of the ticket (``title`` first, then ``text``), and the gazetteer
+    path of the place its problem is at (see the module's documentation for the order in
+    which mentions are chosen). Never raises on any string: a ticket that names no place the
+    gazetteer knows gets empty fields."""
+    fields: list[tuple[str, AlignedText | _SameLength]] = []
+    if title:
+        fields.append(("title", _normal_form(title)))
+    fields.append(("text", _normal_form(text or "")))
+    candidates: list[_Candidate] = []
+    for name, aligned in fields:
+        normal = aligned.text
+        found = _candidates(normal, gazetteer, name)
+        for candidate in found:
+            _resolve(candidate, normal)
+            before = normal[max(0, candidate.start - 6) : candidate.start]
+            after = normal[candidate.end : candidate.end + 4]
+            candidate.home = bool(_HOME_BEFORE.search(before) or _HOME_AFTER.match(after))
+            candidate.corrected = bool(
+                _CORRECTION_BEFORE.search(normal[max(0, candidate.start - 16) : candidate.start])
+            )
+        candidates.extend(found)
+    districts = _context(candidates)  # narrow an ambiguous place by the districts named elsewhere
+    for candidate in candidates:
+        if candidate.ambiguous:
+            kept = [place for place in candidate.ambiguous if place.district in districts]
+            if len(kept) == 1:
+                candidate.place, candidate.path, candidate.ambiguous = kept[0], kept[0].path, ()
+            elif kept:
+                candidate.path = _shared(kept)
+    problem = min(
+        range(len(candidates)),
+        key=lambda i: (
+            not candidates[i].corrected,
+            candidates[i].home,
+            -candidates[i].rank,
+            i,
+        ),
+        default=None,
+    )
+    mentions: list[Mention] = []
+    texts = {name: aligned for name, aligned in fields}
+    for index, candidate in enumerate(candidates):
+        aligned = texts[candidate.field]
+        span = aligned.original_span(candidate.start, candidate.end)
+        if span is None:
+            said, start, end = aligned.text[candidate.start : candidate.end], None, None
+        else:
+            start, end = span
+            said = aligned.original[start:end]
+        mentions.append(
+            Mention(
+                said,
+                start,
+                end,
+                candidate.kind,
+                candidate.field,
+                place=candidate.place.name if candidate.place else None,
+                problem=index == problem,
+            )
+        )
+    if problem is None:
+        return Location(mentions=tuple(mentions))
+    chosen = candidates[problem]
+    said = texts[chosen.field].text[chosen.start : chosen.end]
+    if chosen.kind == "vague" and _OWN.match(said):
+        home = next((c for c in candidates if c.home and c.path and not c.outside), None)
+        chosen = home or chosen
+    path = () if chosen.outside else chosen.path
+    values = dict(zip(_PATH, path, strict=False))
+    return Location(
+        district=values.get("district", ""),
+        street=values.get("street", ""),
+        community=values.get("community", ""),
+        grid=values.get("grid", ""),
+        place=chosen.place.name if chosen.place and not chosen.outside else "",
+        mentions=tuple(mentions),
+    )

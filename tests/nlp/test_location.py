@@ -1,0 +1,380 @@
+"""Where it happened: place mentions and their resolution against the demo gazetteer.
+
+The sentences are written for these tests (not taken from data/eval): each pins one rule of
+``nlp.location`` (aliases, road stretches by house number, estate vs lane, home vs problem,
+self-correction, places outside the city, masked exports, traditional and full-width input).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from nlp.errors import DataError
+from nlp.location import GAZETTEER_COLUMNS, Gazetteer, Location, locate
+
+ROOT = Path(__file__).resolve().parents[2]
+GAZETTEER = ROOT / "data" / "demo" / "gazetteer.csv"
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return Gazetteer.from_csv(GAZETTEER, city="江州市")
+
+
+# text -> (district, street, community, place), the mentions as written, the problem mention
+RESOLVED = [
+    pytest.param(
+        "桂花路128号旁边堆了一堆建筑垃圾",
+        ("东湖区", "建设街道", "锦绣社区", "桂花路1-199号"),
+        ["桂花路128号旁边"],
+        id="road-stretch-low-number",
+    ),
+    pytest.param(
+        "桂花路266号的下水道又堵了",
+        ("东湖区", "桂花街道", "桂花村社区", "桂花路200-420号"),
+        ["桂花路266号的下水道"],
+        id="road-stretch-high-number",
+    ),
+    pytest.param(
+        "东风路260号门口的井盖没了",
+        ("北塘区", "新华街道", "东风路社区", "东风路150-399号"),
+        ["东风路260号门口的井盖"],
+        id="road-crossing-districts",
+    ),
+    pytest.param(
+        "桂花路上的路灯坏了一排",
+        ("东湖区", "", "", ""),
+        ["桂花路上的路灯"],
+        id="road-without-number-district-only",
+    ),
+    pytest.param(
+        "东湖区幸福里3栋2单元楼顶漏水",
+        ("东湖区", "文昌街道", "和平里社区", "幸福里"),
+        ["东湖区幸福里3栋2单元"],
+        id="estate-not-lane",
+    ),
+    pytest.param(
+        "北塘区老街的幸福里42号下水道堵了",
+        ("北塘区", "老街街道", "老街社区", "幸福里1-60号"),
+        ["北塘区老街", "幸福里42号下水道"],
+        id="lane-not-estate-by-house-number",
+    ),
+    pytest.param(
+        "锦绣小区北门对面的烧烤摊油烟很大",
+        ("东湖区", "建设街道", "锦绣社区", "锦绣华庭"),
+        ["锦绣小区北门对面的烧烤摊"],
+        id="alias",
+    ),
+    pytest.param(
+        "錦繡華庭5棟樓下有人半夜燒烤",
+        ("东湖区", "建设街道", "锦绣社区", "锦绣华庭"),
+        ["錦繡華庭5棟樓下"],
+        id="traditional",
+    ),
+    pytest.param(
+        "锦绣华庭１２栋门口积水",
+        ("东湖区", "建设街道", "锦绣社区", "锦绣华庭"),
+        ["锦绣华庭１２栋门口"],
+        id="full-width-digits",
+    ),
+    pytest.param(
+        "三期的新城路上路灯不亮",
+        ("南港区", "南湖街道", "南湖二社区", "新城路(三期段)"),
+        ["新城路上路灯"],
+        id="qualifier-near-the-mention",
+    ),
+    pytest.param(
+        "高新区的实验小学门口早上乱停车",
+        ("高新区", "科技城街道", "科技大道社区", "高新区实验小学"),
+        ["高新区", "实验小学门口"],
+        id="ambiguous-alias-narrowed-by-district",
+    ),
+    pytest.param(
+        "我住翠湖湾，每天走建设大道地下通道，里面的灯全坏了",
+        ("东湖区", "建设街道", "锦绣社区", "建设大道地下通道"),
+        ["翠湖湾", "建设大道地下通道"],
+        id="home-is-not-the-problem",
+    ),
+    pytest.param(
+        "云溪县白马镇桃源村，不对，是河口村小学门口塌方了",
+        ("云溪县", "白马镇", "河口村", "河口村小学"),
+        ["云溪县白马镇桃源村", "河口村小学门口"],
+        id="self-correction",
+    ),
+    pytest.param(
+        "西岭区枫林街道枫林社区第二网格上报：绿化带垃圾堆积",
+        ("西岭区", "枫林街道", "枫林社区", ""),
+        ["西岭区枫林街道枫林社区第二网格"],
+        id="grid-worker-report",
+    ),
+    pytest.param(
+        "长丰路（港口路至滨河新村段）晚上一盏灯都不亮",
+        ("南港区", "长丰街道", "长丰社区", ""),
+        ["长丰路（港口路至滨河新村段）"],
+        id="places-inside-a-bracket-are-one-mention",
+    ),
+    pytest.param(
+        "A市东湖区锦绣华庭北门的路灯坏了",
+        ("东湖区", "建设街道", "锦绣社区", "锦绣华庭"),
+        ["A市东湖区锦绣华庭北门的路灯"],
+        id="masked-city-then-a-known-place",
+    ),
+    pytest.param(
+        "我是书香门第的业主，小区南边的工地天天夜里打桩",
+        ("南港区", "南湖街道", "南湖二社区", ""),
+        ["书香门第", "小区南边"],
+        id="vague-own-estate-is-the-home",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "resolved", "mentions"), RESOLVED)
+def test_resolution(
+    gazetteer: Gazetteer, text: str, resolved: tuple[str, ...], mentions: list[str]
+) -> None:
+    location = locate(text, gazetteer=gazetteer)
+    assert (location.district, location.street, location.community) == resolved[:3]
+    if resolved[3]:
+        assert location.place == resolved[3]
+    assert [mention.text for mention in location.mentions] == mentions
+
+
+NOT_RESOLVED = [
+    pytest.param("上个月在浙江省杭州市西湖区旅游被宰了，回到江州想投诉", id="outside-the-city"),
+    pytest.param(
+        "我住锦绣华庭，我妈在四川省成都市武侯区，她的养老金停发了", id="home-here-problem-elsewhere"
+    ),
+    pytest.param("西地省A市A3区某某小区门口污水横流", id="masked"),
+    pytest.param("XX镇XX村到镇上的路没法走", id="masked-village"),
+    pytest.param("我家楼下的烧烤店天天吵到半夜", id="vague"),
+    pytest.param("路灯坏了", id="no-place"),
+]
+
+
+@pytest.mark.parametrize("text", NOT_RESOLVED)
+def test_unresolved(gazetteer: Gazetteer, text: str) -> None:
+    location = locate(text, gazetteer=gazetteer)
+    assert (location.district, location.street, location.community, location.grid) == ("",) * 4
+    assert not location.resolved
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("买的牛奶已经开封了商家不给退，三明治也过期了", id="city-names-as-words"),
+        pytest.param("祝您工作顺利，身体安康", id="greeting"),
+        pytest.param("走路去上学的路上", id="road-words"),
+        pytest.param("民办幼儿园收费太贵，附近村也没有公办学校", id="generic-place-phrases"),
+        pytest.param("我们已经走投无路了，请求政府帮忙", id="idiom-and-government"),
+        pytest.param("坚持群众路线，优化公交线路", id="political-phrase"),
+    ],
+)
+def test_everyday_words_are_not_places(gazetteer: Gazetteer, text: str) -> None:
+    assert locate(text, gazetteer=gazetteer).mentions == ()
+
+
+def test_outside_mention_is_one_run(gazetteer: Gazetteer) -> None:
+    location = locate("湖南省长沙市岳麓区有个小区漏水", gazetteer=gazetteer)
+    assert location.mentions[0].text == "湖南省长沙市岳麓区"
+    assert location.mentions[0].kind == "division"
+
+
+def test_masked_forms_are_mentions(gazetteer: Gazetteer) -> None:
+    location = locate("西地省A市A3区魏家坡小区脏乱差，K8县白马镇也有", gazetteer=gazetteer)
+    kinds = {mention.text: mention.kind for mention in location.mentions}
+    assert "西地省A市A3区魏家坡小区" in kinds
+    assert any(text.startswith("K8县") for text in kinds)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("錦繡華庭５棟樓下 有人燒烤", id="traditional-full-width"),
+        pytest.param("联系电话13900001111，桂花路128号旁边堆了垃圾", id="after-a-masked-phone"),
+        pytest.param("<p>桂花路&nbsp;128号旁边</p>堆了垃圾", id="markup"),
+        pytest.param("😀😀 楓林苑北邊的圍牆倒了", id="emoji"),
+    ],
+)
+def test_offsets_refer_to_the_text_as_sent(gazetteer: Gazetteer, text: str) -> None:
+    location = locate(text, gazetteer=gazetteer)
+    assert location.mentions
+    for mention in location.mentions:
+        assert mention.start is not None
+        assert mention.end is not None
+        assert text[mention.start : mention.end] == mention.text
+
+
+def test_title_mentions_have_their_own_field(gazetteer: Gazetteer) -> None:
+    title = "港湾小区噪音"
+    text = "港口路酒吧街每晚营业到凌晨"
+    location = locate(text, title, gazetteer=gazetteer)
+    fields = [(mention.field, mention.text) for mention in location.mentions]
+    assert fields[0] == ("title", "港湾小区")
+    for mention in location.mentions:
+        source = title if mention.field == "title" else text
+        assert source[mention.start : mention.end] == mention.text
+    assert location.street == "港口街道"
+
+
+def test_to_dict_is_json_and_names_the_problem(gazetteer: Gazetteer) -> None:
+    location = locate("我住翠湖湾，建设大道地下通道的灯坏了", gazetteer=gazetteer)
+    data = json.loads(json.dumps(location.to_dict(), ensure_ascii=False))
+    assert set(data) == {"district", "street", "community", "grid", "place", "mentions"}
+    assert set(data["mentions"][0]) >= {"text", "start", "end", "kind", "field"}
+    assert [m["problem"] for m in data["mentions"]] == [False, True]
+    assert data["grid"]  # a place gives its grid
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("\udfff桂花路\udfff128号", id="lone-surrogates"),
+        pytest.param("1234567890" * 10, id="digits"),
+        pytest.param("🏠🚧" * 50, id="emoji"),
+        pytest.param("<script>alert('路')</script>", id="markup"),
+    ],
+)
+def test_hostile_input_never_raises(gazetteer: Gazetteer, text: str) -> None:
+    assert isinstance(locate(text, text, gazetteer=gazetteer), Location)
+
+
+HOSTILE = [
+    pytest.param("路" * 20_000, id="one-ending-repeated"),
+    pytest.param("A市" * 7_000, id="masked-repeated"),
+    pytest.param("锦绣华庭" + "1号" * 10_000, id="address-tail"),
+    pytest.param("我家楼下的" * 4_000, id="vague-prefix"),
+    pytest.param("桂花路128号旁边的" * 2_300, id="many-mentions"),
+    pytest.param("(" * 20_000, id="brackets"),
+    pytest.param("实验小学，" * 4_000, id="many-ambiguous-mentions"),
+    pytest.param("长丰路（" * 5_000, id="open-brackets-after-places"),
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_20000_characters_complete_fast(gazetteer: Gazetteer, text: str) -> None:
+    started = time.thread_time()
+    locate(text, gazetteer=gazetteer)
+    assert time.thread_time() - started < 5.0  # generous: catches a complexity blow-up
+
+
+def test_time_grows_linearly(gazetteer: Gazetteer) -> None:
+    piece = "桂花路128号旁边的锦绣华庭北门对面有个工地，XX镇里的路也坏了。"
+
+    def cost(repeat: int) -> float:
+        text = piece * repeat
+        best = float("inf")
+        for _ in range(3):
+            started = time.thread_time()
+            locate(text, gazetteer=gazetteer)
+            best = min(best, time.thread_time() - started)
+        return best
+
+    small, large = cost(20), cost(200)
+    assert large < 40 * small  # 10x the text; quadratic would be 100x
+
+
+# ----------------------------------------------------------------------------- the file
+
+HEADER = ",".join(GAZETTEER_COLUMNS)
+ROW = "东湖区,文昌街道,和平里社区,第一网格,和平里,estate,和平里小区"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gazetteer.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_demo_gazetteer_loads(gazetteer: Gazetteer) -> None:
+    assert len(gazetteer) == 428
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            f"{HEADER},phone\n{ROW},1\n", "line 1: unknown column(s) 'phone'", id="unknown-column"
+        ),
+        pytest.param(
+            "district,street,community,grid,place,kind\n",
+            "missing column(s) aliases",
+            id="missing-column",
+        ),
+        pytest.param(
+            f"{HEADER}\n{ROW}\n东湖区,文昌街道,和平里社区,第一网格,,estate,\n",
+            "line 3: empty place",
+            id="empty-place",
+        ),
+        pytest.param(
+            f"{HEADER}\n{ROW}\n东湖区,文昌街道,文昌社区,第一网格,和平里,estate,\n",
+            "line 3: place '和平里' is already listed on line 2",
+            id="place-under-two-communities",
+        ),
+        pytest.param(
+            f"{HEADER}\n东湖区,文昌街道,和平里社区,第一网格,和平里,castle,\n",
+            "line 2: unknown kind 'castle'",
+            id="unknown-kind",
+        ),
+        pytest.param(
+            f"{HEADER}\n{ROW}\n东湖区,建设街道,和平里社区,第一网格,文昌阁,landmark,\n",
+            "line 3: community '和平里社区' is under 东湖区/建设街道 here "
+            "but under 东湖区/文昌街道 on line 2",
+            id="community-under-two-streets",
+        ),
+        pytest.param(f"{HEADER}\n{ROW},extra\n", "line 2: 8 cells", id="extra-cell"),
+        pytest.param("", "the gazetteer is empty", id="empty-file"),
+        pytest.param(f"{HEADER}\n", "has no places", id="no-places"),
+    ],
+)
+def test_a_bad_gazetteer_is_refused_naming_the_row(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Gazetteer.from_csv(_write(tmp_path, text))
+
+
+def test_a_missing_or_binary_gazetteer_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such gazetteer"):
+        Gazetteer.from_csv(tmp_path / "nowhere.csv")
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(f"{HEADER}\n{ROW}\n".encode("gbk"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        Gazetteer.from_csv(path)
+
+
+def test_a_gazetteer_of_one_place_works(tmp_path: Path) -> None:
+    gazetteer = Gazetteer.from_csv(_write(tmp_path, f"{HEADER}\n{ROW}\n"))
+    location = locate("和平里小区3栋漏水", gazetteer=gazetteer)
+    assert (location.street, location.grid) == ("文昌街道", "第一网格")
+
+
+@pytest.mark.shared_data
+def test_speed_on_real_tickets_stays_in_budget(gazetteer: Gazetteer) -> None:
+    """Not a timing assertion: a blow-up guard on whole messages (921, median 240 chars)."""
+    path = ROOT.parent / "shared" / "data" / "appeals" / "test.csv"
+    if not path.exists():
+        pytest.skip("../shared/data not beside the project")
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    started = time.perf_counter()
+    for title, text in zip(frame["title"], frame["text"], strict=True):
+        locate(text, title, gazetteer=gazetteer)
+    assert time.perf_counter() - started < 30.0
+
+
+def test_eval_set_floor(gazetteer: Gazetteer) -> None:
+    """A generous floor on data/eval/locations.csv (figures: bench/dispatch.py)."""
+    import pandas as pd
+
+    frame = pd.read_csv(ROOT / "data" / "eval" / "locations.csv", dtype=str, keep_default_na=False)
+    held = frame[frame["in_gazetteer"] == "1"]
+    right = sum(
+        (location.district, location.street) == (row.district, row.street)
+        for row in held.itertuples(index=False)
+        for location in [locate(row.text, row.title or None, gazetteer=gazetteer)]
+    )
+    assert right / len(held) >= 0.85

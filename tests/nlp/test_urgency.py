@@ -1,0 +1,409 @@
+"""Urgency (nlp/urgency.py): levels, reasons and terms; the term file's checks; the rule
+that combines terms and model; hostile input.
+
+Figures on data/eval/urgency.csv are printed by ``bench/dispatch.py --sections urgency``;
+here they are only held to generous floors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nlp.errors import DataError
+from nlp.urgency import (
+    DEFAULT_EXAMPLES,
+    DEFAULT_TERMS,
+    LEVELS,
+    Urgency,
+    UrgencyDetector,
+    UrgencyTerms,
+    train_from_examples,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+EVAL = ROOT / "data" / "eval" / "urgency.csv"
+
+
+@pytest.fixture(scope="module")
+def detector() -> UrgencyDetector:
+    return UrgencyDetector.from_defaults()
+
+
+@pytest.fixture(scope="module")
+def terms_only(detector: UrgencyDetector) -> UrgencyDetector:
+    return UrgencyDetector(detector.terms, None)
+
+
+# ticket -> (level, reason) from the shipped term list alone: what the terms and cues decide.
+TERM_CASES = {
+    "gas smell": ("厨房里一直有很重的煤气味，家里有老人", "紧急", "疑似燃气泄漏"),
+    "gas smell, traditional": ("樓道裡一股很濃的煤氣味，好幾戶都聞到了", "紧急", "疑似燃气泄漏"),
+    "lift, traditional": ("電梯困人，快來人！我們在6棟", "紧急", "电梯困人"),
+    "trapped, full width": ("ＳＯＳ！工地地下室進水，三個人被困在裡面", "紧急", None),
+    "live wire down": ("大风把电线刮断了，掉在人行道上还冒火花", "紧急", "触电或带电危险"),
+    "suicide": ("我朋友说活不下去了，要跳楼", "紧急", "轻生或自伤风险"),
+    "poisoning": ("单位食堂吃完午饭二十多个人上吐下泻", "紧急", "食物中毒或急性中毒"),
+    "elderly fallen": ("独居老人摔倒了起不来", "紧急", "老人或病人处于危险之中"),
+    "negated gas smell": ("没有燃气味，就是燃气表走得特别快", "一般", None),
+    "not smelt": ("家里没闻到煤气味，就是灶火很小", "一般", None),
+    "resolved": ("燃气泄漏已经处理好了，想问以后怎么预防", "一般", None),
+    "rescued": ("昨天电梯困人，人已经救出来了，想问维保", "一般", None),
+    "hypothetical": ("如果停电的话会不会有人被困在电梯里", "一般", None),
+    "past fire": ("去年小区发生过火灾，想问消防通道的规划", "一般", None),
+    "gas fee": ("燃气费太贵了，这个月多了一百多", "一般", None),
+    "gas account": ("新房怎么申请燃气开户", "一般", None),
+    "consultation": ("咨询一下燃气泄漏报警器怎么申请安装", "一般", None),
+    "tyre": ("我的电动车轮胎漏气了", "一般", None),
+    "barbecue smoke": ("楼下烧烤摊每天冒烟", "一般", None),
+    "fire hazard is standing": ("楼道里堆满了纸箱，存在很大的火灾隐患", "较急", None),
+    "recurring sparks": ("小区充电棚的插座经常冒火花", "较急", "存在隐患：火灾、冒烟或起火"),
+    "lift inspection expired": ("电梯年检过期半年了还在运行", "较急", "电梯存在安全隐患"),
+    "whole building without water": (
+        "整栋楼停水两天了，没有任何通知",
+        "较急",
+        "整栋楼或整个小区停水、停电、停气或停暖",
+    ),
+    "manhole cover missing": ("人民路上一个井盖丢了，晚上看不清", "较急", None),
+    "elderly alone": ("楼里的独居老人没人照顾", "较急", "弱势群体缺少照顾或无障碍通行"),
+    "noise": ("隔壁KTV每天营业到凌晨三点，吵得人睡不着", "一般", None),
+    "wages": ("公司拖欠了我三个月工资", "一般", None),
+}
+
+
+@pytest.mark.parametrize(("text", "level", "reason"), TERM_CASES.values(), ids=TERM_CASES)
+def test_terms_and_cues_decide(
+    terms_only: UrgencyDetector, text: str, level: str, reason: str | None
+) -> None:
+    urgency = terms_only.assess(text)
+    assert urgency.level == level
+    if reason is not None:
+        assert urgency.reason == reason
+    if level == "一般":
+        assert urgency.terms == ()
+    else:
+        assert urgency.terms, "a raised level names the terms that raised it"
+        assert all(term in _normal(text) for term in urgency.terms)
+
+
+def _normal(text: str) -> str:
+    from nlp.text import normalise
+
+    return normalise(text)
+
+
+# ticket -> level from the default detector (terms and model together).
+DETECTOR_CASES = {
+    "gas": ("楼道里煤气味很冲，好几户都闻到了", "紧急"),
+    "title decides": ("请尽快处理，在桂花苑7栋", "紧急"),
+    "hard negative: gas fee": ("燃气费涨价了，阶梯价格怎么算", "一般"),
+    "hard negative: past lift trap": ("去年电梯困人之后物业说要整改，现在整改情况怎么样", "一般"),
+    "hard negative: hypothetical": ("如果停电的话会不会有人被困在电梯里", "较急"),
+    "fee question": ("物业费从一块二涨到一块八，合法吗", "一般"),
+}
+TITLES = {"title decides": "燃气泄漏"}
+
+
+@pytest.mark.parametrize(("text", "level"), DETECTOR_CASES.values(), ids=DETECTOR_CASES)
+def test_the_default_detector(detector: UrgencyDetector, text: str, level: str) -> None:
+    case = next(name for name, value in DETECTOR_CASES.items() if value[0] == text)
+    urgency = detector.assess(text, title=TITLES.get(case))
+    assert urgency.level == level
+
+
+def test_to_dict_is_the_documented_json_shape(detector: UrgencyDetector) -> None:
+    urgency = detector.assess("楼道里电动车电池冒烟了，烟很大", title="着火了")
+    payload = urgency.to_dict()
+    assert set(payload) == {"level", "reason", "terms"}
+    assert payload["level"] == "紧急"
+    assert isinstance(payload["terms"], list)
+    assert payload["terms"]
+    assert json.loads(json.dumps(payload, ensure_ascii=False)) == payload
+
+
+def test_personal_data_never_reaches_the_answer(detector: UrgencyDetector) -> None:
+    text = "我叫张三，电话13812345678，身份证430102199001011234，家里煤气味很大"
+    payload = json.dumps(detector.assess(text).to_dict(), ensure_ascii=False)
+    assert "13812345678" not in payload
+    assert "430102199001011234" not in payload
+    assert "张三" not in payload
+    assert detector.assess(text).level == "紧急"
+
+
+def test_batch_gives_what_single_calls_give(detector: UrgencyDetector) -> None:
+    texts = [text for text, *_ in TERM_CASES.values()] + ["", "燃气味很大"]
+    titles: list[str | None] = [None] * (len(texts) - 1) + ["電梯困人"]
+    assert detector.assess_many(texts, titles=titles) == [
+        detector.assess(text, title=title) for text, title in zip(texts, titles, strict=True)
+    ]
+    assert detector.assess_many([]) == []
+
+
+def test_batch_refuses_what_it_cannot_read(detector: UrgencyDetector) -> None:
+    with pytest.raises(DataError, match="2 texts but 1 titles"):
+        detector.assess_many(["a", "b"], titles=["x"])
+    with pytest.raises(DataError, match="ticket 1: text and title must be strings"):
+        detector.assess_many(["a", None])  # type: ignore[list-item]
+    with pytest.raises(DataError, match="must be strings"):
+        detector.assess(123)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------- the combining rule
+
+
+class _FixedModel:
+    """Stands in for the model in :meth:`UrgencyDetector.combine` (only ``evidence``)."""
+
+    def evidence(self, document: str, level: str, *, k: int = 3) -> tuple[str, ...]:
+        return ("证据",)
+
+
+def _combine(from_terms: Urgency, probabilities: list[float], *, discounted: bool = False):
+    detector = UrgencyDetector(UrgencyTerms.load(DEFAULT_TERMS), None)
+    detector.model = _FixedModel()  # type: ignore[assignment]
+    return detector.combine(from_terms, discounted, np.asarray(probabilities), "文本")
+
+
+GENERAL = Urgency("一般", "无", (), "none")
+URGENT = Urgency("紧急", "疑似燃气泄漏", ("煤气味",), "terms")
+FAIRLY = Urgency("较急", "电梯存在安全隐患", ("年检过期",), "terms")
+
+RULE_CASES = {
+    "model raises to 紧急": (GENERAL, [0.55, 0.2, 0.25], False, "紧急", "model"),
+    "model below threshold": (GENERAL, [0.45, 0.1, 0.45], False, "一般", "none"),
+    "model raises to 较急": (GENERAL, [0.3, 0.35, 0.35], False, "较急", "model"),
+    "model raises 较急 to 紧急": (FAIRLY, [0.6, 0.3, 0.1], False, "紧急", "model"),
+    "model never lowers 紧急": (URGENT, [0.0, 0.0, 1.0], False, "紧急", "terms"),
+    "model never lowers 较急": (FAIRLY, [0.0, 0.1, 0.9], False, "较急", "terms"),
+    "discounted needs more": (GENERAL, [0.7, 0.1, 0.2], True, "较急", "model"),
+    "discounted, confident": (GENERAL, [0.9, 0.05, 0.05], True, "紧急", "model"),
+}
+
+
+@pytest.mark.parametrize(
+    ("from_terms", "probabilities", "discounted", "level", "source"),
+    RULE_CASES.values(),
+    ids=RULE_CASES,
+)
+def test_the_model_only_raises(
+    from_terms: Urgency,
+    probabilities: list[float],
+    discounted: bool,
+    level: str,
+    source: str,
+) -> None:
+    urgency = _combine(from_terms, probabilities, discounted=discounted)
+    assert (urgency.level, urgency.source) == (level, source)
+    if source == "model":
+        assert urgency.terms == ("证据",)
+        assert "模型概率" in urgency.reason
+
+
+def test_the_model_raises_what_the_terms_missed(tmp_path: Path) -> None:
+    terms = tmp_path / "terms.toml"
+    terms.write_text('[[rule]]\nlevel = "紧急"\nreason = "演示"\nterms = ["紫色警报"]\n', "utf-8")
+    detector = UrgencyDetector(UrgencyTerms.load(terms), train_from_examples(DEFAULT_EXAMPLES))
+    urgency = detector.assess("楼道里一股很重的煤气味，好几户人家都闻到了，赶紧派人来")
+    assert (urgency.level, urgency.source) == ("紧急", "model")
+    assert urgency.terms
+    assert all(len(term) >= 2 for term in urgency.terms)
+    assert UrgencyDetector(UrgencyTerms.load(terms), None).assess("紫色警报").level == "紧急"
+
+
+@pytest.mark.parametrize("option", ["urgent_threshold", "discounted_threshold", "fairly_threshold"])
+@pytest.mark.parametrize("value", [0.0, 1.5, -1, float("nan"), "0.5", True])
+def test_thresholds_are_checked(option: str, value: float) -> None:
+    with pytest.raises(DataError, match=option):
+        UrgencyDetector(UrgencyTerms.load(DEFAULT_TERMS), None, **{option: value})
+
+
+# ------------------------------------------------------------------- the term file
+
+
+def test_the_shipped_term_list_loads() -> None:
+    terms = UrgencyTerms.load(DEFAULT_TERMS)
+    assert len(terms) > 300
+    assert {rule.level for rule in terms.rules} == {"紧急", "较急"}
+    assert all(rule.reason and rule.terms for rule in terms.rules)
+
+
+GOOD_RULE = '[[rule]]\nlevel = "紧急"\nreason = "燃气"\nterms = ["煤气味"]\n'
+BAD_FILES = {
+    "bad level": (
+        '[[rule]]\nlevel = "很急"\nreason = "x"\nterms = ["a"]\n',
+        "rule 1 \\(x\\): level must be 紧急 or 较急",
+    ),
+    "一般 is not a rule level": (
+        '[[rule]]\nlevel = "一般"\nreason = "x"\nterms = ["a"]\n',
+        "rule 1 \\(x\\): level must be",
+    ),
+    "no reason": ('[[rule]]\nlevel = "紧急"\nterms = ["a"]\n', "rule 1: give a reason"),
+    "no terms": ('[[rule]]\nlevel = "紧急"\nreason = "x"\nterms = []\n', "rule 1 \\(x\\): terms"),
+    "second rule named": (
+        GOOD_RULE + '[[rule]]\nlevel = "较急"\nreason = "停水"\nterms = ["停水", 5]\n',
+        "rule 2 \\(停水\\), term 2: a term must be text",
+    ),
+    "star at the end": (
+        '[[rule]]\nlevel = "紧急"\nreason = "x"\nterms = ["电梯*"]\n',
+        "rule 1 \\(x\\), term 1: term '电梯\\*' has '\\*' at an end",
+    ),
+    "three stars": (
+        '[[rule]]\nlevel = "紧急"\nreason = "x"\nterms = ["a*b*c*d"]\n',
+        "more than 2",
+    ),
+    "too long": (
+        '[[rule]]\nlevel = "紧急"\nreason = "x"\nterms = ["' + "长" * 30 + '"]\n',
+        "longer than 24",
+    ),
+    "punctuation": (
+        '[[rule]]\nlevel = "紧急"\nreason = "x"\nterms = ["着火，快来"]\n',
+        "contains punctuation",
+    ),
+    "empty term": ('[[rule]]\nlevel = "紧急"\nreason = "x"\nterms = [" "]\n', "empty term"),
+    "bad unless": (
+        '[[rule]]\nlevel = "紧急"\nreason = "x"\nterms = ["a"]\nunless = ["*b"]\n',
+        "rule 1 \\(x\\), unless 1",
+    ),
+    "unknown key": (
+        '[[rule]]\nlevel = "紧急"\nreason = "x"\nterms = ["a"]\nweight = 2\n',
+        "unknown key\\(s\\) \\['weight'\\]",
+    ),
+    "unknown cue list": ('[cues]\nmaybe = ["也许"]\n' + GOOD_RULE, "unknown list 'maybe'"),
+    "cue not a list": ('[cues]\nnegated_before = "没有"\n' + GOOD_RULE, "negated_before"),
+    "unknown section": ("[levels]\na = 1\n" + GOOD_RULE, "unknown section"),
+    "no rules": ('[cues]\nnegated_before = ["没有"]\n', "no \\[\\[rule\\]\\]"),
+    "not toml": ("[[rule]\nlevel = ", "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize(("content", "message"), BAD_FILES.values(), ids=BAD_FILES)
+def test_a_bad_term_file_is_refused_naming_the_rule(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "terms.toml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message) as caught:
+        UrgencyTerms.load(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_missing_term_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such urgency term list"):
+        UrgencyDetector.load(terms=tmp_path / "nope.toml", learn=False)
+
+
+def test_an_operator_term_file_is_used(tmp_path: Path) -> None:
+    path = tmp_path / "terms.toml"
+    path.write_text(
+        '[cues]\nnegated_before = ["沒有"]\n'  # traditional and full-width are folded too
+        '[[rule]]\nlevel = "較急"\nreason = "路面结冰"\nterms = ["路面*結冰"]\n',
+        encoding="utf-8",
+    )
+    detector = UrgencyDetector.load(terms=path, learn=False)
+    assert detector.assess("小区门口路面全都结冰了").to_dict() == {
+        "level": "较急",
+        "reason": "路面结冰",
+        "terms": ["路面全都结冰"],
+    }
+    assert detector.assess("没有路面结冰").level == "一般"
+    assert detector.assess("小区门口路面。结冰").level == "一般", "'*' stays in a sentence"
+
+
+BAD_EXAMPLES = {
+    "bad level": ("title,text,level\n,着火了,很急\n", "line 2: level '很急'"),
+    "empty text": ("title,text,level\n,着火了,紧急\n, ,一般\n", "line 3: empty text"),
+    "missing column": ("title,text\n,着火了\n", "missing column"),
+    "too few of a level": ("text,level\n着火了,紧急\n停水,较急\n", "two or more examples"),
+}
+
+
+@pytest.mark.parametrize(("content", "message"), BAD_EXAMPLES.values(), ids=BAD_EXAMPLES)
+def test_bad_examples_are_refused(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "examples.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        UrgencyDetector.load(examples=path)
+
+
+def test_missing_examples_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="learn=False"):
+        UrgencyDetector.load(examples=tmp_path / "nope.csv")
+    terms_alone = UrgencyDetector.load(examples=tmp_path / "nope.csv", learn=False)
+    assert terms_alone.model is None
+    assert terms_alone.assess("厨房里煤气味很大").level == "紧急"
+
+
+# ------------------------------------------------------------------- hostile input
+
+HOSTILE = {
+    "empty": "",
+    "spaces": "   \t\n ",
+    "surrogate": "\udfff煤气味\ud800",
+    "emoji": "🔥🔥🔥🚒 着火了 🔥",
+    "numbers": "1234567890" * 5,
+    "markup": "<script>alert(1)</script><p>楼道里&nbsp;煤气味</p>",
+    "only punctuation": "，。！？；、" * 20,
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE)
+def test_hostile_input_gets_an_answer(detector: UrgencyDetector, text: str) -> None:
+    urgency = detector.assess(text, title=text)
+    assert urgency.level in LEVELS
+    json.dumps(urgency.to_dict(), ensure_ascii=False)
+
+
+HOSTILE_RUNS = {
+    "one term repeated": "着火",
+    "negated term repeated": "没有燃气味",
+    "cancelled term repeated": "轮胎漏气",
+    "gap term starts": "电梯",
+    "gap term, no end": "电梯坏了",
+    "cue words": "如果已经修好了经常",
+    "clause ends": "，",
+    "no clause ends": "的",
+}
+
+
+@pytest.mark.parametrize("piece", HOSTILE_RUNS.values(), ids=HOSTILE_RUNS)
+def test_hostile_runs_take_linear_time(detector: UrgencyDetector, piece: str) -> None:
+    def seconds(n: int) -> float:
+        text = (piece * (n // len(piece) + 1))[:n]
+        started = time.perf_counter()
+        detector.assess(text)
+        return time.perf_counter() - started
+
+    seconds(2_000)  # warm up
+    small, large = min(seconds(2_000) for _ in range(3)), seconds(20_000)
+    assert large < 2.0, f"20,000 characters took {large:.2f} s"
+    assert large < 30 * small + 0.05, f"10x the input took {large / small:.0f}x the time"
+
+
+# ------------------------------------------------------------------- data
+
+
+def test_the_demo_examples_are_varied_and_not_from_the_evaluation_set() -> None:
+    examples = pd.read_csv(DEFAULT_EXAMPLES, dtype=str, keep_default_na=False)
+    assert list(examples.columns) == ["id", "title", "text", "level"]
+    assert examples["id"].is_unique
+    assert examples["text"].is_unique
+    counts = examples["level"].value_counts()
+    assert set(counts.index) == set(LEVELS)
+    assert counts.min() >= 150
+    evaluation = pd.read_csv(EVAL, dtype=str, keep_default_na=False)
+    assert not set(examples["text"]) & set(evaluation["text"])
+
+
+def test_the_evaluation_set_floors(detector: UrgencyDetector) -> None:
+    """Generous floors only: the figures are bench/dispatch.py's to print."""
+    frame = pd.read_csv(EVAL, dtype=str, keep_default_na=False)
+    answers = detector.assess_many(frame["text"].tolist(), titles=frame["title"].tolist())
+    levels = np.asarray([answer.level for answer in answers])
+    urgent = frame["level"].to_numpy() == "紧急"
+    assert (levels[urgent] == "紧急").mean() >= 0.85
+    assert (levels[~urgent] == "紧急").mean() <= 0.15
