@@ -1,6 +1,7 @@
 """Dispatch figures: where it happened, and who handles it. Prints; asserts nothing.
 
     .venv/bin/python bench/dispatch.py [--sections location,routing,urgency,problems]
+    .venv/bin/python bench/dispatch.py --sections problems_cv
 
 Each section is a function ``section_NAME(args)`` registered in ``SECTIONS``.
 
@@ -20,32 +21,29 @@ level, columns: answer), the same for the term list alone; then the time per tic
 ``assess`` (p50/p99, microseconds, wall clock and CPU) on the 921 whole messages of
 ``appeals/test.csv``, and of ``assess_many`` over all of them.
 
-    .venv/bin/python bench/dispatch.py --sections problems [--shared ../shared/data] [--skip-shared]
-    .venv/bin/python bench/dispatch.py --sections problems_cv [--folds 5]
+``problems``: several problems in one ticket (:mod:`nlp.problems`) on
+``data/eval/multi_problem.csv`` (report only: never tuned on) with the demo model
+(``data/demo/appeals.csv``, default options and held-out split, as ``appeals train`` trains
+it): department-set recall and precision on the several-problem rows, the share of
+one-problem rows wrongly split, exact sets, span overlap; the share of tickets answered
+without a second model call and the microseconds :func:`nlp.find_problems` adds per ticket
+(p50/p99, wall clock, best of 3) there, and on ``appeals/test.csv`` (921 whole messages)
+with a model trained on the ``split=train`` rows of ``appeals/train.csv`` (``--skip-shared``:
+not).
 
-Sections (each a function ``section_NAME(args)`` registered in ``SECTIONS``):
-
-- ``problems``: several problems in one ticket (:mod:`nlp.problems`) on
-  ``data/eval/multi_problem.csv`` with the demo model (``data/demo/appeals.csv``, the default
-  training options and held-out split, as ``appeals train`` trains it): department-set recall
-  and precision on the multi-problem rows, the share of one-problem rows wrongly split, exact
-  set matches, span overlap; then the microseconds :func:`nlp.find_problems` adds per ticket
-  (p50/p99) there, and on ``appeals/test.csv`` (921 whole messages) with a model trained on
-  the ``split=train`` rows of ``appeals/train.csv``. The evaluation set is for reporting only.
-- ``problems_cv``: how :class:`nlp.SplitPolicy`'s defaults were chosen: k-fold
-  cross-validation on the demo appeals. Each held-out fold gives one-problem tickets (every
-  appeal as written, and two appeals of the same department joined) and several-problem
-  tickets (two or three appeals of different departments joined by the ways residents join
-  them: ；, 另外, 还有, 同时, 一是…二是…, 1. 2., ①②, sentences, commas, line breaks); the model
-  of the other folds classifies them. Prints, for a grid of policies, the set recall and the
-  share wrongly split; also on ``data/demo/multi_problem_tune.csv`` (tickets written to
-  choose the policy, with their departments). In two stages (without, then with cuts at
-  commas) the policies that find the most departments (mean set recall of the folds' and
-  the tune set's several-problem tickets) while splitting at most ``--max-split`` of each
-  kind of one-problem ticket (stage 1: the appeals as written one point less, room for
-  the cuts at commas); then (stage 3) how many clauses a ticket may be cut into before it
-  is read whole (fewer cost less on long letters). The demo's own "…；另外…"
-  two-problem tickets (data/demo/README.md) are left out of the one-problem kinds.
+``problems_cv`` (not in the default run: about a minute): how :class:`nlp.SplitPolicy`'s
+defaults were chosen: 5-fold cross-validation (``--folds``) on the demo appeals. Each
+held-out fold gives one-problem tickets (every appeal as written, and two appeals of the
+same department joined) and several-problem tickets (two or three appeals of different
+departments joined by the ways residents join them: ；, 另外, 还有, 同时, 一是…二是…, 1. 2.,
+①②, sentences, commas, line breaks), classified by the model of the other folds; also
+``data/demo/multi_problem_tune.csv`` (tickets written to choose the policy). In two stages
+(without, then with cuts at commas) the policies that find the most departments (mean set
+recall of the folds' and the tune set's several-problem tickets) while splitting at most
+``--max-split`` of each kind of one-problem ticket (stage 1: the appeals as written one
+point less, room for the cuts at commas); then (stage 3) how many clauses a ticket may be
+cut into before it is read whole. The demo's own "…；另外…" two-problem tickets
+(data/demo/README.md) are left out of the one-problem kinds.
 """
 
 from __future__ import annotations
@@ -289,10 +287,6 @@ def _per_call(call: Callable[[int], object], n: int) -> tuple[np.ndarray, np.nda
     return wall, cpu
 
 
-def problem_percentiles(values: list[float]) -> str:
-    return f"p50 {np.percentile(values, 50):.0f} µs / p99 {np.percentile(values, 99):.0f} µs"
-
-
 # -- several problems in one ticket: the evaluation set ------------------------------------
 
 
@@ -411,15 +405,15 @@ def section_problems(args: argparse.Namespace) -> None:
     line("  right department (exact set)", f"{exact1:.1%}")
     for name, rows in (("multi-problem rows", pick), ("one-problem rows", single)):
         line(
-            f"{name}: no split point (answered without the model)",
+            f"{name}: no split point (no second model call)",
             f"{no_split_point([frame['text'][i] for i in rows]):.1%}",
         )
         extra, whole = timings(model, [frame["text"][i] for i in rows], [titles[i] for i in rows])
-        line(f"{name}: find_problems given the prediction", problem_percentiles(extra))
-        line(f"{name}: classify + find_problems", problem_percentiles(whole))
+        line(f"{name}: find_problems given the prediction", percentiles(extra))
+        line(f"{name}: classify + find_problems", percentiles(whole))
     if args.skip_shared:
         return
-    shared = args.shared / "appeals"
+    shared = Path(args.shared) / "appeals"
     model = _shared_model(read(shared / "train.csv"))
     test = read(shared / "test.csv")
     extra, whole = timings(model, test["text"].tolist(), test["title"].tolist(), repeat=2)
@@ -427,11 +421,11 @@ def section_problems(args: argparse.Namespace) -> None:
     split = sum(len(problems) > 1 for problems in found) / len(found)
     print(f"appeals/test.csv ({len(test)} whole messages), model trained on train.csv split=train")
     line(
-        "no split point (answered without the model)",
+        "no split point (no second model call)",
         f"{no_split_point(test['text'].tolist()):.1%}",
     )
-    line("find_problems given the prediction", problem_percentiles(extra))
-    line("classify + find_problems", problem_percentiles(whole))
+    line("find_problems given the prediction", percentiles(extra))
+    line("classify + find_problems", percentiles(whole))
     line("tickets given more than one problem", f"{split:.1%}")
 
 
@@ -703,22 +697,22 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "problems": section_problems,
     "problems_cv": section_problems_cv,
 }
-#: What runs without --sections (problems_cv retrains a model per fold: ask for it).
-DEFAULT_SECTIONS = ("location", "routing", "urgency", "problems")
+#: What runs without --sections: all but the slow cross-validation.
+DEFAULT_SECTIONS = [name for name in SECTIONS if name != "problems_cv"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sections",
-        nargs="+",
-        default=list(DEFAULT_SECTIONS),
-        help=f"names, space- or comma-separated, of: {', '.join(SECTIONS)} "
-        f"(default: {','.join(DEFAULT_SECTIONS)})",
+        default=",".join(DEFAULT_SECTIONS),
+        help=f"comma-separated, of: {', '.join(SECTIONS)} (default: all but problems_cv)",
     )
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--skip-shared", action="store_true", help="no figures on ../shared/data")
+    parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the tickets")
+    parser.add_argument(
+        "--skip-shared", action="store_true", help="problems: no figures on ../shared/data"
+    )
     parser.add_argument("--folds", type=int, default=5, help="problems_cv: folds")
     parser.add_argument(
         "--max-split",
@@ -728,12 +722,11 @@ def main() -> None:
         "one point less)",
     )
     args = parser.parse_args()
-    names = [name.strip() for value in args.sections for name in value.split(",") if name.strip()]
-    for name in names:
-        if name not in SECTIONS:
+    for name in args.sections.split(","):
+        if name.strip() not in SECTIONS:
             parser.error(f"unknown section {name!r}; choose from {', '.join(SECTIONS)}")
-    for name in names:
-        SECTIONS[name](args)
+    for name in args.sections.split(","):
+        SECTIONS[name.strip()](args)
 
 
 if __name__ == "__main__":

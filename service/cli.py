@@ -696,41 +696,29 @@ def _resume_command(args: argparse.Namespace) -> str:
 
 
 # --------------------------------------------------------------------------- parser
-def _positive_number(text: str) -> float:
-    """An argparse type: a finite number above 0 (``--C``)."""
-    import math
+def _number(accepts: Callable[[float], bool], what: str) -> Callable[[str], float]:
+    """An argparse type: a finite number that ``accepts``; else an error saying ``what``."""
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text!r}")
-    return value
+    def parse(text: str) -> float:
+        import math
 
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (math.isfinite(value) and accepts(value)):
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
+        return value
 
-def _share(text: str) -> float:
-    """An argparse type: a number from 0 up to, not including, 1 (``--feedback-holdout``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be from 0 up to (not including) 1, not {text!r}")
-    return value
+    return parse
 
 
-def _bound(text: str) -> float:
-    """An argparse type: a share from 0 to 1 (``0.10`` = 10 %), e.g. a drift bound."""
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and 0 <= value <= 1):
-        raise argparse.ArgumentTypeError(f"a share from 0 to 1 (0.10 = 10 %), not {text!r}")
-    return value
+#: ``--C``, retention days, weights.
+_positive_number = _number(lambda value: value > 0, "a number above 0")
+#: ``--feedback-holdout``.
+_share = _number(lambda value: 0 <= value < 1, "from 0 up to (not including) 1")
+#: Drift bounds (``appeals monitor``).
+_bound = _number(lambda value: 0 <= value <= 1, "a share from 0 to 1 (0.10 = 10 %)")
 
 
 def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:

@@ -353,6 +353,10 @@ def test_titles_and_rows_without_a_document(tiny_model: RoutingModel) -> None:
 def test_bad_calls_say_what_to_do(tiny_model: RoutingModel) -> None:
     with pytest.raises(DataError, match="no text and no title"):
         find_problems(tiny_model, "  ", None)
+    with pytest.raises(DataError, match="title must be a string, not int"):
+        find_problems(tiny_model, "停水了", 12)
+    with pytest.raises(DataError, match="text must be a string, not float"):
+        find_problems(tiny_model, float("nan"), "停水")
     with pytest.raises(DataError, match="one title per text"):
         find_problems_many(tiny_model, ["a", "b"], ["t"])
     with pytest.raises(DataError, match="predictions"):
