@@ -10,7 +10,8 @@ optional:
   "unresolved"}`` for the label at the location;
 - **several problems** in one ticket (:mod:`nlp.problems`): ``problems`` ``[{"text", "label",
   "confidence", "start", "end", "field", "lead"}]``, the lead problem first (``lead``: the
-  unit the routing table gives that problem's department, null without a table).
+  unit that leads on it: the ticket's ``dispatch`` lead for the lead problem, the routing
+  table's for each other problem's department and statement; null without a table).
 
 :meth:`Dispatcher.enrich` fills those fields of a chunk of :class:`~nlp.model.Prediction`
 records in one call per part (the urgency model and the problems' clauses are scored in
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nlp.errors import DataError
-from nlp.location import Gazetteer, Location, locate
+from nlp.location import Gazetteer, locate
 from nlp.routing import Dispatch, RoutingTable
 from nlp.urgency import Urgency, UrgencyDetector
 
@@ -252,12 +253,20 @@ class Dispatcher:
                 policy=self.split_policy,
             )
             for prediction, problems in zip(answers, found_problems, strict=True):
-                prediction.problems = [self._lead(p, prediction.location) for p in problems]
+                prediction.problems = [
+                    self._lead(p, prediction, first=i == 0) for i, p in enumerate(problems)
+                ]
 
-    def _lead(self, problem: Problem, location: Location | None) -> ProblemAnswer:
+    def _lead(self, problem: Problem, prediction: Prediction, *, first: bool) -> ProblemAnswer:
+        """``problem`` with the unit that leads on it: the ticket's own lead for the lead
+        problem (the top-level answer), the routing table's for its statement otherwise."""
         if self.routing is None:
             return ProblemAnswer(problem)
-        routed: Dispatch = self.routing.route(problem.label, location=location, text=problem.text)
+        routed: Dispatch | None = prediction.dispatch if first else None
+        if routed is None:
+            routed = self.routing.route(
+                problem.label, location=prediction.location, text=problem.text
+            )
         return ProblemAnswer(problem, routed.lead.unit if routed.lead else None)
 
 

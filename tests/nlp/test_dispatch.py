@@ -195,3 +195,14 @@ def test_problems_need_the_model(dispatcher: Dispatcher, tiny_model: RoutingMode
     [answer] = tiny_model.classify([BENCH])
     with pytest.raises(DataError, match="needs the model"):
         dispatcher.enrich([answer], [BENCH])
+
+
+def test_the_lead_problem_goes_to_the_tickets_lead_unit(
+    tiny_model: RoutingModel, dispatcher: Dispatcher
+) -> None:
+    for text in (GAS, TWO, BENCH):
+        [answer] = tiny_model.classify([text], dispatcher=dispatcher)
+        assert answer.problems is not None
+        assert answer.dispatch is not None
+        assert answer.dispatch.lead is not None
+        assert answer.problems[0].lead == answer.dispatch.lead.unit
