@@ -1,6 +1,7 @@
 """Dispatch figures: where it happened, and who handles it. Prints; asserts nothing.
 
-    .venv/bin/python bench/dispatch.py [--sections location,routing,urgency]
+    .venv/bin/python bench/dispatch.py [--sections location,routing,urgency,problems]
+    .venv/bin/python bench/dispatch.py --sections problems_cv
 
 Each section is a function ``section_NAME(args)`` registered in ``SECTIONS``.
 
@@ -19,21 +20,53 @@ of 紧急, share of non-紧急 tickets wrongly raised to 紧急, the 3x3 confusi
 level, columns: answer), the same for the term list alone; then the time per ticket of
 ``assess`` (p50/p99, microseconds, wall clock and CPU) on the 921 whole messages of
 ``appeals/test.csv``, and of ``assess_many`` over all of them.
+
+``problems``: several problems in one ticket (:mod:`nlp.problems`) on
+``data/eval/multi_problem.csv`` (report only: never tuned on) with the demo model
+(``data/demo/appeals.csv``, default options and held-out split, as ``appeals train`` trains
+it): department-set recall and precision on the several-problem rows, the share of
+one-problem rows wrongly split, exact sets, span overlap; the share of tickets answered
+without a second model call and the microseconds :func:`nlp.find_problems` adds per ticket
+(p50/p99, wall clock, best of 3) there, and on ``appeals/test.csv`` (921 whole messages)
+with a model trained on the ``split=train`` rows of ``appeals/train.csv`` (``--skip-shared``:
+not).
+
+``problems_cv`` (not in the default run: about a minute): how :class:`nlp.SplitPolicy`'s
+defaults were chosen: 5-fold cross-validation (``--folds``) on the demo appeals. Each
+held-out fold gives one-problem tickets (every appeal as written, and two appeals of the
+same department joined) and several-problem tickets (two or three appeals of different
+departments joined by the ways residents join them: ；, 另外, 还有, 同时, 一是…二是…, 1. 2.,
+①②, sentences, commas, line breaks), classified by the model of the other folds; also
+``data/demo/multi_problem_tune.csv`` (tickets written to choose the policy). In two stages
+(without, then with cuts at commas) the policies that find the most departments (mean set
+recall of the folds' and the tune set's several-problem tickets) while splitting at most
+``--max-split`` of each kind of one-problem ticket (stage 1: the appeals as written one
+point less, room for the cuts at commas); then (stage 3) how many clauses a ticket may be
+cut into before it is read whole. The demo's own "…；另外…" two-problem tickets
+(data/demo/README.md) are left out of the one-problem kinds.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
+import random
 import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import StratifiedKFold
 
+from nlp import RoutingModel, SplitPolicy, TrainConfig, find_problems, find_problems_many, train
+from nlp.documents import compose_documents
 from nlp.location import Gazetteer, Location, locate
+from nlp.problems import Problem, candidate_texts, clauses, split_problems
 from nlp.routing import RoutingTable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,22 +287,440 @@ def _per_call(call: Callable[[int], object], n: int) -> tuple[np.ndarray, np.nda
     return wall, cpu
 
 
+# -- several problems in one ticket: the evaluation set ------------------------------------
+
+
+def set_scores(
+    found: list[list[Problem]], gold: list[list[str]]
+) -> tuple[float, float, float, float]:
+    """Mean set recall, mean set precision, share of exact sets, share with more than one."""
+    recall, precision, exact, split = [], [], [], []
+    for problems, departments in zip(found, gold, strict=True):
+        predicted = {problem.label for problem in problems}
+        hit = len(predicted & set(departments))
+        recall.append(hit / len(departments))
+        precision.append(hit / len(predicted) if predicted else 0.0)
+        exact.append(predicted == set(departments))
+        split.append(len(predicted) > 1)
+    return (
+        float(np.mean(recall)),
+        float(np.mean(precision)),
+        float(np.mean(exact)),
+        float(np.mean(split)),
+    )
+
+
+def span_overlap(found: list[list[Problem]], frame: pd.DataFrame) -> float:
+    """Mean character overlap (intersection over union) of each gold problem's span with
+    the span of the predicted problem of the same department (0 when none)."""
+    overlaps = []
+    for problems, (_, row) in zip(found, frame.iterrows(), strict=True):
+        text = row["text"]
+        by_label = {p.label: (p.start, p.end) for p in problems if p.field == "text"}
+        for department, span in zip(
+            row["departments"].split("|"), row["spans"].split("|"), strict=True
+        ):
+            start = text.find(span)
+            got = by_label.get(department)
+            if start < 0 or got is None:
+                overlaps.append(0.0)
+                continue
+            end = start + len(span)
+            inter = max(0, min(end, got[1]) - max(start, got[0]))
+            overlaps.append(inter / (max(end, got[1]) - min(start, got[0])))
+    return float(np.mean(overlaps))
+
+
+def no_split_point(texts: list[str]) -> float:
+    """The share of bodies :func:`nlp.problems.clauses` does not cut (cut at commas too, as
+    the default policy does, and read whole past its ``max_clauses``)."""
+    policy = SplitPolicy()
+    return float(
+        np.mean(
+            [
+                len(clauses(t, split_commas=policy.split_commas, max_clauses=policy.max_clauses))
+                < 2
+                for t in texts
+            ]
+        )
+    )
+
+
+def timings(
+    model: RoutingModel, texts: list[str], titles: list[str] | None, *, repeat: int = 3
+) -> tuple[list[float], list[float]]:
+    """Microseconds per ticket of :func:`find_problems` given the ticket's prediction (what
+    the problems add to an answer), and of classification plus problems (the whole answer),
+    the best of ``repeat`` runs of each ticket."""
+    predictions = model.classify(texts, titles)
+    extra, whole = [], []
+    for i, text in enumerate(texts):
+        title = None if titles is None else titles[i]
+        best_extra = best_whole = float("inf")
+        for _ in range(repeat):
+            started = time.perf_counter_ns()
+            find_problems(model, text, title, prediction=predictions[i])
+            best_extra = min(best_extra, (time.perf_counter_ns() - started) / 1000)
+            started = time.perf_counter_ns()
+            (prediction,) = model.classify([text], [title])
+            find_problems(model, text, title, prediction=prediction)
+            best_whole = min(best_whole, (time.perf_counter_ns() - started) / 1000)
+        extra.append(best_extra)
+        whole.append(best_whole)
+    return extra, whole
+
+
+def section_problems(args: argparse.Namespace) -> None:
+    demo = read(ROOT / "data" / "demo" / "appeals.csv")
+    model = train(demo, TrainConfig()).model
+    model.warm_up()
+    frame = read(ROOT / "data" / "eval" / "multi_problem.csv")
+    titles = frame["title"].tolist()
+    predictions = model.answer(compose_documents(frame["text"].tolist(), titles))
+    found = find_problems_many(model, frame["text"].tolist(), titles, predictions)
+    gold = [value.split("|") for value in frame["departments"]]
+    multi = (frame["n_problems"] != "1").to_numpy()
+    print(
+        f"Several problems in one ticket: data/eval/multi_problem.csv, demo model ({SplitPolicy()})"
+    )
+    pick = [i for i in range(len(frame)) if multi[i]]
+    recall, precision, exact, _ = set_scores([found[i] for i in pick], [gold[i] for i in pick])
+    line(f"multi-problem rows ({len(pick)}): department-set recall", f"{recall:.3f}")
+    line("  department-set precision", f"{precision:.3f}")
+    line("  exact department set", f"{exact:.1%}")
+    line(
+        "  span overlap (character IoU, same department)",
+        f"{span_overlap([found[i] for i in pick], frame.iloc[pick]):.3f}",
+    )
+    lead_only = [
+        [Problem("", p.label, p.confidence, 0, 0, "text")]
+        for p in predictions
+        if not isinstance(p, str)
+    ]
+    recall0, _, _, _ = set_scores([lead_only[i] for i in pick], [gold[i] for i in pick])
+    line("  department-set recall of the whole-ticket answer alone", f"{recall0:.3f}")
+    single = [i for i in range(len(frame)) if not multi[i]]
+    _, _, exact1, split1 = set_scores([found[i] for i in single], [gold[i] for i in single])
+    line(f"one-problem rows ({len(single)}): wrongly split", f"{split1:.1%}")
+    line("  right department (exact set)", f"{exact1:.1%}")
+    for name, rows in (("multi-problem rows", pick), ("one-problem rows", single)):
+        line(
+            f"{name}: no split point (no second model call)",
+            f"{no_split_point([frame['text'][i] for i in rows]):.1%}",
+        )
+        extra, whole = timings(model, [frame["text"][i] for i in rows], [titles[i] for i in rows])
+        line(f"{name}: find_problems given the prediction", percentiles(extra))
+        line(f"{name}: classify + find_problems", percentiles(whole))
+    if args.skip_shared:
+        return
+    shared = Path(args.shared) / "appeals"
+    model = _shared_model(read(shared / "train.csv"))
+    test = read(shared / "test.csv")
+    extra, whole = timings(model, test["text"].tolist(), test["title"].tolist(), repeat=2)
+    found = find_problems_many(model, test["text"].tolist(), test["title"].tolist())
+    split = sum(len(problems) > 1 for problems in found) / len(found)
+    print(f"appeals/test.csv ({len(test)} whole messages), model trained on train.csv split=train")
+    line(
+        "no split point (no second model call)",
+        f"{no_split_point(test['text'].tolist()):.1%}",
+    )
+    line("find_problems given the prediction", percentiles(extra))
+    line("classify + find_problems", percentiles(whole))
+    line("tickets given more than one problem", f"{split:.1%}")
+
+
+def _shared_model(bodies: pd.DataFrame) -> RoutingModel:
+    model = train(
+        bodies[bodies["split"] == "train"], eval_frame=bodies[bodies["split"] == "dev"]
+    ).model
+    model.warm_up()
+    return model
+
+
+# -- several problems in one ticket: cross-validation on the demo appeals -----------------
+
+_CN = "一二三"
+_CIRCLED = "①②③"
+
+#: How residents join two or three problems (each function gets the clauses, ends trimmed).
+JOINS: dict[str, Callable[[list[str]], str]] = {
+    "；": lambda p: "；".join(p) + "。",
+    "。另外，": lambda p: "。另外，".join(p) + "。",
+    "，另外": lambda p: "，另外".join(p),
+    "。还有，": lambda p: "。还有，".join(p),
+    "，还有": lambda p: "，还有".join(p) + "！",
+    "，同时": lambda p: "，同时".join(p) + "。",
+    "。此外，": lambda p: "。此外，".join(p) + "。",
+    "。顺便说一下，": lambda p: "。顺便说一下，".join(p),
+    "一是…二是…": lambda p: "；".join(f"{_CN[i]}是{x}" for i, x in enumerate(p)) + "。",
+    "第一，第二，": lambda p: "。".join(f"第{_CN[i]}，{x}" for i, x in enumerate(p)) + "。",
+    "1. 2.": lambda p: " ".join(f"{i + 1}.{x}" for i, x in enumerate(p)),
+    "1、\\n2、": lambda p: "\n".join(f"{i + 1}、{x}" for i, x in enumerate(p)),
+    "①②": lambda p: "".join(f"{_CIRCLED[i]}{x}；" for i, x in enumerate(p)),
+    "（1）（2）": lambda p: "".join(f"（{i + 1}）{x}。" for i, x in enumerate(p)),
+    "问题一：": lambda p: "".join(f"问题{_CN[i]}：{x}。" for i, x in enumerate(p)),
+    "。": lambda p: "。".join(p) + "。",
+    "！": lambda p: "！".join(p) + "！",
+    "，": lambda p: "，".join(p) + "。",
+    "\\n": lambda p: "\n".join(p),
+}
+_ENDS = " \t\n。！？!?；;，,…"
+
+
+def _joined(
+    frame: pd.DataFrame, rng: random.Random, *, same: bool, n: int, size: int
+) -> list[tuple[str, list[str]]]:
+    """``n`` tickets of ``size`` appeals of ``frame`` joined (bodies, ends trimmed): of one
+    department (``same``) or of different ones."""
+    by_label: dict[str, list[str]] = {}
+    for text, label in zip(frame["text"], frame["label"], strict=True):
+        by_label.setdefault(label, []).append(text.strip(_ENDS))
+    labels = sorted(by_label)
+    joins = list(JOINS.values())
+    tickets = []
+    for _ in range(n):
+        if same:
+            label = rng.choice([x for x in labels if len(by_label[x]) >= size])
+            parts = rng.sample(by_label[label], size)
+            gold = [label]
+        else:
+            gold = rng.sample(labels, size)
+            parts = [rng.choice(by_label[label]) for label in gold]
+        tickets.append((rng.choice(joins)(parts), gold))
+    return tickets
+
+
+def _fold_candidates(
+    model: RoutingModel, texts: list[str], titles: list[str] | None, gold: list[list[str]]
+) -> dict[bool, list[tuple[Any, ...]]]:
+    """Per ``split_commas``: each ticket's field, clauses, their probabilities, the whole
+    ticket's prediction and its departments."""
+    predictions = model.classify(texts, titles)
+    fields = [
+        (text, "text") if text.strip() else (titles[i], "title")  # type: ignore[index]
+        for i, text in enumerate(texts)
+    ]
+    out: dict[bool, list[tuple[Any, ...]]] = {}
+    for commas in (False, True):
+        found = [clauses(value, split_commas=commas, max_clauses=12) for value, _ in fields]
+        texts_of = [candidate_texts(value, f) for (value, _), f in zip(fields, found, strict=True)]
+        probabilities = model.predict_proba([t for texts in texts_of for t in texts])
+        rows, at = [], 0
+        for (value, field), f, texts, prediction, departments in zip(
+            fields, found, texts_of, predictions, gold, strict=True
+        ):
+            rows.append(
+                (value, field, f, probabilities[at : at + len(texts)], prediction, departments)
+            )
+            at += len(texts)
+        out[commas] = rows
+    return out
+
+
+def section_problems_cv(args: argparse.Namespace) -> None:
+    pooled, labels = _cv_tickets(args)
+    demo = read(ROOT / "data" / "demo" / "appeals.csv")
+    tune = _tune_tickets(train(demo, TrainConfig()).model)
+    _cv_grid(args, pooled, labels, tune)
+
+
+def _tune_tickets(model: RoutingModel) -> dict[str, dict[bool, list[tuple[Any, ...]]]]:
+    """data/demo/multi_problem_tune.csv (written to choose the policy), classified by the
+    demo model: its one-problem and its several-problem tickets."""
+    frame = read(ROOT / "data" / "demo" / "multi_problem_tune.csv")
+    gold = [value.split("|") for value in frame["departments"]]
+    multi = [len(departments) > 1 for departments in gold]
+    out: dict[str, dict[bool, list[tuple[Any, ...]]]] = {}
+    for kind, keep in (("tune: one problem", False), ("tune: several", True)):
+        rows = [i for i in range(len(frame)) if multi[i] == keep]
+        out[kind] = _fold_candidates(
+            model,
+            [frame["text"][i] for i in rows],
+            [frame["title"][i] for i in rows],
+            [gold[i] for i in rows],
+        )
+    return out
+
+
+def _cv_tickets(
+    args: argparse.Namespace,
+) -> tuple[dict[str, dict[bool, list[tuple[Any, ...]]]], list[str]]:
+    """The cross-validation's tickets, by kind and ``split_commas``, and the labels."""
+    demo = read(ROOT / "data" / "demo" / "appeals.csv")
+    # The demo's own two-problem tickets ("…；另外…", labelled with the lead problem: see
+    # data/demo/README.md) are neither one-problem tickets nor parts of one.
+    plain = ~demo["text"].str.contains("另外")
+    rng = random.Random(0)
+    folds = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=0)
+    pooled: dict[str, dict[bool, list[tuple[Any, ...]]]] = {
+        kind: {False: [], True: []} for kind in ("as written", "same department", "several")
+    }
+    labels: list[str] = []
+    started = time.perf_counter()
+    for train_rows, held_rows in folds.split(demo, demo["label"]):
+        model = train(demo.iloc[train_rows], TrainConfig(test_size=0.1)).model
+        labels = model.labels
+        held = demo.iloc[held_rows]
+        one = held[plain.iloc[held_rows].to_numpy()]
+        same = _joined(one, rng, same=True, n=len(held) // 2, size=2)
+        several = _joined(held, rng, same=False, n=len(held) // 2, size=2) + _joined(
+            held, rng, same=False, n=len(held) // 10, size=3
+        )
+        sets = {
+            "as written": (
+                one["text"].tolist(),
+                one["title"].tolist(),
+                [[x] for x in one["label"]],
+            ),
+            "same department": ([t for t, _ in same], None, [g for _, g in same]),
+            "several": ([t for t, _ in several], None, [g for _, g in several]),
+        }
+        for kind, (texts, titles, gold) in sets.items():
+            for commas, rows in _fold_candidates(model, texts, titles, gold).items():
+                pooled[kind][commas].extend(rows)
+    print(
+        f"Several problems in one ticket: {args.folds}-fold cross-validation on "
+        f"data/demo/appeals.csv ({time.perf_counter() - started:.0f} s); tickets: "
+        + ", ".join(f"{kind} {len(rows[False])}" for kind, rows in pooled.items())
+    )
+    return pooled, labels
+
+
+def _scores(
+    pooled: dict[str, dict[bool, list[tuple[Any, ...]]]], labels: list[str], policy: SplitPolicy
+) -> dict[str, tuple[float, float, float, float]]:
+    """Scores of ``policy`` on tickets cut into up to 12 clauses (``max_clauses`` at most 12:
+    a ticket cut into more is read whole, as the policy reads it)."""
+    scores = {}
+    for kind, by_commas in pooled.items():
+        rows = by_commas[policy.split_commas]
+        found = [
+            split_problems(value, field, f, p, labels, prediction, policy=policy)
+            if len(f) <= policy.max_clauses
+            else [Problem("", prediction.label, 0, 0, 0, field)]
+            for value, field, f, p, prediction, _ in rows
+        ]
+        scores[kind] = set_scores(found, [row[-1] for row in rows])
+    return scores
+
+
+def _cv_grid(
+    args: argparse.Namespace,
+    pooled: dict[str, dict[bool, list[tuple[Any, ...]]]],
+    labels: list[str],
+    tune: dict[str, dict[bool, list[tuple[Any, ...]]]],
+) -> None:
+    """Two stages: the clauses cut where the text lists or at sentence ends (no commas),
+    then, with the best of those, the settings of problems found at a comma."""
+    every = {**pooled, **tune}
+    one_problem = ("as written", "same department", "tune: one problem")
+
+    def recall(scores: dict[str, tuple[float, float, float, float]]) -> float:
+        return (scores["several"][0] + scores["tune: several"][0]) / 2
+
+    def allowed(scores: dict[str, tuple[float, float, float, float]], written: float) -> bool:
+        return scores["as written"][3] <= written and all(
+            scores[kind][3] <= args.max_split for kind in one_problem
+        )
+
+    def show(policy: SplitPolicy, scores: dict[str, tuple[float, float, float, float]]) -> None:
+        comma = (
+            f"comma: chars>={policy.comma_min_chars} conf>={policy.comma_min_confidence} "
+            f"support>={policy.comma_min_support}"
+            if policy.split_commas
+            else "no commas"
+        )
+        print(
+            f"    chars>={policy.min_chars} conf>={policy.min_confidence} "
+            f"plain>={policy.min_confidence_plain} lead<={policy.max_lead} {comma}\n"
+            f"      recall: cv {scores['several'][0]:.3f}, tune {scores['tune: several'][0]:.3f}"
+            f"  precision: cv {scores['several'][1]:.3f}, tune {scores['tune: several'][1]:.3f}"
+            f"  split: as written {scores['as written'][3]:.1%}, same department "
+            f"{scores['same department'][3]:.1%}, tune {scores['tune: one problem'][3]:.1%}"
+        )
+
+    first = []
+    for chars, confidence, plain, lead in itertools.product(
+        (4, 6), (0.6, 0.7, 0.8, 0.9, 0.95), (0.8, 0.9, 0.95, 0.98), (1.0, 0.03, 0.01, 0.003)
+    ):
+        if plain >= confidence:
+            policy = SplitPolicy(
+                min_chars=chars,
+                min_confidence=confidence,
+                min_confidence_plain=plain,
+                max_lead=lead,
+                split_commas=False,
+                max_clauses=12,
+            )
+            first.append((policy, _scores(every, labels, policy)))
+    first = [r for r in first if allowed(r[1], args.max_split - 0.01)]
+    first.sort(key=lambda r: -recall(r[1]))
+    print(
+        f"  stage 1, no commas: the best that split at most {args.max_split:.0%} of each kind "
+        f"of one-problem ticket, {args.max_split - 0.01:.0%} of the appeals as written:"
+    )
+    for policy, scores in first[:3]:
+        show(policy, scores)
+    base = first[0][0]
+    second = []
+    for chars, confidence, support in itertools.product(
+        (6, 8, 10), (0.95, 0.98, 0.99), (0.0, 0.005, 0.02, 0.05, 0.1)
+    ):
+        policy = dataclasses.replace(
+            base,
+            split_commas=True,
+            comma_min_chars=chars,
+            comma_min_confidence=confidence,
+            comma_min_support=support,
+        )
+        second.append((policy, _scores(every, labels, policy)))
+    second = [r for r in second if allowed(r[1], args.max_split)]
+    second.sort(key=lambda r: -recall(r[1]))
+    print(f"  stage 2, with commas: the best that split at most {args.max_split:.0%} of each:")
+    for policy, scores in second[:3]:
+        show(policy, scores)
+    print("  stage 3, clauses per ticket at most (max_clauses; more: read whole), the best above:")
+    for most in (4, 6, 8, 12):
+        scores = _scores(every, labels, dataclasses.replace(second[0][0], max_clauses=most))
+        print(
+            f"    {most:>2}: recall: cv {scores['several'][0]:.3f}, tune "
+            f"{scores['tune: several'][0]:.3f}  split: as written {scores['as written'][3]:.1%}"
+        )
+    print("  the defaults (SplitPolicy()):")
+    show(SplitPolicy(), _scores(every, labels, SplitPolicy()))
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "location": section_location,
     "routing": section_routing,
     "urgency": section_urgency,
+    "problems": section_problems,
+    "problems_cv": section_problems_cv,
 }
+#: What runs without --sections: all but the slow cross-validation.
+DEFAULT_SECTIONS = [name for name in SECTIONS if name != "problems_cv"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sections",
-        default=",".join(SECTIONS),
-        help=f"comma-separated, of: {', '.join(SECTIONS)} (default: all)",
+        default=",".join(DEFAULT_SECTIONS),
+        help=f"comma-separated, of: {', '.join(SECTIONS)} (default: all but problems_cv)",
     )
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the tickets")
+    parser.add_argument(
+        "--skip-shared", action="store_true", help="problems: no figures on ../shared/data"
+    )
+    parser.add_argument("--folds", type=int, default=5, help="problems_cv: folds")
+    parser.add_argument(
+        "--max-split",
+        type=float,
+        default=0.03,
+        help="problems_cv: one-problem tickets split, at most (stage 1: appeals as written "
+        "one point less)",
+    )
     args = parser.parse_args()
     for name in args.sections.split(","):
         if name.strip() not in SECTIONS:

@@ -32,6 +32,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         review_queue,
     )
     from nlp.classifier import CalibratedLinearSVC
+    from nlp.dispatch import DispatchConfig, Dispatcher
     from nlp.documents import compose_document, prepare_rows
     from nlp.errors import (
         AppealRouterError,
@@ -53,6 +54,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     from nlp.io import read_table, read_tables
     from nlp.location import Gazetteer, Location, Mention, locate
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
+    from nlp.problems import Problem, SplitPolicy, find_problems, find_problems_many
     from nlp.promotion import (
         CandidateReview,
         Comparison,
@@ -124,6 +126,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "explanation_quality",
         "score",
     ),
+    "nlp.dispatch": (
+        "DispatchConfig",
+        "Dispatcher",
+    ),
     "nlp.io": (
         "read_table",
         "read_tables",
@@ -146,6 +152,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "RoutingModel",
         "Term",
         "TextNormaliser",
+    ),
+    "nlp.problems": (
+        "Problem",
+        "SplitPolicy",
+        "find_problems",
+        "find_problems_many",
     ),
     "nlp.promotion": (
         "CandidateReview",
@@ -215,6 +227,8 @@ __all__ = [
     "Comparison",
     "DataError",
     "Dispatch",
+    "DispatchConfig",
+    "Dispatcher",
     "DocumentVectorizer",
     "Evaluation",
     "GateDecision",
@@ -224,6 +238,7 @@ __all__ = [
     "ModelIntegrityError",
     "ModelNotFoundError",
     "Prediction",
+    "Problem",
     "PromotionGate",
     "PromotionOutcome",
     "Ranking",
@@ -233,6 +248,7 @@ __all__ = [
     "RoutingTable",
     "Scored",
     "Segmenter",
+    "SplitPolicy",
     "TagSummary",
     "Term",
     "TextNormaliser",
@@ -260,6 +276,8 @@ __all__ = [
     "explanation_quality",
     "export_review_queue",
     "find_duplicates",
+    "find_problems",
+    "find_problems_many",
     "highlight_terms",
     "label_queue",
     "length_stats",

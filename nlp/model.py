@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,6 +35,12 @@ from nlp.explain import (
 from nlp.features import DocumentVectorizer
 from nlp.scope import ScopeDetector
 from nlp.text import AlignedText, join_aligned, normalise, normalise_aligned
+
+if TYPE_CHECKING:
+    from nlp.dispatch import Dispatcher, ProblemAnswer
+    from nlp.location import Location
+    from nlp.routing import Dispatch
+    from nlp.urgency import Urgency
 
 __all__ = [
     "ANSWER_FIELDS",
@@ -71,8 +77,9 @@ class TextNormaliser(TransformerMixin, BaseEstimator):
 
 
 #: Why a ticket needs a person, in this order: its confidence is under the policy's
-#: minimum, its top two departments are too close, or it is out of scope (:mod:`nlp.scope`).
-REVIEW_CODES = ("low_confidence", "close_call", "out_of_scope")
+#: minimum, its top two departments are too close, it is out of scope (:mod:`nlp.scope`),
+#: or it is urgent (紧急, from :class:`nlp.dispatch.Dispatcher`: never left to the policy).
+REVIEW_CODES = ("low_confidence", "close_call", "out_of_scope", "urgent")
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,10 @@ class Prediction:
     person must check it and why (``review_reason`` in words, ``review_codes`` as
     :data:`REVIEW_CODES` for dispatch platforms), and the terms of the ticket that decided it.
 
+    ``urgency``, ``location``, ``dispatch`` and ``problems`` are filled by a
+    :class:`nlp.dispatch.Dispatcher` (``classify(..., dispatcher=)``); each is None (null in
+    :meth:`to_dict`) when its part is not configured.
+
     Scores are rounded to six decimals, as every client shows them. Not frozen: a frozen
     dataclass costs more to build, and one is built per ticket of every batch.
     """
@@ -165,6 +176,10 @@ class Prediction:
     review_reason: str | None
     review_codes: list[str] = field(default_factory=list)
     explanation: list[Term] = field(default_factory=list)
+    urgency: Urgency | None = None
+    location: Location | None = None
+    dispatch: Dispatch | None = None
+    problems: list[ProblemAnswer] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as JSON-ready values: :data:`ANSWER_FIELDS`, in that order."""
@@ -180,6 +195,12 @@ class Prediction:
                 if self.explanation  # most batch answers have none: skip the comprehension
                 else []
             ),
+            "urgency": None if self.urgency is None else self.urgency.to_dict(),
+            "location": None if self.location is None else self.location.to_dict(),
+            "dispatch": None if self.dispatch is None else self.dispatch.to_dict(),
+            "problems": (
+                None if self.problems is None else [problem.to_dict() for problem in self.problems]
+            ),
         }
 
 
@@ -192,6 +213,10 @@ ANSWER_FIELDS = (
     "review_reason",
     "review_codes",
     "explanation",
+    "urgency",
+    "location",
+    "dispatch",
+    "problems",
 )
 
 
@@ -305,9 +330,12 @@ class RoutingModel:
         top_k: int = 3,
         policy: ReviewPolicy | None = None,
         explain: int = 0,
+        dispatcher: Dispatcher | None = None,
     ) -> list[Prediction]:
         """Route tickets given as bodies and titles, whichever exist (a title-only ticket has
         ``None`` or ``""`` as its text), by the one document rule of :mod:`nlp.documents`.
+        With ``dispatcher``, each answer also has its urgency, location, dispatch and
+        problems (:meth:`nlp.dispatch.Dispatcher.enrich`).
 
         Raises :class:`~nlp.errors.DataError` when a ticket has neither (missing, empty or
         white space only); :meth:`answer` (and so :func:`nlp.tag_frame`) gives such a row
@@ -324,7 +352,10 @@ class RoutingModel:
         ranking = self.rank(
             found.documents, top_k=top_k, policy=policy, explain=explain, layouts=layouts
         )
-        return ranking.predictions()
+        predictions = ranking.predictions()
+        if dispatcher is not None:
+            dispatcher.enrich(predictions, texts, titles, model=self)
+        return predictions
 
     def answer(
         self,
@@ -333,10 +364,11 @@ class RoutingModel:
         top_k: int = 3,
         policy: ReviewPolicy | None = None,
         explain: int = 0,
+        dispatcher: Dispatcher | None = None,
     ) -> list[Prediction | RowError]:
         """One answer per row of ``found`` (:func:`nlp.documents.compose_documents`), in
         order: the row's :class:`Prediction`, or why it has no document (``"empty_text"``,
-        ``"not_text"``)."""
+        ``"not_text"``). With ``dispatcher``, as :meth:`classify`."""
         predictions = (
             self.rank(
                 found.documents,
@@ -349,7 +381,13 @@ class RoutingModel:
             else []
         )
         routed = iter(predictions)
-        return [next(routed) if error is None else error for error in found.errors]
+        answers = [next(routed) if error is None else error for error in found.errors]
+        if dispatcher is not None and predictions:
+            texts = found.texts
+            if not texts:
+                raise DataError("dispatching needs the tickets' texts: compose_documents(texts)")
+            dispatcher.enrich(answers, texts, found.titles, model=self)
+        return answers
 
     def rank(
         self,

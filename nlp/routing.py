@@ -156,6 +156,9 @@ class RoutingTable:
     rules: tuple[_Rule, ...]
     units: frozenset[str]
     source: str = "routing table"
+    #: The labels that have a rule with keywords: only their tickets' text is normalised
+    #: (normalising costs more than the rest of a route).
+    keyword_labels: frozenset[str] = frozenset()
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -237,7 +240,8 @@ class RoutingTable:
             for other in rules:
                 _check_pair(other, rule, where)
             rules.append(rule)
-        return cls(tuple(rules), frozenset(units), source)
+        keyword_labels = frozenset(rule.label for rule in rules if rule.keywords)
+        return cls(tuple(rules), frozenset(units), source, keyword_labels)
 
     # ------------------------------------------------------------------ routing
     def route(
@@ -246,7 +250,7 @@ class RoutingTable:
         """The lead and assisting units for a ticket with ``label``, at ``location``, whose
         words are ``text`` (title and body, as sent). Never raises for a label the table does
         not know: the dispatch is then empty."""
-        normal = normalise(text) if text else ""
+        normal = normalise(text) if text and label in self.keyword_labels else ""
         district = location.district if location else ""
         street = location.street if location else ""
         best: _Rule | None = None

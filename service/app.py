@@ -31,7 +31,9 @@ logger = logging.getLogger("service.app")
 
 DESCRIPTION = """\
 Routes residents' appeals (12345 工单, 群众留言) to the department that must handle them:
-department, confidence, runners-up, the deciding terms, and whether a person must check.
+department, confidence, runners-up, the deciding terms, whether a person must check, and,
+as configured, the ticket's urgency, where it happened, the lead and assisting units, and its
+separate problems.
 
 Send an API key in `X-API-Key` when keys are configured. The try-it page is at `/`.
 """
@@ -49,7 +51,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "so whoever can write the registry can make this service run code",
             extra={"event": "unsigned_models"},
         )
-    holder = ModelHolder(registry, settings.model_name, interval=settings.watch_interval)
+    holder = ModelHolder(
+        registry,
+        settings.model_name,
+        interval=settings.watch_interval,
+        dispatch=settings.dispatch,
+    )
     app.state.holder = holder
     app.state.writer = _store_writer(settings)
     # Until the model is loaded, /readyz answers 503 "loading the model" and classify routes

@@ -399,8 +399,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "nothing to route: the text is missing, empty or white space and there is no "
             "--title; give the ticket's body, its --title, or both"
         )
+    config = _dispatch_config(args)
     model = _load_model(args)
-    [prediction] = model.classify([args.text], [args.title], top_k=3, explain=args.explain)
+    dispatcher = config.load(labels=model.labels)
+    [prediction] = model.classify(
+        [args.text], [args.title], top_k=3, explain=args.explain, dispatcher=dispatcher
+    )
     if args.json:
         _print_json(
             {**prediction.to_dict(), "model": {"name": model.name, "version": model.version}}
@@ -413,7 +417,65 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"needs review ({', '.join(prediction.review_codes)}): {prediction.review_reason}")
     if prediction.explanation:
         print("terms: " + "  ".join(f"{t.term}({t.weight:.2f})" for t in prediction.explanation))
+    for line in _dispatch_lines(prediction):
+        print(line)
     return 0
+
+
+def _dispatch_lines(prediction: Any) -> list[str]:
+    """The dispatch fields of an answer, one line each (those that are configured)."""
+    lines = []
+    if prediction.urgency is not None:
+        urgency = prediction.urgency
+        terms = f" [{'、'.join(urgency.terms)}]" if urgency.terms else ""
+        lines.append(f"urgency: {urgency.level}: {urgency.reason}{terms}")
+    if prediction.location is not None:
+        where = prediction.location
+        path = " / ".join(
+            part for part in (where.district, where.street, where.community, where.grid) if part
+        )
+        mentions = "、".join(mention.text for mention in where.mentions)
+        lines.append(
+            f"place: {path or 'not in the gazetteer'}"
+            + (f" ({where.place})" if where.place else "")
+            + (f"; mentions: {mentions}" if mentions else "")
+        )
+    if prediction.dispatch is not None:
+        routed = prediction.dispatch
+        lead = routed.lead.unit if routed.lead else "none (no rule applies: a person decides)"
+        assist = "、".join(unit.unit for unit in routed.assist) or "none"
+        lines.append(f"lead unit: {lead}; assisting: {assist} ({routed.rule})")
+    if prediction.problems is not None and len(prediction.problems) > 1:
+        lines.append(f"problems: {len(prediction.problems)}")
+        for number, answer in enumerate(prediction.problems, 1):
+            problem = answer.problem
+            lead = f" -> {answer.lead}" if answer.lead else ""
+            lines.append(
+                f"  {number}. {problem.label} ({problem.confidence:.2f}){lead}: {problem.text}"
+            )
+    return lines
+
+
+def _dispatch_config(args: argparse.Namespace) -> Any:
+    """The dispatcher's files: the options, else the service's settings
+    (APPEALS_URGENCY_TERMS, APPEALS_GAZETTEER, APPEALS_GAZETTEER_CITY,
+    APPEALS_ROUTING_TABLE, APPEALS_URGENCY, APPEALS_PROBLEMS)."""
+
+    config = _settings().dispatch
+    changes: dict[str, Any] = {}
+    if args.urgency_terms is not None:
+        changes["urgency_terms"] = str(args.urgency_terms)
+    if args.gazetteer is not None:
+        changes["gazetteer"] = str(args.gazetteer)
+    if args.city is not None:
+        changes["city"] = args.city
+    if args.routing is not None:
+        changes["routing"] = str(args.routing)
+    if args.no_urgency:
+        changes["urgency"] = False
+    if args.no_problems:
+        changes["problems"] = False
+    return replace(config, **changes)
 
 
 # --------------------------------------------------------------------------- models
@@ -490,6 +552,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     check_model_name(args.model)
     _prepare_store(args)
+    _check_dispatch(args)
     return serve(
         host=args.host,
         port=args.port,
@@ -497,6 +560,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         models_dir=args.models_dir,
         model_name=args.model,
     )
+
+
+def _check_dispatch(args: argparse.Namespace) -> None:
+    """Before the workers start: read the urgency terms, gazetteer and routing table the
+    settings name and check them against the active version's labels (from its manifest),
+    so that a bad file stops the start with its file and line instead of every worker
+    refusing the model."""
+    from nlp.errors import ModelIntegrityError
+
+    registry = _registry(args)
+    try:
+        version = registry.active_version(args.model)
+    except (ModelNotFoundError, ModelIntegrityError):
+        return  # no model to serve yet: the workers say so, and check the files on load
+    labels = registry.manifest(args.model, version).get("labels", [])
+    _settings().dispatch.load(labels=labels)
 
 
 def _prepare_store(args: argparse.Namespace) -> None:
@@ -556,6 +635,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
             resume=args.resume,
             csv_encoding=args.csv_encoding,
             signing_key=_signing_key(),
+            dispatch=_dispatch_config(args),
         )
     except TagInterrupted as stopped:
         print(f"appeals tag: {stopped}; {again}", file=sys.stderr)
@@ -597,10 +677,19 @@ def _resume_command(args: argparse.Namespace) -> str:
         ("--engine", None if args.engine == "local" else args.engine),
         ("--scheduler", args.scheduler),
         ("--csv-encoding", None if args.csv_encoding == "utf-8-sig" else args.csv_encoding),
+        ("--urgency-terms", args.urgency_terms),
+        ("--gazetteer", args.gazetteer),
+        ("--city", args.city),
+        ("--routing", args.routing),
     ]
     for flag, value in options:
         if value is not None:
             words += [flag, str(value)]
+    words += [
+        flag
+        for flag in ("--no-urgency", "--no-problems")
+        if getattr(args, flag[2:].replace("-", "_"))
+    ]
     if args.json:
         words.append("--json")
     return shlex.join([*words, "--resume"])
@@ -940,6 +1029,37 @@ def _store_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _dispatch_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "dispatch", "urgency, place, lead and assisting units, several problems"
+    )
+    group.add_argument(
+        "--urgency-terms",
+        type=Path,
+        default=None,
+        help="urgency term list, TOML (default: APPEALS_URGENCY_TERMS, else the shipped one)",
+    )
+    group.add_argument("--no-urgency", action="store_true", help="no urgency field")
+    group.add_argument(
+        "--gazetteer",
+        type=Path,
+        default=None,
+        help="the city's gazetteer, CSV (default: APPEALS_GAZETTEER; unset: no location)",
+    )
+    group.add_argument(
+        "--city", default=None, help="the gazetteer's city (default: APPEALS_GAZETTEER_CITY)"
+    )
+    group.add_argument(
+        "--routing",
+        type=Path,
+        default=None,
+        help="routing table, TOML (default: APPEALS_ROUTING_TABLE; unset: no dispatch)",
+    )
+    group.add_argument(
+        "--no-problems", action="store_true", help="do not look for several problems"
+    )
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
@@ -1029,6 +1149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(predict)
     predict.add_argument("--explain", type=int, default=6, help="how many terms to show")
     predict.add_argument("--json", action="store_true")
+    _dispatch_options(predict)
     predict.set_defaults(handler=cmd_predict)
 
     models = commands.add_parser("models", help="list, activate, roll back or sign model versions")
@@ -1071,6 +1192,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a CSV output's encoding: utf-8-sig (with a BOM, for Excel; default) or utf-8",
     )
     tag.add_argument("--json", action="store_true", help="print one JSON object")
+    _dispatch_options(tag)
     tag.set_defaults(handler=cmd_tag)
 
     serve = commands.add_parser("serve", help="start the HTTP API (uvicorn, uvloop + httptools)")

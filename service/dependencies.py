@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from nlp.dispatch import Dispatcher
 from nlp.model import RoutingModel
 from nlp.registry import Registry
 from nlp.store import StoreWriter
@@ -24,12 +25,13 @@ from service.errors import (
     StoreOffError,
     UnauthorizedError,
 )
-from service.holder import ModelHolder
+from service.holder import ModelHolder, Serving
 from service.settings import Settings, resolve_settings
 
 __all__ = [
     "AdminKey",
     "ClassifyKey",
+    "DispatcherDep",
     "HolderDep",
     "ModelDep",
     "RegistryDep",
@@ -62,18 +64,35 @@ async def get_holder(request: Request) -> ModelHolder:
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 
 
-async def get_model(holder: HolderDep) -> RoutingModel:
-    """The serving model, read once: a swap during the request does not change it."""
-    model = holder.model
-    if model is None:
+async def get_serving(holder: HolderDep) -> Serving:
+    """The serving model and its dispatcher, read once (FastAPI resolves a dependency once
+    per request): a swap during the request changes neither."""
+    serving = holder.serving
+    if serving is None:
         reason = holder.last_failure.reason if holder.last_failure else "loading the model"
         raise ModelUnavailableError(
             f"no model is loaded yet ({reason}); retry shortly", headers={"Retry-After": "1"}
         )
-    return model
+    return serving
+
+
+ServingDep = Annotated[Serving, Depends(get_serving)]
+
+
+async def get_model(serving: ServingDep) -> RoutingModel:
+    """The serving model."""
+    return serving.model
 
 
 ModelDep = Annotated[RoutingModel, Depends(get_model)]
+
+
+async def get_dispatcher(serving: ServingDep) -> Dispatcher | None:
+    """The serving model's dispatcher (None: no urgency, location, dispatch or problems)."""
+    return serving.dispatcher
+
+
+DispatcherDep = Annotated[Dispatcher | None, Depends(get_dispatcher)]
 
 
 async def get_registry(holder: HolderDep) -> Registry:

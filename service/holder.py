@@ -14,6 +14,15 @@ loaded once, not once to try and again to serve.
 The first load happens in the watcher's thread too, right after the worker starts serving:
 until it ends, ``/readyz`` answers 503 ("loading the model") and classify routes 503 with
 ``Retry-After``, instead of connections hanging while the model loads.
+
+With every model, the holder loads its :class:`~nlp.dispatch.Dispatcher` (urgency terms,
+gazetteer, routing table: the files the settings name, read again so that an edited file
+takes effect) and checks it against the model's labels; the pair is swapped in as one
+reference (:class:`Serving`), so a request never routes with one model's labels and another's
+table. A routing table that does not fit a new version's labels refuses the swap as a corrupt
+model does: the old pair keeps serving, and the reason (the table's file and line) is logged
+and reported by ``/readyz``; :meth:`ModelHolder.activate` refuses such a version before the
+pointer moves.
 """
 
 from __future__ import annotations
@@ -23,11 +32,13 @@ import threading
 import time
 from dataclasses import dataclass
 
+from nlp.dispatch import DispatchConfig, Dispatcher
+from nlp.errors import AppealRouterError, ModelIntegrityError
 from nlp.model import RoutingModel
 from nlp.registry import ActivePointer, Registry
 from service import metrics
 
-__all__ = ["ModelHolder", "SwapFailure"]
+__all__ = ["ModelHolder", "Serving", "SwapFailure"]
 
 logger = logging.getLogger("service.holder")
 
@@ -40,21 +51,65 @@ class SwapFailure:
     reason: str
 
 
-class ModelHolder:
-    """Holds the serving :class:`RoutingModel` of ``name`` and keeps it in step with the
-    registry's active pointer."""
+@dataclass(frozen=True)
+class Serving:
+    """The model in service and the dispatcher loaded for it (None: no dispatch fields)."""
 
-    def __init__(self, registry: Registry, name: str, *, interval: float = 1.0) -> None:
+    model: RoutingModel
+    dispatcher: Dispatcher | None = None
+
+
+class ModelHolder:
+    """Holds the serving :class:`RoutingModel` of ``name`` (and its dispatcher, from
+    ``dispatch``) and keeps it in step with the registry's active pointer."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        name: str,
+        *,
+        interval: float = 1.0,
+        dispatch: DispatchConfig | None = None,
+    ) -> None:
         self.registry = registry
         self.name = name
         self.interval = interval
-        self.model: RoutingModel | None = None
+        self.dispatch = dispatch
+        self.serving: Serving | None = None
         self.last_failure: SwapFailure | None = None
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._first_attempt = threading.Event()
+
+    @property
+    def model(self) -> RoutingModel | None:
+        """The serving model (read :attr:`serving` once for the model and its dispatcher)."""
+        serving = self.serving
+        return serving.model if serving is not None else None
+
+    def _dispatcher_for(self, labels: list[str], version: str) -> Dispatcher | None:
+        """The dispatcher for a model with ``labels``, or the reason it cannot serve."""
+        if self.dispatch is None:
+            return None
+        try:
+            return self.dispatch.load(labels=labels)
+        except Exception as error:
+            raise ModelIntegrityError(
+                f"{self.name}@{version} cannot be dispatched with the configured files: {error}"
+            ) from error
+
+    def _check_fits(self, version: str) -> None:
+        """Refuse ``version`` before the pointer moves when the files do not fit its labels
+        (from its manifest: nothing is unpickled)."""
+        if self.dispatch is None:
+            return
+        try:
+            labels = self.registry.manifest(self.name, version).get("labels", [])
+        except AppealRouterError:
+            return  # no such version, or a damaged one: activation says so in its words
+        self._dispatcher_for(list(labels), version)
 
     def refresh(self) -> RoutingModel | None:
         """Load the active version if it is not the one serving; return the serving model.
@@ -71,6 +126,7 @@ class ModelHolder:
         lock is held throughout, so the watcher, seeing the pointer move, finds the version
         already serving instead of loading it again."""
         with self._lock:
+            self._check_fits(version)
             pointer, model = self.registry.activate_and_load(self.name, version)
             self._refresh(loaded=model)
         return pointer
@@ -79,6 +135,13 @@ class ModelHolder:
         """Roll back (:meth:`Registry.rollback_and_load`) and serve the model it loaded, as
         :meth:`activate` does."""
         with self._lock:
+            if self.dispatch is not None:
+                try:
+                    active = self.registry.active(self.name)
+                except ModelIntegrityError:
+                    active = None  # rollback_and_load says why it cannot roll back
+                if active is not None and active.history:
+                    self._check_fits(active.history[-1])
             pointer, model = self.registry.rollback_and_load(self.name)
             self._refresh(loaded=model)
         return pointer
@@ -99,7 +162,10 @@ class ModelHolder:
                 else:
                     model = self.registry.load(self.name, wanted)
                 model.warm_up()
-                self.model = model  # the swap: one reference assignment
+                dispatcher = self._dispatcher_for(model.labels, wanted)
+                if dispatcher is not None:  # its first ticket as fast as the next ones
+                    model.classify(["预热：燃气泄漏，小区停水"], dispatcher=dispatcher)
+                self.serving = Serving(model, dispatcher)  # the swap: one reference assignment
                 metrics.model_swapped(self.name, current, model)
                 logger.info(
                     "model loaded",

@@ -1,5 +1,5 @@
 """Prometheus metrics: request counts and latency by route and status, predictions by label,
-the needs-review count, and the model version each worker serves.
+the needs-review and urgent (紧急) counts, and the model version each worker serves.
 
 For drift per model version: ``appeals_answers_total{model_version,label,needs_review}`` (each
 department's share and the review rate of a version) and the ``appeals_confidence`` histogram
@@ -68,6 +68,11 @@ ANSWERS = Counter(
     "(a label's share and the review rate of each version)",
     ["model_version", "label", "needs_review"],
 )
+URGENT = Counter(
+    "appeals_urgent_total",
+    "Tickets answered 紧急 (danger to life or safety): each is flagged for a person at once "
+    "(review code urgent)",
+)
 CONFIDENCE = Histogram(
     "appeals_confidence",
     "Confidence of the answers, by model version (_sum / _count: the mean confidence)",
@@ -132,7 +137,7 @@ def observe_answers(model_version: str | None, predictions: Iterable[Prediction]
     histogram = _CONFIDENCE_BY_VERSION.get(version)
     if histogram is None:
         histogram = _CONFIDENCE_BY_VERSION[version] = CONFIDENCE.labels(version)
-    flagged = 0
+    flagged = urgent = 0
     for prediction in predictions:
         key = (version, prediction.label, prediction.needs_review)
         counters = _ANSWER_COUNTERS.get(key)
@@ -145,8 +150,12 @@ def observe_answers(model_version: str | None, predictions: Iterable[Prediction]
         counters[1].inc()
         histogram.observe(prediction.confidence)
         flagged += prediction.needs_review
+        if prediction.urgency is not None and prediction.urgency.level == "紧急":
+            urgent += 1
     if flagged:
         NEEDS_REVIEW.inc(flagged)
+    if urgent:
+        URGENT.inc(urgent)
 
 
 # Children of the labelled metrics, by their labels (a few versions x labels x 2 at most).

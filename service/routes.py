@@ -29,6 +29,7 @@ from service import metrics
 from service.dependencies import (
     AdminKey,
     ClassifyKey,
+    DispatcherDep,
     HolderDep,
     ModelDep,
     OptionalWriterDep,
@@ -140,18 +141,21 @@ _ADMIN_ERRORS = _errors(401, 403, 404, 409, 413, 422, 503)
 async def classify(
     ticket: ClassifyRequest,
     model: ModelDep,
+    dispatcher: DispatcherDep,
     settings: SettingsDep,
     writer: OptionalWriterDep,
     request: Request,
 ) -> dict[str, Any]:
-    """The department, its confidence, the runners-up, whether a person must check, and the
-    ticket's terms that decided it."""
+    """The department, its confidence, the runners-up, whether a person must check, the
+    ticket's terms that decided it, and, as configured, its urgency, where it happened, the
+    lead and assisting units, and its separate problems (null when not configured)."""
     [prediction] = model.classify(
         [ticket.text],
         [ticket.title],
         top_k=settings.top_k,
         policy=settings.policy,
         explain=settings.explain_terms,
+        dispatcher=dispatcher,
     )
     metrics.observe_answers(model.version, [prediction])
     state = request.state
@@ -178,6 +182,7 @@ async def classify(
 def classify_batch(
     batch: BatchRequest,
     model: ModelDep,
+    dispatcher: DispatcherDep,
     settings: SettingsDep,
     writer: OptionalWriterDep,
     request: Request,
@@ -210,7 +215,11 @@ def classify_batch(
             [item.text for _, item in valid], [item.title for _, item in valid]
         )
         answers = model.answer(
-            found, top_k=settings.top_k, policy=settings.policy, explain=batch.explain
+            found,
+            top_k=settings.top_k,
+            policy=settings.policy,
+            explain=batch.explain,
+            dispatcher=dispatcher,
         )
         routed: list[tuple[int, ClassifyRequest, Prediction]] = []
         for (index, item), answer in zip(valid, answers, strict=True):

@@ -27,15 +27,19 @@ __all__ = [
     "BatchResponse",
     "ClassifyRequest",
     "ClassifyResponse",
+    "DispatchAnswer",
     "ErrorBody",
     "ErrorResponse",
     "FeedbackRequest",
     "FeedbackResponse",
     "FieldError",
     "HealthResponse",
+    "LocationAnswer",
     "ModelRef",
     "ModelVersion",
     "ModelsResponse",
+    "PlaceMention",
+    "ProblemAnswer",
     "PurgeResponse",
     "QueueItem",
     "QueueResponse",
@@ -43,6 +47,8 @@ __all__ = [
     "ScoredLabel",
     "TermSpan",
     "TicketId",
+    "UnitAnswer",
+    "UrgencyAnswer",
     "WeightedTerm",
     "ticket_id_or_none",
 ]
@@ -205,13 +211,141 @@ class WeightedTerm(BaseModel):
 
 
 #: Why a person should check, for machines (:data:`nlp.model.REVIEW_CODES`).
-ReviewCode = Literal["low_confidence", "close_call", "out_of_scope"]
+ReviewCode = Literal["low_confidence", "close_call", "out_of_scope", "urgent"]
 REVIEW_CODES_DESCRIPTION = (
     "every reason needs_review is true, in this order: low_confidence (confidence under the "
     "policy's minimum), close_call (the top two closer than its margin), out_of_scope (too "
     "little known content, or unlike anything the model was trained on: no department "
-    "applies); empty when needs_review is false"
+    "applies), urgent (urgency 紧急: danger to life or safety; put it before a person at "
+    "once, whatever the confidence); empty when needs_review is false"
 )
+
+
+class UrgencyAnswer(BaseModel):
+    level: Literal["紧急", "较急", "一般"] = Field(
+        description="紧急: danger to life or safety now; 较急: an outage or hazard affecting "
+        "many people, or vulnerable people; 一般: everything else"
+    )
+    reason: str = Field(description="why, in words a dispatcher reads", examples=["疑似燃气泄漏"])
+    terms: list[str] = Field(
+        description="the words of the ticket (normalised) that decided the level",
+        examples=[["煤气味"]],
+    )
+
+
+class PlaceMention(BaseModel):
+    text: str = Field(description="the mention as written", examples=["桂花路128号"])
+    start: int | None = Field(description="offset in its field as sent (null: not alignable)")
+    end: int | None = Field(description="offset just past it")
+    kind: str = Field(
+        description="estate, road, market, school, hospital, park, landmark, village, place "
+        "(a named place the gazetteer lacks), division, masked or vague",
+        examples=["road"],
+    )
+    field: Literal["title", "text"]
+    place: str | None = Field(description="the gazetteer's place it resolves to, if one")
+    problem: bool = Field(description="the mention the problem is at")
+
+
+class LocationAnswer(BaseModel):
+    district: str = Field(description="empty where it cannot be told", examples=["东湖区"])
+    street: str = Field(description="street office (街道, 镇, 乡)", examples=["建设街道"])
+    community: str = Field(description="community (社区) or village (村)", examples=["锦绣社区"])
+    grid: str = Field(examples=["第一网格"])
+    place: str = Field(description="the gazetteer's place the problem is at, if one")
+    mentions: list[PlaceMention] = Field(description="every place the ticket names")
+
+
+class UnitAnswer(BaseModel):
+    unit: str = Field(examples=["建设街道办事处"])
+    role: Literal["主办", "协办"] = Field(description="主办 lead, 协办 assisting")
+    template: str = Field(
+        description="the routing table's unit it was filled from", examples=["{street}办事处"]
+    )
+
+
+class DispatchAnswer(BaseModel):
+    lead: UnitAnswer | None = Field(description="null: no rule applies; hand it to a person")
+    assist: list[UnitAnswer]
+    rule: str = Field(
+        description="the routing table's rule that decided", examples=["line 12: 城管执法"]
+    )
+    unresolved: list[str] = Field(
+        description="units whose placeholder the ticket's place could not fill"
+    )
+
+
+class ProblemAnswer(BaseModel):
+    text: str = Field(description="the problem's statement, as written")
+    label: str = Field(description="the department that must handle it")
+    confidence: float = Field(ge=0, le=1)
+    start: int = Field(ge=0, description="offset in its field as sent")
+    end: int = Field(ge=0)
+    field: Literal["title", "text"]
+    lead: str | None = Field(
+        description="the unit that leads on it by the routing table (null without one)"
+    )
+
+
+URGENCY_DESCRIPTION = (
+    "how urgent: 紧急 / 较急 / 一般 with a reason; null when urgency is off (APPEALS_URGENCY)"
+)
+LOCATION_DESCRIPTION = (
+    "where it happened, resolved against the city's gazetteer; null when no gazetteer is "
+    "configured (APPEALS_GAZETTEER)"
+)
+DISPATCH_DESCRIPTION = (
+    "the lead (主办) and assisting (协办) units for the label at that place; null when no "
+    "routing table is configured (APPEALS_ROUTING_TABLE)"
+)
+PROBLEMS_DESCRIPTION = (
+    "the ticket's separate problems, the lead problem (the top-level label) first, each with "
+    "its department and text span; one when the ticket states one problem; null when off "
+    "(APPEALS_PROBLEMS)"
+)
+
+EXAMPLE_DISPATCH_FIELDS: dict[str, Any] = {
+    "urgency": {
+        "level": "一般",
+        "reason": "未发现危及安全、影响多人或涉及弱势群体的情形",
+        "terms": [],
+    },
+    "location": {
+        "district": "东湖区",
+        "street": "建设街道",
+        "community": "锦绣社区",
+        "grid": "第一网格",
+        "place": "锦绣华庭",
+        "mentions": [
+            {
+                "text": "锦绣华庭北门",
+                "start": 0,
+                "end": 6,
+                "kind": "estate",
+                "field": "text",
+                "place": "锦绣华庭",
+                "problem": True,
+            }
+        ],
+    },
+    "dispatch": {
+        "lead": {"unit": "市城管执法局", "role": "主办", "template": "市城管执法局"},
+        "assist": [{"unit": "建设街道办事处", "role": "协办", "template": "{street}办事处"}],
+        "rule": "line 32: 城管执法",
+        "unresolved": [],
+    },
+    "problems": [
+        {
+            "text": "锦绣华庭北门的烧烤摊天天占道经营，油烟和噪音太大了",
+            "label": "城管执法",
+            "confidence": 0.81,
+            "start": 0,
+            "end": 25,
+            "field": "text",
+            "lead": "市城管执法局",
+        }
+    ],
+}
 
 
 ID_DESCRIPTION = (
@@ -259,6 +393,7 @@ class ClassifyResponse(BaseModel):
                             ],
                         },
                     ],
+                    **EXAMPLE_DISPATCH_FIELDS,
                     "model": {"name": "default", "version": "v3"},
                 }
             ]
@@ -279,6 +414,10 @@ class ClassifyResponse(BaseModel):
     explanation: list[WeightedTerm] = Field(
         description="the ticket's terms that pushed most toward the label"
     )
+    urgency: UrgencyAnswer | None = Field(description=URGENCY_DESCRIPTION)
+    location: LocationAnswer | None = Field(description=LOCATION_DESCRIPTION)
+    dispatch: DispatchAnswer | None = Field(description=DISPATCH_DESCRIPTION)
+    problems: list[ProblemAnswer] | None = Field(description=PROBLEMS_DESCRIPTION)
     model: ModelRef
 
 
@@ -347,10 +486,79 @@ class BatchItemResult(BaseModel):
         default_factory=list, description=REVIEW_CODES_DESCRIPTION
     )
     explanation: list[WeightedTerm] = Field(default_factory=list)
+    urgency: UrgencyAnswer | None = Field(default=None, description=URGENCY_DESCRIPTION)
+    location: LocationAnswer | None = Field(default=None, description=LOCATION_DESCRIPTION)
+    dispatch: DispatchAnswer | None = Field(default=None, description=DISPATCH_DESCRIPTION)
+    problems: list[ProblemAnswer] | None = Field(default=None, description=PROBLEMS_DESCRIPTION)
     error: ErrorBody | None = None
 
 
 class BatchResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": {"name": "default", "version": "v3"},
+                    "items": [
+                        {
+                            "index": 0,
+                            "id": "a1",
+                            "label": "城管执法",
+                            "confidence": 0.81,
+                            "top_k": [
+                                {"label": "城管执法", "score": 0.81},
+                                {"label": "生态环境", "score": 0.12},
+                            ],
+                            "needs_review": False,
+                            "review_reason": None,
+                            "review_codes": [],
+                            "explanation": [],
+                            **EXAMPLE_DISPATCH_FIELDS,
+                        },
+                        {
+                            "index": 1,
+                            "id": "a2",
+                            "label": "燃气",
+                            "confidence": 0.97,
+                            "top_k": [
+                                {"label": "燃气", "score": 0.97},
+                                {"label": "住建", "score": 0.02},
+                            ],
+                            "needs_review": True,
+                            "review_reason": "urgent: 疑似燃气泄漏",
+                            "review_codes": ["urgent"],
+                            "explanation": [],
+                            "urgency": {
+                                "level": "紧急",
+                                "reason": "疑似燃气泄漏",
+                                "terms": ["煤气味"],
+                            },
+                            "location": None,
+                            "dispatch": None,
+                            "problems": None,
+                        },
+                        {
+                            "index": 2,
+                            "id": "a4",
+                            "error": {
+                                "code": "invalid_item",
+                                "message": "body.items.2.text: a ticket needs a text or a "
+                                "title: both are missing, empty or white space; send the "
+                                "body (text), the title, or both",
+                                "fields": [
+                                    {
+                                        "path": "body.items.2.text",
+                                        "message": "a ticket needs a text or a title",
+                                    }
+                                ],
+                            },
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     model: ModelRef
     items: list[BatchItemResult]
 

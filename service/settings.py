@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from nlp.dispatch import DispatchConfig
 from nlp.model import ReviewPolicy
 
 __all__ = ["MAX_TEXT_CHARS", "Settings", "get_settings", "resolve_settings"]
@@ -131,6 +132,32 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="answers waiting for the store at most; more are dropped and counted",
     )
+    urgency: bool = Field(
+        default=True,
+        description="answer each ticket's urgency (紧急 / 较急 / 一般); a 紧急 ticket is always "
+        "flagged for a person (review code urgent)",
+    )
+    urgency_terms: Path | None = Field(
+        default=None,
+        description="the urgency term list (TOML, see nlp/resources/urgency_terms.toml); "
+        "unset: the shipped one",
+    )
+    gazetteer: Path | None = Field(
+        default=None,
+        description="the city's gazetteer (CSV: district,street,community,grid,place,kind,"
+        "aliases) that places each ticket; unset: no location",
+    )
+    gazetteer_city: str | None = Field(
+        default=None, description="the city the gazetteer belongs to (e.g. 江州市)"
+    )
+    routing_table: Path | None = Field(
+        default=None,
+        description="the routing table (TOML) from department and place to lead and "
+        "assisting units; unset: no dispatch",
+    )
+    problems: bool = Field(
+        default=True, description="find the separate problems of a ticket and route each"
+    )
     prometheus_multiproc_dir: Path | None = Field(
         default=None,
         validation_alias=AliasChoices(
@@ -141,10 +168,31 @@ class Settings(BaseSettings):
 
     _split = field_validator("classify_keys", "admin_keys", mode="before")(_split_keys)
 
-    @field_validator("signing_key", "store_url", mode="before")
+    @field_validator(
+        "signing_key",
+        "store_url",
+        "urgency_terms",
+        "gazetteer",
+        "gazetteer_city",
+        "routing_table",
+        mode="before",
+    )
     @classmethod
     def _no_empty_key(cls, value: Any) -> Any:
         return value or None  # APPEALS_SIGNING_KEY= (empty) means no key
+
+    @property
+    def dispatch(self) -> DispatchConfig:
+        """The dispatcher's files (:class:`nlp.dispatch.DispatchConfig`), loaded and checked
+        against the model's labels whenever a model is loaded."""
+        return DispatchConfig(
+            urgency=self.urgency,
+            urgency_terms=str(self.urgency_terms) if self.urgency_terms else None,
+            gazetteer=str(self.gazetteer) if self.gazetteer else None,
+            city=self.gazetteer_city,
+            routing=str(self.routing_table) if self.routing_table else None,
+            problems=self.problems,
+        )
 
     @property
     def signing_key_value(self) -> str | None:

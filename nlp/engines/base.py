@@ -17,6 +17,7 @@ from typing import Protocol, Self
 
 import pandas as pd
 
+from nlp.dispatch import DispatchConfig
 from nlp.model import RoutingModel
 from nlp.tagging.frame import OUTPUT_COLUMNS, tag_frame
 
@@ -70,23 +71,30 @@ _MODELS_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class TagOptions:
-    """What tag_frame needs besides the model; the same for every chunk of a run."""
+    """What tag_frame needs besides the model; the same for every chunk of a run.
+    ``dispatch``: the files of the dispatcher (None: none); each worker builds it once
+    (:meth:`nlp.dispatch.DispatchConfig.build`)."""
 
     text_col: str = "text"
     title_col: str | None = None
     top_k: int = 3
+    dispatch: DispatchConfig | None = None
 
 
 def tag_chunk(frame: pd.DataFrame, model: RoutingModel, options: TagOptions) -> pd.DataFrame:
     """The columns :func:`tag_frame` adds to ``frame`` (same index), and nothing else."""
+    dispatcher = (
+        options.dispatch.build(labels=model.labels) if options.dispatch is not None else None
+    )
     tagged = tag_frame(
         frame,
         model,
         text_col=options.text_col,
         title_col=options.title_col,
         top_k=options.top_k,
+        dispatcher=dispatcher,
     )
-    return tagged[list(OUTPUT_COLUMNS)]
+    return tagged[[*OUTPUT_COLUMNS, *(dispatcher.fields if dispatcher is not None else ())]]
 
 
 class Engine(Protocol):

@@ -56,8 +56,62 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
 }
 
 _TOP_K_TYPE = pa.list_(pa.struct([("label", pa.string()), ("score", pa.float64())]))
-#: Output columns of lists: JSON text in a CSV.
-_LIST_COLUMNS = ("top_k", "review_codes")
+_UNIT_TYPE = pa.struct([("unit", pa.string()), ("role", pa.string()), ("template", pa.string())])
+#: The answer's dispatch fields (nlp.dispatch), typed so that every chunk has one schema
+#: whatever its values (an all-null chunk, a chunk without a single mention).
+_DISPATCH_TYPES: dict[str, pa.DataType] = {
+    "urgency": pa.struct(
+        [("level", pa.string()), ("reason", pa.string()), ("terms", pa.list_(pa.string()))]
+    ),
+    "location": pa.struct(
+        [
+            ("district", pa.string()),
+            ("street", pa.string()),
+            ("community", pa.string()),
+            ("grid", pa.string()),
+            ("place", pa.string()),
+            (
+                "mentions",
+                pa.list_(
+                    pa.struct(
+                        [
+                            ("text", pa.string()),
+                            ("start", pa.int64()),
+                            ("end", pa.int64()),
+                            ("kind", pa.string()),
+                            ("field", pa.string()),
+                            ("place", pa.string()),
+                            ("problem", pa.bool_()),
+                        ]
+                    )
+                ),
+            ),
+        ]
+    ),
+    "dispatch": pa.struct(
+        [
+            ("lead", _UNIT_TYPE),
+            ("assist", pa.list_(_UNIT_TYPE)),
+            ("rule", pa.string()),
+            ("unresolved", pa.list_(pa.string())),
+        ]
+    ),
+    "problems": pa.list_(
+        pa.struct(
+            [
+                ("text", pa.string()),
+                ("label", pa.string()),
+                ("confidence", pa.float64()),
+                ("start", pa.int64()),
+                ("end", pa.int64()),
+                ("field", pa.string()),
+                ("lead", pa.string()),
+            ]
+        )
+    ),
+}
+#: Output columns of lists and records: JSON text in a CSV.
+_LIST_COLUMNS = ("top_k", "review_codes", *_DISPATCH_TYPES)
 _OUTPUT_TYPES: dict[str, pa.DataType] = {
     "label": pa.string(),
     "confidence": pa.float64(),
@@ -67,6 +121,7 @@ _OUTPUT_TYPES: dict[str, pa.DataType] = {
     "review_codes": pa.list_(pa.string()),
     "model_version": pa.string(),
     "error": pa.string(),
+    **_DISPATCH_TYPES,
 }
 
 

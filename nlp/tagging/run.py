@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from nlp.dispatch import DispatchConfig
 from nlp.documents import require_columns
 from nlp.engines import (
     DaskEngine,
@@ -38,7 +39,7 @@ from nlp.engines import (
 from nlp.errors import DataError
 from nlp.io import DEFAULT_CHUNK_SIZE, count_rows, input_format, iter_chunks
 from nlp.model import RoutingModel
-from nlp.tagging.frame import OUTPUT_COLUMNS
+from nlp.tagging.frame import DISPATCH_COLUMNS, OUTPUT_COLUMNS
 from nlp.tagging.output import (
     CSV_ENCODINGS,
     Assembler,
@@ -134,6 +135,7 @@ def tag_file(
     progress: bool = True,
     csv_encoding: CsvEncoding = "utf-8-sig",
     signing_key: bytes | str | None = None,
+    dispatch: DispatchConfig | None = None,
 ) -> TagSummary:
     """Tag every row of ``input_path`` into ``output``; every input column, row and the
     row order are kept. See the module docstring for formats, chunks and resuming.
@@ -147,6 +149,9 @@ def tag_file(
     ``scheduler``. A CSV output is written in ``csv_encoding``: ``"utf-8-sig"`` (with a
     BOM, for Excel) or ``"utf-8"``. With ``signing_key`` the version must carry its signature
     (checked once here; workers check the files against the manifest verified here).
+    With ``dispatch`` (:class:`nlp.dispatch.DispatchConfig`), the output has the columns of
+    the fields its dispatcher fills (urgency, location, dispatch, problems); its files are
+    read and checked against the model's labels here, before any chunk is tagged.
 
     Stopped part-way, the run keeps its finished chunks: Ctrl-C raises
     :class:`TagInterrupted`, a worker process that dies :class:`TagWorkerLostError`, each
@@ -188,7 +193,15 @@ def tag_file(
     if len(first.columns) or len(first):  # an empty JSON Lines file has no columns to check
         require_columns(first, [text_col, title_col if title_required else None], what="input")
     use_title = title_col if title_col is not None and title_col in first.columns else None
-    options = TagOptions(text_col=text_col, title_col=use_title, top_k=top_k)
+    options = TagOptions(text_col=text_col, title_col=use_title, top_k=top_k, dispatch=dispatch)
+    if dispatch is not None:  # a bad file is refused now, not by every worker
+        if isinstance(source, ModelSource):
+            from nlp.registry import Registry
+
+            labels = Registry(source.models_dir).manifest(source.name, source.version)["labels"]
+        else:
+            labels = source.labels
+        dispatch.build(labels=labels)
 
     state = {
         **input_identity(input_path),
@@ -197,6 +210,7 @@ def tag_file(
         "title_col": use_title,
         "top_k": top_k,
         "model": ref,
+        "dispatch": dispatch.describe() if dispatch is not None else None,
     }
     start_or_resume(folder, output, state, resume)
     done = finished_chunks(folder)
@@ -242,7 +256,11 @@ def tag_file(
                     raise KeyboardInterrupt
                 frame = pending.pop(number)
                 result = pd.concat(
-                    [frame.drop(columns=list(OUTPUT_COLUMNS), errors="ignore"), tagged], axis=1
+                    [
+                        frame.drop(columns=[*OUTPUT_COLUMNS, *DISPATCH_COLUMNS], errors="ignore"),
+                        tagged,
+                    ],
+                    axis=1,
                 )
                 unreadable = frame.attrs.get("unreadable")
                 if unreadable:

@@ -1,5 +1,7 @@
 // The try-it page: one call to POST /v1/classify, then department, confidence, runners-up,
-// and the ticket with its deciding terms highlighted. No framework; nothing leaves but the API call.
+// the ticket with its deciding terms highlighted, and (as the service is configured) the
+// urgency, the place, the lead and assisting units, and each problem's department.
+// No framework; nothing leaves but the API call.
 "use strict";
 
 const form = document.getElementById("form");
@@ -57,8 +59,49 @@ function reviewReasons(answer) {
     low_confidence: () => `置信度低于阈值（${percent(answer.confidence)}）`,
     close_call: () => `前两名接近（相差 ${percent(margin)}）`,
     out_of_scope: () => "超出受理范围（内容太少或与受理事项无关）",
+    urgent: () => "紧急事项，请立即处理",
   };
   return (answer.review_codes || []).map((code) => (phrases[code] ? phrases[code]() : code));
+}
+
+// The urgency badge: 紧急 red, 较急 orange, 一般 grey; its reason as the tooltip and beside it.
+function urgencyBadge(urgency) {
+  const kind = { "紧急": "urgent", "较急": "fairly" }[urgency.level] || "usual";
+  return el("span", { class: `urgency ${kind}`, title: urgency.reason }, urgency.level);
+}
+
+// Where, who, and each problem: only the parts the service answers (null: not configured).
+function dispatchDetails(answer) {
+  const parts = [];
+  if (answer.urgency) {
+    parts.push(el("div", { class: "urgency-line" }, "紧急程度：", urgencyBadge(answer.urgency),
+      " " + answer.urgency.reason));
+  }
+  if (answer.location) {
+    const where = answer.location;
+    const path = [where.district, where.street, where.community, where.grid].filter(Boolean);
+    const named = where.mentions.map((m) => m.text).join("、");
+    parts.push(el("div", { class: "place" }, "地点：",
+      path.length ? path.join(" / ") + (where.place ? `（${where.place}）` : "") : "未能定位",
+      named ? `；提到：${named}` : ""));
+  }
+  if (answer.dispatch) {
+    const routed = answer.dispatch;
+    const assist = routed.assist.map((unit) => el("span", { class: "assist" }, unit.unit));
+    parts.push(el("div", { class: "units", title: routed.rule },
+      "主办：", el("span", { class: "lead" }, routed.lead ? routed.lead.unit : "无匹配规则，请人工指派"),
+      ...(assist.length ? ["　协办：", ...assist] : [])));
+  }
+  if (answer.problems && answer.problems.length > 1) {
+    parts.push(el("div", {}, `本工单含 ${answer.problems.length} 个问题：`),
+      el("ol", { class: "problems" }, ...answer.problems.map((problem) =>
+        el("li", {},
+          el("span", { class: "problem-label" }, problem.label),
+          ` ${percent(problem.confidence)}`,
+          ...(problem.lead ? [" → ", el("span", { class: "problem-lead" }, problem.lead)] : []),
+          el("div", { class: "problem-text" }, problem.text)))));
+  }
+  return parts.length ? [el("div", { class: "dispatch" }, ...parts)] : [];
 }
 
 function show(title, text, answer) {
@@ -73,8 +116,10 @@ function show(title, text, answer) {
   const terms = el("div", { class: "terms" }, "关键词：",
     ...answer.explanation.map((t) => el("span", { title: "权重 " + t.weight.toFixed(3) }, t.term)));
   result.replaceChildren(
-    el("div", {}, el("span", { class: "dept" }, answer.label), badge),
+    el("div", {}, el("span", { class: "dept" }, answer.label),
+      ...(answer.urgency ? [urgencyBadge(answer.urgency)] : []), badge),
     el("div", {}, "置信度 " + percent(answer.confidence)),
+    ...dispatchDetails(answer),
     el("table", {}, ...rows),
     terms,
     el("div", { class: "ticket" },

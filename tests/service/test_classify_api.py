@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -152,7 +153,7 @@ def test_openapi_documents_review_codes(client: TestClient) -> None:
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     for name in ("ClassifyResponse", "BatchItemResult"):
         codes = schemas[name]["properties"]["review_codes"]
-        assert codes["items"]["enum"] == ["low_confidence", "close_call", "out_of_scope"]
+        assert codes["items"]["enum"] == ["low_confidence", "close_call", "out_of_scope", "urgent"]
     assert schemas["ClassifyResponse"]["examples"][0]["review_codes"] == []
 
 
@@ -337,15 +338,29 @@ def test_every_client_serialises_the_same_answer_record(
     title: str | None,
 ) -> None:
     """API single, API batch, `appeals predict --json` and tag_frame give the model's
-    answer record (Prediction.to_dict) value for value: one record, one serialisation."""
+    answer record (Prediction.to_dict) value for value, urgency, location, dispatch and
+    problems included: one record, one serialisation."""
+    from nlp.dispatch import Dispatcher
     from service.cli import main
 
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo"
+    files = {"gazetteer": demo / "gazetteer.csv", "routing": demo / "routing.toml"}
     explain = 4
-    client = make_client(explain_terms=explain)  # type: ignore[operator]
-    [prediction] = tiny_model.classify([text], [title], top_k=3, explain=explain)
+    client = make_client(  # type: ignore[operator]
+        explain_terms=explain,
+        gazetteer=files["gazetteer"],
+        gazetteer_city="江州市",
+        routing_table=files["routing"],
+    )
+    dispatcher = Dispatcher.load(labels=tiny_model.labels, city="江州市", **files)
+    [prediction] = tiny_model.classify(
+        [text], [title], top_k=3, explain=explain, dispatcher=dispatcher
+    )
     record = prediction.to_dict()
     assert list(record) == ["label", "confidence", "top_k", "needs_review", "review_reason",
-                            "review_codes", "explanation"]  # fmt: skip
+                            "review_codes", "explanation", "urgency", "location", "dispatch",
+                            "problems"]  # fmt: skip
+    assert all(record[name] is not None for name in ("urgency", "location", "dispatch"))
 
     ticket = {"text": text, "title": title}
     single = client.post("/v1/classify", json=ticket).json()
@@ -356,12 +371,21 @@ def test_every_client_serialises_the_same_answer_record(
     assert {key: item[key] for key in record} == record
 
     argv = ["predict", *([text] if text else []), *(["--title", title] if title else [])]
-    assert main([*argv, "--models-dir", str(models_dir), "--json", "--explain", str(explain)]) == 0
+    options = ["--gazetteer", str(files["gazetteer"]), "--city", "江州市"]
+    options += ["--routing", str(files["routing"])]
+    assert (
+        main(
+            [*argv, *options, "--models-dir", str(models_dir), "--json", "--explain", str(explain)]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     assert {key: printed[key] for key in record} == record
 
     frame = pd.DataFrame({"text": [text], "title": [title]}, dtype=object)
-    [row] = tag_frame(frame, tiny_model, title_col="title", explain=explain).to_dict("records")
+    [row] = tag_frame(
+        frame, tiny_model, title_col="title", explain=explain, dispatcher=dispatcher
+    ).to_dict("records")
     assert {key: row[key] for key in record} == record
 
 

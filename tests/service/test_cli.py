@@ -236,7 +236,8 @@ def test_predict_json(capsys: pytest.CaptureFixture[str], models_dir: Path) -> N
         capsys, "predict", "燃气泄漏了，楼道里全是煤气味", "--models-dir", models_dir, "--json"
     )
     assert report["label"] == "燃气"
-    assert report["review_codes"] == []
+    assert report["review_codes"] == ["urgent"]  # a gas leak goes before a person at once
+    assert report["urgency"]["level"] == "紧急"
     assert len(report["top_k"]) == 3
     assert report["top_k"][0]["label"] == report["label"]
     assert report["model"] == {"name": "default", "version": "v1"}

@@ -55,6 +55,18 @@ def close_to_printed(actual: Any, printed: Any, where: str = "answer") -> None:
         assert actual == printed, where
 
 
+def make_run_settings() -> dict[str, Any]:
+    """The settings ``make run`` exports (the demo city's gazetteer and routing table)."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    found = dict(re.findall(r"^run: export APPEALS_(\w+) \?= (.+)$", makefile, re.M))
+    assert set(found) == {"GAZETTEER", "GAZETTEER_CITY", "ROUTING_TABLE"}, found
+    return {
+        "gazetteer": ROOT / found["GAZETTEER"],
+        "gazetteer_city": found["GAZETTEER_CITY"],
+        "routing_table": ROOT / found["ROUTING_TABLE"],
+    }
+
+
 @pytest.fixture(scope="module")
 def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo model as ``make run`` trains it: ``appeals train data/demo/appeals.csv``."""
@@ -69,7 +81,7 @@ def test_the_readme_example_is_what_make_run_answers(
     make_client: MakeClient, demo_registry: Path
 ) -> None:
     request, shown = readme_example()
-    client = make_client(models_dir=demo_registry)
+    client = make_client(models_dir=demo_registry, **make_run_settings())
     response = client.post("/v1/classify", json=request)
     assert response.status_code == 200, response.text
     close_to_printed(response.json(), json.loads(shown, parse_float=Decimal))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -138,3 +139,47 @@ def test_the_page_shows_review_reasons_in_chinese(
         assert phrase in badge
     for phrase in not_shown:
         assert phrase not in badge
+
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+DISPATCH_SETTINGS = {
+    "gazetteer": DEMO / "gazetteer.csv",
+    "gazetteer_city": "江州市",
+    "routing_table": DEMO / "routing.toml",
+}
+
+
+def test_the_page_shows_urgency_place_units_and_each_problem(
+    browser: Any, make_client: MakeClient
+) -> None:
+    tab = open_page(browser, make_client(**DISPATCH_SETTINGS))
+    try:
+        send(tab, "燃气", "燃气泄漏了，闻到很大的煤气味，在锦绣华庭3栋")
+        badge = tab.locator("#result .dept ~ .urgency")
+        assert badge.inner_text() == "紧急"
+        assert "urgent" in (badge.get_attribute("class") or "")
+        assert "紧急事项，请立即处理" in tab.locator("#result .review").inner_text()
+        assert "东湖区 / 建设街道 / 锦绣社区" in tab.locator("#result .place").inner_text()
+        assert tab.locator("#result .units .lead").inner_text() == "市燃气集团抢修中心"
+        assert "市消防救援支队" in tab.locator("#result .units .assist").all_inner_texts()
+        assert tab.locator("#result .problems").count() == 0  # one problem: no list
+
+        send(tab, "", "工地噪音太大，晚上打桩；另外桂花路128号下水道堵了")
+        assert tab.locator("#result .dept ~ .urgency").inner_text() == "一般"
+        labels = tab.locator("#result .problems .problem-label").all_inner_texts()
+        assert labels == ["住建", "水务"]
+        assert all(tab.locator("#result .problems .problem-lead").all_inner_texts())
+        texts = tab.locator("#result .problems .problem-text").all_inner_texts()
+        assert texts == ["工地噪音太大，晚上打桩", "桂花路128号下水道堵了"]
+    finally:
+        tab.close()
+
+
+def test_the_page_leaves_out_what_is_not_configured(browser: Any, make_client: MakeClient) -> None:
+    tab = open_page(browser, make_client(urgency=False, problems=False))
+    try:
+        send(tab, "", ORDINARY)
+        assert tab.locator("#result .urgency").count() == 0
+        assert tab.locator("#result .dispatch").count() == 0
+    finally:
+        tab.close()

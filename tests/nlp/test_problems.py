@@ -1,0 +1,416 @@
+"""Several problems in one ticket (nlp.problems): where a ticket is cut, when a clause is a
+problem of its own, the spans, the batch, the cost of the common case, hostile input."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nlp import Problem, SplitPolicy, find_problems, find_problems_many
+from nlp.errors import DataError
+from nlp.model import Prediction, RoutingModel
+from nlp.problems import clauses, split_problems
+
+# -- candidate clauses (no model) ---------------------------------------------------------
+
+CLAUSES = [
+    ("one sentence", "停水了，放出来的水还是黄的", False, ["停水了，放出来的水还是黄的"]),
+    (
+        "semicolon and 另外",
+        "工地晚上打桩吵死了；另外小区下水道堵了",
+        False,
+        ["工地晚上打桩吵死了", "小区下水道堵了"],
+    ),
+    ("comma then 还有", "路灯坏了三天了，还有井盖也丢了", False, ["路灯坏了三天了", "井盖也丢了"]),
+    ("traditional 還有", "路燈壞了；還有井蓋丟了", False, ["路燈壞了", "井蓋丟了"]),
+    ("同时", "学校乱收费，同时食堂饭菜是冷的", False, ["学校乱收费", "食堂饭菜是冷的"]),
+    ("顺便说一下", "停电了。顺便说一下，路灯也不亮", False, ["停电了", "路灯也不亮"]),
+    (
+        "heading then 一是 二是",
+        "投诉物业：一是车库积水没人抽；二是监控是坏的。",
+        False,
+        ["投诉物业", "车库积水没人抽", "监控是坏的"],
+    ),
+    ("第一 第二", "第一，路灯坏了。第二，井盖丢了。", False, ["路灯坏了", "井盖丢了"]),
+    ("其一 其二", "其一，路灯坏了；其二，井盖丢了", False, ["路灯坏了", "井盖丢了"]),
+    ("问题一 问题二", "问题一：路灯坏了。问题二：井盖丢了。", False, ["路灯坏了", "井盖丢了"]),
+    (
+        "numbered 1. 2. 3.",
+        "1.电压不稳 2.灯泡烧坏了 3.冰箱也烧了",
+        False,
+        ["电压不稳", "灯泡烧坏了", "冰箱也烧了"],
+    ),
+    ("numbered 1、 on lines", "1、路灯坏了\n2、井盖丢了", False, ["路灯坏了", "井盖丢了"]),
+    ("circled", "①路灯坏了②井盖丢了", False, ["路灯坏了", "井盖丢了"]),
+    ("parenthesised", "（1）路灯坏了。（2）井盖丢了。", False, ["路灯坏了", "井盖丢了"]),
+    ("decimal is no list", "买了3.5斤苹果，少了2两", False, ["买了3.5斤苹果，少了2两"]),
+    ("a lone 2、 is no list", "住在2、3栋之间的路灯坏了", False, ["住在2、3栋之间的路灯坏了"]),
+    (
+        "第一次 is no enumeration",
+        "第一次来这里，第二天就病了",
+        False,
+        ["第一次来这里，第二天就病了"],
+    ),
+    ("sentences", "路灯坏了。井盖丢了！", False, ["路灯坏了", "井盖丢了"]),
+    (
+        "lists win over sentences",
+        "路灯坏了。好几天了；另外井盖丢了",
+        False,
+        ["路灯坏了。好几天了", "井盖丢了"],
+    ),
+    ("commas when asked", "路灯坏了，井盖丢了", True, ["路灯坏了", "井盖丢了"]),
+    ("no commas unless asked", "路灯坏了，井盖丢了", False, ["路灯坏了，井盖丢了"]),
+    ("a bare joining word", "另外，", False, []),
+    ("empty", "", False, []),
+    ("punctuation only", "。。；！", False, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "commas", "expected"),
+    [case[1:] for case in CLAUSES],
+    ids=[case[0] for case in CLAUSES],
+)
+def test_clauses(text: str, commas: bool, expected: list[str]) -> None:
+    found = clauses(text, split_commas=commas)
+    assert [text[c.start : c.end] for c in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "commas", "cut"),
+    [
+        ("路灯坏了；井盖丢了", False, "list"),
+        ("路灯坏了。井盖丢了", False, "sentence"),
+        ("路灯坏了，井盖丢了", True, "comma"),
+    ],
+    ids=["list", "sentence", "comma"],
+)
+def test_clauses_say_where_the_text_was_cut(text: str, commas: bool, cut: str) -> None:
+    assert {c.cut for c in clauses(text, split_commas=commas)} == {cut}
+
+
+def test_a_long_letter_is_read_whole() -> None:
+    letter = "。".join(f"第{i}句话说的是同一件事" for i in range(20)) + "。"
+    (whole,) = clauses(letter, max_clauses=12)
+    assert letter[whole.start : whole.end] == letter.rstrip("。")
+
+
+def test_clauses_refuse_what_is_not_text() -> None:
+    with pytest.raises(DataError, match="must be a string"):
+        clauses(12345)  # type: ignore[arg-type]
+
+
+# -- the rule, with made-up probabilities (no model) -----------------------------------
+
+LABELS = ["水务", "燃气", "城管执法"]
+
+
+def _prediction(label: str = "水务", confidence: float = 0.9) -> Prediction:
+    others = [name for name in LABELS if name != label]
+    return Prediction(
+        label=label,
+        confidence=confidence,
+        top_k=[(label, confidence), (others[0], 0.06), (others[1], 0.04)],
+        needs_review=False,
+        review_reason=None,
+    )
+
+
+def _rows(*rows: tuple[str, float] | dict[str, float]) -> np.ndarray:
+    """Probabilities: ``(label, p)`` spreads the rest evenly; a dict gives every one."""
+    out = np.full((len(rows), len(LABELS)), 0.0)
+    for i, row in enumerate(rows):
+        if isinstance(row, dict):
+            out[i] = [row[label] for label in LABELS]
+            continue
+        label, p = row
+        out[i] = (1 - p) / (len(LABELS) - 1)
+        out[i, LABELS.index(label)] = p
+    return out
+
+
+RULE = [
+    # (id, text, clause probabilities, expected [(label, text)])
+    (
+        "second department, confident",
+        "下水道堵了一个星期了；另外燃气表不走字了",
+        [("水务", 0.99), ("燃气", 0.99)],
+        [("水务", "下水道堵了一个星期了"), ("燃气", "燃气表不走字了")],
+    ),
+    (
+        "not confident enough",
+        "下水道堵了一个星期了；另外燃气表不走字了",
+        [("水务", 0.99), ("燃气", 0.5)],
+        [("水务", "下水道堵了一个星期了；另外燃气表不走字了")],
+    ),
+    (
+        "reads as the lead's department too",
+        "下水道堵了一个星期了；另外燃气表不走字了",
+        [("水务", 0.99), ("燃气", 0.9)],  # the rest, 0.05 each, to 水务 and 城管执法
+        [("水务", "下水道堵了一个星期了；另外燃气表不走字了")],
+    ),
+    (
+        "after a joining word, clear enough",
+        "下水道堵了一个星期了；另外燃气表不走字了",
+        [("水务", 0.99), {"燃气": 0.85, "城管执法": 0.145, "水务": 0.005}],
+        [("水务", "下水道堵了一个星期了"), ("燃气", "燃气表不走字了")],
+    ),
+    (
+        "a plain next sentence must be clearer",
+        "下水道堵了一个星期了。燃气表不走字了",
+        [("水务", 0.99), {"燃气": 0.85, "城管执法": 0.145, "水务": 0.005}],
+        [("水务", "下水道堵了一个星期了。燃气表不走字了")],
+    ),
+    (
+        "same department as the lead",
+        "下水道堵了一个星期了；另外水压也很低很低",
+        [("水务", 0.99), ("水务", 0.99)],
+        [("水务", "下水道堵了一个星期了；另外水压也很低很低")],
+    ),
+    (
+        "too short",
+        "下水道堵了一个星期了；另外有气",
+        [("水务", 0.99), ("燃气", 0.99)],
+        [("水务", "下水道堵了一个星期了；另外有气")],
+    ),
+    (
+        "contact details are no problem",
+        "下水道堵了一个星期了；联系电话13900001111",
+        [("水务", 0.99), ("燃气", 0.99)],
+        [("水务", "下水道堵了一个星期了；联系电话13900001111")],
+    ),
+    (
+        "a detail belongs to the problem before it",
+        "燃气表不走字了；一直没人来修啊；另外下水道堵了",
+        [("燃气", 0.99), ("城管执法", 0.5), ("水务", 0.99)],
+        [("水务", "下水道堵了"), ("燃气", "燃气表不走字了；一直没人来修啊")],
+    ),
+    (
+        "the lead stated second comes first",
+        "燃气表不走字了；另外下水道堵了",
+        [("燃气", 0.99), ("水务", 0.99)],
+        [("水务", "下水道堵了"), ("燃气", "燃气表不走字了")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "rows", "expected"), [case[1:] for case in RULE], ids=[case[0] for case in RULE]
+)
+def test_the_rule(
+    text: str, rows: list[tuple[str, float] | dict[str, float]], expected: list[tuple[str, str]]
+) -> None:
+    found = clauses(text)
+    assert len(found) == len(rows)
+    problems = split_problems(text, "text", found, _rows(*rows), LABELS, _prediction())
+    assert [(p.label, p.text) for p in problems] == expected
+    assert all(text[p.start : p.end] == p.text for p in problems)
+    assert problems[0].confidence == 0.9  # the lead keeps the whole ticket's confidence
+
+
+def test_a_comma_splits_where_both_sides_are_sure() -> None:
+    text = "小区下水道堵了一个多星期了，燃气表也一直不走字了没人修"
+    found = clauses(text, split_commas=True)
+    assert [c.cut for c in found] == ["comma", "comma"]
+    # rows: the text before the comma, then the text after it
+    policy = SplitPolicy(comma_min_support=0.0)
+    problems = split_problems(
+        text,
+        "text",
+        found,
+        _rows(("水务", 0.99), ("燃气", 0.995)),
+        LABELS,
+        _prediction(),
+        policy=policy,
+    )
+    assert [(p.label, p.text) for p in problems] == [
+        ("水务", "小区下水道堵了一个多星期了"),
+        ("燃气", "燃气表也一直不走字了没人修"),
+    ]
+    unsure = split_problems(
+        text,
+        "text",
+        found,
+        _rows(("水务", 0.99), ("燃气", 0.9)),
+        LABELS,
+        _prediction(),
+        policy=policy,
+    )
+    assert [p.label for p in unsure] == ["水务"]
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"min_chars": 0}, "min_chars"),
+        ({"min_confidence": 1.5}, "min_confidence"),
+        ({"comma_min_support": -0.1}, "comma_min_support"),
+        ({"max_clauses": 1}, "max_clauses"),
+        ({"min_confidence_plain": "high"}, "min_confidence_plain"),
+    ],
+    ids=["min_chars", "min_confidence", "comma_min_support", "max_clauses", "not a number"],
+)
+def test_a_bad_policy_is_refused_by_name(options: dict[str, Any], named: str) -> None:
+    with pytest.raises(DataError, match=named):
+        SplitPolicy(**options)
+
+
+# -- with the demo model ---------------------------------------------------------------
+
+SEVERAL = [
+    (
+        "stall fumes; sewer",
+        "小区楼下的烧烤摊天天占道经营，油烟太大了；另外小区的下水道堵了一个星期，污水都冒出来了",
+        {"城管执法", "水务"},
+    ),
+    (
+        "school fees, gas meter",
+        "1.孩子学校乱收费，一学期要交好几百的资料费，不给收据 "
+        "2.我家燃气表不走字了，燃气公司一直不来修",
+        {"教育", "燃气"},
+    ),
+]
+ONE = [
+    ("water, details", "停水了！还有水压也很低，放出来的水还是黄的"),
+    ("power, numbered symptoms", "1.电压不稳 2.家里灯泡一个月烧了三个 3.空调开不起来"),
+    ("site noise and dust", "工地晚上施工太吵了；另外扬尘也很大，窗台上一层灰"),
+    ("no split point", "燃气表不走了"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in SEVERAL], ids=[c[0] for c in SEVERAL]
+)
+def test_several_problems(tiny_model: RoutingModel, text: str, expected: set[str]) -> None:
+    (prediction,) = tiny_model.classify([text])
+    problems = find_problems(tiny_model, text, prediction=prediction)
+    assert {p.label for p in problems} == expected
+    assert problems[0].label == prediction.label
+    assert problems[0].confidence == prediction.confidence
+    for problem in problems:
+        assert problem.field == "text"
+        assert text[problem.start : problem.end] == problem.text
+        assert problem.text
+        assert problem.text[-1] not in "，；。 "
+
+
+@pytest.mark.parametrize("text", [c[1] for c in ONE], ids=[c[0] for c in ONE])
+def test_one_problem_is_never_split(tiny_model: RoutingModel, text: str) -> None:
+    (prediction,) = tiny_model.classify([text])
+    (problem,) = find_problems(tiny_model, text, prediction=prediction)
+    assert (problem.label, problem.confidence) == (prediction.label, prediction.confidence)
+    assert (problem.text, problem.start, problem.end, problem.field) == (text, 0, len(text), "text")
+
+
+def test_the_common_case_does_not_call_the_model_again(
+    tiny_model: RoutingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(documents: object) -> None:
+        raise AssertionError("the model was called again")
+
+    (no_split,) = tiny_model.classify(["燃气表不走了燃气公司也不来人"])
+    monkeypatch.setattr(tiny_model, "predict_proba", refuse)
+    (problem,) = find_problems(tiny_model, "燃气表不走了燃气公司也不来人", prediction=no_split)
+    assert problem.label == no_split.label
+    # Cut at a comma, but no other department has the support a problem there needs.
+    sure = Prediction("燃气", 0.999, [("燃气", 0.999), ("水务", 0.0005)], False, None)
+    (problem,) = find_problems(tiny_model, "燃气表不走了，燃气公司也不来人", prediction=sure)
+    assert (problem.label, problem.confidence) == ("燃气", 0.999)
+
+
+def test_a_batch_is_one_model_call_and_the_same_answers(
+    tiny_model: RoutingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [c[1] for c in SEVERAL] + [c[1] for c in ONE]
+    one_by_one = [find_problems(tiny_model, text) for text in texts]
+    calls = []
+    real = tiny_model.predict_proba
+
+    def counted(documents: list[str]) -> np.ndarray:
+        calls.append(len(documents))
+        return real(documents)
+
+    monkeypatch.setattr(tiny_model, "predict_proba", counted)
+    predictions = tiny_model.classify(texts)
+    assert find_problems_many(tiny_model, texts, None, predictions) == one_by_one
+    assert len(calls) == 1
+
+
+def test_titles_and_rows_without_a_document(tiny_model: RoutingModel) -> None:
+    texts = ["停水了；另外燃气表不走字了", None, "", None]
+    titles = ["停水", "燃气表坏了；还有路灯不亮", None, None]
+    found = find_problems_many(tiny_model, texts, titles)
+    assert [p.field for p in found[0]] == ["text"] * len(found[0])
+    assert {p.field for p in found[1]} == {"title"}  # a title-only ticket is read in its title
+    assert found[1][0].text in titles[1]
+    assert found[2] == []
+    assert found[3] == []
+
+
+def test_bad_calls_say_what_to_do(tiny_model: RoutingModel) -> None:
+    with pytest.raises(DataError, match="no text and no title"):
+        find_problems(tiny_model, "  ", None)
+    with pytest.raises(DataError, match="title must be a string, not int"):
+        find_problems(tiny_model, "停水了", 12)
+    with pytest.raises(DataError, match="text must be a string, not float"):
+        find_problems(tiny_model, float("nan"), "停水")
+    with pytest.raises(DataError, match="one title per text"):
+        find_problems_many(tiny_model, ["a", "b"], ["t"])
+    with pytest.raises(DataError, match="predictions"):
+        find_problems_many(tiny_model, ["停水了"], None, [])
+
+
+def test_to_dict() -> None:
+    problem = Problem("下水道堵了", "水务", 0.99, 3, 8, "text")
+    assert problem.to_dict() == {
+        "text": "下水道堵了",
+        "label": "水务",
+        "confidence": 0.99,
+        "start": 3,
+        "end": 8,
+        "field": "text",
+    }
+
+
+# -- hostile input ---------------------------------------------------------------------
+
+HOSTILE = {
+    "joining words": "另外，" * 7000,
+    "numbered list": "".join(f"{i % 9 + 1}.坏了" for i in range(5000)),
+    "circled": "①" * 20000,
+    "semicolons": "；" * 20000,
+    "commas": "，" * 20000,
+    "enumerations": "一是" * 10000,
+    "digits and dots": "1." * 10000,
+    "surrogate": "停水了\udfff；另外\udfff燃气表坏了" * 500,
+    "emoji": "😡停水了😡；还有😡" * 2000,
+    "markup": "<p>停水了</p><br>另外<b>燃气</b>" * 700,
+    "numbers": "13900001111；" * 1700,
+}
+
+
+@pytest.mark.parametrize("text", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_hostile_input_is_fast(tiny_model: RoutingModel, text: str) -> None:
+    started = time.perf_counter()
+    for commas in (False, True):
+        clauses(text, split_commas=commas)
+    problems = find_problems(tiny_model, text)
+    assert time.perf_counter() - started < 5  # generous: linear time is milliseconds
+    assert problems
+    assert problems[0].field == "text"
+
+
+def test_ten_times_the_text_is_not_a_hundred_times_slower() -> None:
+    def cost(n: int) -> float:
+        text = "路灯坏了，井盖丢了；另外" * n
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            clauses(text, split_commas=True, max_clauses=10**9)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    assert cost(2000) < 30 * cost(200) + 0.01
