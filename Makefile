@@ -44,8 +44,10 @@ model: $(BIN)/appeals
 		|| $(BIN)/appeals train $(DEMO) --models-dir $(MODELS)
 
 WORKERS ?= 1
-# The demo city's gazetteer and routing table: `make run` answers every field of the answer
-# record (an operator's own APPEALS_* values win).
+# Urgency, several problems, the demo city's gazetteer and routing table: `make run` answers
+# every field of the answer record (an operator's own APPEALS_* values win).
+run: export APPEALS_URGENCY ?= true
+run: export APPEALS_PROBLEMS ?= true
 run: export APPEALS_GAZETTEER ?= data/demo/gazetteer.csv
 run: export APPEALS_GAZETTEER_CITY ?= 江州市
 run: export APPEALS_ROUTING_TABLE ?= data/demo/routing.toml

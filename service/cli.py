@@ -471,10 +471,10 @@ def _dispatch_config(args: argparse.Namespace) -> Any:
         changes["city"] = args.city
     if args.routing is not None:
         changes["routing"] = str(args.routing)
-    if args.no_urgency:
-        changes["urgency"] = False
-    if args.no_problems:
-        changes["problems"] = False
+    if args.urgency is not None:
+        changes["urgency"] = args.urgency
+    if args.problems is not None:
+        changes["problems"] = args.problems
     return replace(config, **changes)
 
 
@@ -686,9 +686,9 @@ def _resume_command(args: argparse.Namespace) -> str:
         if value is not None:
             words += [flag, str(value)]
     words += [
-        flag
-        for flag in ("--no-urgency", "--no-problems")
-        if getattr(args, flag[2:].replace("-", "_"))
+        f"--{'' if value else 'no-'}{name}"
+        for name, value in (("urgency", args.urgency), ("problems", args.problems))
+        if value is not None
     ]
     if args.json:
         words.append("--json")
@@ -1039,7 +1039,12 @@ def _dispatch_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="urgency term list, TOML (default: APPEALS_URGENCY_TERMS, else the shipped one)",
     )
-    group.add_argument("--no-urgency", action="store_true", help="no urgency field")
+    group.add_argument(
+        "--urgency",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the urgency field (default: APPEALS_URGENCY, else off)",
+    )
     group.add_argument(
         "--gazetteer",
         type=Path,
@@ -1056,7 +1061,10 @@ def _dispatch_options(parser: argparse.ArgumentParser) -> None:
         help="routing table, TOML (default: APPEALS_ROUTING_TABLE; unset: no dispatch)",
     )
     group.add_argument(
-        "--no-problems", action="store_true", help="do not look for several problems"
+        "--problems",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="look for several problems in a ticket (default: APPEALS_PROBLEMS, else off)",
     )
 
 

@@ -133,9 +133,10 @@ class Settings(BaseSettings):
         description="answers waiting for the store at most; more are dropped and counted",
     )
     urgency: bool = Field(
-        default=True,
+        default=False,
         description="answer each ticket's urgency (紧急 / 较急 / 一般); a 紧急 ticket is always "
-        "flagged for a person (review code urgent)",
+        "flagged for a person (review code urgent). Off by default while it costs more than "
+        "the routing itself (README, 'Accuracy and speed'); make run turns it on",
     )
     urgency_terms: Path | None = Field(
         default=None,
@@ -156,7 +157,9 @@ class Settings(BaseSettings):
         "assisting units; unset: no dispatch",
     )
     problems: bool = Field(
-        default=True, description="find the separate problems of a ticket and route each"
+        default=False,
+        description="find the separate problems of a ticket and route each; off by default "
+        "for the same reason as urgency; make run turns it on",
     )
     prometheus_multiproc_dir: Path | None = Field(
         default=None,

@@ -19,7 +19,13 @@ from service.holder import ModelHolder
 ROOT = Path(__file__).resolve().parents[2]
 GAZETTEER = ROOT / "data" / "demo" / "gazetteer.csv"
 ROUTING = ROOT / "data" / "demo" / "routing.toml"
-ALL_ON = {"gazetteer": GAZETTEER, "gazetteer_city": "江州市", "routing_table": ROUTING}
+ALL_ON = {
+    "urgency": True,
+    "problems": True,
+    "gazetteer": GAZETTEER,
+    "gazetteer_city": "江州市",
+    "routing_table": ROUTING,
+}
 
 GAS = {"title": "燃气", "text": "燃气泄漏了，闻到很大的煤气味，在锦绣华庭3栋", "id": "g1"}
 TWO = {"text": "工地噪音太大，晚上打桩；另外桂花路128号下水道堵了", "id": "t2"}
@@ -60,7 +66,8 @@ def test_batch_answers_equal_single_answers(make_client: Any) -> None:
             assert item[name] == single[name], name
 
 
-def test_defaults_urgency_and_problems_on_location_and_dispatch_off(client: TestClient) -> None:
+def test_urgency_and_problems_without_location_and_dispatch(make_client: Any) -> None:
+    client: TestClient = make_client(urgency=True, problems=True)
     answer = client.post("/v1/classify", json=GAS).json()
     assert answer["urgency"]["level"] == "紧急"
     assert answer["problems"][0]["lead"] is None  # no routing table
@@ -68,8 +75,8 @@ def test_defaults_urgency_and_problems_on_location_and_dispatch_off(client: Test
     assert answer["dispatch"] is None
 
 
-def test_every_part_can_be_off(make_client: Any) -> None:
-    client: TestClient = make_client(urgency=False, problems=False)
+def test_by_default_every_part_is_off(client: TestClient) -> None:
+    """Off by default while they cost more than the routing itself; make run turns them on."""
     answer = client.post("/v1/classify", json=GAS).json()
     assert all(answer[name] is None for name in DISPATCH_FIELDS)
     assert "urgent" not in answer["review_codes"]
@@ -95,7 +102,7 @@ def _urgent_total(client: TestClient) -> float:
 
 
 def test_urgent_answers_are_counted(make_client: Any) -> None:
-    client: TestClient = make_client(peer=("127.0.0.1", 50000))
+    client: TestClient = make_client(peer=("127.0.0.1", 50000), urgency=True)
     before = _urgent_total(client)
     client.post("/v1/classify", json=GAS)
     client.post("/v1/classify/batch", json={"items": [GAS, TWO]})
