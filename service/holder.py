@@ -27,6 +27,7 @@ pointer moves.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -41,6 +42,17 @@ from service import metrics
 __all__ = ["ModelHolder", "Serving", "SwapFailure"]
 
 logger = logging.getLogger("service.holder")
+
+
+def _freeze_heap() -> None:
+    """Move every object alive now (the model's, mostly: it lives as long as it serves) out of
+    the garbage collector's reach. Each full collection would otherwise walk the whole model
+    again, and the more objects requests keep alive for a moment (answers waiting for the
+    ticket store), the more full collections there are. Unfrozen first, so that what the
+    previous model left in cycles is collected now."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -166,6 +178,7 @@ class ModelHolder:
                 if dispatcher is not None:  # its first ticket as fast as the next ones
                     model.classify(["预热：燃气泄漏，小区停水"], dispatcher=dispatcher)
                 self.serving = Serving(model, dispatcher)  # the swap: one reference assignment
+                _freeze_heap()
                 metrics.model_swapped(self.name, current, model)
                 logger.info(
                     "model loaded",

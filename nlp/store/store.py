@@ -21,7 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, delete, event, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -379,7 +389,17 @@ class TicketStore:
     ) -> tuple[int, list[str]]:
         """Record many final labels at once (checked by the caller): (how many were stored,
         the ids the store does not hold)."""
-        at = at or utc_now()
+        statement = (
+            update(tickets)
+            .where(tickets.c.id == bindparam("key"))
+            .values(
+                final_label=bindparam("final"),
+                final_source=_clip(source, _MAX_BY_CHARS),
+                final_by=None,
+                final_note=None,
+                corrected_at=at or utc_now(),
+            )
+        )
         pending = list(finals)
         stored, unknown = 0, []
         with self._connect(write=True) as connection:
@@ -390,20 +410,10 @@ class TicketStore:
                     connection.execute(select(tickets.c.id).where(tickets.c.id.in_(ids))).scalars()
                 )
                 unknown += [ticket_id for ticket_id in ids if ticket_id not in held]
-                for ticket_id, label in chunk:
-                    if ticket_id in held:
-                        connection.execute(
-                            update(tickets)
-                            .where(tickets.c.id == ticket_id)
-                            .values(
-                                final_label=label,
-                                final_source=_clip(source, _MAX_BY_CHARS),
-                                final_by=None,
-                                final_note=None,
-                                corrected_at=at,
-                            )
-                        )
-                        stored += 1
+                rows = [{"key": key, "final": label} for key, label in chunk if key in held]
+                if rows:  # one statement for the chunk, run for each of its rows
+                    connection.execute(statement, rows)
+                    stored += len(rows)
         return stored, unknown
 
     def purge(self, ticket_ids: Iterable[str]) -> int:

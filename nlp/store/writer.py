@@ -27,6 +27,9 @@ __all__ = ["StoreWriter"]
 
 logger = logging.getLogger(__name__)
 
+#: Answers masked and written at a time: a batch is written in slices this long.
+_SLICE = 32
+
 #: ``on_dropped(reason, count)``: ``queue_full``, ``store_error``, ``schema`` or ``refused``
 #: (the database refused that answer alone; the others of its batch were written).
 DropHook = Callable[[str, int], None]
@@ -159,7 +162,13 @@ class StoreWriter:
                 except queue.Empty:
                     break
             try:
-                self._write(batch)
+                for start in range(0, len(batch), _SLICE):
+                    if start:
+                        # Give the interpreter's lock back between slices: a thread that
+                        # holds it for a whole batch makes the requests' thread wait for
+                        # it after every socket read and write (the convoy effect).
+                        time.sleep(0)
+                    self._write(batch[start : start + _SLICE])
             finally:
                 for _ in batch:
                     self._queue.task_done()
