@@ -369,6 +369,8 @@ def in_process(
         demo = ROOT / "data" / "demo"
         dispatcher = Dispatcher.load(
             labels=model.labels,
+            urgency=True,
+            problems=True,
             gazetteer=demo / "gazetteer.csv",
             city="江州市",
             routing=demo / "routing_teddy.toml",

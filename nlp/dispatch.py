@@ -76,20 +76,21 @@ class ProblemAnswer:
 class DispatchConfig:
     """Which parts to build, from which files (paths as strings, so that it pickles).
 
-    ``urgency``: on by default, with ``urgency_terms`` (None: the shipped term list,
-    ``nlp/resources/urgency_terms.toml``) and the model learned from ``urgency_examples``
-    (None: ``data/demo/urgency.csv`` when it exists, else the term list alone).
-    ``gazetteer`` (and the ``city`` it belongs to) and ``routing``: off when None.
-    ``problems``: find several problems per ticket (needs no file).
+    Every part is off unless asked for (as the service's settings are). ``urgency``: with
+    ``urgency_terms`` (None: the shipped term list, ``nlp/resources/urgency_terms.toml``) and
+    the model learned from ``urgency_examples`` (None: ``data/demo/urgency.csv`` when it
+    exists, else the term list alone). ``gazetteer`` (and the ``city`` it belongs to) and
+    ``routing``: off when None. ``problems``: find several problems per ticket (needs no
+    file).
     """
 
-    urgency: bool = True
+    urgency: bool = False
     urgency_terms: str | None = None
     urgency_examples: str | None = None
     gazetteer: str | None = None
     city: str | None = None
     routing: str | None = None
-    problems: bool = True
+    problems: bool = False
 
     def describe(self) -> dict[str, Any]:
         """The settings as JSON-ready values (for a run's state and for logs)."""
@@ -169,13 +170,13 @@ class Dispatcher:
         cls,
         *,
         labels: Sequence[str],
-        urgency: bool = True,
+        urgency: bool = False,
         urgency_terms: str | Path | None = None,
         urgency_examples: str | Path | None = None,
         gazetteer: str | Path | None = None,
         city: str | None = None,
         routing: str | Path | None = None,
-        problems: bool = True,
+        problems: bool = False,
     ) -> Dispatcher:
         """Read and check every configured part. ``labels``: the model's labels, which the
         routing table's rules must name; the table's districts and streets must be the

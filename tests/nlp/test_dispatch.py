@@ -25,7 +25,12 @@ BENCH = "东湖公园里有一张长椅坏了，希望修一下"
 @pytest.fixture(scope="module")
 def dispatcher(tiny_model: RoutingModel) -> Dispatcher:
     return Dispatcher.load(
-        labels=tiny_model.labels, gazetteer=GAZETTEER, city=CITY, routing=ROUTING
+        labels=tiny_model.labels,
+        urgency=True,
+        problems=True,
+        gazetteer=GAZETTEER,
+        city=CITY,
+        routing=ROUTING,
     )
 
 
@@ -90,7 +95,7 @@ def test_an_urgent_ticket_always_goes_to_a_person(
 
 
 def test_parts_not_configured_stay_null(tiny_model: RoutingModel) -> None:
-    only_urgency = Dispatcher.load(labels=tiny_model.labels, problems=False)
+    only_urgency = Dispatcher.load(labels=tiny_model.labels, urgency=True)
     assert only_urgency.fields == ("urgency",)
     [answer] = tiny_model.classify([GAS], dispatcher=only_urgency)
     record = answer.to_dict()
@@ -183,7 +188,9 @@ def test_a_table_that_does_not_fit_other_labels_is_refused(tiny_model: RoutingMo
 
 
 def test_config_pickles_and_builds_once(tiny_model: RoutingModel) -> None:
-    config = DispatchConfig(gazetteer=str(GAZETTEER), city=CITY, routing=str(ROUTING))
+    config = DispatchConfig(
+        urgency=True, problems=True, gazetteer=str(GAZETTEER), city=CITY, routing=str(ROUTING)
+    )
     again = pickle.loads(pickle.dumps(config))
     assert again == config
     built = config.build(labels=tiny_model.labels)

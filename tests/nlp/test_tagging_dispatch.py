@@ -19,6 +19,8 @@ from nlp.tagging.runstate import work_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = DispatchConfig(
+    urgency=True,
+    problems=True,
     gazetteer=str(ROOT / "data" / "demo" / "gazetteer.csv"),
     city="江州市",
     routing=str(ROOT / "data" / "demo" / "routing.toml"),

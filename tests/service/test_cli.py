@@ -233,7 +233,13 @@ def test_predict_says_every_reason_with_its_code(
 
 def test_predict_json(capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
     report = run_json(
-        capsys, "predict", "燃气泄漏了，楼道里全是煤气味", "--models-dir", models_dir, "--json"
+        capsys,
+        "predict",
+        "燃气泄漏了，楼道里全是煤气味",
+        "--models-dir",
+        models_dir,
+        "--json",
+        "--urgency",
     )
     assert report["label"] == "燃气"
     assert report["review_codes"] == ["urgent"]  # a gas leak goes before a person at once

@@ -17,7 +17,16 @@ from service.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 GAZETTEER = ROOT / "data" / "demo" / "gazetteer.csv"
 ROUTING = ROOT / "data" / "demo" / "routing.toml"
-OPTIONS = ["--gazetteer", str(GAZETTEER), "--city", "江州市", "--routing", str(ROUTING)]
+OPTIONS = [
+    "--urgency",
+    "--problems",
+    "--gazetteer",
+    str(GAZETTEER),
+    "--city",
+    "江州市",
+    "--routing",
+    str(ROUTING),
+]
 TWO = "工地噪音太大，晚上打桩；另外桂花路128号下水道堵了"
 GAS = "燃气泄漏了，闻到很大的煤气味，在锦绣华庭3栋"
 BAD_TABLE = 'units = ["甲"]\n[[rule]]\nlabel = "燃气"\nlead = "乙"\n'
@@ -49,12 +58,14 @@ def test_predict_json_has_null_fields_for_parts_turned_off(
     capsys: pytest.CaptureFixture[str], models_dir: Path
 ) -> None:
     argv = ["predict", GAS, "--models-dir", str(models_dir), "--json"]
-    assert main([*argv, "--no-urgency", "--no-problems"]) == 0
+    assert main(argv) == 0  # defaults: every part off
     printed = json.loads(capsys.readouterr().out)
     assert all(printed[name] is None for name in DISPATCH_FIELDS)
-    assert main(argv) == 0  # defaults: urgency and problems on, no gazetteer nor table
+    assert printed["review_codes"] == []
+    assert main([*argv, "--urgency", "--problems"]) == 0  # no gazetteer nor table
     printed = json.loads(capsys.readouterr().out)
     assert printed["urgency"]["level"] == "紧急"
+    assert printed["review_codes"] == ["urgent"]
     assert printed["problems"][0]["label"] == printed["label"]
     assert printed["location"] is None
     assert printed["dispatch"] is None

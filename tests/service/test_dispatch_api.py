@@ -139,7 +139,7 @@ def test_a_bad_file_is_refused_at_start_naming_the_row(
 ) -> None:
     path = tmp_path / f"bad-{setting}"
     path.write_text(content, encoding="utf-8")
-    client: TestClient = make_client(**{setting: path})
+    client: TestClient = make_client(urgency=True, **{setting: path})
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert message in ready.json()["reason"]

@@ -56,11 +56,14 @@ def close_to_printed(actual: Any, printed: Any, where: str = "answer") -> None:
 
 
 def make_run_settings() -> dict[str, Any]:
-    """The settings ``make run`` exports (the demo city's gazetteer and routing table)."""
+    """The settings ``make run`` exports (urgency, several problems, the demo city's gazetteer
+    and routing table)."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     found = dict(re.findall(r"^run: export APPEALS_(\w+) \?= (.+)$", makefile, re.M))
-    assert set(found) == {"GAZETTEER", "GAZETTEER_CITY", "ROUTING_TABLE"}, found
+    assert set(found) == {"URGENCY", "PROBLEMS", "GAZETTEER", "GAZETTEER_CITY", "ROUTING_TABLE"}
     return {
+        "urgency": found["URGENCY"] == "true",
+        "problems": found["PROBLEMS"] == "true",
         "gazetteer": ROOT / found["GAZETTEER"],
         "gazetteer_city": found["GAZETTEER_CITY"],
         "routing_table": ROOT / found["ROUTING_TABLE"],

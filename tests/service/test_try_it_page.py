@@ -143,6 +143,8 @@ def test_the_page_shows_review_reasons_in_chinese(
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 DISPATCH_SETTINGS = {
+    "urgency": True,
+    "problems": True,
     "gazetteer": DEMO / "gazetteer.csv",
     "gazetteer_city": "江州市",
     "routing_table": DEMO / "routing.toml",
