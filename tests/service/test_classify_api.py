@@ -348,11 +348,15 @@ def test_every_client_serialises_the_same_answer_record(
     explain = 4
     client = make_client(  # type: ignore[operator]
         explain_terms=explain,
+        urgency=True,
+        problems=True,
         gazetteer=files["gazetteer"],
         gazetteer_city="江州市",
         routing_table=files["routing"],
     )
-    dispatcher = Dispatcher.load(labels=tiny_model.labels, city="江州市", **files)
+    dispatcher = Dispatcher.load(
+        labels=tiny_model.labels, urgency=True, problems=True, city="江州市", **files
+    )
     [prediction] = tiny_model.classify(
         [text], [title], top_k=3, explain=explain, dispatcher=dispatcher
     )
@@ -360,7 +364,7 @@ def test_every_client_serialises_the_same_answer_record(
     assert list(record) == ["label", "confidence", "top_k", "needs_review", "review_reason",
                             "review_codes", "explanation", "urgency", "location", "dispatch",
                             "problems"]  # fmt: skip
-    assert all(record[name] is not None for name in ("urgency", "location", "dispatch"))
+    assert all(record[name] is not None for name in ("urgency", "location", "dispatch", "problems"))
 
     ticket = {"text": text, "title": title}
     single = client.post("/v1/classify", json=ticket).json()
@@ -372,7 +376,7 @@ def test_every_client_serialises_the_same_answer_record(
 
     argv = ["predict", *([text] if text else []), *(["--title", title] if title else [])]
     options = ["--gazetteer", str(files["gazetteer"]), "--city", "江州市"]
-    options += ["--routing", str(files["routing"])]
+    options += ["--routing", str(files["routing"]), "--urgency", "--problems"]
     assert (
         main(
             [*argv, *options, "--models-dir", str(models_dir), "--json", "--explain", str(explain)]
