@@ -1,6 +1,6 @@
 """Dispatch figures: where it happened, and who handles it. Prints; asserts nothing.
 
-    .venv/bin/python bench/dispatch.py [--sections location,routing,urgency,problems]
+    .venv/bin/python bench/dispatch.py [--sections location,location_tune,routing,urgency,problems]
     .venv/bin/python bench/dispatch.py --sections problems_cv
 
 Each section is a function ``section_NAME(args)`` registered in ``SECTIONS``.
@@ -13,6 +13,9 @@ accuracy of district, district+street and district+street+community (all rows, a
 other work on a shared machine does not count) on
 ``../shared/data/appeals/test.csv`` (921 whole messages, title + body), the gazetteer's load
 time, and the routing tables' load time and ``route()`` microseconds.
+
+``location_tune``: the same extraction and resolution figures (no timing) on
+``data/demo/locations_tune.csv``, the tickets written to decide how a mention is cut.
 
 ``urgency``: :class:`nlp.urgency.UrgencyDetector` (shipped term list + model trained on
 ``data/demo/urgency.csv``) on ``data/eval/urgency.csv`` (report only: never tuned on): recall
@@ -121,7 +124,19 @@ def section_location(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     gazetteer = Gazetteer.from_csv(ROOT / "data" / "demo" / "gazetteer.csv", city=DEMO_CITY)
     line("gazetteer load (428 places, automaton built)", f"{time.perf_counter() - started:.3f} s")
-    frame = read(ROOT / "data" / "eval" / "locations.csv")
+    location_scores(read(ROOT / "data" / "eval" / "locations.csv"), gazetteer)
+    timing(args, gazetteer)
+
+
+def section_location_tune(args: argparse.Namespace) -> None:
+    print("location_tune: the same figures on data/demo/locations_tune.csv (the tune set)")
+    gazetteer = Gazetteer.from_csv(ROOT / "data" / "demo" / "gazetteer.csv", city=DEMO_CITY)
+    location_scores(read(ROOT / "data" / "demo" / "locations_tune.csv"), gazetteer)
+
+
+def location_scores(frame: pd.DataFrame, gazetteer: Gazetteer) -> None:
+    """Mention P/R/F1 (exact and overlap), problem place and resolution accuracy of a
+    ``locations.csv``-shaped frame."""
     exact_tp = overlap_tp = predicted_n = gold_n = 0
     problem_right = 0
     right: dict[str, Counter[str]] = {"all": Counter(), "in": Counter()}
@@ -161,7 +176,6 @@ def section_location(args: argparse.Namespace) -> None:
             for level in ("district", "street", "community")
         )
         line(f"resolution accuracy, {name} ({n})", figures)
-    timing(args, gazetteer)
 
 
 def timing(args: argparse.Namespace, gazetteer: Gazetteer) -> None:
@@ -692,6 +706,7 @@ def _cv_grid(
 
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "location": section_location,
+    "location_tune": section_location_tune,
     "routing": section_routing,
     "urgency": section_urgency,
     "problems": section_problems,

@@ -14,8 +14,11 @@ traditional and full-width input work; offsets and texts refer to the text as se
 :func:`nlp.text.normalise_aligned` when folding changes the length):
 
 - **places of the gazetteer**, by name or alias (``锦绣华庭``, ``锦绣小区``, ``市一医院``), with
-  what follows them on the same address: phase, house number, building, unit, room, gate, and a
-  relative word (``桂花路128号旁边``, ``幸福里3栋2单元``, ``锦绣华庭北门对面``);
+  what follows them on the same address: phase, house number, building, unit, floor, room,
+  gate, relative words, and after them ``的`` and a place they locate (``桂花路128号旁边``,
+  ``幸福里3栋2单元``, ``锦绣华庭北门对面的烧烤店``); not the object the problem is about
+  (``桂花路128号`` in ``桂花路128号下水道堵了``, ``锦绣华庭门口`` in ``…门口的路灯坏了``); two
+  roads joined by 与/和 at a crossing are one mention (``学府路与香樟路交叉口``);
 - **administrative divisions**: the city's own districts, street offices, communities and grids
   (from the gazetteer), the city's name (``Gazetteer.from_csv(..., city=)``), and the provinces,
   prefecture cities and counties of the whole country (from the ``cpca`` package's division
@@ -25,14 +28,16 @@ traditional and full-width input work; offsets and texts refer to the text as se
   ``某某小区``, ``***路***号``): found, never resolved, never constraining a resolution;
 - **other named places** by their ending (``…小区``, ``…花园``, ``…家园``, ``…苑``, ``…路12号``,
   ``…医院``, ``…小学``, ``…村`` …) when the gazetteer does not know them: found, not resolved;
-- **vague references** (``镇上``, ``县城``, ``市里``, ``我家楼下``, ``我们小区``): found, not
-  resolved (one about the writer's own surroundings takes the place of their named home).
+- **vague references** (``镇上``, ``县城``, ``市里``, ``我家楼下``, ``我们小区门口``): found,
+  not resolved; one about the writer's own surroundings (``小区门口``) is a mention only when
+  the ticket names no community or place of the city.
 
 Which place the problem is at, when several are named (documented order, first wins):
 
 1. a mention after a self-correction (``不对，是…``, ``应该是…``);
 2. mentions that are not the writer's home (``我住…``, ``家住…``, ``…的业主``) before those
-   that are;
+   that are, unless they are only a district, street office or vague word of the city
+   (``我在东湖区上班，家住南港区滨河新村，小区停水``: the home);
 3. the finest mention: a place (4) before a road named without a house number (3.5), a
    community (3), a street office (2), a district or a place outside the city (1), the city
    or a vague reference (0);
@@ -70,6 +75,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -446,33 +452,46 @@ class Location:
 
 _HAN = "\u4e00-\u9fff"
 _NUM = "0-9〇零一二三四五六七八九十百两"
-# What may follow a place on the same address: phase, house number, building, unit, room and
-# gate, then up to three of a relative word (旁边, 对面 …) or a part of the place (围墙,
-# 地下车库 …), each perhaps after 的 / 那个 (江畔人家对面的工地, 皮革厂围墙后面,
-# 枫岭路口那个变压器). Every part is a bounded run or a word list, so matching is linear in
-# the length of the tail.
-_RELATIVE = (
-    "门口|门前|大门口|路口|交叉口|十字路口|旁边|对面|附近|后面|前面|周边|周围|一带|沿线|"
-    "楼下|楼上|里面|边上|那边|这边|那里|这里|外面|背后|隔壁|"
-    "[东南西北]{1,2}(?:边|面|侧|头|角)|(?:[东南西北]{1,2}|正|后|侧)门|里|旁|内|"
-    "上(?![周个次午班学月年面报访门下级述])"
+# What may follow a place on the same address, and belongs to the mention as a dispatcher
+# names the place: phase, house number, building, unit, room (digits or 十二栋, 二单元), then
+# up to three relative words (门口, 旁边, 对面 …), each perhaps after a part of the place
+# (皮革厂围墙后面, 5号楼楼道里), then perhaps 的 and the thing so located when it is a
+# place itself (江畔人家对面的工地, 楼下的烧烤店). A part or an object right after the
+# address, with no relative word, is what the problem is about, not where
+# (桂花路128号 in 桂花路128号下水道堵了, 幸福里3栋2单元 in …楼道灯坏了): decided on
+# data/demo/locations_tune.csv. Every part is a bounded run or a word list, so matching is
+# linear in the length of the tail.
+_RELATIVE_WORDS = (
+    "大门口|门口|门前|路口|交叉口|十字路口|旁边|对面|对过|附近|后面|前面|周边|周围|那一带|这一带|一带|"
+    "沿线|两边|两侧|楼下|楼上|里面|边上|那边|这边|那里|这里|外面|背后|隔壁|下面|底下|"
+    "[东南西北]{1,2}(?:边|面|侧|头|角)|(?:[东南西北]{1,2}|正|后|侧)门"
 )
+_RELATIVE = rf"(?:的)?(?:{_RELATIVE_WORDS})|里|旁|内|上(?![周个次午班学月年面报访门下级述])"
 _PART = (
     "工地|围墙|草坪|绿化带|空地|停车场|地下车库|车库|广场|健身器材|垃圾站|垃圾桶|垃圾池|"
     "变压器|配电箱|电线杆|路灯|井盖|公厕|厕所|排水沟|水沟|下水道|人行道|路面|天桥|桥洞|"
     "住院部|门诊部|急诊|食堂|操场|宿舍楼|大排档|烧烤摊|摊位|商铺|门面|网吧|仓库|厂房|施工队|"
     "小卖部|超市|菜场|菜市场|夜市|公交站|站台|楼道|电梯"
 )
+# What a relative word may locate, after 的: places and businesses, not objects
+# (锦绣华庭门口 in 锦绣华庭门口的路灯坏了).
+_LOCATED = (
+    rf"的[{_HAN}]{{0,3}}?"
+    r"(?:店|摊位|摊点|摊|馆|吧|厂|工地|围墙|空地|停车场|垃圾站|绿化带|小卖部|超市|作坊|楼盘)"
+)
 _ADDRESS_TAIL = re.compile(
     rf"(?:小区|花园|新村|片区)?"
     rf"(?:[{_NUM}]{{1,3}}期)?"
     rf"(?:[(（][^()（）]{{1,16}}[)）])?"
     rf"(?:[0-9]{{1,5}}(?:-[0-9]{{1,5}})?号(?:院|楼)?)?"
-    rf"(?:[0-9A-Za-z]{{1,4}}(?:栋|幢|号楼|座|楼|区))?"
-    rf"(?:[0-9]{{1,3}}单元)?"
+    rf"(?:[0-9A-Za-z]{{1,4}}(?:栋|幢|号楼|座|楼|区)|[{_NUM}]{{1,3}}(?:栋|幢|号楼|座))?"
+    rf"(?:[0-9{_NUM}]{{1,3}}单元)?"
+    rf"(?:[0-9]{{1,2}}(?:楼|层))?"
     rf"(?:[0-9]{{1,5}}(?:室|户|号))?"
-    rf"(?:(?:的|那个|这个|那边的|这边的|的那个)?(?:{_RELATIVE}|{_PART})){{0,3}}"
+    rf"(?:(?:(?:{_PART})?(?:{_RELATIVE})){{1,3}}(?:{_LOCATED})?)?"
 )
+# After a district, street office or the city, only a word that widens it (西岭区那边).
+_DIVISION_TAIL = re.compile(r"那边|这边|那一带|这一带|一带|附近|周边")
 _BRACKET = re.compile(r"[(（]")
 _MAX_PARTS = 8
 _ROAD_ENDINGS = ("路", "大道", "街", "巷", "里", "道")
@@ -503,7 +522,9 @@ _GENERIC_PREFIX = re.compile(
     r"美丽|房地产|派位|快速|群众)+"
 )
 # Everyday words with a place ending.
-_GENERIC_PLACES = ("走投无路", "自谋生路", "十字路", "水泥路", "铁路", "公路", "新农村", "入园")
+_GENERIC_PLACES = (
+    "走投无路", "自谋生路", "十字路", "水泥路", "铁路", "公路", "新农村", "入园", "马路", "满街",
+)  # fmt: skip
 
 
 def _skip_generic(text: str, start: int, stop: int) -> int:
@@ -517,6 +538,9 @@ _VAGUE = re.compile(
     r"|小区(?:[东南西北]{1,2}(?:边|面|侧|门)|门口|里面|外面|旁边|对面)"
     r"|镇上|县城|市里|村里|隔壁楼"
 )
+# What may follow a vague reference: relative words and what they locate (我们小区门口,
+# 小区南边的工地).
+_VAGUE_TAIL = re.compile(rf"(?:{_RELATIVE}){{0,3}}(?:{_LOCATED})?")
 # A vague reference to the writer's own surroundings, resolved to their home when named.
 _OWN = re.compile(r"^(?:我|咱|小区)")
 # Masked divisions and places, vague references and grids, in one pass.
@@ -591,6 +615,15 @@ def _is_road(token: _Token) -> bool:
     return any(isinstance(entry, Place) and entry.kind == "road" for entry in token.entries)
 
 
+def _roadlike(token: _Token, text: str) -> bool:
+    return token.kind in ("place", "named") and (
+        _is_road(token) or text[token.start : token.end].endswith(_ROAD_ENDINGS)
+    )
+
+
+_CROSSING = re.compile("交叉口|十字路口|路口|交汇处|交口")
+
+
 def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candidate]:
     """Group tokens into mentions: a run of divisions, with the place right after it, and
     the address that follows a place."""
@@ -605,6 +638,18 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
             and previous.end == token.start
             and len(previous.tokens) < _MAX_PARTS
         )
+        if (
+            previous is not None
+            and previous.end + 1 == token.start
+            and text[previous.end] in "与和跟"
+            and _roadlike(previous.tokens[-1], text)
+            and _roadlike(token, text)
+            and _CROSSING.match(text, token.end)
+        ):
+            # 云谷路与创新路交叉口: one place, resolved by the first road
+            previous.tokens.append(_Token(token.start, token.end, "crossing"))
+            previous.end = token.end
+            continue
         if adjacent and previous is not None:
             kinds = {part.kind for part in previous.tokens}
             last = previous.tokens[-1]
@@ -640,13 +685,17 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
             previous.end = candidate.start  # a tail may not run into the next mention
         last = candidate.tokens[-1]
         candidate.core_end = candidate.end
-        if last.kind in ("place", "named", "masked") or (
+        if last.kind in ("place", "named", "masked", "crossing") or (
             last.kind == "division"
             and any(isinstance(e, _Division) and e.level == "community" for e in last.entries)
         ):
             tail = _ADDRESS_TAIL.match(text, candidate.end)
-            if tail and tail.end() > candidate.end:
-                candidate.end = tail.end()
+        elif last.kind == "vague":
+            tail = _VAGUE_TAIL.match(text, candidate.end)  # 我们小区门口
+        else:
+            tail = _DIVISION_TAIL.match(text, candidate.end)
+        if tail and tail.end() > candidate.end:
+            candidate.end = tail.end()
         kept.append(candidate)
     return kept
 
@@ -754,6 +803,33 @@ def _shared(options: Sequence[Place]) -> tuple[str, ...]:
     return tuple(shared)
 
 
+def _narrow_by_owner(found: Sequence[_Candidate], text: str) -> None:
+    """An ambiguous place written as part of the mention just before it (北塘区老街的幸福里:
+    the lane of 北塘区's 老街, not 东湖区's estate) keeps the options under that mention's
+    path, as deep as some option goes."""
+    for previous, candidate in itertools.pairwise(found):
+        if (
+            not candidate.ambiguous
+            or not previous.path
+            or previous.outside
+            or text[previous.end : candidate.start] != "的"
+        ):
+            continue
+        for depth in range(len(previous.path), 0, -1):
+            kept = [p for p in candidate.ambiguous if p.path[:depth] == previous.path[:depth]]
+            if kept:
+                break
+        if len(kept) == 1:
+            candidate.place, candidate.path, candidate.ambiguous = kept[0], kept[0].path, ()
+        elif kept:
+            candidate.ambiguous, candidate.path = tuple(kept), _shared(kept)
+
+
+def _coarse(candidate: _Candidate) -> bool:
+    """A mention of the city coarser than a community: no better than the writer's home."""
+    return not candidate.outside and candidate.rank < 3
+
+
 def _context(candidates: Sequence[_Candidate]) -> set[str]:
     """The districts of the ticket's mentions that resolve unambiguously inside the city."""
     return {
@@ -800,6 +876,7 @@ def locate(text: str, title: str | None = None, *, gazetteer: Gazetteer) -> Loca
         fields.append(("title", _normal_form(title)))
     fields.append(("text", _normal_form(text or "")))
     candidates: list[_Candidate] = []
+    texts_of = {name: aligned.text for name, aligned in fields}
     for name, aligned in fields:
         normal = aligned.text
         found = _candidates(normal, gazetteer, name)
@@ -811,7 +888,16 @@ def locate(text: str, title: str | None = None, *, gazetteer: Gazetteer) -> Loca
             candidate.corrected = bool(
                 _CORRECTION_BEFORE.search(normal[max(0, candidate.start - 16) : candidate.start])
             )
+        _narrow_by_owner(found, normal)
         candidates.extend(found)
+    if any(c.rank >= 3 and not c.outside for c in candidates):
+        # a vague word for the writer's surroundings (小区门口, 我家楼下) is a mention only
+        # when the ticket names no place
+        candidates = [
+            c
+            for c in candidates
+            if not (c.kind == "vague" and _OWN.match(texts_of[c.field][c.start : c.end]))
+        ]
     districts = _context(candidates)  # narrow an ambiguous place by the districts named elsewhere
     for candidate in candidates:
         if candidate.ambiguous:
@@ -824,7 +910,7 @@ def locate(text: str, title: str | None = None, *, gazetteer: Gazetteer) -> Loca
         range(len(candidates)),
         key=lambda i: (
             not candidates[i].corrected,
-            candidates[i].home,
+            candidates[i].home or _coarse(candidates[i]),
             -candidates[i].rank,
             i,
         ),
