@@ -112,9 +112,12 @@ def _predicted_spans(location: Location, title: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _f1(tp: float, predicted: int, gold: int) -> str:
+def _f1(tp: float, predicted: int, gold: int, *, found: float | None = None) -> str:
+    """P/R/F1 of ``tp`` right predictions among ``predicted``, against ``gold``; ``found``:
+    the gold items found when it differs from ``tp`` (overlap: one long prediction may
+    cover two gold mentions)."""
     precision = tp / predicted if predicted else 0.0
-    recall = tp / gold if gold else 0.0
+    recall = (tp if found is None else found) / gold if gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return f"P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}"
 
@@ -137,7 +140,7 @@ def section_location_tune(args: argparse.Namespace) -> None:
 def location_scores(frame: pd.DataFrame, gazetteer: Gazetteer) -> None:
     """Mention P/R/F1 (exact and overlap), problem place and resolution accuracy of a
     ``locations.csv``-shaped frame."""
-    exact_tp = overlap_tp = predicted_n = gold_n = 0
+    exact_tp = overlap_tp = overlap_found = predicted_n = gold_n = 0
     problem_right = 0
     right: dict[str, Counter[str]] = {"all": Counter(), "in": Counter()}
     counts = Counter()
@@ -155,6 +158,10 @@ def location_scores(frame: pd.DataFrame, gazetteer: Gazetteer) -> None:
             any(start < g_end and g_start < end for g_start, g_end in gold_spans)
             for start, end in mine
         )
+        overlap_found += sum(
+            any(start < g_end and g_start < end for start, end in mine)
+            for g_start, g_end in gold_spans
+        )
         chosen = next((m.text for m in location.mentions if m.problem), "")
         problem_right += chosen == row.problem_place
         truth = (row.district, row.street, row.community)
@@ -167,7 +174,7 @@ def location_scores(frame: pd.DataFrame, gazetteer: Gazetteer) -> None:
             right[group]["community"] += guess == truth
     line("rows / gold mentions / predicted mentions", f"{len(frame)} / {gold_n} / {predicted_n}")
     line("mentions, exact string", _f1(exact_tp, predicted_n, gold_n))
-    line("mentions, character overlap", _f1(overlap_tp, predicted_n, gold_n))
+    line("mentions, character overlap", _f1(overlap_tp, predicted_n, gold_n, found=overlap_found))
     line("problem place = gold problem_place (exact string)", f"{problem_right / len(frame):.3f}")
     for group, name in (("in", "in_gazetteer = 1"), ("all", "all rows")):
         n = counts[group]
