@@ -144,11 +144,44 @@ def _no_gazetteer() -> Gazetteer:
     return Gazetteer.from_rows(GAZETTEER_COLUMNS, [(2, row)], source="(no gazetteer)")
 
 
+# Named places and bodies a problem is tied to, told by their ending: an estate, a village, a
+# school, a hospital, a company or factory, a lending platform, a training school. Up to six
+# characters of name before the ending; the name is cut after the last word that cannot be
+# part of it (我们是, 孩子在, 举报, 交了钱的 ...).
+_NAMED = re.compile(
+    r"([\u4e00-\u9fff0-9A-Za-z]{2,8}?"
+    r"(?:小区|花园|家园|新村|新城|公寓|大厦|广场|商场|市场|菜场|公园|中医院|医院|卫生院|小学|"
+    r"中学|二小|一小|幼儿园|学校|大学|公司|集团|工厂|厂|平台|网贷|理财|教育|培训|艺术培训|"
+    r"英语|驾校|楼盘|一号|苑|府|城|湾|园|村|镇|路|大道|街|巷))"
+)
+_NAME_CUT = re.compile(
+    r".*(?:举报|反映|投诉|咨询|建议|关于|请问|我们|我家|我是|我在|住在|孩子在|交了钱的|被|在|是|的|了|和|与|"
+    r"到|从|给|向|对|把|让|那|这|个|有(?!限)|说|要|我|位于|并且|而且|且|及|及其|附近|街道|社区|购买|买)"
+)
+_NOT_NAMES = re.compile(
+    r"(?:跑路|走路|马路|夜路|出路|道路|线路|公路|铁路|水泥路|全村|本村|农村|乡村|村里|城里|县城|"
+    r"市场监管|公园里|校园|政府|美好家园|临街|临路|沿街|沿路|^有限公司$|^限公司$)"
+)
+
+
+def _named(document: str) -> set[str]:
+    keys: set[str] = set()
+    for match in _NAMED.finditer(document):
+        name = _DIVISION_PREFIX.sub("", match.group(1))
+        cut = _NAME_CUT.match(name)
+        if cut:
+            name = name[cut.end() :]
+        if len(name) >= 3 and not _NOT_NAMES.search(name):
+            keys.add(name)
+    return keys
+
+
 def place_keys(document: str, *, gazetteer: Gazetteer | None = None) -> frozenset[str]:
-    """The places a (normalised) document names, as keys to compare: the gazetteer's name of
-    a place it resolves, else the mention without its district prefix (``A市A3区``) and its
-    relative words or building numbers; districts, streets offices and vague references
-    (``我们小区``) are left out."""
+    """The places (and named bodies: a school, a company, a lending platform) a normalised
+    document names, as keys to compare: the gazetteer's name of a place it resolves, else the
+    mention without its district prefix (``A市A3区``) and its relative words or building
+    numbers, and names told by their ending (``…小区``, ``…村``, ``…公司``, ``…平台``);
+    districts, street offices and vague references (``我们小区``) are left out."""
     from nlp.location import locate
 
     keys: set[str] = set()
@@ -161,8 +194,11 @@ def place_keys(document: str, *, gazetteer: Gazetteer | None = None) -> frozense
         key = _DIVISION_PREFIX.sub("", mention.text)
         tail = _TAIL.search(key, 2)
         key = key[: tail.start()] if tail else key
-        if len(key) >= 2:
+        cut = _NAME_CUT.match(key)
+        key = key[cut.end() :] if cut else key
+        if len(key) >= 2 and not _NOT_NAMES.search(key):
             keys.add(key)
+    keys.update(_named(document))
     return frozenset(keys)
 
 
