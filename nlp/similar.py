@@ -156,7 +156,7 @@ _NAMED = re.compile(
 )
 _NAME_CUT = re.compile(
     r".*(?:举报|反映|投诉|咨询|建议|关于|请问|我们|我家|我是|我在|住在|孩子在|交了钱的|被|在|是|的|了|和|与|"
-    r"到|从|给|向|对|把|让|那|这|个|有(?!限)|说|要|我|位于|并且|而且|且|及|及其|附近|街道|社区|购买|买)"
+    r"到|从|给|向|对|把|让|那|这|个|有(?!限)|说|要|我|位于|并且|而且|且|及|及其|附近|街道|社区|购买|买|距离|离)"
 )
 _NOT_NAMES = re.compile(
     r"(?:跑路|走路|马路|夜路|出路|道路|线路|公路|铁路|水泥路|全村|本村|农村|乡村|村里|城里|县城|"
@@ -282,21 +282,37 @@ def _counts(documents: Sequence[str]) -> sp.csr_matrix:
     return matrix
 
 
-def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """Each half (words, characters) of each row scaled to length 1/sqrt(2): the cosine of
-    two rows is the mean of their word cosine and their character cosine."""
-    matrix = sp.csr_matrix(matrix, dtype=np.float32)
-    half = N_FEATURES // 2
-    squares = matrix.multiply(matrix).tocsr()
-    word_part = np.asarray(squares[:, :half].sum(axis=1)).ravel()
-    char_part = np.asarray(squares[:, half:].sum(axis=1)).ravel()
+def _unit_rows(matrix: sp.csr_matrix, weights: np.ndarray | None = None) -> sp.csr_matrix:
+    """``matrix`` with each column times ``weights`` (the IDF; None: as it is), then each half
+    (words, characters) of each row scaled to length 1/sqrt(2): the cosine of two rows is the
+    mean of their word cosine and their character cosine. Works on the stored values only
+    (a product with a 2**20-column diagonal matrix would cost milliseconds per ticket)."""
+    matrix = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    if weights is not None:
+        matrix.data *= weights[matrix.indices]
+    n = matrix.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(matrix.indptr))
+    is_word = matrix.indices < N_FEATURES // 2
+    squares = matrix.data.astype(np.float64) ** 2
+    word_part = np.bincount(rows, weights=squares * is_word, minlength=n)
+    char_part = np.bincount(rows, weights=squares * ~is_word, minlength=n)
     scale_words = np.where(word_part > 0, 1.0 / np.sqrt(2.0 * np.maximum(word_part, 1e-30)), 0.0)
     scale_chars = np.where(char_part > 0, 1.0 / np.sqrt(2.0 * np.maximum(char_part, 1e-30)), 0.0)
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    is_word = matrix.indices < half
     factors = np.where(is_word, scale_words[rows], scale_chars[rows]).astype(np.float32)
-    matrix.data = matrix.data * factors
+    matrix.data *= factors
     return matrix
+
+
+def _rows(matrix: sp.csr_matrix, start: int, end: int) -> sp.csr_matrix:
+    """Rows ``[start, end)`` of ``matrix`` as a view of its arrays (slicing would copy them)."""
+    if start == 0 and end == matrix.shape[0]:
+        return matrix
+    lo, hi = matrix.indptr[start], matrix.indptr[end]
+    return sp.csr_matrix(
+        (matrix.data[lo:hi], matrix.indices[lo:hi], matrix.indptr[start : end + 1] - lo),
+        shape=(end - start, matrix.shape[1]),
+        copy=False,
+    )
 
 
 def documents_of(
@@ -456,9 +472,9 @@ class SimilarIndex:
             idf = (np.log((1.0 + n) / (1.0 + self._df)) + 1.0).astype(np.float32)
             if self._matrix.shape[0]:
                 # rows hold tf * old idf / norm: reweight by new/old idf and renormalise
-                self._matrix = _unit_rows(self._matrix @ sp.diags(idf / self._idf))
+                self._matrix = _unit_rows(self._matrix, idf / self._idf)
             self._idf, self._fitted_rows = idf, n
-        new = _unit_rows(counts @ sp.diags(self._idf))
+        new = _unit_rows(counts, self._idf)
         times = np.concatenate([chunk[1] for chunk in pending])
         all_times = np.concatenate([self._times, times])
         matrix = sp.vstack([self._matrix, new], format="csr")
@@ -477,7 +493,7 @@ class SimilarIndex:
     # ------------------------------------------------------------------ asking
     def vectorise(self, documents: Sequence[str]) -> sp.csr_matrix:
         """Unit rows of normalised documents with the index's IDF."""
-        return _unit_rows(_counts(documents) @ sp.diags(self._idf))
+        return _unit_rows(_counts(documents), self._idf)
 
     def score(
         self, a: str, b: str, *, title_a: str | None = None, title_b: str | None = None
@@ -529,7 +545,9 @@ class SimilarIndex:
         if end <= start:
             return []
         query = self.vectorise([document])
-        scores = np.asarray((self._matrix[start:end] @ query.T).todense()).ravel()
+        dense = np.zeros(N_FEATURES, dtype=np.float32)
+        dense[query.indices] = query.data
+        scores = _rows(self._matrix, start, end) @ dense  # sparse matrix times dense vector
         order = np.argsort(-scores, kind="stable")
         places = place_keys(document, gazetteer=self.gazetteer)
         matches: list[Match] = []
