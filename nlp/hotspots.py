@@ -7,7 +7,8 @@ ranked by how hot they are, as the two tables of the Teddy Cup 2020 hot-spot tas
 
 How tickets are grouped: a :class:`~nlp.similar.SimilarIndex` of the tickets (masked text,
 time order) links each ticket to its earlier tickets within ``window`` whose similarity is at
-least ``link_threshold`` and that name the same place (or either names none); the groups are
+least ``link_threshold`` and that name the same place (two tickets of which one names no place
+need twice that similarity: vague requests would chain otherwise); the groups are
 the connected components of those links (``scipy.sparse.csgraph``). The window bounds a link,
 not a group: a problem reported every few days for months is one group. Groups with fewer than
 ``min_size`` tickets are not hot spots.
@@ -294,7 +295,11 @@ def hotspots(
     problem_of = np.full(len(frame), None, dtype=object)
 
     links = index.neighbours(window=span, min_score=link_threshold, k=20)
-    links = links[links["same_place"]]
+    # Tickets that name no place link only when very alike: a vague request (请加快…建设)
+    # would otherwise chain every such request into one group.
+    named = np.array([bool(keys) for keys in index.places])
+    both_named = named[links["source"].to_numpy()] & named[links["target"].to_numpy()]
+    links = links[links["same_place"] & (both_named | (links["score"] >= 2 * link_threshold))]
     n = len(row_of)
     graph = sp.coo_matrix(
         (np.ones(len(links)), (links["source"].to_numpy(), links["target"].to_numpy())),
