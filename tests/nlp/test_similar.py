@@ -8,7 +8,8 @@ unrelated tickets around them.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -173,3 +174,30 @@ def test_ten_times_the_tickets_is_not_a_hundred_times_slower() -> None:
     build(50)  # warm up the segmenter
     small, large = build(100), build(1000)
     assert large < 100 * max(small, 0.01)
+
+
+def test_the_index_is_rebuilt_from_the_ticket_store_after_a_restart(tmp_path: Path) -> None:
+    from nlp.model import Prediction
+    from nlp.store import Answer, TicketStore
+
+    url = f"sqlite:///{tmp_path / 'tickets.db'}"
+    prediction = Prediction("生态环境", 0.9, [("生态环境", 0.9)], False, None)
+    at = datetime(2020, 5, 1, 21, 0)
+    with TicketStore(url).open() as store:
+        store.record(
+            [
+                Answer(
+                    row.id, row.text, row.title, "default", "v1", prediction, at + timedelta(days=i)
+                )
+                for i, row in enumerate(TICKETS.itertuples())
+            ]
+        )
+    now = at + timedelta(days=10)
+    with TicketStore(url).open() as store:  # a new process: only the store is left
+        index = SimilarIndex.from_store(store, window="30d", now=now)
+    assert len(index) == len(TICKETS)
+    found = index.similar("松林村搅拌站夜里噪音扰民", time=now, window="30d")
+    assert found[0].id in {"s1", "s2", "s7"}
+    assert found[0].repeat
+    with TicketStore(url).open() as store:
+        assert len(SimilarIndex.from_store(store, window="2d", now=now)) < len(TICKETS)
