@@ -471,14 +471,14 @@ def _where(documents: Sequence[str], places: Sequence[frozenset[str]]) -> str:
     crowds = Counter(word for doc in documents for word in set(_CROWD.findall(doc)))
     parts: list[str] = []
     if divisions:
-        parts.append(divisions.most_common(1)[0][0])
+        parts.append(_most_common(divisions, 1)[0][0])
     if named:
-        place, count = named.most_common(1)[0]
+        place, count = _most_common(named, 1)[0]
         # a longer name that contains the most named one says more (伊景园滨河苑 for 滨河苑)
         longer = [k for k, c in named.items() if place in k and k != place and c * 2 >= count]
         place = max(longer, key=len) if longer else place
         # two names written together (伊景园滨河苑: an estate and its phase) are one place
-        for other, _ in named.most_common(5):
+        for other, _ in _most_common(named, 5):
             for joined in (other + place, place + other):
                 if other != place and sum(joined in doc for doc in documents) * 3 >= count:
                     place = joined
@@ -489,12 +489,19 @@ def _where(documents: Sequence[str], places: Sequence[frozenset[str]]) -> str:
         if not parts or place not in parts[0]:
             parts.append(place)
     if crowds:
-        parts.append(crowds.most_common(1)[0][0])
+        parts.append(_most_common(crowds, 1)[0][0])
     return " ".join(parts)
 
 
+def _most_common(counts: Counter[str], n: int | None = None) -> list[tuple[str, int]]:
+    """``counts.most_common(n)`` with ties broken by the key: the order of a Counter built
+    from sets of strings changes from one process to the next (hash randomisation)."""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ranked if n is None else ranked[:n]
+
+
 def _top_places(places: Sequence[frozenset[str]], n: int = 8) -> list[str]:
-    return [key for key, _ in Counter(k for keys in places for k in keys).most_common(n)]
+    return [key for key, _ in _most_common(Counter(k for keys in places for k in keys), n)]
 
 
 def _describe(
