@@ -303,18 +303,6 @@ def _unit_rows(matrix: sp.csr_matrix, weights: np.ndarray | None = None) -> sp.c
     return matrix
 
 
-def _rows(matrix: sp.csr_matrix, start: int, end: int) -> sp.csr_matrix:
-    """Rows ``[start, end)`` of ``matrix`` as a view of its arrays (slicing would copy them)."""
-    if start == 0 and end == matrix.shape[0]:
-        return matrix
-    lo, hi = matrix.indptr[start], matrix.indptr[end]
-    return sp.csr_matrix(
-        (matrix.data[lo:hi], matrix.indices[lo:hi], matrix.indptr[start : end + 1] - lo),
-        shape=(end - start, matrix.shape[1]),
-        copy=False,
-    )
-
-
 def documents_of(
     texts: Sequence[object], titles: Sequence[object] | None = None
 ) -> list[str | None]:
@@ -361,6 +349,7 @@ class SimilarIndex:
         self._idf = np.ones(N_FEATURES, dtype=np.float32)
         self._df = np.zeros(N_FEATURES, dtype=np.int64)
         self._fitted_rows = 0
+        self._postings: sp.csr_matrix | None = None  # features x rows of _matrix, built lazily
         # appended chunks not yet in the main matrix: ids, times, documents, places, counts
         self._pending: list[
             tuple[list[str], np.ndarray, list[str], list[frozenset[str]], sp.csr_matrix]
@@ -488,6 +477,7 @@ class SimilarIndex:
             docs = [docs[i] for i in order]
             places = [places[i] for i in order]
         self._times, self._matrix, self._ids = all_times, sp.csr_matrix(matrix), ids
+        self._postings = None
         self._documents, self._places = docs, places
 
     # ------------------------------------------------------------------ asking
@@ -529,45 +519,69 @@ class SimilarIndex:
         document = documents_of([text], [title])[0]
         if document is None:
             raise DataError("the ticket needs a text or a title to find similar ones")
-        self._merge()
         span = parse_window(window)
-        end = len(self._ids)
-        if end == 0:
+        pending_times = [chunk[1] for chunk in self._pending]
+        latest = [times[-1:] for times in (self._times, *pending_times) if len(times)]
+        if not latest:
             return []
-        if time is not None:
-            at = _as_time(time)
-            end = int(np.searchsorted(self._times, at, side="left"))
-        else:
-            at = self._times[-1]
-        start = 0
-        if span is not None:
-            start = int(np.searchsorted(self._times, at - np.timedelta64(span), side="left"))
-        if end <= start:
-            return []
+        at = _as_time(time) if time is not None else max(t.max() for t in latest)
+        earliest = None if span is None else at - np.timedelta64(span)
         query = self.vectorise([document])
-        dense = np.zeros(N_FEATURES, dtype=np.float32)
-        dense[query.indices] = query.data
-        scores = _rows(self._matrix, start, end) @ dense  # sparse matrix times dense vector
-        order = np.argsort(-scores, kind="stable")
         places = place_keys(document, gazetteer=self.gazetteer)
+        found: list[tuple[float, str, np.datetime64, frozenset[str]]] = []
+
+        def keep(
+            scores: np.ndarray,
+            offset: int,
+            ids: Sequence[str],
+            times: np.ndarray,
+            keys: Sequence[frozenset[str]],
+        ) -> None:
+            chosen = np.flatnonzero(scores >= min_score)
+            if len(chosen) > k + 1:
+                chosen = chosen[np.argpartition(-scores[chosen], k)[: k + 1]]
+            for position in chosen:
+                row = offset + int(position)
+                found.append((float(scores[position]), ids[row], times[row], keys[row]))
+
+        # the main matrix: through its inverted lists (features -> rows), so a lookup costs
+        # the postings of the query's features, not every stored value of the window
+        end = int(np.searchsorted(self._times, at, side="left"))
+        start = 0 if earliest is None else int(np.searchsorted(self._times, earliest, side="left"))
+        if end > start:
+            if self._postings is None:
+                self._postings = sp.csr_matrix(self._matrix.T)
+            lists = self._postings[query.indices]
+            scores = np.asarray(lists.T @ query.data).ravel()[start:end]
+            keep(scores, start, self._ids, self._times, self._places)
+        # tickets appended since the last merge, scored directly (at most a few hundred)
+        if self._pending:
+            dense = np.zeros(N_FEATURES, dtype=np.float32)
+            dense[query.indices] = query.data
+            for chunk_ids, chunk_times, _, chunk_places, counts in self._pending:
+                inside = chunk_times < at
+                if earliest is not None:
+                    inside &= chunk_times >= earliest
+                if inside.any():
+                    scores = _unit_rows(counts, self._idf) @ dense
+                    keep(np.where(inside, scores, -1.0), 0, chunk_ids, chunk_times, chunk_places)
+        found.sort(key=lambda item: (-item[0], item[1]))
         matches: list[Match] = []
-        for position in order:
-            score = float(scores[position])
-            if score < min_score or len(matches) >= k:
-                break
-            row = start + int(position)
-            if exclude_id is not None and self._ids[row] == exclude_id:
+        for score, ticket, when, keys in found:
+            if exclude_id is not None and ticket == exclude_id:
                 continue
-            same = same_place(places, self._places[row])
+            same = same_place(places, keys)
             matches.append(
                 Match(
-                    id=self._ids[row],
-                    time=pd.Timestamp(self._times[row]).to_pydatetime(),
+                    id=ticket,
+                    time=pd.Timestamp(when).to_pydatetime(),
                     score=score,
                     repeat=self.is_repeat(score, same),
                     same_place=same,
                 )
             )
+            if len(matches) == k:
+                break
         return matches
 
     def neighbours(

@@ -201,3 +201,14 @@ def test_the_index_is_rebuilt_from_the_ticket_store_after_a_restart(tmp_path: Pa
     assert found[0].repeat
     with TicketStore(url).open() as store:
         assert len(SimilarIndex.from_store(store, window="2d", now=now)) < len(TICKETS)
+
+
+def test_tickets_added_one_by_one_are_found_like_a_batch() -> None:
+    batch = SimilarIndex.from_frame(TICKETS)
+    single = SimilarIndex()
+    for row in TICKETS.itertuples():
+        single.add(ids=[row.id], times=[row.time], texts=[row.text], titles=[row.title])
+    for text in ("杏花村搅拌站晚上噪音扰民", "银杏苑物业乱涨物业费", "松林村搅拌站夜里噪音"):
+        from_batch = batch.similar(text, time="2020-05-09", k=1)
+        from_single = single.similar(text, time="2020-05-09", k=1)
+        assert [m.id for m in from_batch] == [m.id for m in from_single]
