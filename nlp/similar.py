@@ -21,8 +21,11 @@ How it works:
   of the word cosine and the character cosine. The IDF is frozen when the index is built and
   refitted (every row reweighted) when the index has doubled since, so appending costs
   amortised O(1) per ticket.
-- The score of two tickets is the cosine of their rows (a sparse matrix product over the
-  rows of the time window; the rows are kept in time order, so a window is a slice).
+- The score of two tickets is the cosine of their rows. The rows are kept in time order (a
+  window is a slice); a lookup reads the inverted lists (feature -> rows, built once after a
+  merge) of the query's features only, and tickets appended since the last merge (at most
+  512) are scored directly, so adding a ticket never rebuilds anything at once. A batch
+  (:meth:`SimilarIndex.neighbours`) multiplies chunks of rows by their window's rows.
 - ``repeat`` is ``score >= repeat_threshold`` and the same place: each ticket's place mentions
   (:func:`nlp.location.locate`, with the city's gazetteer when given: masked divisions such as
   ``A市A3区`` and unknown estates or roads are found by their ending) reduce to place keys (the
