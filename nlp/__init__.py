@@ -51,6 +51,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         score,
     )
     from nlp.features import CharNgramVectorizer, DocumentVectorizer, WordNgramVectorizer
+    from nlp.hotspots import HotspotReport, hotspots
     from nlp.io import read_table, read_tables
     from nlp.location import Gazetteer, Location, Mention, locate
     from nlp.model import Prediction, Ranking, ReviewPolicy, RoutingModel, Term, TextNormaliser
@@ -69,6 +70,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
     from nlp.registry import ActivePointer, Registry, parse_model_ref
     from nlp.routing import Dispatch, RoutingTable, Unit
     from nlp.segment import DEFAULT_USER_DICT, Segmenter
+    from nlp.similar import Match, SimilarIndex
     from nlp.tagging.frame import OUTPUT_COLUMNS, tag_frame
     from nlp.tagging.run import TagSummary, tag_file
     from nlp.text import (
@@ -130,6 +132,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "DispatchConfig",
         "Dispatcher",
     ),
+    "nlp.hotspots": (
+        "HotspotReport",
+        "hotspots",
+    ),
     "nlp.io": (
         "read_table",
         "read_tables",
@@ -184,6 +190,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "DEFAULT_USER_DICT",
         "Segmenter",
     ),
+    "nlp.similar": (
+        "Match",
+        "SimilarIndex",
+    ),
     "nlp.tagging.run": (
         "TagSummary",
         "tag_file",
@@ -233,7 +243,9 @@ __all__ = [
     "Evaluation",
     "GateDecision",
     "Gazetteer",
+    "HotspotReport",
     "Location",
+    "Match",
     "Mention",
     "ModelIntegrityError",
     "ModelNotFoundError",
@@ -248,6 +260,7 @@ __all__ = [
     "RoutingTable",
     "Scored",
     "Segmenter",
+    "SimilarIndex",
     "SplitPolicy",
     "TagSummary",
     "Term",
@@ -279,6 +292,7 @@ __all__ = [
     "find_problems",
     "find_problems_many",
     "highlight_terms",
+    "hotspots",
     "label_queue",
     "length_stats",
     "locate",

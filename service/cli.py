@@ -918,6 +918,45 @@ def _feedback_export(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
+def cmd_hotspots(args: argparse.Namespace) -> int:
+    from nlp.hotspots import hotspots, write_report
+    from nlp.io import read_table
+
+    gazetteer = None
+    if args.gazetteer is not None:
+        from nlp.location import Gazetteer
+
+        gazetteer = Gazetteer.from_csv(args.gazetteer, city=args.city)
+    frame = read_table(args.data)
+    report = hotspots(
+        frame,
+        id_col=args.id_col,
+        time_col=args.time_col,
+        text_col=args.text_col or "text",
+        title_col=args.title_col or "title",
+        since=args.since,
+        until=args.until,
+        window=args.window,
+        top=args.top,
+        min_size=args.min_size,
+        gazetteer=gazetteer,
+    )
+    start, end = report.period
+    grouped = int(report.rows["group"].notna().sum())
+    print(
+        f"{len(frame)} tickets, {start:%Y-%m-%d} to {end:%Y-%m-%d}: {len(report.groups)} "
+        f"hot spot(s) of {args.min_size} or more tickets ({grouped} tickets)"
+    )
+    for note in report.notes:
+        print(note)
+    if not report.problems.empty:
+        print(report.problems.to_string(index=False))
+    if args.out is not None:
+        for path in write_report(report, args.out):
+            print(f"wrote {path}")
+    return 0
+
+
 def cmd_monitor(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
@@ -1310,6 +1349,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     monitor.add_argument("--json", action="store_true", help="print one JSON object")
     monitor.set_defaults(handler=cmd_monitor)
+
+    hot = commands.add_parser(
+        "hotspots",
+        help="hot spots: tickets about the same problem at the same place, ranked by heat "
+        "(热点问题表, 热点问题留言明细表)",
+        description="Groups a file's tickets (columns id, time, text and/or title; user, "
+        "likes, dislikes when present) and prints the hottest; --out writes both tables as "
+        "CSV (for Excel) and Parquet.",
+    )
+    hot.add_argument("data", type=Path, help="tickets: CSV, Excel, JSONL or Parquet")
+    hot.add_argument("--since", help="from this date (e.g. 2019-11-01)")
+    hot.add_argument("--until", help="before this date")
+    hot.add_argument(
+        "--window",
+        default="7d",
+        help="the longest gap between two linked tickets: 7d, 36h, 2w (default 7d)",
+    )
+    hot.add_argument("--top", type=_int_between(1), default=5, help="hot spots to show (5)")
+    hot.add_argument(
+        "--min-size", type=_int_between(2), default=3, help="fewest tickets of a hot spot (3)"
+    )
+    hot.add_argument("--out", type=Path, default=None, help="folder for the two tables")
+    hot.add_argument("--id-col", default="id", help="column with the ticket number (id)")
+    hot.add_argument("--time-col", default="time", help="column with the ticket's time (time)")
+    _data_columns(hot, labels=False)
+    hot.add_argument(
+        "--gazetteer", type=Path, default=None, help="the city's gazetteer (CSV) for places"
+    )
+    hot.add_argument("--city", default=None, help="the city's name, with --gazetteer")
+    hot.set_defaults(handler=cmd_hotspots)
     return parser
 
 

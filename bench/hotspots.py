@@ -1,0 +1,399 @@
+"""Repeat tickets and hot spots: figures. Prints; asserts nothing.
+
+    .venv/bin/python bench/hotspots.py [--sections repeats,hotspots,purity,scale]
+                                       [--scale-rows 20000] [--purity-sheet FILE]
+
+``repeats``: the three neighbour searches measured side by side on the same pairs: the sparse
+TF-IDF cosine of :mod:`nlp.similar` (content words + character 2-3-grams), MinHash of
+character 3-grams (``datasketch``, Jaccard estimate, ``MinHashLSH`` for queries) and
+``faiss`` inner product on dense vectors (the TF-IDF rows, a sparse sketch to 256 dims),
+each with the same place veto. For each: the threshold chosen by 5-fold cross-validation on
+``data/demo/repeat_pairs_tune.csv`` (pairs written for tuning; the threshold that maximises
+F1 on four folds, scored on the fifth), then precision / recall of ``repeat`` on
+``data/eval/repeat_pairs.csv`` at the threshold chosen on the whole tune set (evaluation
+only: nothing is chosen on it), the repeat / same_topic confusion, and the time of 1,000
+queries against an index of ``../shared/data/appeals/unlabeled.csv`` (4,284 messages).
+
+``hotspots``: ``nlp.hotspots.hotspots`` on ``unlabeled.csv`` with the defaults of
+``appeals hotspots`` (window 7d, top 5): the top table, each group's size, and the time.
+
+``purity``: a sample of 200 grouped messages of that run (seed 16); with
+``data/eval/hotspot_purity.csv`` (``message_id, problem_id, same_problem, reason``: a person's
+judgement of each message against its group, no message text) it prints purity = the share of
+``yes``, and warns when the grouping changed so that the judgement no longer matches the
+sample (then it must be redone). ``--purity-sheet FILE`` writes the sample with the masked
+text joined from ../shared, for the person who judges (keep it outside the project).
+
+``scale``: an index built over ``--scale-rows`` tickets (copies of unlabeled.csv with shifted
+times and new ids): build time, rows per second, peak RSS, p50 / p99 of one ``similar``
+lookup (window 30d), and ``neighbours`` (window 7d) over all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nlp.hotspots import hotspots
+from nlp.similar import (
+    DEFAULT_REPEAT_THRESHOLD,
+    SimilarIndex,
+    documents_of,
+    place_keys,
+    same_place,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "appeals"
+UNLABELED = SHARED / "unlabeled.csv"
+TUNE = ROOT / "data" / "demo" / "repeat_pairs_tune.csv"
+EVAL = ROOT / "data" / "eval" / "repeat_pairs.csv"
+PURITY = ROOT / "data" / "eval" / "hotspot_purity.csv"
+SEED = 16
+
+
+def read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def line(label: str, value: str) -> None:
+    print(f"  {label:<58} {value}")
+
+
+# ----------------------------------------------------------------------------- repeats
+
+
+class Method:
+    """A way to score pairs and to answer queries against an index of documents."""
+
+    name = ""
+
+    def fit(self, documents: list[str]) -> None: ...
+
+    def pair_scores(self, a: list[str], b: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def queries(self, documents: list[str]) -> None:
+        raise NotImplementedError
+
+
+class Tfidf(Method):
+    name = "TF-IDF cosine (nlp.similar)"
+
+    def fit(self, documents: list[str]) -> None:
+        self.index = SimilarIndex()
+        times = pd.date_range("2019-01-01", periods=len(documents), freq="min").astype(str)
+        self.index.add(
+            ids=list(map(str, range(len(documents)))), times=list(times), texts=documents
+        )
+
+    def pair_scores(self, a: list[str], b: list[str]) -> np.ndarray:
+        rows_a, rows_b = self.index.vectorise(a), self.index.vectorise(b)
+        return np.asarray(rows_a.multiply(rows_b).sum(axis=1)).ravel()
+
+    def queries(self, documents: list[str]) -> None:
+        for document in documents:
+            self.index.similar(document, window=None, k=5)
+
+
+class MinHashes(Method):
+    name = "MinHash LSH (datasketch, char 3-grams)"
+
+    def _hash(self, document: str):  # type: ignore[no-untyped-def]
+        from datasketch import MinHash
+
+        signature = MinHash(num_perm=128, seed=SEED)
+        signature.update_batch(
+            [document[i : i + 3].encode("utf-8") for i in range(max(1, len(document) - 2))]
+        )
+        return signature
+
+    def fit(self, documents: list[str]) -> None:
+        from datasketch import MinHashLSH
+
+        self.lsh = MinHashLSH(threshold=0.1, num_perm=128)
+        for i, document in enumerate(documents):
+            self.lsh.insert(str(i), self._hash(document))
+
+    def pair_scores(self, a: list[str], b: list[str]) -> np.ndarray:
+        return np.array([self._hash(x).jaccard(self._hash(y)) for x, y in zip(a, b, strict=True)])
+
+    def queries(self, documents: list[str]) -> None:
+        for document in documents:
+            self.lsh.query(self._hash(document))
+
+
+class Faiss(Method):
+    name = "faiss inner product (TF-IDF rows sketched to 256 dims)"
+
+    def fit(self, documents: list[str]) -> None:
+        import faiss
+        import scipy.sparse as sp
+
+        from nlp.similar import N_FEATURES
+
+        self.tfidf = Tfidf()
+        self.tfidf.fit(documents)
+        rows = self.tfidf.index.vectorise(documents)
+        # A truncated SVD or a dense random projection of 2**20 hashed columns would hold
+        # 256 x 2**20 numbers (2 GB; the process was killed): a sparse sketch (each column
+        # added with a random sign to 3 of the 256 dimensions) keeps cosines approximately.
+        rng = np.random.default_rng(SEED)
+        columns = np.repeat(np.arange(N_FEATURES), 3)
+        targets = rng.integers(0, 256, size=len(columns))
+        signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=len(columns))
+        self.sketch = sp.csr_matrix((signs, (columns, targets)), shape=(N_FEATURES, 256))
+        vectors = self._dense(rows)
+        self.faiss = faiss.IndexFlatIP(vectors.shape[1])
+        self.faiss.add(vectors)
+
+    def _dense(self, rows):  # type: ignore[no-untyped-def]
+        vectors = np.asarray((rows @ self.sketch).todense(), dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        return np.ascontiguousarray(vectors)
+
+    def pair_scores(self, a: list[str], b: list[str]) -> np.ndarray:
+        va = self._dense(self.tfidf.index.vectorise(a))
+        vb = self._dense(self.tfidf.index.vectorise(b))
+        return np.sum(va * vb, axis=1)
+
+    def queries(self, documents: list[str]) -> None:
+        for document in documents:
+            self.faiss.search(self._dense(self.tfidf.index.vectorise([document])), 5)
+
+
+def _pairs(path: Path) -> tuple[pd.DataFrame, list[str], list[str], np.ndarray]:
+    frame = read(path)
+    a = [d or "" for d in documents_of(frame["a_text"].tolist())]
+    b = [d or "" for d in documents_of(frame["b_text"].tolist())]
+    same = np.array([same_place(place_keys(x), place_keys(y)) for x, y in zip(a, b, strict=True)])
+    return frame, a, b, same
+
+
+def _precision_recall(predicted: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
+    hits = float((predicted & gold).sum())
+    return hits / max(int(predicted.sum()), 1), hits / max(int(gold.sum()), 1)
+
+
+def _best_threshold(scores: np.ndarray, same: np.ndarray, gold: np.ndarray) -> float:
+    best, chosen = -1.0, 0.5
+    for threshold in np.round(np.arange(0.02, 0.9, 0.01), 2):
+        precision, recall = _precision_recall((scores >= threshold) & same, gold)
+        f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+        if f1 > best:
+            best, chosen = f1, float(threshold)
+    return chosen
+
+
+def section_repeats(args: argparse.Namespace) -> None:
+    print("== repeats: precision / recall of `repeat` (place veto on for every method)")
+    reference = read(UNLABELED)
+    reference_docs = [
+        d for d in documents_of(reference["text"].tolist(), reference["title"].tolist()) if d
+    ]
+    tune, tune_a, tune_b, tune_same = _pairs(TUNE)
+    tune_gold = (tune["relation"] == "repeat").to_numpy()
+    ev, ev_a, ev_b, ev_same = _pairs(EVAL)
+    ev_gold = (ev["relation"] == "repeat").to_numpy()
+    line("tune pairs (data/demo/repeat_pairs_tune.csv)", f"{len(tune)} ({tune_gold.sum()} repeat)")
+    line("evaluation pairs (data/eval/repeat_pairs.csv)", f"{len(ev)} ({ev_gold.sum()} repeat)")
+    rng = np.random.default_rng(SEED)
+    folds = rng.permutation(len(tune)) % 5
+    queries = [reference_docs[i % len(reference_docs)] for i in range(1000)]
+    for method in (Tfidf(), MinHashes(), Faiss()):
+        try:
+            started = time.perf_counter()
+            method.fit(reference_docs)
+            fitted = time.perf_counter() - started
+        except ImportError as error:
+            print(
+                f"-- {method.name}: not installed ({error.name}); pip install datasketch faiss-cpu"
+            )
+            continue
+        print(f"-- {method.name}")
+        tune_scores = method.pair_scores(tune_a, tune_b)
+        held_out = []
+        for fold in range(5):
+            train, test = folds != fold, folds == fold
+            threshold = _best_threshold(tune_scores[train], tune_same[train], tune_gold[train])
+            predicted = (tune_scores[test] >= threshold) & tune_same[test]
+            held_out.append(_precision_recall(predicted, tune_gold[test]))
+        line(
+            "tune set, 5-fold CV: precision / recall (mean)",
+            f"{np.mean([p for p, _ in held_out]):.3f} / {np.mean([r for _, r in held_out]):.3f}",
+        )
+        threshold = _best_threshold(tune_scores, tune_same, tune_gold)
+        line("threshold chosen on the whole tune set", f"{threshold:.2f}")
+        if isinstance(method, Tfidf):
+            line("nlp.similar.DEFAULT_REPEAT_THRESHOLD", f"{DEFAULT_REPEAT_THRESHOLD:.2f}")
+            threshold = DEFAULT_REPEAT_THRESHOLD
+        ev_scores = method.pair_scores(ev_a, ev_b)
+        predicted = (ev_scores >= threshold) & ev_same
+        precision, recall = _precision_recall(predicted, ev_gold)
+        line("EVAL precision / recall of repeat", f"{precision:.3f} / {recall:.3f}")
+        no_veto = _precision_recall(ev_scores >= threshold, ev_gold)
+        line("EVAL without the place veto", f"{no_veto[0]:.3f} / {no_veto[1]:.3f}")
+        counts = (
+            ev.assign(predicted=predicted).groupby("relation")["predicted"].agg(["sum", "size"])
+        )
+        line(
+            "EVAL called repeat, by gold relation",
+            ", ".join(f"{rel} {int(r['sum'])}/{int(r['size'])}" for rel, r in counts.iterrows()),
+        )
+        started = time.perf_counter()
+        method.queries(queries)
+        elapsed = time.perf_counter() - started
+        line(
+            f"index of {len(reference_docs)} messages: build / 1,000 queries",
+            f"{fitted:.1f} s / {elapsed:.2f} s",
+        )
+
+
+# ----------------------------------------------------------------------------- hot spots
+
+_REPORT: dict[str, object] = {}
+
+
+def _report():  # type: ignore[no-untyped-def]
+    if "report" not in _REPORT:
+        frame = read(UNLABELED)
+        started = time.perf_counter()
+        _REPORT["report"] = hotspots(frame, window="7d", top=5)
+        _REPORT["seconds"] = time.perf_counter() - started
+        _REPORT["frame"] = frame
+    return _REPORT["report"]
+
+
+def section_hotspots(args: argparse.Namespace) -> None:
+    print("== hotspots: ../shared/data/appeals/unlabeled.csv, window 7d, top 5")
+    report = _report()
+    line("tickets", f"{len(_REPORT['frame'])}")  # type: ignore[arg-type]
+    line("time of the run (index, links, groups, tables)", f"{_REPORT['seconds']:.1f} s")
+    line("groups of 3 or more tickets", f"{len(report.groups)}")
+    with pd.option_context("display.width", 200, "display.max_colwidth", 40):
+        print(report.problems.to_string(index=False))
+    for problem in report.problems["问题ID"]:
+        group = report.groups.set_index("problem_id").loc[problem]
+        titles = report.messages.loc[report.messages["问题ID"] == problem, "留言主题"].tolist()
+        print(
+            f"  problem {problem}: {group['tickets']:.0f} tickets, {group['users']:.0f} writers, "
+            f"{group['likes']:.0f} likes; e.g. {' / '.join(titles[:3])}"
+        )
+
+
+def _sample(report) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    rows = report.rows[report.rows["group"].notna()]
+    sample = rows.sample(n=min(200, len(rows)), random_state=SEED)
+    return pd.DataFrame(
+        {"message_id": sample["留言编号"].astype(str), "problem_id": sample["group"].astype(int)}
+    )
+
+
+def section_purity(args: argparse.Namespace) -> None:
+    print("== purity: 200 grouped messages of unlabeled.csv (seed 16), judged by hand")
+    report = _report()
+    sample = _sample(report)
+    if args.purity_sheet is not None:
+        frame = _REPORT["frame"].set_index("id")  # type: ignore[attr-defined]
+        groups = report.groups.set_index("problem_id")
+        sheet = sample.assign(
+            description=[groups.loc[p, "description"] for p in sample["problem_id"]],
+            place=[groups.loc[p, "place"] for p in sample["problem_id"]],
+            title=[frame.loc[m, "title"] for m in sample["message_id"]],
+        )
+        sheet.to_csv(args.purity_sheet, index=False, encoding="utf-8-sig")
+        line("sheet for the judge written to", str(args.purity_sheet))
+    if not PURITY.exists():
+        line("no judgement file", f"{PURITY.relative_to(ROOT)} (see --purity-sheet)")
+        return
+    judged = read(PURITY)
+    merged = sample.merge(judged, on="message_id", how="left", suffixes=("", "_judged"))
+    missing = merged["same_problem"].isna() | (merged["same_problem"] == "")
+    changed = (~missing) & (merged["problem_id"].astype(str) != merged["problem_id_judged"])
+    if missing.any() or changed.any():
+        print(
+            f"  WARNING: the grouping changed since the judgement: {int(missing.sum())} sampled "
+            f"message(s) not judged, {int(changed.sum())} now in another group; redo the "
+            "judgement (--purity-sheet) before quoting purity"
+        )
+    valid = merged[~missing & ~changed]
+    yes = (valid["same_problem"] == "yes").sum()
+    line("judged messages that match the sample", f"{len(valid)} of {len(sample)}")
+    line("purity (share judged the same problem as the group)", f"{yes / max(len(valid), 1):.3f}")
+
+
+# ----------------------------------------------------------------------------- scale
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def section_scale(args: argparse.Namespace) -> None:
+    rows = args.scale_rows
+    print(f"== scale: an index over {rows:,} tickets (copies of unlabeled.csv, times shifted)")
+    base = read(UNLABELED)
+    copies = -(-rows // len(base))
+    frames = []
+    for copy in range(copies):
+        frame = base.copy()
+        frame["id"] = frame["id"] + f"-{copy}"
+        frame["time"] = (
+            pd.to_datetime(frame["time"], format="mixed") + pd.Timedelta(days=400 * copy)
+        ).astype(str)
+        frames.append(frame)
+    tickets = pd.concat(frames, ignore_index=True).iloc[:rows]
+    before = _peak_rss_mb()
+    started = time.perf_counter()
+    index = SimilarIndex.from_frame(tickets)
+    built = time.perf_counter() - started
+    line("build", f"{built:.1f} s ({rows / built:,.0f} tickets/s)")
+    line("peak RSS before / after the build", f"{before:,.0f} MB / {_peak_rss_mb():,.0f} MB")
+    queries = tickets.sample(n=200, random_state=SEED)
+    latencies = []
+    for text, title, when in zip(queries["text"], queries["title"], queries["time"], strict=True):
+        started = time.perf_counter()
+        index.similar(text, title, time=when, window="30d", k=5)
+        latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
+    p99 = latencies[int(0.99 * (len(latencies) - 1))]
+    line(
+        "similar(window=30d, k=5): p50 / p99",
+        f"{statistics.median(latencies):.1f} ms / {p99:.1f} ms",
+    )
+    started = time.perf_counter()
+    links = index.neighbours(window="7d", min_score=0.2)
+    line(
+        "neighbours(window=7d) over all",
+        f"{time.perf_counter() - started:.1f} s, {len(links):,} links",
+    )
+    line("peak RSS", f"{_peak_rss_mb():,.0f} MB")
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "repeats": section_repeats,
+    "hotspots": section_hotspots,
+    "purity": section_purity,
+    "scale": section_scale,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--scale-rows", type=int, default=20_000)
+    parser.add_argument("--purity-sheet", type=Path, default=None)
+    args = parser.parse_args()
+    for name in args.sections.split(","):
+        SECTIONS[name.strip()](args)
+
+
+if __name__ == "__main__":
+    main()

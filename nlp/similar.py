@@ -1,0 +1,673 @@
+"""Similar tickets: for a ticket, its most similar earlier tickets within a time window, each
+with a similarity score and whether it is likely a repeat (重复件: the same problem at the
+same place).
+
+    >>> index = SimilarIndex.from_frame(tickets)               # id, time, text, title
+    >>> index.add(ids=["t9"], times=["2020-05-02 09:00"], texts=["搅拌站半夜还在开工"])
+    >>> index.similar("混凝土搅拌站夜里太吵", time="2020-05-03", window="30d", k=5)
+    [Match(id='t9', time=..., score=0.41, repeat=True, same_place=True)]
+
+How it works:
+
+- Every text goes through the project's one document rule (:func:`nlp.documents.compose_document`:
+  title and body) and :func:`nlp.text.normalise` (personal data masked), so the index holds
+  masked text only; text already masked (the ticket store's) is unchanged by it.
+- Each document is a row of its content words (the project's segmenter, without the stop words
+  and placeholders explanations leave out) and its character 2- and 3-grams, each hashed into
+  ``2**19`` columns (scikit-learn's ``HashingVectorizer``: stateless, so tickets can be added
+  one by one and a batch can be vectorised chunk by chunk), sublinear term frequency times an
+  inverse document frequency; words catch paraphrases' shared terms, characters the words a
+  segmenter cuts differently. Each half is scaled so that the cosine of two rows is the mean
+  of the word cosine and the character cosine. The IDF is frozen when the index is built and
+  refitted (every row reweighted) when the index has doubled since, so appending costs
+  amortised O(1) per ticket.
+- The score of two tickets is the cosine of their rows. The rows are kept in time order (a
+  window is a slice); a lookup reads the inverted lists (feature -> rows, built once after a
+  merge) of the query's features only, and tickets appended since the last merge (at most
+  512) are scored directly, so adding a ticket never rebuilds anything at once. A batch
+  (:meth:`SimilarIndex.neighbours`) multiplies chunks of rows by their window's rows.
+- ``repeat`` is ``score >= repeat_threshold`` and the same place: each ticket's place mentions
+  (:func:`nlp.location.locate`, with the city's gazetteer when given: masked divisions such as
+  ``A市A3区`` and unknown estates or roads are found by their ending) reduce to place keys (the
+  gazetteer's name of a place, else the mention without its district prefix and relative
+  words); two tickets that both name places but share none (no common key, no common run of
+  three characters) are never repeats: the same problem at another estate is ``same_topic``.
+
+The method and threshold were chosen by measurement (``bench/hotspots.py --sections repeats``,
+the figures are in README "Repeats and hot spots"): the sparse TF-IDF cosine, MinHash LSH
+(``datasketch``) and ``faiss`` inner product on dense (SVD) vectors; the threshold was chosen
+by 5-fold cross-validation on ``data/demo/repeat_pairs_tune.csv`` (pairs written for tuning),
+never on ``data/eval/repeat_pairs.csv``, which only reports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from nlp.documents import compose_document, require_columns
+from nlp.errors import DataError
+from nlp.text import normalise
+
+if TYPE_CHECKING:
+    from nlp.location import Gazetteer
+
+__all__ = [
+    "DEFAULT_REPEAT_THRESHOLD",
+    "Match",
+    "SimilarIndex",
+    "parse_times",
+    "parse_window",
+    "place_keys",
+    "same_place",
+]
+
+#: Cosine at or above which two tickets at the same place are a likely repeat; chosen by
+#: cross-validation on ``data/demo/repeat_pairs_tune.csv`` (``bench/hotspots.py --sections
+#: repeats`` prints the choice).
+DEFAULT_REPEAT_THRESHOLD = 0.10
+#: The hashed feature space: 2**20 columns (collisions of character n-grams are rare at that size).
+N_FEATURES = 1 << 20
+#: Rows vectorised at once in a batch build (bounds the memory of the vectoriser's buffers).
+CHUNK_ROWS = 5_000
+_PENDING_LIMIT = 512  # appended rows kept apart before they are merged into the main matrix
+
+_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw]|days?|hours?|weeks?)\s*$", re.IGNORECASE)
+
+
+def parse_window(window: str | timedelta | None) -> timedelta | None:
+    """``"7d"``, ``"36h"``, ``"2w"`` (or a timedelta) as a timedelta; None stays None (no
+    window). Anything else is a :class:`DataError` saying how to write one."""
+    if window is None or isinstance(window, timedelta):
+        if isinstance(window, timedelta) and window <= timedelta(0):
+            raise DataError(f"the window must be longer than zero, not {window}")
+        return window
+    match = _WINDOW.match(str(window))
+    if not match:
+        raise DataError(f"{window!r} is not a time window; write it as 7d, 36h or 2w")
+    amount, unit = float(match.group(1)), match.group(2)[0].lower()
+    if amount <= 0:
+        raise DataError(f"the window must be longer than zero, not {window!r}")
+    return timedelta(**{{"d": "days", "h": "hours", "w": "weeks"}[unit]: amount})
+
+
+def parse_times(values: Iterable[Any], *, what: str = "time") -> np.ndarray:
+    """Times as ``datetime64[ns]`` (naive: a zone is converted to UTC and dropped). Every
+    value must parse; a :class:`DataError` names the first rows that do not and how to write
+    them."""
+    series = pd.Series(list(values), dtype=object)
+    parsed = pd.to_datetime(series, errors="coerce", format="mixed")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if len(bad):
+        shown = ", ".join(f"row {i + 1} ({series.iloc[i]!r})" for i in bad[:3])
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise DataError(
+            f"{what}: {len(bad)} value(s) are not times: {shown}{more}; write them as "
+            "2020-05-01 08:30 or 2020/5/1 8:30:00"
+        )
+    return parsed.to_numpy(dtype="datetime64[ns]")
+
+
+def _as_time(value: Any) -> np.datetime64:
+    return parse_times([value])[0]
+
+
+# ----------------------------------------------------------------------------- places
+
+_DIVISION_PREFIX = re.compile(
+    r"^(?:(?:[A-Z][0-9]{0,2}|[东西南北中]地|某某?|X{1,3}|\*{1,3}|[\u4e00-\u9fff]{2,3}?)"
+    r"(?:省|市|区|县))+"
+)
+# Where a mention's own name ends: a building number, a phase, a relative word or a part of
+# the place (what follows is cut off: 梧桐苑3栋楼下的垃圾站 -> 梧桐苑).
+_TAIL = re.compile(
+    r"(?:[0-9A-Za-z]{1,5}(?:栋|幢|号楼|单元|室|号|期)|[0-9一二三四五六七八九十]{1,3}期|的|那个|这个|"
+    r"门口|门前|路口|旁边|对面|附近|后面|前面|周边|周围|一带|沿线|楼下|里面|边上|那边|这边|"
+    r"外面|隔壁|[东南西北][门边侧]|工地|围墙)"
+)
+
+
+@lru_cache(maxsize=1)
+def _no_gazetteer() -> Gazetteer:
+    """A gazetteer that knows no place (one name no text contains): ``locate`` with it still
+    finds divisions, masked places and places told by their ending."""
+    from nlp.location import GAZETTEER_COLUMNS, Gazetteer
+
+    row = ["-", "-", "-", "-", "\ue000\ue001", "landmark", ""]
+    return Gazetteer.from_rows(GAZETTEER_COLUMNS, [(2, row)], source="(no gazetteer)")
+
+
+# Named places and bodies a problem is tied to, told by their ending: an estate, a village, a
+# school, a hospital, a company or factory, a lending platform, a training school. Up to six
+# characters of name before the ending; the name is cut after the last word that cannot be
+# part of it (我们是, 孩子在, 举报, 交了钱的 ...).
+_NAMED = re.compile(
+    r"([\u4e00-\u9fff0-9A-Za-z]{2,8}?"
+    r"(?:小区|花园|家园|新村|新城|公寓|大厦|广场|商场|市场|菜场|公园|中医院|医院|卫生院|小学|"
+    r"中学|二小|一小|幼儿园|学校|大学|公司|集团|工厂|厂|平台|网贷|理财|教育|培训|艺术培训|"
+    r"英语|驾校|楼盘|一号|苑|府|城|湾|园|村|镇|路|大道|街|巷))"
+)
+_NAME_CUT = re.compile(
+    r".*(?:举报|反映|投诉|咨询|建议|关于|请问|我们|我家|我是|我在|住在|孩子在|交了钱的|被|在|是|的|了|和|与|"
+    r"到|从|给|向|对|把|让|那|这|个|有(?!限)|说|要|我|位于|并且|而且|且|及|及其|附近|街道|社区|购买|买|距离|离|于)"
+)
+_NOT_NAMES = re.compile(
+    r"(?:跑路|走路|马路|夜路|出路|道路|线路|公路|铁路|水泥路|全村|本村|农村|乡村|村里|城里|县城|"
+    r"市场监管|公园里|校园|政府|美好家园|临街|临路|沿街|沿路|^有限公司$|^限公司$)"
+)
+
+
+def _named(document: str) -> set[str]:
+    keys: set[str] = set()
+    for match in _NAMED.finditer(document):
+        name = _DIVISION_PREFIX.sub("", match.group(1))
+        cut = _NAME_CUT.match(name)
+        if cut:
+            name = name[cut.end() :]
+        if len(name) >= 3 and not _NOT_NAMES.search(name):
+            keys.add(name)
+    return keys
+
+
+def place_keys(document: str, *, gazetteer: Gazetteer | None = None) -> frozenset[str]:
+    """The places (and named bodies: a school, a company, a lending platform) a normalised
+    document names, as keys to compare: the gazetteer's name of a place it resolves, else the
+    mention without its district prefix (``A市A3区``) and its relative words or building
+    numbers, and names told by their ending (``…小区``, ``…村``, ``…公司``, ``…平台``);
+    districts, street offices and vague references (``我们小区``) are left out."""
+    from nlp.location import locate
+
+    keys: set[str] = set()
+    for mention in locate(document, gazetteer=gazetteer or _no_gazetteer()).mentions:
+        if mention.place:
+            keys.add(mention.place)
+            continue
+        if mention.kind in ("division", "vague", "masked"):
+            continue
+        key = _DIVISION_PREFIX.sub("", mention.text)
+        tail = _TAIL.search(key, 2)
+        key = key[: tail.start()] if tail else key
+        cut = _NAME_CUT.match(key)
+        key = key[cut.end() :] if cut else key
+        if len(key) >= 2 and not _NOT_NAMES.search(key):
+            keys.add(key)
+    keys.update(_named(document))
+    return frozenset(keys)
+
+
+def _share_run(a: str, b: str, length: int = 3) -> bool:
+    if a in b or b in a:
+        return True
+    runs = {a[i : i + length] for i in range(len(a) - length + 1)}
+    return any(b[i : i + length] in runs for i in range(len(b) - length + 1))
+
+
+def same_place(a: frozenset[str], b: frozenset[str]) -> bool:
+    """False only when both tickets name places and none of them match (equal, one inside
+    the other, or a common run of three characters); a ticket that names no place is not
+    told apart by place."""
+    if not a or not b:
+        return True
+    return any(_share_run(x, y) for x in a for y in b)
+
+
+# ----------------------------------------------------------------------------- the index
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An earlier ticket similar to the one asked about."""
+
+    id: str
+    time: datetime
+    score: float
+    repeat: bool
+    same_place: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "time": self.time.isoformat(sep=" "),
+            "score": round(self.score, 4),
+            "repeat": self.repeat,
+            "same_place": self.same_place,
+        }
+
+
+@lru_cache(maxsize=1)
+def _vectorisers() -> tuple[Any, Any]:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    options: dict[str, Any] = {
+        "n_features": N_FEATURES // 2,
+        "alternate_sign": False,
+        "norm": None,
+        "lowercase": False,
+        "dtype": np.float32,
+    }
+    words = HashingVectorizer(analyzer=str.split, **options)
+    chars = HashingVectorizer(analyzer="char", ngram_range=(2, 3), **options)
+    return words, chars
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    from nlp.segment import Segmenter
+
+    return Segmenter()
+
+
+def content_words(document: str) -> list[str]:
+    """The words of a normalised document that explanations may name (no stop words,
+    placeholders, single characters or numbers: :func:`nlp.explain.is_content_word`)."""
+    from nlp.explain import is_content_word
+
+    return [word for word in _segmenter().cut(document) if is_content_word(word)]
+
+
+def _counts(documents: Sequence[str]) -> sp.csr_matrix:
+    """Sublinear term frequencies (1 + log tf) of each document's hashed content words (the
+    first half of the columns) and character 2- and 3-grams (the second half)."""
+    words, chars = _vectorisers()
+    joined = [" ".join(content_words(document)) for document in documents]
+    matrix = sp.hstack([words.transform(joined), chars.transform(documents)], format="csr")
+    matrix.data = (1.0 + np.log(matrix.data)).astype(np.float32)
+    return matrix
+
+
+def _unit_rows(matrix: sp.csr_matrix, weights: np.ndarray | None = None) -> sp.csr_matrix:
+    """``matrix`` with each column times ``weights`` (the IDF; None: as it is), then each half
+    (words, characters) of each row scaled to length 1/sqrt(2): the cosine of two rows is the
+    mean of their word cosine and their character cosine. Works on the stored values only
+    (a product with a 2**20-column diagonal matrix would cost milliseconds per ticket)."""
+    matrix = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    if weights is not None:
+        matrix.data *= weights[matrix.indices]
+    n = matrix.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(matrix.indptr))
+    is_word = matrix.indices < N_FEATURES // 2
+    squares = matrix.data.astype(np.float64) ** 2
+    word_part = np.bincount(rows, weights=squares * is_word, minlength=n)
+    char_part = np.bincount(rows, weights=squares * ~is_word, minlength=n)
+    scale_words = np.where(word_part > 0, 1.0 / np.sqrt(2.0 * np.maximum(word_part, 1e-30)), 0.0)
+    scale_chars = np.where(char_part > 0, 1.0 / np.sqrt(2.0 * np.maximum(char_part, 1e-30)), 0.0)
+    factors = np.where(is_word, scale_words[rows], scale_chars[rows]).astype(np.float32)
+    matrix.data *= factors
+    return matrix
+
+
+def documents_of(
+    texts: Sequence[object], titles: Sequence[object] | None = None
+) -> list[str | None]:
+    """The normalised (masked) document of each ticket, None for a ticket without one."""
+    if titles is None:
+        titles = [None] * len(texts)
+    out: list[str | None] = []
+    for text, title in zip(texts, titles, strict=True):
+        if text is not None and not isinstance(text, str) and not _missing(text):
+            raise DataError(
+                f"a ticket's text must be text, not {type(text).__name__} ({text!r}); "
+                "check that the text column holds the tickets' bodies"
+            )
+        document = compose_document(text, title)
+        out.append(None if document is None else normalise(document))
+    return out
+
+
+def _missing(value: object) -> bool:
+    return value is pd.NA or (isinstance(value, float) and value != value)
+
+
+class SimilarIndex:
+    """Tickets (id, time, masked document, place keys) in time order, searchable by
+    similarity within a time window. Build with :meth:`from_frame` or :meth:`from_store`,
+    append with :meth:`add`, ask with :meth:`similar` (one ticket) or :meth:`neighbours`
+    (every ticket against its earlier ones, for hot spots)."""
+
+    def __init__(
+        self,
+        *,
+        repeat_threshold: float = DEFAULT_REPEAT_THRESHOLD,
+        gazetteer: Gazetteer | None = None,
+    ) -> None:
+        if not 0.0 < repeat_threshold <= 1.0:
+            raise DataError(f"repeat_threshold must be in (0, 1], not {repeat_threshold}")
+        self.repeat_threshold = repeat_threshold
+        self.gazetteer = gazetteer
+        self._ids: list[str] = []
+        self._times = np.empty(0, dtype="datetime64[ns]")
+        self._places: list[frozenset[str]] = []
+        self._documents: list[str] = []
+        self._matrix = sp.csr_matrix((0, N_FEATURES), dtype=np.float32)  # unit rows, time order
+        self._idf = np.ones(N_FEATURES, dtype=np.float32)
+        self._df = np.zeros(N_FEATURES, dtype=np.int64)
+        self._fitted_rows = 0
+        self._postings: sp.csr_matrix | None = None  # features x rows of _matrix, built lazily
+        # appended chunks not yet in the main matrix: ids, times, documents, places, counts
+        self._pending: list[
+            tuple[list[str], np.ndarray, list[str], list[frozenset[str]], sp.csr_matrix]
+        ] = []
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        id_col: str = "id",
+        time_col: str = "time",
+        text_col: str = "text",
+        title_col: str | None = "title",
+        repeat_threshold: float = DEFAULT_REPEAT_THRESHOLD,
+        gazetteer: Gazetteer | None = None,
+    ) -> SimilarIndex:
+        """An index of a frame's tickets (``title_col`` may be absent from the frame).
+        Rows without text or title are left out (see :meth:`add`)."""
+        index = cls(repeat_threshold=repeat_threshold, gazetteer=gazetteer)
+        require_columns(frame, [id_col, time_col], what="tickets")
+        if text_col not in frame.columns and (title_col is None or title_col not in frame):
+            require_columns(frame, [text_col], what="tickets")
+        index.add(
+            ids=frame[id_col].tolist(),
+            times=frame[time_col].tolist(),
+            texts=frame[text_col].tolist() if text_col in frame else [None] * len(frame),
+            titles=frame[title_col].tolist()
+            if title_col is not None and title_col in frame
+            else None,
+        )
+        return index
+
+    @classmethod
+    def from_store(
+        cls,
+        store: Any,
+        *,
+        window: str | timedelta | None = "30d",
+        now: datetime | None = None,
+        repeat_threshold: float = DEFAULT_REPEAT_THRESHOLD,
+        gazetteer: Gazetteer | None = None,
+    ) -> SimilarIndex:
+        """An index of the ticket store's tickets answered within ``window`` before ``now``
+        (None: all): the store is the index's persistence, so a restart rebuilds it and loses
+        nothing. The store's text and title are already masked."""
+        from nlp.store import utc_now
+
+        span = parse_window(window)
+        since = None if span is None else (now or utc_now()) - span
+        frame = store.tickets(since=since)
+        return cls.from_frame(
+            frame,
+            id_col="id",
+            time_col="answered_at",
+            repeat_threshold=repeat_threshold,
+            gazetteer=gazetteer,
+        )
+
+    def add(
+        self,
+        *,
+        ids: Sequence[object],
+        times: Sequence[object],
+        texts: Sequence[object],
+        titles: Sequence[object] | None = None,
+    ) -> int:
+        """Append tickets (any order of time); returns how many were added. A ticket with
+        neither text nor title is left out (nothing to compare); a time that does not parse
+        or a number where text goes is a :class:`DataError`."""
+        if not (len(ids) == len(times) == len(texts)) or (
+            titles is not None and len(titles) != len(texts)
+        ):
+            raise DataError("give one id, time, text (and title) per ticket")
+        when = parse_times(times)
+        documents = documents_of(texts, titles)
+        keep = [i for i, document in enumerate(documents) if document is not None]
+        added = 0
+        for start in range(0, len(keep), CHUNK_ROWS):
+            part = keep[start : start + CHUNK_ROWS]
+            docs = [documents[i] or "" for i in part]
+            counts = _counts(docs)
+            self._df += np.bincount(counts.indices, minlength=N_FEATURES)
+            places = [place_keys(doc, gazetteer=self.gazetteer) for doc in docs]
+            self._pending.append(([str(ids[i]) for i in part], when[part], docs, places, counts))
+            added += len(part)
+            if self._pending_rows() >= _PENDING_LIMIT:
+                self._merge()
+        if self._fitted_rows == 0 or len(self) >= 2 * self._fitted_rows:
+            self._merge()
+        return added
+
+    def _pending_rows(self) -> int:
+        return sum(len(chunk[0]) for chunk in self._pending)
+
+    def __len__(self) -> int:
+        return len(self._ids) + self._pending_rows()
+
+    def _merge(self) -> None:
+        """Move appended rows into the main matrix (time order); refit the IDF when the index
+        has doubled since it was last fitted."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        counts = sp.vstack([chunk[4] for chunk in pending], format="csr")
+        n = len(self._ids) + counts.shape[0]
+        if self._fitted_rows == 0 or n >= 2 * self._fitted_rows:
+            idf = (np.log((1.0 + n) / (1.0 + self._df)) + 1.0).astype(np.float32)
+            if self._matrix.shape[0]:
+                # rows hold tf * old idf / norm: reweight by new/old idf and renormalise
+                self._matrix = _unit_rows(self._matrix, idf / self._idf)
+            self._idf, self._fitted_rows = idf, n
+        new = _unit_rows(counts, self._idf)
+        times = np.concatenate([chunk[1] for chunk in pending])
+        all_times = np.concatenate([self._times, times])
+        matrix = sp.vstack([self._matrix, new], format="csr")
+        ids = self._ids + [i for chunk in pending for i in chunk[0]]
+        docs = self._documents + [d for chunk in pending for d in chunk[2]]
+        places = self._places + [p for chunk in pending for p in chunk[3]]
+        if len(all_times) > 1 and np.any(np.diff(all_times) < np.timedelta64(0)):
+            order = np.argsort(all_times, kind="stable")
+            all_times, matrix = all_times[order], matrix[order]
+            ids = [ids[i] for i in order]
+            docs = [docs[i] for i in order]
+            places = [places[i] for i in order]
+        self._times, self._matrix, self._ids = all_times, sp.csr_matrix(matrix), ids
+        self._postings = None
+        self._documents, self._places = docs, places
+
+    # ------------------------------------------------------------------ asking
+    def vectorise(self, documents: Sequence[str]) -> sp.csr_matrix:
+        """Unit rows of normalised documents with the index's IDF."""
+        return _unit_rows(_counts(documents), self._idf)
+
+    def score(
+        self, a: str, b: str, *, title_a: str | None = None, title_b: str | None = None
+    ) -> tuple[float, bool]:
+        """The cosine of two tickets and whether they name the same place (or either none)."""
+        docs = documents_of([a, b], [title_a, title_b])
+        if docs[0] is None or docs[1] is None:
+            raise DataError("both tickets need a text or a title")
+        rows = self.vectorise([docs[0], docs[1]])
+        cosine = float(rows[0].multiply(rows[1]).sum())
+        places = [place_keys(d, gazetteer=self.gazetteer) for d in (docs[0], docs[1])]
+        return cosine, same_place(places[0], places[1])
+
+    def is_repeat(self, score: float, same: bool) -> bool:
+        return same and score >= self.repeat_threshold
+
+    def similar(
+        self,
+        text: str | None,
+        title: str | None = None,
+        *,
+        time: object = None,
+        window: str | timedelta | None = "30d",
+        k: int = 5,
+        min_score: float = 0.1,
+        exclude_id: str | None = None,
+    ) -> list[Match]:
+        """The ``k`` most similar tickets answered before ``time`` (default: after every
+        ticket) and within ``window`` of it, best first, each with its score and whether it
+        is likely a repeat. Scores under ``min_score`` are left out."""
+        if k < 1:
+            raise DataError(f"k must be at least 1, not {k}")
+        document = documents_of([text], [title])[0]
+        if document is None:
+            raise DataError("the ticket needs a text or a title to find similar ones")
+        span = parse_window(window)
+        pending_times = [chunk[1] for chunk in self._pending]
+        latest = [times[-1:] for times in (self._times, *pending_times) if len(times)]
+        if not latest:
+            return []
+        at = _as_time(time) if time is not None else max(t.max() for t in latest)
+        earliest = None if span is None else at - np.timedelta64(span)
+        query = self.vectorise([document])
+        places = place_keys(document, gazetteer=self.gazetteer)
+        found: list[tuple[float, str, np.datetime64, frozenset[str]]] = []
+
+        def keep(
+            scores: np.ndarray,
+            offset: int,
+            ids: Sequence[str],
+            times: np.ndarray,
+            keys: Sequence[frozenset[str]],
+        ) -> None:
+            chosen = np.flatnonzero(scores >= min_score)
+            if len(chosen) > k + 1:
+                chosen = chosen[np.argpartition(-scores[chosen], k)[: k + 1]]
+            for position in chosen:
+                row = offset + int(position)
+                found.append((float(scores[position]), ids[row], times[row], keys[row]))
+
+        # the main matrix: through its inverted lists (features -> rows), so a lookup costs
+        # the postings of the query's features, not every stored value of the window
+        end = int(np.searchsorted(self._times, at, side="left"))
+        start = 0 if earliest is None else int(np.searchsorted(self._times, earliest, side="left"))
+        if end > start:
+            if self._postings is None:
+                self._postings = sp.csr_matrix(self._matrix.T)
+            lists = self._postings[query.indices]
+            scores = np.asarray(lists.T @ query.data).ravel()[start:end]
+            keep(scores, start, self._ids, self._times, self._places)
+        # tickets appended since the last merge, scored directly (at most a few hundred)
+        if self._pending:
+            dense = np.zeros(N_FEATURES, dtype=np.float32)
+            dense[query.indices] = query.data
+            for chunk_ids, chunk_times, _, chunk_places, counts in self._pending:
+                inside = chunk_times < at
+                if earliest is not None:
+                    inside &= chunk_times >= earliest
+                if inside.any():
+                    scores = _unit_rows(counts, self._idf) @ dense
+                    keep(np.where(inside, scores, -1.0), 0, chunk_ids, chunk_times, chunk_places)
+        found.sort(key=lambda item: (-item[0], item[1]))
+        matches: list[Match] = []
+        for score, ticket, when, keys in found:
+            if exclude_id is not None and ticket == exclude_id:
+                continue
+            same = same_place(places, keys)
+            matches.append(
+                Match(
+                    id=ticket,
+                    time=pd.Timestamp(when).to_pydatetime(),
+                    score=score,
+                    repeat=self.is_repeat(score, same),
+                    same_place=same,
+                )
+            )
+            if len(matches) == k:
+                break
+        return matches
+
+    def neighbours(
+        self,
+        *,
+        window: str | timedelta | None = "7d",
+        min_score: float = 0.1,
+        k: int = 20,
+        chunk_rows: int = 1_000,
+    ) -> pd.DataFrame:
+        """Every ticket's up to ``k`` most similar earlier tickets within ``window`` (None:
+        all earlier), as a frame ``source, target, score, same_place, repeat`` of row
+        positions in time order (:attr:`ids`, :attr:`times`), ``target`` earlier than
+        ``source``. Computed ``chunk_rows`` tickets at a time against their window, so memory
+        stays bounded by a chunk times its window."""
+        self._merge()
+        span = parse_window(window)
+        sources: list[np.ndarray] = []
+        targets: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        n = len(self._ids)
+        for c0 in range(0, n, chunk_rows):
+            c1 = min(n, c0 + chunk_rows)
+            lo = 0
+            if span is not None:
+                lo = int(np.searchsorted(self._times, self._times[c0] - np.timedelta64(span)))
+            block = (self._matrix[c0:c1] @ self._matrix[lo:c1].T).tocoo()
+            src = block.row + c0
+            tgt = block.col + lo
+            keep = (tgt < src) & (block.data >= min_score)
+            if span is not None:
+                keep &= self._times[src] - self._times[tgt] <= np.timedelta64(span)
+            src, tgt, val = src[keep], tgt[keep], block.data[keep]
+            if len(src) and k:
+                order = np.lexsort((-val, src))
+                src, tgt, val = src[order], tgt[order], val[order]
+                first = np.searchsorted(src, src, side="left")
+                rank = np.arange(len(src)) - first
+                keep = rank < k
+                src, tgt, val = src[keep], tgt[keep], val[keep]
+            sources.append(src)
+            targets.append(tgt)
+            scores.append(val)
+        source = np.concatenate(sources) if sources else np.empty(0, dtype=np.int64)
+        target = np.concatenate(targets) if targets else np.empty(0, dtype=np.int64)
+        score = np.concatenate(scores) if scores else np.empty(0, dtype=np.float32)
+        same = np.fromiter(
+            (
+                same_place(self._places[s], self._places[t])
+                for s, t in zip(source, target, strict=True)
+            ),
+            dtype=bool,
+            count=len(source),
+        )
+        return pd.DataFrame(
+            {
+                "source": source.astype(np.int64),
+                "target": target.astype(np.int64),
+                "score": score.astype(np.float64),
+                "same_place": same,
+                "repeat": same & (score >= self.repeat_threshold),
+            }
+        )
+
+    # ------------------------------------------------------------------ what it holds
+    @property
+    def ids(self) -> list[str]:
+        """Ticket ids in time order (the positions :meth:`neighbours` names)."""
+        self._merge()
+        return list(self._ids)
+
+    @property
+    def times(self) -> np.ndarray:
+        self._merge()
+        return self._times.copy()
+
+    @property
+    def documents(self) -> list[str]:
+        """The masked documents, in time order."""
+        self._merge()
+        return list(self._documents)
+
+    @property
+    def places(self) -> list[frozenset[str]]:
+        self._merge()
+        return list(self._places)

@@ -1,0 +1,214 @@
+"""Similar tickets and likely repeats (nlp.similar).
+
+The tickets are written for these tests: a night-time mixing plant at one village reported
+three times, the same kind of complaint at another village, property fees at two estates, and
+unrelated tickets around them.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nlp.errors import DataError
+from nlp.similar import SimilarIndex, parse_times, parse_window, place_keys, same_place
+
+TICKETS = pd.DataFrame(
+    [
+        (
+            "s1",
+            "2020-05-01 21:00",
+            "松林村搅拌站半夜开工",
+            "松林村村口的搅拌站每天半夜还在生产，噪音太大睡不着觉",
+        ),
+        (
+            "s2",
+            "2020-05-03 08:10",
+            "",
+            "松林村那个混凝土搅拌站晚上噪音扰民，罐车来来回回，请环保部门管一管",
+        ),
+        ("s3", "2020-05-04 19:30", "投诉搅拌站", "杏花村的搅拌站晚上噪音很大，吵得睡不着"),
+        ("s4", "2020-05-05 10:00", "物业费上涨", "梧桐苑物业擅自上调物业费，没有开业主大会"),
+        ("s5", "2020-05-06 10:00", "", "银杏苑物业费涨价没有公示，业主们意见很大"),
+        ("s6", "2020-05-06 12:00", "医保咨询", "异地就医的医保怎么报销，需要准备什么材料"),
+        ("s7", "2020-03-01 09:00", "", "松林村搅拌站夜间施工噪音扰民，罐车很多"),
+    ],
+    columns=["id", "time", "title", "text"],
+)
+
+
+@pytest.fixture(scope="module")
+def index() -> SimilarIndex:
+    return SimilarIndex.from_frame(TICKETS)
+
+
+def test_a_repeat_at_the_same_place_is_found_first(index: SimilarIndex) -> None:
+    found = index.similar(
+        "松林村搅拌站夜里还在干活，噪音吵死人了", time="2020-05-08", window="30d", k=3
+    )
+    assert found[0].id in {"s1", "s2"}
+    assert found[0].repeat
+    assert found[0].same_place
+    assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
+
+
+def test_the_same_problem_at_another_village_is_not_a_repeat(index: SimilarIndex) -> None:
+    found = {m.id: m for m in index.similar("杏花村搅拌站晚上噪音扰民", time="2020-05-08", k=7)}
+    assert found["s3"].repeat
+    assert not found["s1"].repeat
+    assert not found["s1"].same_place
+
+
+def test_property_fees_at_two_estates_are_same_topic_only(index: SimilarIndex) -> None:
+    found = {m.id: m for m in index.similar("银杏苑物业乱涨物业费", time="2020-05-09", k=7)}
+    assert found["s5"].repeat
+    assert "s4" not in found or not found["s4"].repeat
+
+
+def test_the_time_window_is_respected(index: SimilarIndex) -> None:
+    ids = [m.id for m in index.similar("松林村搅拌站噪音", time="2020-05-08", window="30d", k=7)]
+    assert "s7" not in ids  # two months earlier
+    assert "s7" in [m.id for m in index.similar("松林村搅拌站噪音", time="2020-05-08", window=None)]
+    # only earlier tickets: nothing before the first one
+    assert index.similar("松林村搅拌站噪音", time="2020-03-01 08:00", window=None) == []
+
+
+def test_appended_tickets_are_found() -> None:
+    index = SimilarIndex.from_frame(TICKETS)
+    assert (
+        index.add(
+            ids=["n1"],
+            times=["2020-05-07 09:00"],
+            texts=["石桥镇菜市场门口的下水道堵了，污水漫到路上"],
+        )
+        == 1
+    )
+    found = index.similar("石桥镇菜市场门口下水道堵塞污水横流", time="2020-05-08")
+    assert found[0].id == "n1"
+    assert found[0].repeat
+    assert len(index) == len(TICKETS) + 1
+
+
+def test_many_appends_one_by_one_keep_time_order_and_refit() -> None:
+    index = SimilarIndex()
+    for i in range(40):
+        index.add(ids=[f"t{i}"], times=[f"2020-06-{(40 - i) % 28 + 1:02d}"], texts=[f"第{i}号投诉"])
+    times = index.times
+    assert len(index) == 40
+    assert (times[1:] >= times[:-1]).all()
+
+
+def test_text_is_masked_in_the_index() -> None:
+    index = SimilarIndex()
+    index.add(ids=["p"], times=["2020-01-01"], texts=["搅拌站噪音，联系电话13812345678"])
+    assert "13812345678" not in index.documents[0]
+    assert "<PHONE>" in index.documents[0]
+
+
+def test_neighbours_pairs_earlier_tickets_within_the_window(index: SimilarIndex) -> None:
+    pairs = index.neighbours(window="7d")
+    ids, times = index.ids, index.times
+    assert (pairs["target"] < pairs["source"]).all()
+    assert ((times[pairs["source"]] - times[pairs["target"]]) <= pd.Timedelta(days=7)).all()
+    repeats = {(ids[s], ids[t]) for s, t in pairs.loc[pairs["repeat"], ["source", "target"]].values}
+    assert ("s2", "s1") in repeats
+    assert ("s3", "s1") not in repeats
+    assert ("s3", "s2") not in repeats
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        ("7d", timedelta(days=7)),
+        ("36h", timedelta(hours=36)),
+        ("2w", timedelta(weeks=2)),
+        (None, None),
+    ],
+)
+def test_windows_parse(window: str | None, expected: timedelta | None) -> None:
+    assert parse_window(window) == expected
+
+
+@pytest.mark.parametrize("window", ["seven days", "0d", "-3d", ""])
+def test_bad_windows_say_how_to_write_one(window: str) -> None:
+    with pytest.raises(DataError, match="window"):
+        parse_window(window)
+
+
+def test_bad_input_gets_clear_errors() -> None:
+    with pytest.raises(DataError, match="not found"):
+        SimilarIndex.from_frame(TICKETS.drop(columns=["time"]))
+    with pytest.raises(DataError, match=r"not times: row 2 \('yesterday'\)"):
+        parse_times(["2020-01-01", "yesterday"])
+    with pytest.raises(DataError, match="must be text"):
+        SimilarIndex().add(ids=["x"], times=["2020-01-01"], texts=[42])
+    with pytest.raises(DataError, match="text or a title"):
+        SimilarIndex.from_frame(TICKETS).similar("  ")
+
+
+def test_place_keys_and_the_veto() -> None:
+    a = place_keys("A市A3区梧桐苑3栋楼下的垃圾站太臭")
+    assert "梧桐苑" in a
+    assert not same_place(a, place_keys("银杏苑门口垃圾站很臭"))
+    assert same_place(a, frozenset())  # a ticket that names no place is not told apart
+
+
+def test_ten_times_the_tickets_is_not_a_hundred_times_slower() -> None:
+    def build(n: int) -> float:
+        frame = pd.DataFrame(
+            {
+                "id": [str(i) for i in range(n)],
+                "time": pd.date_range("2020-01-01", periods=n, freq="h").astype(str),
+                "text": [f"第{i % 97}小区第{i % 13}栋楼下噪音扰民问题{i}" for i in range(n)],
+            }
+        )
+        start = time.perf_counter()
+        index = SimilarIndex.from_frame(frame)
+        index.neighbours(window="2d")
+        return time.perf_counter() - start
+
+    build(50)  # warm up the segmenter
+    small, large = build(100), build(1000)
+    assert large < 100 * max(small, 0.01)
+
+
+def test_the_index_is_rebuilt_from_the_ticket_store_after_a_restart(tmp_path: Path) -> None:
+    from nlp.model import Prediction
+    from nlp.store import Answer, TicketStore
+
+    url = f"sqlite:///{tmp_path / 'tickets.db'}"
+    prediction = Prediction("生态环境", 0.9, [("生态环境", 0.9)], False, None)
+    at = datetime(2020, 5, 1, 21, 0)
+    with TicketStore(url).open() as store:
+        store.record(
+            [
+                Answer(
+                    row.id, row.text, row.title, "default", "v1", prediction, at + timedelta(days=i)
+                )
+                for i, row in enumerate(TICKETS.itertuples())
+            ]
+        )
+    now = at + timedelta(days=10)
+    with TicketStore(url).open() as store:  # a new process: only the store is left
+        index = SimilarIndex.from_store(store, window="30d", now=now)
+    assert len(index) == len(TICKETS)
+    found = index.similar("松林村搅拌站夜里噪音扰民", time=now, window="30d")
+    assert found[0].id in {"s1", "s2", "s7"}
+    assert found[0].repeat
+    with TicketStore(url).open() as store:
+        assert len(SimilarIndex.from_store(store, window="2d", now=now)) < len(TICKETS)
+
+
+def test_tickets_added_one_by_one_are_found_like_a_batch() -> None:
+    batch = SimilarIndex.from_frame(TICKETS)
+    single = SimilarIndex()
+    for row in TICKETS.itertuples():
+        single.add(ids=[row.id], times=[row.time], texts=[row.text], titles=[row.title])
+    for text in ("杏花村搅拌站晚上噪音扰民", "银杏苑物业乱涨物业费", "松林村搅拌站夜里噪音"):
+        from_batch = batch.similar(text, time="2020-05-09", k=1)
+        from_single = single.similar(text, time="2020-05-09", k=1)
+        assert [m.id for m in from_batch] == [m.id for m in from_single]
