@@ -317,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     everything = train(pd.concat([base, traffic], ignore_index=True), config, eval_frame=dev)
     used = loop.after.data.get("feedback", {})
     # What the model that ships trained on: with the refit, the held-out corrections too.
-    trained_on = used.get("used", 0) + (used.get("held_out", 0) if used.get("refit") else 0)
+    shipped = used.get("used", 0) + (used.get("held_out", 0) if used.get("refit") else 0)
     print(
         f"traffic answered: {len(loop.predicted):,} "
         f"({loop.corrected / max(1, len(traffic)):.1%} wrong); the store holds {loop.stored:,}; "
@@ -325,14 +325,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{loop.confirmed:,} confirmations (--confirm {args.confirm:g}"
         f"{', --reviewed' if args.reviewed else ''}); the store gave back "
         f"{len(loop.corrections):,}: {used.get('held_out', 0):,} held out to measure a first "
-        f"model for the promotion gate, {trained_on:,} trained on by the model that ships; "
+        f"model for the promotion gate, {shipped:,} trained on by the model that ships; "
         f"answers nobody corrected: {len(loop.accepted):,}"
     )
     table = [("before: the served model", f"{len(base):,} bodies", loop.before.model)]
     table += [
         (
             f"after the loop, weight {weight:g}",
-            f"{len(base):,} + {trained_on:,} corrections",
+            f"{len(base):,} + {shipped:,} corrections",
             after.model,
         )
         for weight, after in afters.items()
@@ -342,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         table.append(
             (
                 f"after, + accepted answers, weight {args.accepted:g}",
-                f"{len(base):,} + {trained_on:,} + {accepted_used:,}",
+                f"{len(base):,} + {shipped:,} + {accepted_used:,}",
                 with_accepted.model,
             )
         )
@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(
         f"  corrections it took: {loop.corrected + loop.confirmed:,} sent, "
-        f"{trained_on:,} trained on, against {len(traffic):,} labelled rows for "
+        f"{shipped:,} trained on, against {len(traffic):,} labelled rows for "
         f"everything; {time.perf_counter() - started:.0f} s in all"
     )
     return 0
