@@ -3,7 +3,7 @@ through the API, retrain on the corrections, and see how much of the way to a mo
 on everything that goes. Prints; asserts nothing.
 
     .venv/bin/python bench/feedback.py [--shared ../shared/data] [--part 0.3] [--weight 2]
-        [--seed 0] [--sample N] [--confirm 0] [--reviewed]
+        [--seed 0] [--sample N] [--confirm 0] [--reviewed] [--no-refit] [--accepted W]
 
 The protocol. Only the ``split=train`` bodies of ``appeals/train.csv`` are used to train and as
 traffic (``titles.csv`` holds titles of dev messages too, so no title is used at all).
@@ -22,7 +22,13 @@ traffic (``titles.csv`` holds titles of dev messages too, so no title is used at
 - after: ``nlp.train.train(base, config, feedback=TicketStore(url).corrections())`` with
   ``TrainConfig(feedback_weight=--weight)``; the corrections are the store's masked text.
   ``feedback_holdout`` keeps its default: that share of the corrections (by ticket id) is held
-  out from training for the promotion gate, as ``appeals train --feedback`` does.
+  out from a first model, which the promotion gate's figures measure, and the model that
+  ships is then trained on every correction, as ``appeals train --feedback`` does
+  (``--no-refit``: the measured model ships, as before ``feedback_refit``).
+- with ``--accepted W``, beside: the same retraining plus the stored answers nobody corrected,
+  labelled with the served model's answer, each counting ``W`` (``appeals train --feedback
+  --feedback-accepted W``). It assumes that dispatchers correct every wrong answer, which this
+  simulated one does: a real centre has the answers dispatched and never bounced.
 - everything: base + every traffic row with its true label (the bound the loop aims at).
 
 Scored: macro-F1 on ``test.csv`` (921 whole messages, title + body, never trained or tuned
@@ -51,7 +57,7 @@ from nlp.evaluate import evaluate
 from nlp.model import RoutingModel
 from nlp.registry import Registry
 from nlp.store import TicketStore
-from nlp.train import TrainConfig, TrainResult, train
+from nlp.train import TrainConfig, TrainResult, read_accepted, train
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Tickets per ``POST /v1/classify/batch`` request.
@@ -68,6 +74,7 @@ class Loop:
     corrected: int  # wrong answers the dispatcher corrected
     confirmed: int  # right answers the dispatcher confirmed
     corrections: pd.DataFrame
+    accepted: pd.DataFrame  # stored answers nobody corrected, with the served model's label
     stored: int  # answers the store held after the traffic
     after: TrainResult
 
@@ -191,8 +198,9 @@ def closed_loop(
         corrections = store.corrections()
     finally:
         store.close()
+    accepted = read_accepted(store_url)
     after = train(base, config, eval_frame=eval_frame, feedback=corrections)
-    return Loop(before, predicted, corrected, confirmed, corrections, stored, after)
+    return Loop(before, predicted, corrected, confirmed, corrections, accepted, stored, after)
 
 
 def macro_f1(model: RoutingModel, frame: pd.DataFrame, *, title_col: str | None) -> float:
@@ -236,7 +244,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the dispatcher also gives the department of every right answer the service "
         "flagged for review (the person asked to check confirms it)",
     )
+    parser.add_argument(
+        "--no-refit",
+        action="store_true",
+        help="ship the model the held-out corrections measured (feedback_refit=False), "
+        "as before the model that ships learnt every correction",
+    )
+    parser.add_argument(
+        "--accepted",
+        type=float,
+        default=None,
+        metavar="W",
+        help="beside: retrain with the answers nobody corrected as well, each counting W",
+    )
     args = parser.parse_args(argv)
+    if args.accepted is not None and not args.accepted > 0:
+        raise SystemExit(f"--accepted must be a positive number, not {args.accepted}")
     if not 0 < args.part < 1:
         raise SystemExit(f"--part must be between 0 and 1, not {args.part}")
     if not 0 <= args.confirm <= 1:
@@ -251,11 +274,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     base, traffic = split_part(rows, part=args.part, seed=args.seed)
     if args.sample is not None:
         traffic = traffic.iloc[: args.sample].reset_index(drop=True)
-    config = replace(TrainConfig(), feedback_weight=args.weight[0])
+    config = replace(
+        TrainConfig(), feedback_weight=args.weight[0], feedback_refit=not args.no_refit
+    )
     print(
         f"split=train bodies: {len(rows):,}; the served model learns {len(base):,} "
         f"(--part {args.part:g}, --seed {args.seed}); traffic: the other {len(traffic):,}; "
-        f"feedback_holdout {config.feedback_holdout:g}; scored on test.csv "
+        f"feedback_holdout {config.feedback_holdout:g}, feedback_refit "
+        f"{config.feedback_refit}; scored on test.csv "
         f"({len(unseen)} whole messages) and {len(dev):,} dev bodies",
         flush=True,
     )
@@ -279,26 +305,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             eval_frame=dev,
             feedback=loop.corrections,
         )
+    with_accepted = None
+    if args.accepted is not None:
+        with_accepted = train(
+            base,
+            replace(config, accepted_weight=args.accepted),
+            eval_frame=dev,
+            feedback=loop.corrections,
+            accepted=loop.accepted,
+        )
     everything = train(pd.concat([base, traffic], ignore_index=True), config, eval_frame=dev)
     used = loop.after.data.get("feedback", {})
+    # What the model that ships trained on: with the refit, the held-out corrections too.
+    shipped = used.get("used", 0) + (used.get("held_out", 0) if used.get("refit") else 0)
     print(
         f"traffic answered: {len(loop.predicted):,} "
         f"({loop.corrected / max(1, len(traffic)):.1%} wrong); the store holds {loop.stored:,}; "
         f"sent to POST /v1/feedback: {loop.corrected:,} corrections of wrong answers + "
         f"{loop.confirmed:,} confirmations (--confirm {args.confirm:g}"
         f"{', --reviewed' if args.reviewed else ''}); the store gave back "
-        f"{len(loop.corrections):,}: {used.get('used', 0):,} trained on, "
-        f"{used.get('held_out', 0):,} held out for the promotion gate"
+        f"{len(loop.corrections):,}: {used.get('held_out', 0):,} held out to measure a first "
+        f"model for the promotion gate, {shipped:,} trained on by the model that ships; "
+        f"answers nobody corrected: {len(loop.accepted):,}"
     )
     table = [("before: the served model", f"{len(base):,} bodies", loop.before.model)]
     table += [
         (
             f"after the loop, weight {weight:g}",
-            f"{len(base):,} + {used.get('used', 0):,} corrections",
+            f"{len(base):,} + {shipped:,} corrections",
             after.model,
         )
         for weight, after in afters.items()
     ]
+    if with_accepted is not None:
+        accepted_used = with_accepted.data["accepted"]["used"]
+        table.append(
+            (
+                f"after, + accepted answers, weight {args.accepted:g}",
+                f"{len(base):,} + {shipped:,} + {accepted_used:,}",
+                with_accepted.model,
+            )
+        )
     table.append(
         (
             "everything: part + all traffic labelled",
@@ -315,18 +362,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {name:<42} {trained_on:<26} {test_f1:>9.4f} {dev_f1:>11.4f}")
     (before_test, before_dev), (all_test, all_dev) = scores[0], scores[-1]
     print()
-    for weight, (after_test, after_dev) in zip(afters, scores[1:-1], strict=True):
+    names = [f"weight {weight:g}" for weight in afters]
+    if with_accepted is not None:
+        names.append(f"weight {args.weight[0]:g} + accepted answers {args.accepted:g}")
+    for what, (after_test, after_dev) in zip(names, scores[1:-1], strict=True):
         test_share = gap_recovered(before_test, after_test, all_test)
         dev_share = gap_recovered(before_dev, after_dev, all_dev)
         print(
-            f"  weight {weight:g}: gap recovered {test_share:.2f} on test.csv "
+            f"  {what}: gap recovered {test_share:.2f} on test.csv "
             f"({after_test - before_test:+.4f} of {all_test - before_test:+.4f}; target >= 0.5), "
             f"{dev_share:.2f} on dev bodies ({after_dev - before_dev:+.4f} of "
             f"{all_dev - before_dev:+.4f})"
         )
     print(
         f"  corrections it took: {loop.corrected + loop.confirmed:,} sent, "
-        f"{used.get('used', 0):,} trained on, against {len(traffic):,} labelled rows for "
+        f"{shipped:,} trained on, against {len(traffic):,} labelled rows for "
         f"everything; {time.perf_counter() - started:.0f} s in all"
     )
     return 0

@@ -80,7 +80,14 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         normalise,
         normalise_aligned,
     )
-    from nlp.train import TrainConfig, TrainResult, build_pipeline, read_feedback, train
+    from nlp.train import (
+        TrainConfig,
+        TrainResult,
+        build_pipeline,
+        read_accepted,
+        read_feedback,
+        train,
+    )
     from nlp.urgency import Urgency, UrgencyDetector, UrgencyModel, UrgencyTerms
 
 #: module -> the public names it gives ``nlp``.
@@ -213,6 +220,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TrainConfig",
         "TrainResult",
         "build_pipeline",
+        "read_accepted",
         "read_feedback",
         "train",
     ),
@@ -304,6 +312,7 @@ __all__ = [
     "prepare_rows",
     "probable_label_errors",
     "promote",
+    "read_accepted",
     "read_feedback",
     "read_table",
     "read_tables",

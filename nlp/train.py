@@ -8,7 +8,10 @@ Dispatchers' corrections (``feedback``: tickets with the department a person fin
 them) are extra training rows that count ``feedback_weight`` times. A fixed share of them is
 held out to measure the model on (``feedback_holdout``), chosen by a hash of the ticket id:
 the same correction is on the same side in every retraining, so the held-out corrections of
-two versions can be compared, and none of them was ever trained on.
+two versions can be compared. The promotion gate's figures on them are measured on a model
+that never trained on them; the model that ships is then trained again on every correction
+(``feedback_refit``, the default: the manifest records it), so a held-out correction is not
+a correction thrown away.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ __all__ = [
     "build_pipeline",
     "fit_scope",
     "is_held_out",
+    "read_accepted",
     "read_feedback",
     "train",
 ]
@@ -82,6 +86,13 @@ class TrainConfig:
     feedback_weight: float = 2.0
     #: The share of corrections held out to evaluate on (chosen by a hash of the ticket id).
     feedback_holdout: float = 0.2
+    #: After the held-out corrections measured the model (the promotion gate's figures),
+    #: train the model that ships again on every correction; False ships the measured model.
+    feedback_refit: bool = True
+    #: How many times an accepted answer counts: a stored answer nobody corrected, labelled
+    #: with the model's own answer (only when ``train`` is given ``accepted`` rows). It
+    #: assumes that dispatchers correct every answer they see wrong.
+    accepted_weight: float = 0.5
 
     def __post_init__(self) -> None:
         problems = []
@@ -113,6 +124,16 @@ class TrainConfig:
             )
         if not (isinstance(self.feedback_holdout, int | float) and 0 <= self.feedback_holdout < 1):
             problems.append(f"feedback_holdout must be in [0, 1), not {self.feedback_holdout!r}")
+        if not (
+            isinstance(self.accepted_weight, int | float)
+            and math.isfinite(self.accepted_weight)
+            and self.accepted_weight > 0
+        ):
+            problems.append(
+                f"accepted_weight must be a positive number, not {self.accepted_weight!r}"
+            )
+        if not isinstance(self.feedback_refit, bool):
+            problems.append(f"feedback_refit must be True or False, not {self.feedback_refit!r}")
         if problems:
             raise DataError("invalid training options: " + "; ".join(problems))
 
@@ -139,9 +160,11 @@ class HeldOut:
 @dataclass
 class TrainResult:
     """The model, its evaluation on held-out rows and, when it learnt from corrections,
-    its evaluation on the held-out corrections (``feedback_evaluation``; None without
-    corrections or when none is held out). ``held_out`` and ``feedback_held_out`` are those
-    rows, to measure another model (the one in service) on the same ones."""
+    the evaluation on the held-out corrections (``feedback_evaluation``; None without
+    corrections or when none is held out) of a model that never trained on them (with
+    ``feedback_refit`` the model returned trained on them afterwards). ``held_out`` and
+    ``feedback_held_out`` are those rows, to measure another model (the one in service) on
+    the same ones."""
 
     model: RoutingModel
     evaluation: Evaluation
@@ -267,6 +290,13 @@ def _is_missing(value: object) -> bool:
     return value is None or value is pd.NA or value != value or not str(value).strip()
 
 
+def _ids(frame: pd.DataFrame) -> set[str]:
+    """The ticket ids of ``frame``'s ``id`` column, as text."""
+    if "id" not in frame.columns:
+        return set()
+    return {str(i).strip() for i in frame["id"] if not _is_missing(i)}
+
+
 def is_held_out(ticket_id: object, share: float) -> bool:
     """Whether the correction of ticket ``ticket_id`` is held out for evaluation: the first
     eight bytes of the sha256 of the id (as text), read as a fraction of 2**64, fall below
@@ -334,6 +364,8 @@ def _prepare_feedback(feedback: pd.DataFrame, config: TrainConfig, known: set[st
         "held_out": len(held_docs),
         "weight": config.feedback_weight,
         "holdout": config.feedback_holdout,
+        # The model that ships trained on the held-out corrections too, after they measured it.
+        "refit": bool(held_docs) and config.feedback_refit,
         "skipped": rows.skipped,
         "new_labels": sorted(new),
         "sha256": frame_sha256(
@@ -362,6 +394,74 @@ def read_feedback(source: str | Path) -> pd.DataFrame:
     return frame
 
 
+def read_accepted(source: str | Path) -> pd.DataFrame:
+    """The answers nobody corrected, labelled with the model's answer (columns ``id, text,
+    title, label``): from a ticket store's URL (:meth:`nlp.store.TicketStore.tickets`
+    without a final department) or a file of every stored answer (``appeals feedback export
+    --all``: rows whose ``final_label`` is empty)."""
+    if "://" in str(source):
+        from nlp.store import TicketStore
+
+        with TicketStore(str(source)) as store:
+            frame = store.open(create=False).tickets()
+    else:
+        from nlp.io import read_table
+
+        frame = read_table(source)
+    if "final_label" not in frame.columns:
+        raise DataError(
+            f"the stored answers in {source} have no column 'final_label': accepted answers "
+            "come from a ticket store or from 'appeals feedback export --all'"
+        )
+    _require_feedback_columns(frame, f"the stored answers in {source}")
+    open_rows = frame["final_label"].map(_is_missing)
+    columns = [c for c in FEEDBACK_COLUMNS if c in frame.columns]
+    return frame.loc[open_rows, columns].reset_index(drop=True)
+
+
+def _fit(
+    groups: list[tuple[list[str], list[str], float]], config: TrainConfig, *, name: str
+) -> RoutingModel:
+    """The model of the rows of ``groups`` (documents, labels, how many times each counts),
+    with its out-of-scope rule."""
+    documents = [d for docs, _, _ in groups for d in docs]
+    labels = [label for _, group_labels, _ in groups for label in group_labels]
+    weighted = any(weight != 1.0 for docs, _, weight in groups if docs)
+    sample_weight = [weight for docs, _, weight in groups for _ in docs] if weighted else None
+    pipeline = build_pipeline(config).fit(documents, labels, classify__sample_weight=sample_weight)
+    scope = fit_scope(pipeline, documents, labels, config)
+    return RoutingModel(pipeline, scope=scope, name=name)
+
+
+def _prepare_accepted(
+    accepted: pd.DataFrame, config: TrainConfig, known: set[str], corrected: set[str]
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """The accepted answers that train: a ticket a person corrected is not one, nor is an
+    answer with a label the training data lacks (the model in service knew another set)."""
+    _require_feedback_columns(accepted, "the accepted answers")
+    frame = accepted.reset_index(drop=True)
+    rows = prepare_rows(frame, text_col="text", title_col="title", label_col="label")
+    ids = frame["id"].array
+    documents: list[str] = []
+    labels: list[str] = []
+    left_out = {"corrected": 0, "unknown_label": 0}
+    for i, document, label in zip(rows.kept_index, rows.documents, rows.labels or [], strict=True):
+        if not _is_missing(ids[i]) and str(ids[i]).strip() in corrected:
+            left_out["corrected"] += 1
+        elif label not in known:
+            left_out["unknown_label"] += 1
+        else:
+            documents.append(document)
+            labels.append(label)
+    data = {
+        "rows": len(frame),
+        "used": len(documents),
+        "weight": config.accepted_weight,
+        "left_out": {**rows.skipped, **{k: n for k, n in left_out.items() if n}},
+    }
+    return documents, labels, data
+
+
 def train(
     frame: pd.DataFrame,
     config: TrainConfig | None = None,
@@ -369,12 +469,20 @@ def train(
     eval_frame: pd.DataFrame | None = None,
     name: str = "default",
     feedback: pd.DataFrame | None = None,
+    accepted: pd.DataFrame | None = None,
 ) -> TrainResult:
     """Fit a model on ``frame`` and evaluate it on ``eval_frame`` or a stratified held-out split.
 
     ``feedback``: dispatchers' corrections (columns ``id, text, title, label``, masked text):
     the part not held out (``config.feedback_holdout``, by ticket id) trains with weight
-    ``config.feedback_weight``; the held-out part gives ``feedback_evaluation``. A label the
+    ``config.feedback_weight``; the held-out part gives ``feedback_evaluation``, and then,
+    with ``config.feedback_refit``, the model returned is fitted again on every correction
+    (one more fit; ``evaluation`` is that model's).
+
+    ``accepted``: stored answers nobody corrected, labelled with the model's own answer
+    (:func:`read_accepted`; same columns), train with weight ``config.accepted_weight``;
+    tickets that ``feedback`` corrects are left out of them. This assumes that dispatchers
+    correct every answer they see wrong. A label the
     base data lacks is learnt when it has at least ``config.min_class_size`` corrections.
     """
     config = config or TrainConfig()
@@ -406,24 +514,29 @@ def train(
         eval_skipped = held_out.skipped
         if not test_docs:
             raise DataError("the evaluation data has no usable rows")
-    sample_weight = None
-    if corrections is not None and corrections.documents:
-        sample_weight = [1.0] * len(train_docs) + [config.feedback_weight] * len(
-            corrections.documents
+    groups = [(train_docs, train_labels, 1.0)]
+    if accepted is not None:
+        corrected = set() if feedback is None else _ids(feedback)
+        accepted_docs, accepted_labels, accepted_data = _prepare_accepted(
+            accepted, config, set(labels), corrected
         )
-        train_docs = train_docs + corrections.documents
-        train_labels = train_labels + corrections.labels
-    pipeline = build_pipeline(config).fit(
-        train_docs, train_labels, classify__sample_weight=sample_weight
-    )
-    scope = fit_scope(pipeline, train_docs, train_labels, config)
-    model = RoutingModel(pipeline, scope=scope, name=name)
+        groups.append((accepted_docs, accepted_labels, config.accepted_weight))
+    if corrections is not None:
+        groups.append((corrections.documents, corrections.labels, config.feedback_weight))
+    model = _fit(groups, config, name=name)
+    feedback_rows = corrections.held_out if corrections is not None else None
+    feedback_evaluation = None
+    if feedback_rows is not None:
+        # Measured on corrections it never saw: the promotion gate's figures.
+        feedback_evaluation = feedback_rows.evaluate(model)
+        if config.feedback_refit:
+            groups.append((feedback_rows.documents, feedback_rows.labels, config.feedback_weight))
+            model = _fit(groups, config, name=name)
     evaluation_rows = HeldOut(test_docs, test_labels, eval_skipped)
     evaluation = evaluation_rows.evaluate(model)
-    feedback_rows = corrections.held_out if corrections is not None else None
     data = {
         "rows": len(frame),
-        "train_rows": len(train_docs),
+        "train_rows": sum(len(docs) for docs, _, _ in groups),
         "eval_rows": len(test_docs),
         "skipped": rows.skipped,
         "sha256": frame_sha256(documents, labels),
@@ -431,12 +544,14 @@ def train(
     }
     if corrections is not None:
         data["feedback"] = corrections.data
+    if accepted is not None:
+        data["accepted"] = accepted_data
     return TrainResult(
         model,
         evaluation,
         data,
         time.perf_counter() - started,
-        feedback_evaluation=None if feedback_rows is None else feedback_rows.evaluate(model),
+        feedback_evaluation=feedback_evaluation,
         held_out=evaluation_rows,
         feedback_held_out=feedback_rows,
     )

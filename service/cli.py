@@ -170,6 +170,7 @@ def _check_feedback_options(args: argparse.Namespace) -> None:
         for flag, value in (
             ("--feedback-weight", args.feedback_weight),
             ("--feedback-holdout", args.feedback_holdout),
+            ("--feedback-accepted", args.feedback_accepted),
         )
         if value is not None
     ]
@@ -181,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nlp.analysis.plots import plot_confusion
     from nlp.io import read_tables
     from nlp.promotion import review_candidate
-    from nlp.train import TrainConfig, read_feedback, train
+    from nlp.train import TrainConfig, read_accepted, read_feedback, train
 
     registry = _registry(args)
     registry.check_can_save(args.name)  # a bad name or registry fails now, not after training
@@ -192,6 +193,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     frame = read_tables(args.data)
     eval_frame = read_tables(args.eval) if args.eval else None
     feedback = read_feedback(args.feedback) if args.feedback is not None else None
+    accepted = None
+    if args.feedback_accepted is not None:
+        if "://" not in args.feedback:
+            raise DataError(
+                "--feedback-accepted: the answers nobody corrected are in the ticket store; "
+                "give --feedback alone or --feedback STORE_URL, not a file"
+            )
+        accepted = read_accepted(args.feedback)
     # Trained on corrections, the candidate is put beside the model in service (loaded now:
     # one that cannot be loaded fails the command before the training, not after).
     current = None
@@ -214,7 +223,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = replace(config, feedback_weight=args.feedback_weight)
     if args.feedback_holdout is not None:
         config = replace(config, feedback_holdout=args.feedback_holdout)
-    result = train(frame, config, eval_frame=eval_frame, name=args.name, feedback=feedback)
+    if args.feedback_accepted is not None:
+        config = replace(config, accepted_weight=args.feedback_accepted)
+    result = train(
+        frame, config, eval_frame=eval_frame, name=args.name, feedback=feedback, accepted=accepted
+    )
     metrics = result.evaluation.to_dict()
     # The gate compares on the usual rows and on the held-out corrections; --activate
     # needs it to pass.
@@ -223,6 +236,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = {**result.data, "files": [str(p) for p in args.data]}
     if "feedback" in data:
         data["feedback"] = {**data["feedback"], "source": _feedback_source(args.feedback)}
+    if "accepted" in data:
+        data["accepted"] = {**data["accepted"], "source": _feedback_source(args.feedback)}
     version = registry.save(
         result.model,
         name=args.name,
@@ -265,6 +280,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if "feedback" in result.data:
         _print_feedback(result.data["feedback"], feedback_metrics)
+    if "accepted" in result.data:
+        counts = result.data["accepted"]
+        print(
+            f"accepted answers (nobody corrected them): {counts['rows']} rows, "
+            f"{counts['used']} trained on (weight {counts['weight']:g})"
+            + (f"; left out: {counts['left_out']}" if counts["left_out"] else "")
+        )
     if review is not None:
         print(f"against the active {args.name}@{current_version}:")
         for line in _gate_lines(review):
@@ -291,6 +313,11 @@ def _print_feedback(counts: dict[str, Any], metrics: dict[str, float] | None) ->
     print(
         f"corrections: {counts['rows']} rows, {counts['used']} trained on "
         f"(weight {counts['weight']:g}), {counts['held_out']} held out"
+        + (
+            " to measure it, then trained on too (the model saved learnt every correction)"
+            if counts.get("refit")
+            else ""
+        )
         + (f"; new labels: {', '.join(counts['new_labels'])}" if counts["new_labels"] else "")
     )
     if counts["skipped"]:
@@ -1172,7 +1199,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--feedback-holdout",
         type=_share,
         default=None,
-        help="share of corrections held out to evaluate on, chosen by ticket id (default 0.2)",
+        help="share of corrections held out to evaluate on, chosen by ticket id (default 0.2); "
+        "after they measured the model, the model saved is trained on them too",
+    )
+    train.add_argument(
+        "--feedback-accepted",
+        type=_positive_number,
+        default=None,
+        metavar="WEIGHT",
+        help="also train on the stored answers nobody corrected, labelled with the model's "
+        "answer, each counting WEIGHT (e.g. 0.5); needs --feedback from a ticket store; it "
+        "assumes dispatchers correct every answer they see wrong",
     )
     train.add_argument("--report-dir", type=Path, help="write confusion.png here")
     train.add_argument("--json", action="store_true", help="print one JSON object")

@@ -11,7 +11,7 @@ import pytest
 
 from nlp.errors import DataError
 from nlp.registry import Registry
-from nlp.train import TrainConfig, is_held_out, read_feedback, train
+from nlp.train import TrainConfig, is_held_out, read_accepted, read_feedback, train
 
 #: Fast options for the small models of this file.
 FAST = {"calibration_folds": 3}
@@ -60,6 +60,7 @@ def test_a_weighted_correction_flips_a_near_duplicate(
         "held_out": 0,
         "weight": weight,
         "holdout": 0.0,
+        "refit": False,  # nothing held out: the measured model is the one that ships
         "skipped": {},
         "new_labels": [],
         "sha256": None,
@@ -103,7 +104,9 @@ def test_the_held_out_split_follows_the_ids_not_the_order(
     # The corrections that train are extra rows: the base evaluation split is unchanged.
     plain = train(base, TrainConfig(**FAST))
     assert first.evaluation.n == plain.evaluation.n
-    assert first.data["train_rows"] == plain.data["train_rows"] + len(corrections) - len(expected)
+    # The model that ships trained on the held-out ones too, after they measured it.
+    assert first.data["feedback"]["refit"] is True
+    assert first.data["train_rows"] == plain.data["train_rows"] + len(corrections)
 
 
 def test_the_manifest_records_the_corrections(
@@ -196,3 +199,110 @@ def test_read_feedback_reads_a_file_and_checks_its_columns(
     corrections.drop(columns="id").to_csv(bad, index=False)
     with pytest.raises(DataError, match=r"bad.csv: column\(s\) 'id' not found"):
         read_feedback(bad)
+
+
+def _held_out_ids(count: int, share: float, prefix: str = "fix") -> list[str]:
+    """The first ``count`` ids ``{prefix}-N`` that :func:`is_held_out` holds out at ``share``."""
+    ids = (f"{prefix}-{i}" for i in range(10_000))
+    return [i for i in ids if is_held_out(i, share)][:count]
+
+
+@pytest.mark.parametrize(("refit", "expected"), [(True, "供电"), (False, "燃气")])
+def test_the_model_that_ships_trains_on_the_held_out_corrections_after_they_measured_it(
+    base: pd.DataFrame, refit: bool, expected: str
+) -> None:
+    """A correction held out for the promotion gate: the gate's figures come from a model
+    that never saw it (it still answers gas), and the model that ships learnt it too."""
+    ticket = base[base["label"] == "燃气"]["text"].iloc[0]
+    feedback = _correction([ticket], "供电").assign(id=_held_out_ids(1, 0.5))
+    config = TrainConfig(**FAST, feedback_weight=10.0, feedback_holdout=0.5, feedback_refit=refit)
+    result = train(base, config, eval_frame=base.iloc[::7], feedback=feedback)
+    assert result.data["feedback"]["used"] == 0
+    assert result.data["feedback"]["held_out"] == 1
+    assert result.data["feedback"]["refit"] is refit
+    assert result.data["train_rows"] == len(base) + (1 if refit else 0)
+    assert result.feedback_evaluation is not None
+    assert result.feedback_evaluation.accuracy == 0.0  # measured before it learnt the row
+    [prediction] = result.model.classify([ticket + "谢谢"])
+    assert prediction.label == expected
+
+
+def test_accepted_answers_train_with_their_weight_unless_a_person_corrected_them(
+    base: pd.DataFrame,
+) -> None:
+    """Answers nobody corrected count ``accepted_weight`` times with the model's label; a
+    ticket a dispatcher corrected, or one with a label the data lacks, is left out."""
+    ticket = base[base["label"] == "燃气"]["text"].iloc[0]
+    accepted = pd.DataFrame(
+        {
+            "id": ["a-1", "a-2", "a-3"],
+            "text": [ticket, ticket + "。", "地铁太挤了"],
+            "title": [None, None, None],
+            "label": ["供电", "供电", "地铁"],
+        }
+    )
+    config = TrainConfig(**FAST, accepted_weight=10.0, feedback_holdout=0.0)
+    result = train(base, config, eval_frame=base.iloc[::7], accepted=accepted)
+    [prediction] = result.model.classify([ticket + "谢谢"])
+    assert prediction.label == "供电"
+    assert "地铁" not in result.model.labels
+    assert result.data["accepted"] == {
+        "rows": 3,
+        "used": 2,
+        "weight": 10.0,
+        "left_out": {"unknown_label": 1},
+    }
+    assert result.data["train_rows"] == len(base) + 2
+    # The dispatcher corrected both back to gas: they are corrections, not accepted answers.
+    corrected = accepted.iloc[:2].assign(label="燃气")
+    again = train(base, config, eval_frame=base.iloc[::7], feedback=corrected, accepted=accepted)
+    assert again.data["accepted"]["left_out"] == {"corrected": 2, "unknown_label": 1}
+    assert again.data["accepted"]["used"] == 0
+    [prediction] = again.model.classify([ticket + "谢谢"])
+    assert prediction.label == "燃气"
+
+
+def test_read_accepted_keeps_the_answers_without_a_final_department(
+    store_url: str, tmp_path: Path
+) -> None:
+    from nlp.model import Prediction
+    from nlp.store import Answer, TicketStore, utc_now
+
+    def answer(ticket_id: str, label: str) -> Answer:
+        prediction = Prediction(
+            label=label,
+            confidence=0.9,
+            top_k=[(label, 0.9)],
+            needs_review=False,
+            review_reason=None,
+            review_codes=[],
+        )
+        return Answer(
+            id=ticket_id,
+            text=f"工单{ticket_id}的内容",
+            title=None,
+            model_name="default",
+            model_version="v1",
+            prediction=prediction,
+            answered_at=utc_now(),
+        )
+
+    with TicketStore(store_url) as store:
+        store.open().record([answer("t1", "供电"), answer("t2", "燃气"), answer("t3", "水务")])
+        store.set_final("t2", "供电", source="api")
+        everything = store.tickets()
+    from_store = read_accepted(store_url)
+    assert list(from_store.columns) == ["id", "text", "title", "label"]
+    assert sorted(zip(from_store["id"], from_store["label"], strict=True)) == [
+        ("t1", "供电"),
+        ("t3", "水务"),
+    ]
+    exported = tmp_path / "tickets.jsonl"
+    everything.drop(columns="top_k").to_json(
+        exported, orient="records", lines=True, date_format="iso", force_ascii=False
+    )
+    assert sorted(read_accepted(exported)["id"]) == ["t1", "t3"]
+    corrections_only = tmp_path / "corrections.csv"
+    everything[["id", "text", "title", "label"]].to_csv(corrections_only, index=False)
+    with pytest.raises(DataError, match="no column 'final_label'"):
+        read_accepted(corrections_only)

@@ -70,6 +70,7 @@ def test_train_with_a_feedback_file_reports_and_records_the_corrections(
         "held_out": held,
         "weight": 3.0,
         "holdout": 0.25,
+        "refit": True,
         "skipped": {},
         "new_labels": [],
         "sha256": None,
@@ -131,3 +132,64 @@ def test_the_manifest_never_records_a_store_password(source: str, recorded: str)
     from service.cli import _feedback_source
 
     assert _feedback_source(source) == recorded
+
+
+def test_train_with_accepted_answers_from_the_store(
+    capsys: pytest.CaptureFixture[str],
+    registry_copy: Registry,
+    files: tuple[Path, Path, pd.DataFrame],
+    tmp_path: Path,
+) -> None:
+    """--feedback-accepted: the store's answers nobody corrected train too, with the model's
+    label; the corrected ones are corrections; the manifest records both."""
+    from nlp.model import Prediction
+    from nlp.store import Answer, TicketStore, utc_now
+
+    data, corrections_file, corrections = files
+    url = f"sqlite:///{tmp_path / 'tickets.db'}"
+    answers = [
+        Answer(
+            id=str(row.id),
+            text=str(row.text),
+            title=None,
+            model_name="default",
+            model_version="v1",
+            prediction=Prediction(
+                label=str(row.label),
+                confidence=0.9,
+                top_k=[(str(row.label), 0.9)],
+                needs_review=False,
+                review_reason=None,
+                review_codes=[],
+            ),
+            answered_at=utc_now(),
+        )
+        for row in corrections.itertuples()
+    ]
+    with TicketStore(url) as store:
+        store.open().record(answers)
+        store.set_final(str(corrections["id"].iloc[0]), "供电", source="api")
+    argv = ("train", data, "--feedback", url, "--models-dir", registry_copy.root)
+    code, out, err = run(capsys, *argv, "--feedback-accepted", "0.5", "--json")
+    assert code == 0, err
+    report = json.loads(out)["data"]
+    assert report["feedback"]["rows"] == 1
+    assert report["accepted"] == {
+        "rows": len(corrections) - 1,
+        "used": len(corrections) - 1,
+        "weight": 0.5,
+        "left_out": {},
+        "source": url,
+    }
+    code, out, err = run(capsys, *argv, "--feedback-accepted", "0.5")
+    assert code == 0, err
+    assert f"accepted answers (nobody corrected them): {len(corrections) - 1} rows" in out
+    # Without the store's answers there is nothing to accept: a clear error, no training.
+    for wrong in (
+        ("train", data, "--feedback", corrections_file, "--feedback-accepted", "0.5"),
+        ("train", data, "--feedback-accepted", "0.5"),
+    ):
+        code, out, err = run(capsys, *wrong, "--models-dir", registry_copy.root)
+        assert code == 2
+        assert "--feedback-accepted" in err
+        assert "Traceback" not in err
