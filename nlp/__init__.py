@@ -22,6 +22,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and readers
         sample_frame,
         split_by_column,
     )
+    from nlp.analysis.hotspots import heat_breakdown, hotspot_tickets, hotspot_timeline
     from nlp.analysis.labelling import label_queue
     from nlp.analysis.monitor import daily_summary, drift_alerts, training_distribution
     from nlp.analysis.review import (
@@ -100,6 +101,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "personal_data_counts",
         "sample_frame",
         "split_by_column",
+    ),
+    "nlp.analysis.hotspots": (
+        "heat_breakdown",
+        "hotspot_tickets",
+        "hotspot_timeline",
     ),
     "nlp.analysis.labelling": ("label_queue",),
     "nlp.analysis.monitor": (
@@ -299,7 +305,10 @@ __all__ = [
     "find_duplicates",
     "find_problems",
     "find_problems_many",
+    "heat_breakdown",
     "highlight_terms",
+    "hotspot_tickets",
+    "hotspot_timeline",
     "hotspots",
     "label_queue",
     "length_stats",

@@ -24,7 +24,7 @@ dislikes (点赞数, 反对数) when the data has them; ``age``: days from the g
 the end of the period (``until``, else the last ticket of the data), so a problem that stopped
 a month ago counts half. People count more than posts (one person posting ten times is not ten
 people), arrival speed and support from readers add, and everything grows slowly (logarithms)
-so that no single part decides.
+so that no single part decides. :func:`heat_parts` gives what each part adds.
 
 地点/人群: the masked division most named in the group (``A市A5区``), its most named place
 (an estate, road, village, school, company: :func:`nlp.similar.place_keys`) and the most named
@@ -60,12 +60,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CROWD_WORDS",
     "HEAT_HALF_LIFE_DAYS",
+    "HEAT_PARTS",
     "MESSAGES_FILE",
     "MESSAGE_COLUMNS",
     "PROBLEMS_FILE",
     "PROBLEM_COLUMNS",
     "HotspotReport",
     "heat_index",
+    "heat_parts",
     "hotspots",
     "write_report",
 ]
@@ -140,6 +142,39 @@ class HotspotReport:
     window: timedelta | None
     period: tuple[datetime, datetime]
     notes: list[str] = field(default_factory=list)
+    #: the half-life (days) the heat indices were cooled with (:func:`heat_parts`)
+    half_life_days: float = HEAT_HALF_LIFE_DAYS
+
+
+#: The parts of the heat index, as :func:`heat_parts` names them.
+HEAT_PARTS = ("users", "tickets", "rate", "reactions")
+
+
+def heat_parts(
+    *,
+    tickets: int,
+    users: int,
+    days: float,
+    likes: float = 0.0,
+    dislikes: float = 0.0,
+    age_days: float = 0.0,
+    half_life: float = HEAT_HALF_LIFE_DAYS,
+) -> dict[str, float]:
+    """What each part adds to the heat index of a group: ``users``, ``tickets``, ``rate``
+    (tickets per day) and ``reactions`` (likes + dislikes), each already cooled by
+    ``recency`` (``2 ** (-age / half_life)``, also returned), so that the four parts add up
+    to :func:`heat_index`."""
+    if half_life <= 0:
+        raise DataError(f"half_life must be more than zero days, not {half_life}")
+    recency = 2.0 ** (-max(age_days, 0.0) / half_life)
+    rate = tickets / max(days, 1.0)
+    weighted = {
+        "users": math.log1p(users),
+        "tickets": 0.5 * math.log1p(tickets),
+        "rate": 0.5 * math.log1p(rate),
+        "reactions": 0.25 * math.log1p(max(likes, 0.0) + max(dislikes, 0.0)),
+    }
+    return {**{k: 10.0 * v * recency for k, v in weighted.items()}, "recency": recency}
 
 
 def heat_index(
@@ -152,17 +187,17 @@ def heat_index(
     age_days: float = 0.0,
     half_life: float = HEAT_HALF_LIFE_DAYS,
 ) -> float:
-    if half_life <= 0:
-        raise DataError(f"half_life must be more than zero days, not {half_life}")
     """The heat index of a group (see the module's documentation for the formula)."""
-    rate = tickets / max(days, 1.0)
-    base = (
-        math.log1p(users)
-        + 0.5 * math.log1p(tickets)
-        + 0.5 * math.log1p(rate)
-        + 0.25 * math.log1p(max(likes, 0.0) + max(dislikes, 0.0))
+    parts = heat_parts(
+        tickets=tickets,
+        users=users,
+        days=days,
+        likes=likes,
+        dislikes=dislikes,
+        age_days=age_days,
+        half_life=half_life,
     )
-    return 10.0 * base * 2.0 ** (-max(age_days, 0.0) / half_life)
+    return sum(parts[name] for name in HEAT_PARTS)
 
 
 def _numbers(values: Sequence[object], *, what: str) -> np.ndarray:
@@ -449,6 +484,7 @@ def hotspots(
             pd.Timestamp(period_end).to_pydatetime(),
         ),
         notes=notes,
+        half_life_days=half_life,
     )
 
 

@@ -29,11 +29,12 @@ def _source(cell: dict[str, Any]) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def test_the_four_notebooks_exist() -> None:
+def test_the_five_notebooks_exist() -> None:
     assert [p.name for p in NOTEBOOKS] == [
         "01_explore.ipynb",
         "02_retrain.ipynb",
         "03_review.ipynb",
+        "04_hotspots.ipynb",
         "05_monitor.ipynb",
     ]
 
@@ -68,3 +69,18 @@ def test_promotion_is_off_by_default() -> None:
     retrain = next(p for p in NOTEBOOKS if p.name == "02_retrain.ipynb")
     parameters = _source(next(c for c in _cells(retrain) if c["cell_type"] == "code"))
     assert re.search(r"^PROMOTE = False\b", parameters, re.M)
+
+
+def test_hotspots_falls_back_on_data_the_project_ships() -> None:
+    """On a clone without ../shared, 04 runs on a demonstration built from a shipped file."""
+    hot = next(p for p in NOTEBOOKS if p.name == "04_hotspots.ipynb")
+    first, *rest = [_source(c) for c in _cells(hot) if c["cell_type"] == "code"]
+    parameters: dict[str, Any] = {}
+    exec(first, parameters)  # assignments only (checked above: no import)
+    demo = (hot.parent / parameters["DEMO_PAIRS"]).resolve()
+    assert demo.is_file()
+    assert demo.is_relative_to(hot.parents[1])
+    assert all("../../shared/data" in path for path in parameters["DATA_FILES"])
+    later = "\n".join(rest)
+    assert "Path(path).exists() for path in DATA_FILES" in later
+    assert "nlp.read_tables([DEMO_PAIRS])" in later

@@ -5,6 +5,8 @@
 - :mod:`nlp.analysis.review`: tickets a person should look at (the model's wrong and unsure
   answers, probable label errors) and the queue handed to dispatchers.
 - :mod:`nlp.analysis.labelling`: the stored tickets most worth a dispatcher's label next.
+- :mod:`nlp.analysis.hotspots`: a hot-spot report taken apart (tickets per day of each top
+  group, the parts of its heat index, one group's tickets).
 - :mod:`nlp.analysis.monitor`: the service's answers per day and model version against the
   training distribution, and alert lines when they drift.
 - :mod:`nlp.analysis.plots`: their figures, with Chinese labels that render (matplotlib is
@@ -24,6 +26,7 @@ from nlp.analysis.explore import (
     sample_frame,
     split_by_column,
 )
+from nlp.analysis.hotspots import heat_breakdown, hotspot_tickets, hotspot_timeline
 from nlp.analysis.labelling import label_queue
 from nlp.analysis.monitor import daily_summary, drift_alerts, training_distribution
 from nlp.analysis.review import (
@@ -41,7 +44,10 @@ __all__ = [
     "drift_alerts",
     "export_review_queue",
     "find_duplicates",
+    "heat_breakdown",
     "highlight_terms",
+    "hotspot_tickets",
+    "hotspot_timeline",
     "label_queue",
     "length_stats",
     "personal_data_counts",

@@ -40,6 +40,8 @@ __all__ = [
     "plot_distinctive_terms",
     "plot_drift",
     "plot_f1_deltas",
+    "plot_heat_breakdown",
+    "plot_hotspot_timeline",
     "plot_label_shares",
     "plot_length_histogram",
     "plot_personal_data",
@@ -418,6 +420,83 @@ def plot_drift(
         axes.grid(alpha=0.3)
     if versions:
         panels[0].legend(fontsize=8)
+    return _save(figure, path)
+
+
+def plot_hotspot_timeline(
+    timeline: pd.DataFrame, problems: pd.DataFrame, path: str | Path | None = None
+) -> Figure:
+    """Tickets per day of each top hot spot (from
+    :func:`nlp.analysis.hotspots.hotspot_timeline`), one panel per group in rank order on a
+    shared time axis, titled with its rank, place and description (热点问题表 ``problems``)."""
+    shown = problems.set_index("问题ID")
+    groups = list(timeline.columns)
+    figure = _figure(9.0, 0.6 + 1.5 * max(len(groups), 1))
+    grid = figure.subplots(max(len(groups), 1), 1, sharex=True, squeeze=False)
+    days = pd.to_datetime(timeline.index)
+    for axes, problem_id in zip(grid[:, 0], groups, strict=False):
+        row = shown.loc[problem_id]
+        counts = timeline[problem_id].to_numpy(dtype=float)
+        axes.bar(days, counts, width=0.8, color=_CANDIDATE)
+        axes.set_title(
+            f"#{row['热度排名']} · 热度 {row['热度指数']:.1f} · {row['地点/人群']} · "
+            f"{row['问题描述']} ({int(counts.sum())} 条)",
+            fontsize=9,
+            loc="left",
+        )
+        axes.set_ylabel("条/天", fontsize=8)
+        axes.yaxis.get_major_locator().set_params(integer=True)
+        axes.grid(axis="y", alpha=0.3)
+    if not groups:
+        grid[0, 0].text(0.5, 0.5, "没有热点问题 (no hot spot)", ha="center", va="center")
+    grid[-1, 0].tick_params(axis="x", labelrotation=45, labelsize=7)
+    figure.suptitle("热点问题每日留言数 (tickets per day)")
+    return _save(figure, path)
+
+
+_HEAT_PART_NAMES = {
+    "users": "留言用户 (writers)",
+    "tickets": "留言数 (tickets)",
+    "rate": "每日留言 (tickets/day)",
+    "reactions": "点赞+反对 (likes+dislikes)",
+}
+
+
+def plot_heat_breakdown(breakdown: pd.DataFrame, path: str | Path | None = None) -> Figure:
+    """The parts of each top group's heat index side by side (from
+    :func:`nlp.analysis.hotspots.heat_breakdown`): one bar per part, already cooled by
+    recency, so the bars of a group add up to its heat index (written with the recency
+    factor under each group)."""
+    parts = [name for name in _HEAT_PART_NAMES if name in breakdown.columns]
+    figure = _figure(max(6.5, 1.6 * len(breakdown) + 2.0), 4.4)
+    axes = figure.subplots()
+    width = 0.8 / max(len(parts), 1)
+    positions = np.arange(len(breakdown), dtype=float)
+    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]
+    for k, name in enumerate(parts):
+        bars = axes.bar(
+            positions + (k - (len(parts) - 1) / 2) * width,
+            breakdown[name].to_numpy(dtype=float),
+            width=width,
+            color=colours[k % len(colours)],
+            label=_HEAT_PART_NAMES[name],
+        )
+        axes.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+    axes.set_xticks(
+        positions.tolist(),
+        [
+            f"#{rank} {place}\n热度 {heat:.1f} (×{recency:.2f})"
+            for rank, place, heat, recency in breakdown[
+                ["热度排名", "地点/人群", "heat", "recency"]
+            ].itertuples(index=False)
+        ],
+        fontsize=8,
+    )
+    axes.set_ylabel("对热度指数的贡献")
+    axes.set_title("热度指数的组成 (× 时间衰减 recency)")
+    axes.legend(fontsize=8)
+    axes.margins(y=0.15)
+    axes.grid(axis="y", alpha=0.3)
     return _save(figure, path)
 
 

@@ -1,4 +1,4 @@
-"""nlp.analysis (explore, review, plots): what the analysts' notebooks call."""
+"""nlp.analysis (explore, review, hot spots, plots): what the analysts' notebooks call."""
 
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ from nlp import (
     evaluate_probabilities,
     export_review_queue,
     find_duplicates,
+    heat_breakdown,
     highlight_terms,
+    hotspot_timeline,
+    hotspots,
     length_stats,
     personal_data_counts,
     probable_label_errors,
@@ -37,7 +40,9 @@ from nlp import (
 )
 from nlp.analysis import plots
 from nlp.errors import AppealRouterError, DataError, FontMissingError
+from nlp.hotspots import HotspotReport
 from nlp.model import TextNormaliser
+from tests.nlp.hotspot_fixtures import board
 
 PHONE = "13812345678"
 
@@ -456,6 +461,10 @@ def _chinese_scored() -> Scored:
     )
 
 
+def _hotspots(min_size: int = 3) -> HotspotReport:
+    return hotspots(board(), min_size=min_size)
+
+
 _PLOTS: list[tuple[str, Callable[[], Any]]] = [
     ("class-balance", lambda: plots.plot_class_balance(class_balance(["交通运输", "城乡建设"]))),
     ("length-histogram", lambda: plots.plot_length_histogram(["路灯坏了", "小区停水三天了" * 20])),
@@ -470,6 +479,11 @@ _PLOTS: list[tuple[str, Callable[[], Any]]] = [
     ("confidence", lambda: plots.plot_confidence(_chinese_scored())),
     ("confusion", lambda: plots.plot_confusion(_evaluations()["新 candidate"])),
     ("coverage", lambda: plots.plot_coverage(_evaluations())),
+    ("hotspot-timeline", lambda: plots.plot_hotspot_timeline(
+        hotspot_timeline(_hotspots()), _hotspots().problems)),
+    ("hotspot-timeline-empty", lambda: plots.plot_hotspot_timeline(
+        hotspot_timeline(_hotspots(min_size=10)), _hotspots(min_size=10).problems)),
+    ("heat-breakdown", lambda: plots.plot_heat_breakdown(heat_breakdown(_hotspots()))),
 ]  # fmt: skip
 
 
