@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,15 @@ import pytest
 from nlp.model import RoutingModel
 from nlp.registry import Registry
 from nlp.train import TrainConfig, TrainResult, train
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as a terminal delivers it, however the suite was started: a shell starting it
+    in the background (``make test &`` in a script) leaves SIGINT ignored, and the tests of
+    what ``appeals tag`` does on Ctrl-C would then see an interrupt that never comes."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "appeals.csv"

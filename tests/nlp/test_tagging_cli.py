@@ -165,6 +165,9 @@ def _stopped_run(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        # Ctrl-C's usual meaning, even when the suite runs with SIGINT ignored (which a
+        # child inherits): `appeals tag` rightly ignores it then, as a background job.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
