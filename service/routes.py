@@ -63,6 +63,7 @@ from service.schemas import (
     SimilarResponse,
     ticket_id_or_none,
 )
+from service.settings import Settings
 
 __all__ = ["router"]
 
@@ -122,7 +123,7 @@ def _hand_off(
 
 def _repeat_of(
     similar: LiveSimilarIndex,
-    settings: Any,
+    settings: Settings,
     text: str | None,
     title: str | None,
     ticket_id: str | int | None,
