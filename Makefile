@@ -44,9 +44,10 @@ model: $(BIN)/appeals
 		|| $(BIN)/appeals train $(DEMO) --models-dir $(MODELS)
 
 WORKERS ?= 1
-# Urgency, several problems, the demo city's gazetteer and routing table: `make run` answers
-# every field of the answer record (an operator's own APPEALS_* values win).
+# Urgency, several problems, repeats, the demo city's gazetteer and routing table: `make run`
+# answers every field of the answer record (an operator's own APPEALS_* values win).
 run: export APPEALS_URGENCY ?= true
+run: export APPEALS_REPEATS ?= true
 run: export APPEALS_PROBLEMS ?= true
 run: export APPEALS_GAZETTEER ?= data/demo/gazetteer.csv
 run: export APPEALS_GAZETTEER_CITY ?= 江州市

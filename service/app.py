@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from nlp.live_similar import LiveSimilarIndex
 from nlp.registry import Registry
 from nlp.store import StoreWriter, TicketStore, describe_url
 from service import metrics
@@ -59,6 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.holder = holder
     app.state.writer = _store_writer(settings)
+    app.state.similar = _similar_index(settings)
     # Until the model is loaded, /readyz answers 503 "loading the model" and classify routes
     # 503 with Retry-After. A missing or corrupt model does not stop the start either: /readyz
     # says why, and the watcher loads the model as soon as a good version is activated.
@@ -67,6 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         holder.stop()
+        app.state.similar.stop(timeout=settings.shutdown_timeout / 4)
         if app.state.writer is not None:
             app.state.writer.stop(timeout=settings.shutdown_timeout / 2)
         metrics.mark_worker_dead(settings.prometheus_multiproc_dir)
@@ -86,6 +89,20 @@ def _store_writer(settings: Settings) -> StoreWriter | None:
         retention_days=settings.store_retention_days,
         on_written=metrics.store_written,
         on_dropped=metrics.store_dropped,
+    ).start()
+
+
+def _similar_index(settings: Settings) -> LiveSimilarIndex:
+    """This worker's similar-ticket index, built from the ticket store in its own thread
+    (classify and /v1/similar answer from an empty index meanwhile), fed with each answered
+    ticket and refreshed with the tickets other workers stored. With the store off it holds
+    this worker's tickets since it started."""
+    url = settings.store_location
+    return LiveSimilarIndex(
+        store=TicketStore(url) if url is not None else None,
+        window=settings.similar_window,
+        refresh_interval=settings.similar_refresh,
+        on_dropped=metrics.similar_dropped,
     ).start()
 
 

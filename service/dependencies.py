@@ -16,6 +16,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from nlp.dispatch import Dispatcher
+from nlp.live_similar import LiveSimilarIndex
 from nlp.model import RoutingModel
 from nlp.registry import Registry
 from nlp.store import StoreWriter
@@ -36,6 +37,7 @@ __all__ = [
     "ModelDep",
     "RegistryDep",
     "SettingsDep",
+    "SimilarDep",
     "WriterDep",
 ]
 
@@ -123,6 +125,15 @@ async def require_writer(writer: OptionalWriterDep) -> StoreWriter:
 
 
 WriterDep = Annotated[StoreWriter, Depends(require_writer)]
+
+
+async def get_similar(request: Request) -> LiveSimilarIndex:
+    """This worker's similar-ticket index (built and kept by the app)."""
+    similar: LiveSimilarIndex = request.app.state.similar
+    return similar
+
+
+SimilarDep = Annotated[LiveSimilarIndex, Depends(get_similar)]
 
 
 def _matches(key: str, keys: Iterable[str]) -> bool:

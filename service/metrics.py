@@ -42,6 +42,7 @@ __all__ = [
     "observe_feedback",
     "observe_request",
     "render",
+    "similar_dropped",
     "store_dropped",
     "store_written",
 ]
@@ -102,6 +103,17 @@ FEEDBACK = Counter(
     "agreed (corrected / (agreed + corrected) is the correction rate)",
     ["model_version", "outcome"],
 )
+
+
+SIMILAR_DROPPED = Counter(
+    "appeals_similar_dropped_total",
+    "Answered tickets not added to the similar-ticket index (its queue was full); they are "
+    "added at the next refresh from the ticket store when the store is on",
+)
+
+
+def similar_dropped(count: int) -> None:
+    SIMILAR_DROPPED.inc(count)
 
 
 def store_written(count: int) -> None:

@@ -10,9 +10,10 @@ with one GIL, so the pool adds no parallelism for it either.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,10 +22,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
 from nlp.documents import compose_documents
-from nlp.errors import ModelIntegrityError, UnknownTicketError
+from nlp.errors import DataError, ModelIntegrityError, UnknownTicketError
+from nlp.live_similar import LiveSimilarIndex
 from nlp.model import Prediction
 from nlp.registry import Registry
 from nlp.store import Answer, StoreWriter, utc_now
+from nlp.store.store import ticket_key
 from service import metrics
 from service.dependencies import (
     AdminKey,
@@ -35,6 +38,7 @@ from service.dependencies import (
     OptionalWriterDep,
     RegistryDep,
     SettingsDep,
+    SimilarDep,
     WriterDep,
 )
 from service.docs import MetricsAccess
@@ -50,16 +54,22 @@ from service.schemas import (
     FeedbackRequest,
     FeedbackResponse,
     HealthResponse,
+    HotspotsResponse,
     ModelsResponse,
     PurgeResponse,
     QueueResponse,
     ReadyResponse,
+    SimilarRequest,
+    SimilarResponse,
     ticket_id_or_none,
 )
+from service.settings import Settings
 
 __all__ = ["router"]
 
 router = APIRouter()
+
+logger = logging.getLogger("service.routes")
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -90,16 +100,63 @@ def _new_ticket_id() -> str:
     return uuid.uuid4().hex
 
 
+def _hand_off(
+    writer: StoreWriter | None,
+    similar: LiveSimilarIndex,
+    model: Any,
+    tickets: list[tuple[str | int | None, str | None, str | None, Prediction]],
+    now: datetime,
+) -> list[str | int | None]:
+    """Hand the answers to the store's writer and the tickets to the similar-ticket index
+    (neither waits nor fails); the ids, with one given to each ticket sent without one when
+    the store is on. A ticket without an id (store off) is not indexed: nobody could name it."""
+    ids = _store(writer, model, tickets, now)
+    similar.submit(
+        [
+            (ticket_key(key), now, text, title)
+            for key, (_, text, title, _) in zip(ids, tickets, strict=True)
+            if key is not None
+        ]
+    )
+    return ids
+
+
+def _repeat_of(
+    similar: LiveSimilarIndex,
+    settings: Settings,
+    text: str | None,
+    title: str | None,
+    ticket_id: str | int | None,
+    now: datetime,
+) -> str | None:
+    """The likely repeat of a ticket among the recent ones (None when repeats are off): a
+    lookup that never fails the answer."""
+    if not settings.repeats:
+        return None
+    try:
+        return similar.repeat_of(
+            text,
+            title,
+            time=now,
+            exclude_id=None if ticket_id is None else ticket_key(ticket_id),
+        )
+    except Exception as error:  # an answer without repeat_of beats no answer
+        logger.warning(
+            "repeat lookup failed", extra={"event": "repeat_error", "reason": str(error)}
+        )
+        return None
+
+
 def _store(
     writer: StoreWriter | None,
     model: Any,
     tickets: list[tuple[str | int | None, str | None, str | None, Prediction]],
+    now: datetime,
 ) -> list[str | int | None]:
     """Hand the answers to the store's writer (never waits, never fails); the ids, with one
     given to each ticket sent without one. Unchanged when the store is off."""
     if writer is None:
         return [ticket_id for ticket_id, *_ in tickets]
-    now = utc_now()
     ids: list[str | int | None] = []
     answers = []
     for ticket_id, text, title, prediction in tickets:
@@ -144,11 +201,13 @@ async def classify(
     dispatcher: DispatcherDep,
     settings: SettingsDep,
     writer: OptionalWriterDep,
+    similar: SimilarDep,
     request: Request,
 ) -> dict[str, Any]:
     """The department, its confidence, the runners-up, whether a person must check, the
     ticket's terms that decided it, and, as configured, its urgency, where it happened, the
-    lead and assisting units, and its separate problems (null when not configured)."""
+    lead and assisting units, its separate problems, and the recent ticket it likely repeats
+    (null when not configured)."""
     [prediction] = model.classify(
         [ticket.text],
         [ticket.title],
@@ -163,10 +222,15 @@ async def classify(
     state.needs_review = prediction.needs_review
     if settings.log_text:
         state.text = ticket.text or ticket.title  # masked by the log formatter
-    [ticket_id] = _store(writer, model, [(ticket.id, ticket.text, ticket.title, prediction)])
+    now = utc_now()
+    repeat_of = _repeat_of(similar, settings, ticket.text, ticket.title, ticket.id, now)
+    [ticket_id] = _hand_off(
+        writer, similar, model, [(ticket.id, ticket.text, ticket.title, prediction)], now
+    )
     return {
         "id": ticket_id,
         **prediction.to_dict(),
+        "repeat_of": repeat_of,
         "model": {"name": model.name, "version": model.version},
     }
 
@@ -185,6 +249,7 @@ def classify_batch(
     dispatcher: DispatcherDep,
     settings: SettingsDep,
     writer: OptionalWriterDep,
+    similar: SimilarDep,
     request: Request,
 ) -> dict[str, Any]:
     """Results in input order. An invalid item gets an ``error`` entry in its place; the
@@ -228,9 +293,17 @@ def classify_batch(
             else:
                 problem = error_body(answer, "the ticket has no usable text")
                 results[index] = {"index": index, "id": item.id, "error": problem}
-        ids = _store(writer, model, [(i.id, i.text, i.title, p) for _, i, p in routed])
-        for (index, _, answer), ticket_id in zip(routed, ids, strict=True):
-            results[index] = {"index": index, "id": ticket_id, **answer.to_dict()}
+        now = utc_now()
+        repeats = [_repeat_of(similar, settings, i.text, i.title, i.id, now) for _, i, _ in routed]
+        tickets = [(i.id, i.text, i.title, p) for _, i, p in routed]
+        ids = _hand_off(writer, similar, model, tickets, now)
+        for (index, _, answer), ticket_id, repeat_of in zip(routed, ids, repeats, strict=True):
+            results[index] = {
+                "index": index,
+                "id": ticket_id,
+                **answer.to_dict(),
+                "repeat_of": repeat_of,
+            }
         metrics.observe_answers(model.version, [p for *_, p in routed])
     state = request.state
     state.model_version, state.items = model.version, len(batch.items)
@@ -332,11 +405,180 @@ def feedback_queue(
     tags=["feedback"],
     summary="Delete everything stored of a ticket (admin; a resident's deletion request)",
 )
-def purge_ticket(ticket_id: str, writer: WriterDep) -> dict[str, Any]:
+def purge_ticket(ticket_id: str, writer: WriterDep, similar: SimilarDep) -> dict[str, Any]:
     writer.flush(_FLUSH_SECONDS)  # an answer still queued would come back after the purge
+    similar.forget([ticket_key(ticket_id)])  # never named by /v1/similar or repeat_of again
     if not writer.opened_store().purge([ticket_id]):
         raise UnknownTicketError(f"no stored ticket has id {ticket_id!r}; nothing to delete")
     return {"id": ticket_id, "deleted": True}
+
+
+# --------------------------------------------------------------------------- repeats
+#: Times accepted for /v1/similar and /v1/hotspots: what the index and the store can hold.
+_EARLIEST, _LATEST = datetime(1970, 1, 1), datetime(2200, 1, 1)
+
+
+def _utc(value: datetime | None, what: str) -> datetime | None:
+    """``value`` in UTC without a zone (how the store keeps times); 422 outside 1970-2200."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    if not _EARLIEST <= value < _LATEST:
+        raise InvalidInputError(
+            f"{what}: {value:%Y-%m-%d} is outside the times the service keeps; "
+            "send a time between 1970 and 2200, e.g. 2026-12-01T08:30:00Z"
+        )
+    return value
+
+
+def _iso(value: Any) -> str:
+    return f"{value:%Y-%m-%dT%H:%M:%S}Z"
+
+
+def _window(value: str | None, what: str) -> timedelta | None:
+    from nlp.similar import parse_window
+
+    try:
+        return parse_window(value)
+    except (DataError, OverflowError, ValueError) as error:
+        message = str(error) if isinstance(error, DataError) else "too long"
+        raise InvalidInputError(f"{what}: {message}; write it as 7d, 36h or 2w") from None
+
+
+@router.post(
+    "/v1/similar",
+    response_model=SimilarResponse,
+    dependencies=[ClassifyKey],
+    responses=_CLASSIFY_ERRORS,
+    tags=["repeats"],
+    summary="A ticket's most similar recent tickets and its likely repeats (重复件)",
+)
+def similar_tickets(body: SimilarRequest, similar: SimilarDep) -> dict[str, Any]:
+    """The ``k`` tickets most similar to this one among those the service answered before
+    ``time`` within ``window``, best first, each with its score and whether it is a likely
+    repeat (similar and not at another place). The ticket itself is left out when it sends
+    its ``id``. Only ids and scores are answered, never text. Each worker's index holds the
+    tickets of APPEALS_SIMILAR_WINDOW from the ticket store (every worker's, refreshed every
+    APPEALS_SIMILAR_REFRESH seconds) and those it answered; with the store off, only the
+    tickets this worker answered since it started (``/readyz`` says which)."""
+    at = _utc(body.time, "body.time") or utc_now()
+    span = _window(body.window, "body.window")
+    try:
+        found = similar.similar(
+            body.text,
+            body.title,
+            time=at,
+            window=span,
+            k=body.k,
+            exclude_id=None if body.id is None else ticket_key(body.id),
+        )
+    except DataError as error:
+        raise InvalidInputError(f"body: {error}") from None
+    matches = [
+        {
+            "id": match.id,
+            "time": _iso(match.time),
+            "score": round(match.score, 4),
+            "repeat": match.repeat,
+            "same_place": match.same_place,
+        }
+        for match in found
+    ]
+    return {"matches": matches}
+
+
+#: The period /v1/hotspots looks at when ``since`` is not given: this long before ``until``.
+_HOTSPOT_PERIOD = timedelta(days=30)
+
+
+@router.get(
+    "/v1/hotspots",
+    response_model=HotspotsResponse,
+    dependencies=[ClassifyKey],
+    responses=_errors(401, 422, 503),
+    tags=["repeats"],
+    summary="Hot spots (热点问题表): stored tickets about one problem at one place, by heat",
+)
+def hotspot_table(
+    writer: WriterDep,
+    window: Annotated[
+        str,
+        Query(
+            max_length=32,
+            description="link window: 7d, 36h, 2w (tickets further apart are not linked directly)",
+        ),
+    ] = "7d",
+    top: Annotated[int, Query(ge=1, le=50, description="how many hot spots")] = 5,
+    min_size: Annotated[int, Query(ge=2, le=1000, description="fewest tickets of a hot spot")] = 3,
+    since: Annotated[
+        datetime | None,
+        Query(
+            description="start of the period (UTC), e.g. 2026-11-01; default 30 days before until"
+        ),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        Query(description="end of the period, excluded (UTC); default now"),
+    ] = None,
+) -> dict[str, Any]:
+    """The 热点问题表 of the tickets the service stored in [since, until) (``nlp.hotspots``:
+    groups of tickets about the same problem at the same place, ranked by the heat index of
+    README "Repeats and hot spots"), each row with its group's ticket ids. Text is masked.
+    503 when the ticket store is off or unreachable."""
+    from nlp.hotspots import hotspots
+
+    span = _window(window, "query.window")
+    end = _utc(until, "query.until") or utc_now()
+    start = _utc(since, "query.since") or end - _HOTSPOT_PERIOD
+    if start >= end:
+        raise InvalidInputError(
+            f"query.since ({_iso(start)}) must be before query.until ({_iso(end)})"
+        )
+    writer.flush(_FLUSH_SECONDS)  # include the tickets answered a moment ago
+    frame = writer.opened_store().tickets(since=start, until=end)
+    answer: dict[str, Any] = {
+        "since": _iso(start),
+        "until": _iso(end),
+        "window": window.strip(),
+        "considered": len(frame),
+        "problems": [],
+        "notes": [],
+    }
+    if frame.empty:
+        answer["notes"] = [f"no stored tickets between {_iso(start)} and {_iso(end)}"]
+        return answer
+    try:
+        report = hotspots(
+            frame,
+            time_col="answered_at",
+            user_col=None,
+            likes_col=None,
+            dislikes_col=None,
+            since=start,
+            until=end,
+            window=span,
+            top=top,
+            min_size=min_size,
+        )
+    except DataError as error:
+        raise InvalidInputError(f"query: {error}") from None
+    members = dict(zip(report.groups["problem_id"], report.groups["members"], strict=True))
+    answer["problems"] = [
+        {
+            "rank": int(row["热度排名"]),
+            "problem_id": int(row["问题ID"]),
+            "heat": float(row["热度指数"]),
+            "time_range": row["时间范围"],
+            "place": row["地点/人群"],
+            "description": row["问题描述"],
+            "tickets": len(members[row["问题ID"]]),
+            "ids": list(members[row["问题ID"]]),
+        }
+        for row in report.problems.to_dict(orient="records")
+    ]
+    answer["notes"] = list(report.notes)
+    return answer
 
 
 # --------------------------------------------------------------------------- models
@@ -427,7 +669,7 @@ async def healthz() -> dict[str, str]:
     tags=["operations"],
     summary="Ready: 200 with the model version once it is loaded and warmed up, else 503",
 )
-async def readyz(holder: HolderDep, writer: OptionalWriterDep) -> Any:
+async def readyz(holder: HolderDep, writer: OptionalWriterDep, similar: SimilarDep) -> Any:
     model, failure = holder.model, holder.last_failure
     reason = f"{failure.version or 'active version'} refused: {failure.reason}" if failure else None
     if reason is not None:
@@ -441,6 +683,7 @@ async def readyz(holder: HolderDep, writer: OptionalWriterDep) -> Any:
             "model": None,
             "reason": reason or "loading the model",
             "store": store,
+            "similar": public_message(similar.describe(), holder.registry.root),
         }
         return JSONResponse(body, status_code=503)
     return {
@@ -448,6 +691,7 @@ async def readyz(holder: HolderDep, writer: OptionalWriterDep) -> Any:
         "model": {"name": model.name, "version": model.version},
         "reason": reason,
         "store": store,
+        "similar": public_message(similar.describe(), holder.registry.root),
     }
 
 

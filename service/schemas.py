@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -34,6 +35,8 @@ __all__ = [
     "FeedbackResponse",
     "FieldError",
     "HealthResponse",
+    "HotspotProblem",
+    "HotspotsResponse",
     "LocationAnswer",
     "ModelRef",
     "ModelVersion",
@@ -45,6 +48,9 @@ __all__ = [
     "QueueResponse",
     "ReadyResponse",
     "ScoredLabel",
+    "SimilarMatch",
+    "SimilarRequest",
+    "SimilarResponse",
     "TermSpan",
     "TicketId",
     "UnitAnswer",
@@ -348,6 +354,12 @@ EXAMPLE_DISPATCH_FIELDS: dict[str, Any] = {
 }
 
 
+REPEAT_OF_DESCRIPTION = (
+    "the id of the most similar recent ticket (within APPEALS_SIMILAR_WINDOW, 30 days) that "
+    "is a likely repeat (重复件: the same problem at the same place), as POST /v1/similar "
+    "finds it; null when there is none, or when repeats are off (APPEALS_REPEATS)"
+)
+
 ID_DESCRIPTION = (
     "the id you sent (string or integer); when you sent none and the ticket store is on, the "
     "id the service gave the ticket (send it with POST /v1/feedback); else null"
@@ -394,6 +406,7 @@ class ClassifyResponse(BaseModel):
                         },
                     ],
                     **EXAMPLE_DISPATCH_FIELDS,
+                    "repeat_of": "12345-0042",
                     "model": {"name": "default", "version": "v3"},
                 }
             ]
@@ -418,6 +431,7 @@ class ClassifyResponse(BaseModel):
     location: LocationAnswer | None = Field(description=LOCATION_DESCRIPTION)
     dispatch: DispatchAnswer | None = Field(description=DISPATCH_DESCRIPTION)
     problems: list[ProblemAnswer] | None = Field(description=PROBLEMS_DESCRIPTION)
+    repeat_of: str | None = Field(default=None, description=REPEAT_OF_DESCRIPTION)
     model: ModelRef
 
 
@@ -490,6 +504,7 @@ class BatchItemResult(BaseModel):
     location: LocationAnswer | None = Field(default=None, description=LOCATION_DESCRIPTION)
     dispatch: DispatchAnswer | None = Field(default=None, description=DISPATCH_DESCRIPTION)
     problems: list[ProblemAnswer] | None = Field(default=None, description=PROBLEMS_DESCRIPTION)
+    repeat_of: str | None = Field(default=None, description=REPEAT_OF_DESCRIPTION)
     error: ErrorBody | None = None
 
 
@@ -514,6 +529,7 @@ class BatchResponse(BaseModel):
                             "review_codes": [],
                             "explanation": [],
                             **EXAMPLE_DISPATCH_FIELDS,
+                            "repeat_of": None,
                         },
                         {
                             "index": 1,
@@ -536,6 +552,7 @@ class BatchResponse(BaseModel):
                             "location": None,
                             "dispatch": None,
                             "problems": None,
+                            "repeat_of": None,
                         },
                         {
                             "index": 2,
@@ -749,3 +766,153 @@ class ReadyResponse(BaseModel):
         "(classification goes on either way)",
         examples=["ok"],
     )
+    similar: str = Field(
+        default="",
+        description="what the similar-ticket index of this worker holds: the tickets of the "
+        "window from the ticket store and every worker, or, with the store off, only this "
+        "worker's tickets since it started",
+        examples=["1834 ticket(s) of the last 30d"],
+    )
+
+
+MAX_SIMILAR_K = 50
+
+
+class SimilarRequest(BaseModel):
+    """A ticket whose likely repeats you want among the tickets the service has answered."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": EXAMPLE_TEXT,
+                    "title": "烧烤摊占道经营油烟扰民",
+                    "k": 5,
+                    "window": "7d",
+                },
+                {"title": "油烟扰民", "id": "12345-0001", "time": "2026-12-01T08:30:00Z"},
+            ]
+        },
+    )
+
+    title: str | None = Field(
+        default=None, max_length=MAX_TITLE_CHARS, description="the ticket's title (主题)"
+    )
+    text: str | None = Field(
+        default=None,
+        max_length=MAX_TEXT_CHARS,
+        description="the ticket's body (详情); a text or a title is needed",
+        validate_default=True,
+    )
+    id: TicketId = Field(
+        default=None, description="the ticket's own id, if the service has answered it: left out"
+    )
+    time: datetime | None = Field(
+        default=None,
+        description="the ticket's time (ISO 8601; no zone: UTC): tickets answered before it "
+        "and within the window are searched; default now",
+    )
+    k: int = Field(default=5, ge=1, le=MAX_SIMILAR_K, description="most similar tickets returned")
+    window: str | None = Field(
+        default=None,
+        max_length=32,
+        description="how far back to look (7d, 36h, 2w), at most APPEALS_SIMILAR_WINDOW (30d), "
+        "which is the default",
+    )
+
+    @field_validator("title")
+    @classmethod
+    def _title_is_unicode(cls, value: str | None) -> str | None:
+        return None if value is None else _valid_unicode(value)
+
+    @field_validator("text")
+    @classmethod
+    def _text_or_title(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            _valid_unicode(value)
+        if _blank(value) and "title" in info.data and _blank(info.data["title"]):
+            raise PydanticCustomError("text_or_title", NO_TEXT_MESSAGE)
+        return value
+
+
+class SimilarMatch(BaseModel):
+    id: str = Field(description="the similar ticket's id", examples=["12345-0042"])
+    time: str = Field(description="when it was answered (UTC, ISO 8601)")
+    score: float = Field(description="similarity, 0 to 1 (cosine of TF-IDF rows)")
+    repeat: bool = Field(
+        description="a likely repeat (重复件): similar enough and not at another place"
+    )
+    same_place: bool = Field(
+        description="false only when both tickets name places and none of them match"
+    )
+
+
+class SimilarResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "matches": [
+                        {
+                            "id": "12345-0042",
+                            "time": "2026-11-28T19:02:11Z",
+                            "score": 0.46,
+                            "repeat": True,
+                            "same_place": True,
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    matches: list[SimilarMatch] = Field(description="most similar first")
+
+
+class HotspotProblem(BaseModel):
+    """A row of 热点问题表, with its group's tickets."""
+
+    rank: int = Field(ge=1, description="热度排名")
+    problem_id: int = Field(ge=1, description="问题ID")
+    heat: float = Field(description="热度指数 (README, 'Repeats and hot spots')")
+    time_range: str = Field(description="时间范围", examples=["2026/11/20 至 2026/12/01"])
+    place: str = Field(description="地点/人群 (masked)", examples=["A2区 丽发新城小区 居民"])
+    description: str = Field(description="问题描述: the words that set the group apart")
+    tickets: int = Field(ge=1, description="tickets in the group")
+    ids: list[str] = Field(description="the group's ticket ids (留言编号), oldest first")
+
+
+class HotspotsResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "since": "2026-11-01T00:00:00Z",
+                    "until": "2026-12-01T00:00:00Z",
+                    "window": "7d",
+                    "considered": 1834,
+                    "problems": [
+                        {
+                            "rank": 1,
+                            "problem_id": 1,
+                            "heat": 61.2,
+                            "time_range": "2026/11/20 至 2026/11/30",
+                            "place": "A2区 丽发新城小区 居民",
+                            "description": "搅拌站 噪音 粉尘 夜间施工",
+                            "tickets": 43,
+                            "ids": ["12345-0042", "12345-0057"],
+                        }
+                    ],
+                    "notes": [],
+                }
+            ]
+        }
+    )
+
+    since: str = Field(description="start of the period (UTC, ISO 8601)")
+    until: str = Field(description="end of the period, excluded (UTC, ISO 8601)")
+    window: str = Field(description="the link window", examples=["7d"])
+    considered: int = Field(ge=0, description="stored tickets answered in the period")
+    problems: list[HotspotProblem] = Field(description="热点问题表, hottest first")
+    notes: list[str] = Field(description="why the table is empty or short, if it is")

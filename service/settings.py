@@ -161,6 +161,23 @@ class Settings(BaseSettings):
         description="find the separate problems of a ticket and route each; off by default "
         "for the same reason as urgency; make run turns it on",
     )
+    similar_window: str = Field(
+        default="30d",
+        description="how far back the similar-ticket index reaches (7d, 36h, 2w): the longest "
+        "window /v1/similar accepts and the one repeat_of looks in",
+    )
+    similar_refresh: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="seconds between reads of the tickets other workers stored, for the "
+        "similar-ticket index",
+    )
+    repeats: bool = Field(
+        default=False,
+        description="answer repeat_of in classify answers: the most similar recent ticket that "
+        "is a likely repeat (a lookup costs milliseconds); make run turns it on",
+    )
     prometheus_multiproc_dir: Path | None = Field(
         default=None,
         validation_alias=AliasChoices(
@@ -170,6 +187,17 @@ class Settings(BaseSettings):
     )
 
     _split = field_validator("classify_keys", "admin_keys", mode="before")(_split_keys)
+
+    @field_validator("similar_window")
+    @classmethod
+    def _a_window(cls, value: str) -> str:
+        from nlp.similar import parse_window
+
+        try:
+            parse_window(value)
+        except (ValueError, OverflowError) as error:
+            raise ValueError(str(error)) from None
+        return value
 
     @field_validator(
         "signing_key",

@@ -51,6 +51,7 @@ def test_readyz_answers_503_while_the_model_loads_then_200(
             "model": None,
             "reason": "loading the model",
             "store": response.json()["store"],  # opening the store, or ok: it never waits
+            "similar": response.json()["similar"],  # building the index, or what it holds
         }
         assert client.get("/healthz").status_code == 200
         busy = client.post("/v1/classify", json={"text": TICKET})
