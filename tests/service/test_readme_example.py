@@ -56,12 +56,20 @@ def close_to_printed(actual: Any, printed: Any, where: str = "answer") -> None:
 
 
 def make_run_settings() -> dict[str, Any]:
-    """The settings ``make run`` exports (urgency, several problems, the demo city's gazetteer
-    and routing table)."""
+    """The settings ``make run`` exports (urgency, several problems, repeats, the demo city's
+    gazetteer and routing table)."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     found = dict(re.findall(r"^run: export APPEALS_(\w+) \?= (.+)$", makefile, re.M))
-    assert set(found) == {"URGENCY", "PROBLEMS", "GAZETTEER", "GAZETTEER_CITY", "ROUTING_TABLE"}
+    assert set(found) == {
+        "URGENCY",
+        "PROBLEMS",
+        "REPEATS",
+        "GAZETTEER",
+        "GAZETTEER_CITY",
+        "ROUTING_TABLE",
+    }, found
     return {
+        "repeats": found["REPEATS"] == "true",
         "urgency": found["URGENCY"] == "true",
         "problems": found["PROBLEMS"] == "true",
         "gazetteer": ROOT / found["GAZETTEER"],
