@@ -22,10 +22,12 @@ product and a softmax per chunk), which that class keeps in private attributes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
@@ -36,11 +38,27 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from nlp.errors import DataError
 
-__all__ = ["LEARNERS", "CalibratedLinearSVC", "fit_temperature"]
+__all__ = ["LEARNERS", "CalibratedLinearSVC", "HeldOutLogits", "fit_temperature"]
 
 Learner = Literal["svm", "svm+nbsvm"]
 #: The learners :class:`CalibratedLinearSVC` knows.
 LEARNERS: tuple[Learner, ...] = ("svm", "svm+nbsvm")
+
+
+#: Below this many stored features (non-zeros) the folds are fitted one after another: a
+#: worker process costs more to start than such a fit takes.
+PARALLEL_MIN_NNZ = 500_000
+
+
+@dataclass(frozen=True)
+class HeldOutLogits:
+    """The cross-validation behind a classifier's calibration: ``folds`` (one array of
+    held-out row numbers per fold) and ``logits`` (each training row's logits by the model
+    fitted on the other folds). :class:`~nlp.scope.ScopeDetector` reuses them instead of
+    fitting the folds again. Kept in memory only: a pickled classifier drops them."""
+
+    folds: tuple[NDArray[np.intp], ...]
+    logits: NDArray[np.float64]
 
 
 def fit_temperature(logits: NDArray[np.float64], y: NDArray[np.int64]) -> float:
@@ -88,6 +106,8 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
 
     #: Models pickled before the option existed were plain SVMs.
     learner: Learner = "svm"
+    #: Processes that fit the calibration folds (None: one; -1: every core).
+    n_jobs: int | None = None
 
     def __init__(
         self,
@@ -97,12 +117,14 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         class_weight: str | None = None,
         random_state: int = 0,
         learner: Learner = "svm",
+        n_jobs: int | None = None,
     ) -> None:
         self.C = C
         self.cv = cv
         self.class_weight = class_weight
         self.random_state = random_state
         self.learner = learner
+        self.n_jobs = n_jobs
 
     def _svc(self) -> LinearSVC:
         return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
@@ -200,31 +222,45 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         if n_classes < 2:
             raise DataError("a classifier needs at least two classes in the training data")
         smallest = int(np.bincount(encoded).min())
-        coef, intercept = self._fit_linear(X, encoded, n_classes, weights)
+        folds: list[tuple[NDArray[np.intp], NDArray[np.intp]]] = []
         if smallest >= 2:
-            folds = StratifiedKFold(
+            splitter = StratifiedKFold(
                 n_splits=min(self.cv, smallest), shuffle=True, random_state=self.random_state
             )
+            folds = list(splitter.split(X, encoded))
+        # The model and each fold's model are independent fits: in parallel on big data.
+        n_jobs = self.n_jobs if X.nnz >= PARALLEL_MIN_NNZ else None
+        fits = Parallel(n_jobs=n_jobs)(
+            delayed(self._fit_linear)(
+                X[rows], encoded[rows], n_classes, None if weights is None else weights[rows]
+            )
+            for rows in [np.arange(X.shape[0]), *(fit_rows for fit_rows, _ in folds)]
+        )
+        coef, intercept = fits[0]
+        if folds:
             decision = np.empty((X.shape[0], n_classes))
-            for fit_rows, held_out in folds.split(X, encoded):
-                fold_coef, fold_intercept = self._fit_linear(
-                    X[fit_rows],
-                    encoded[fit_rows],
-                    n_classes,
-                    None if weights is None else weights[fit_rows],
-                )
+            for (_, held_out), (fold_coef, fold_intercept) in zip(folds, fits[1:], strict=True):
                 decision[held_out] = X[held_out] @ fold_coef.T + fold_intercept
             self.calibration_ = "cross-validated"
+            self.held_out_: HeldOutLogits | None = HeldOutLogits(
+                tuple(rows for _, rows in folds), decision
+            )
         else:
             # A class with one example cannot appear on both sides of a split: calibrate on
             # the training margins (overconfident, and recorded as such).
             decision = np.asarray(X @ coef.T + intercept)
             self.calibration_ = "in-sample"
+            self.held_out_ = None
         self.temperature_ = fit_temperature(np.asarray(decision, dtype=np.float64), encoded)
         self.weights_ = np.ascontiguousarray(coef.T, dtype=np.float64)
         self.bias_ = np.asarray(intercept, dtype=np.float64)
         self.n_features_in_ = X.shape[1]
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("held_out_", None)
+        return state
 
     def logits(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[np.float64]:
         """One column per class: ``X @ weights_ + bias_``."""

@@ -43,7 +43,7 @@ from nlp import kernels
 from nlp.errors import DataError
 
 if TYPE_CHECKING:
-    from nlp.classifier import CalibratedLinearSVC
+    from nlp.classifier import CalibratedLinearSVC, HeldOutLogits
     from nlp.features import DocumentVectorizer
     from nlp.model import ReviewPolicy, RoutingModel
 
@@ -79,9 +79,14 @@ class ScopeDetector:
         vectorizer: DocumentVectorizer,
         classifier: CalibratedLinearSVC,
         policy: ReviewPolicy,
+        held_out: HeldOutLogits | None = None,
     ) -> ScopeDetector:
         """Fit on normalised training ``documents``, with the fitted ``vectorizer`` and
-        ``classifier`` of the model it will serve beside (each fold refits copies)."""
+        ``classifier`` of the model it will serve beside (each fold refits copies).
+
+        ``held_out``: the classifier's own cross-validation on these same documents, in the
+        same order (``classifier.held_out_`` right after it was fitted on them): its folds
+        and held-out logits are used instead of fitting the learner once more per fold."""
         if not 0 <= self.rate < 1:
             raise DataError(f"out_of_scope_rate must be in [0, 1), not {self.rate!r}")
         documents = list(documents)
@@ -95,11 +100,18 @@ class ScopeDetector:
                 "(it scores each on models fitted without it)"
             )
         X = vectorizer.transform(documents)
+        if held_out is not None and held_out.logits.shape != (len(documents), classes.size):
+            raise DataError(
+                f"the classifier's held-out logits are for {held_out.logits.shape[0]} rows "
+                f"and {held_out.logits.shape[1]} labels, not these {len(documents)} documents"
+            )
         held = np.empty((len(documents), len(SIGNALS)))
         routed_alone = np.empty(len(documents), dtype=bool)
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
-        for train_rows, test_rows in splitter.split(X, y):
-            logits = _held_out_logits(classifier, X[train_rows], y[train_rows], X[test_rows])
+        for train_rows, test_rows in self._folds(X, y, folds, held_out):
+            if held_out is None:
+                logits = _held_out_logits(classifier, X[train_rows], y[train_rows], X[test_rows])
+            else:
+                logits = np.ascontiguousarray(held_out.logits[test_rows])
             probabilities = np.sort(classifier.probabilities(logits), axis=1)
             routed_alone[test_rows] = ~policy.flagged(probabilities[:, -1], probabilities[:, -2])
             centroids = _centroids(X[train_rows], y[train_rows], classes)
@@ -119,6 +131,16 @@ class ScopeDetector:
         self.n_features_ = int(X.shape[1])
         self.held_out_rate_ = float((self.score(held) < self.threshold_).mean())
         return self
+
+    def _folds(
+        self, X: Any, y: NDArray[Any], folds: int, held_out: HeldOutLogits | None
+    ) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+        """(fitted rows, held-out rows) of each fold: the classifier's, when given."""
+        if held_out is None:
+            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+            return list(splitter.split(X, y))
+        every = np.arange(len(y))
+        return [(np.setdiff1d(every, rows), rows) for rows in held_out.folds]
 
     @staticmethod
     def signals(

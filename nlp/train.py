@@ -78,6 +78,9 @@ class TrainConfig:
     test_size: float = 0.2
     min_class_size: int = 5
     random_state: int = 0
+    #: Processes fitting the model and its calibration folds at once on big data (-1: one
+    #: per core, 1: one after another). The model is the same either way.
+    n_jobs: int = 1
     #: The out-of-scope rule (:mod:`nlp.scope`): the share of held-out in-domain training
     #: tickets it may send to people beyond those the default review policy sends (its
     #: threshold is chosen on the training data alone); None trains without the rule.
@@ -110,6 +113,8 @@ class TrainConfig:
             problems.append(f"min_class_size must be at least 1, not {self.min_class_size}")
         if self.min_df < 1:
             problems.append(f"min_df must be at least 1, not {self.min_df}")
+        if not (isinstance(self.n_jobs, int) and (self.n_jobs >= 1 or self.n_jobs == -1)):
+            problems.append(f"n_jobs must be -1 (every core) or at least 1, not {self.n_jobs!r}")
         if self.out_of_scope_rate is not None and not 0 <= self.out_of_scope_rate < 1:
             problems.append(
                 f"out_of_scope_rate must be in [0, 1) or None, not {self.out_of_scope_rate!r}"
@@ -202,6 +207,7 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
                     class_weight=config.class_weight,
                     random_state=config.random_state,
                     learner=config.learner,
+                    n_jobs=config.n_jobs,
                 ),
             ),
         ]
@@ -228,6 +234,7 @@ def fit_scope(
         vectorizer=pipeline.named_steps["vectorise"],
         classifier=pipeline.named_steps["classify"],
         policy=ReviewPolicy(),
+        held_out=getattr(pipeline.named_steps["classify"], "held_out_", None),
     )
 
 

@@ -215,3 +215,32 @@ def test_bad_sample_weights_are_refused(weights: np.ndarray, says: str) -> None:
     X, y = _data(3)
     with pytest.raises(DataError, match=says):
         CalibratedLinearSVC(cv=3).fit(X, y, sample_weight=weights)
+
+
+def test_folds_fitted_in_parallel_give_the_same_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``n_jobs`` fits the calibration folds in worker processes on big data (forced here on
+    small data): the weights, temperature and held-out logits are those of one process."""
+    import nlp.classifier
+
+    monkeypatch.setattr(nlp.classifier, "PARALLEL_MIN_NNZ", 0)
+    X, y = _data(5, sparse=True)
+    one = CalibratedLinearSVC(cv=3, learner="svm+nbsvm").fit(X, y)
+    two = CalibratedLinearSVC(cv=3, learner="svm+nbsvm", n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(one.weights_, two.weights_)
+    assert one.temperature_ == two.temperature_
+    np.testing.assert_array_equal(one.held_out_.logits, two.held_out_.logits)
+
+
+def test_held_out_logits_are_those_of_models_fitted_without_the_rows() -> None:
+    import pickle
+
+    X, y = _data(3, sparse=True)
+    model = CalibratedLinearSVC(cv=3).fit(X, y)
+    held_out = model.held_out_
+    assert sorted(np.concatenate(held_out.folds).tolist()) == list(range(X.shape[0]))
+    rows = held_out.folds[0]
+    others = np.setdiff1d(np.arange(X.shape[0]), rows)
+    coef, intercept = model.linear_fit(X[others], y[others])
+    np.testing.assert_allclose(held_out.logits[rows], X[rows] @ coef.T + intercept)
+    # Kept for the out-of-scope rule's fit, never saved with the model.
+    assert not hasattr(pickle.loads(pickle.dumps(model)), "held_out_")

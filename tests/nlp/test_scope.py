@@ -17,7 +17,7 @@ from nlp.model import ReviewPolicy, RoutingModel
 from nlp.registry import SCOPE_FILE, Registry
 from nlp.scope import ScopeDetector, out_of_scope_rate
 from nlp.text import normalise
-from nlp.train import TrainConfig, train
+from nlp.train import TrainConfig, build_pipeline, train
 from tests.nlp.out_of_scope_texts import ALL_TEXTS, OUT_OF_SCOPE
 
 ORDINARY = [
@@ -202,3 +202,58 @@ def test_scoring_pass_and_training_agree_on_known_content(tiny_model: RoutingMod
     vectorizer.add_scores(texts, weights, plain)
     np.testing.assert_allclose(fused, alone, rtol=1e-12)
     np.testing.assert_allclose(scores, plain, rtol=1e-12)
+
+
+def test_the_rule_reuses_the_classifiers_folds_and_matches_refitting_them(
+    demo_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training fits the learner once per calibration fold and once on every row, and no
+    more: the rule takes the calibration's held-out logits, and is the same rule as one that
+    fits the folds again."""
+    from nlp.classifier import CalibratedLinearSVC
+
+    small = demo_frame.groupby("label").head(15)
+    fits = []
+    fit_linear = CalibratedLinearSVC._fit_linear
+
+    def counted(self: CalibratedLinearSVC, *args: object, **kwargs: object) -> object:
+        fits.append(1)
+        return fit_linear(self, *args, **kwargs)
+
+    monkeypatch.setattr(CalibratedLinearSVC, "_fit_linear", counted)
+    config = TrainConfig(calibration_folds=3)
+    model = train(small, config, eval_frame=small.head(5)).model
+    assert len(fits) == 3 + 1
+    assert model.scope is not None
+
+    documents = (small["title"] + "。" + small["text"]).tolist()
+    labels = small["label"].tolist()
+    pipeline = build_pipeline(config).fit(documents, labels)
+    documents = pipeline.named_steps["normalise"].transform(documents)
+    classify = pipeline.named_steps["classify"]
+    refitted = ScopeDetector(rate=0.03, folds=3).fit(
+        documents,
+        labels,
+        vectorizer=pipeline.named_steps["vectorise"],
+        classifier=classify,
+        policy=ReviewPolicy(),
+    )
+    reused = ScopeDetector(rate=0.03, folds=3).fit(
+        documents,
+        labels,
+        vectorizer=pipeline.named_steps["vectorise"],
+        classifier=classify,
+        policy=ReviewPolicy(),
+        held_out=classify.held_out_,
+    )
+    assert reused.threshold_ == refitted.threshold_
+    np.testing.assert_array_equal(reused.reference_, refitted.reference_)
+    with pytest.raises(DataError, match="held-out logits are for"):
+        ScopeDetector(folds=3).fit(
+            documents[:-1],
+            labels[:-1],
+            vectorizer=pipeline.named_steps["vectorise"],
+            classifier=classify,
+            policy=ReviewPolicy(),
+            held_out=classify.held_out_,
+        )

@@ -280,18 +280,21 @@ def test_evaluate_skips_and_counts_empty_rows(tiny_model) -> None:
 @pytest.mark.slow
 @pytest.mark.shared_data
 @pytest.mark.timeout(300)
-def test_dev_macro_f1_on_the_shared_appeals(shared_data: Path) -> None:
-    """Teddy Cup 2020 bodies (split=train) plus titles; dev macro-F1 must reach 0.90."""
+def test_macro_f1_on_unseen_whole_shared_messages(shared_data: Path) -> None:
+    """Teddy Cup 2020 bodies (split=train) plus every title, scored on test.csv: whole
+    messages neither of whose parts was trained on (titles.csv holds the titles of the dev
+    messages, so a model trained on it is never scored on dev)."""
     from nlp.io import read_table
 
     bodies = read_table(shared_data / "appeals" / "train.csv")
     titles = read_table(shared_data / "appeals" / "titles.csv")
+    unseen = read_table(shared_data / "appeals" / "test.csv")
     train_frame = pd.concat([bodies[bodies["split"] == "train"], titles], ignore_index=True)
-    dev = bodies[bodies["split"] == "dev"]
-    result = train(train_frame, TrainConfig(), eval_frame=dev)
-    assert result.evaluation.n == len(dev)
+    result = train(train_frame, TrainConfig(), eval_frame=unseen)
+    assert result.evaluation.n == len(unseen)
     assert result.evaluation.macro_f1 >= 0.90
     assert result.evaluation.accuracy >= 0.90
+    assert result.evaluation.ece <= 0.05
 
 
 @pytest.mark.parametrize(
