@@ -34,9 +34,9 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array
 
-from nlp.errors import DataError
+from nlp.errors import DataError, require_fitted
 
 __all__ = ["LEARNERS", "CalibratedLinearSVC", "HeldOutLogits", "fit_temperature"]
 
@@ -198,7 +198,7 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         """The learner's weights (n_classes x n_features) and biases fitted on ``(X, y)``,
         without calibration, columns in the order of the fitted :attr:`classes_` (every label
         of ``y`` must be one of them): what each fold of a cross-validation fits."""
-        check_is_fitted(self, "classes_")
+        require_fitted(self, "classes_")
         encoded = np.searchsorted(self.classes_, np.asarray(y))
         X = sp.csr_matrix(check_array(X, accept_sparse="csr", dtype=np.float64))
         weights = _sample_weight(sample_weight, X.shape[0])
@@ -264,7 +264,7 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
 
     def logits(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[np.float64]:
         """One column per class: ``X @ weights_ + bias_``."""
-        check_is_fitted(self, "weights_")
+        require_fitted(self, "weights_")
         return np.asarray(X @ self.weights_) + self.bias_
 
     def decision_function(self, X: sp.spmatrix | NDArray[Any]) -> NDArray[np.float64]:

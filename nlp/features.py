@@ -22,10 +22,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from nlp import kernels
-from nlp.errors import DataError
+from nlp.errors import DataError, require_fitted
 from nlp.segment import BUILTIN, Backend, Segmenter, TokenRule
 
 __all__ = ["CharNgramVectorizer", "DocumentVectorizer", "SparseRows", "WordNgramVectorizer"]
@@ -231,7 +230,7 @@ class CharNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):
         return self
 
     def _feature_ids(self, docs: Sequence[str]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        check_is_fitted(self, "idf_")
+        require_fitted(self, "idf_")
         keys, offsets = self._keys(docs)
         return self.vocabulary_.lookup(keys), offsets
 
@@ -242,7 +241,7 @@ class CharNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):
         return self.weights(list(X)).tocsr()
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
-        check_is_fitted(self, "idf_")
+        require_fitted(self, "idf_")
         names = []
         for key in self.vocabulary_keys_.tolist():
             chars = []
@@ -366,7 +365,7 @@ class WordNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):
         self, hashes: NDArray[np.uint64], offsets: NDArray[np.int64]
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Unigram then bigram feature ids of each document, from its token hashes."""
-        check_is_fitted(self, "idf_")
+        require_fitted(self, "idf_")
         ids = self.word_index_.lookup(hashes)
         if not self.bigram_keys_.size:
             return ids, offsets
@@ -381,7 +380,7 @@ class WordNgramVectorizer(_Counting, TransformerMixin, BaseEstimator):
         return self.weights(list(X)).tocsr()
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
-        check_is_fitted(self, "idf_")
+        require_fitted(self, "idf_")
         n_words = len(self.words_)
         names = self.words_[: self.n_unigrams_] if self.n_unigrams_ else []
         bigrams = [
@@ -516,7 +515,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         When the character n-grams come from the text itself, the words of the whole chunk
         are cut in one tokenizer call and never become Python lists per document.
         """
-        check_is_fitted(self, "chars_")
+        require_fitted(self, "chars_")
         hashed = None
         if self.char_source == "text":
             limit = self.max_segment_chars
@@ -583,7 +582,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         return _stack(*self.weights(list(X)))
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
-        check_is_fitted(self, "chars_")
+        require_fitted(self, "chars_")
         return np.concatenate(
             [self.words_.get_feature_names_out(), self.chars_.get_feature_names_out()]
         )

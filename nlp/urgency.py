@@ -55,9 +55,8 @@ from ahocorasick_rs import AhoCorasick, MatchKind
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_is_fitted
 
-from nlp.errors import DataError
+from nlp.errors import DataError, require_fitted
 from nlp.features import CharNgramVectorizer
 from nlp.text import fold_width, normalise, to_simplified
 
@@ -481,7 +480,7 @@ class UrgencyModel(BaseEstimator):
         """One row per document: the probability of each of :data:`LEVELS`, in that order
         (the classifier's ``predict_proba``, computed in one compiled pass without building
         the TF-IDF rows: a single ticket costs microseconds, not scikit-learn's overhead)."""
-        check_is_fitted(self, "classifier_")
+        require_fitted(self, "classifier_")
         documents = list(documents)
         logits = np.tile(self.intercept_, (len(documents), 1))
         ids, offsets = self.vectorizer_._feature_ids(documents)
@@ -494,7 +493,7 @@ class UrgencyModel(BaseEstimator):
     def evidence(self, document: str, level: str, *, k: int = 3) -> tuple[str, ...]:
         """The ``k`` n-grams (two characters or more) of ``document`` that weigh most for
         ``level`` against the other levels, longest kept where they overlap."""
-        check_is_fitted(self, "classifier_")
+        require_fitted(self, "classifier_")
         row = self.vectorizer_.weights([document])
         column = LEVELS.index(level)
         weights = self.weights_[row.indices]
