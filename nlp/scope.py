@@ -16,7 +16,8 @@ or in the same compiled pass (:meth:`nlp.features.DocumentVectorizer.add_scores`
    (banks, phone bills, games) is mostly unknown.
 
 Each signal becomes a tail probability against held-out in-domain tickets (k-fold on the
-training rows: models fitted without them), and the three combine as the sum of their
+training rows: models fitted without them; training passes the classifier's calibration
+folds, so no model is fitted twice), and the three combine as the sum of their
 logs (Fisher's method), the smallest counted twice. The threshold is chosen on the
 training data alone: among held-out training tickets that the default
 :class:`~nlp.model.ReviewPolicy` would route without a person, the rule may flag a share
