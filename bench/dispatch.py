@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/dispatch.py [--sections location,location_tune,routing,urgency,problems]
     .venv/bin/python bench/dispatch.py --sections problems_cv
+    .venv/bin/python bench/dispatch.py --sections problems_why [--verbose]
 
 Each section is a function ``section_NAME(args)`` registered in ``SECTIONS``.
 
@@ -25,6 +26,7 @@ level, columns: answer), the same for the term list alone; then the time per tic
 ``appeals/test.csv``, and of ``assess_many`` over all of them.
 
 ``problems``: several problems in one ticket (:mod:`nlp.problems`) on
+``data/demo/multi_problem_tune.csv`` (the tune set: set figures only) and on
 ``data/eval/multi_problem.csv`` (report only: never tuned on) with the demo model
 (``data/demo/appeals.csv``, default options and held-out split, as ``appeals train`` trains
 it): department-set recall and precision on the several-problem rows, the share of
@@ -47,6 +49,12 @@ recall of the folds' and the tune set's several-problem tickets) while splitting
 point less, room for the cuts at commas); then (stage 3) how many clauses a ticket may be
 cut into before it is read whole. The demo's own "…；另外…" two-problem tickets
 (data/demo/README.md) are left out of the one-problem kinds.
+
+``problems_why`` (not in the default run): why each department of the tune set's
+several-problem tickets that the demo model's problems miss is missed: never cut (no split
+point, or more clauses than ``max_clauses``), cut but no candidate clause reads as it (the
+model on a short clause), or cut, read right and dropped by the policy, with the
+conditions the best such clause failed (``--verbose``: every missed department).
 """
 
 from __future__ import annotations
@@ -69,7 +77,14 @@ from sklearn.model_selection import StratifiedKFold
 from nlp import RoutingModel, SplitPolicy, TrainConfig, find_problems, find_problems_many, train
 from nlp.documents import compose_documents
 from nlp.location import Gazetteer, Location, locate
-from nlp.problems import Problem, candidate_texts, clauses, split_problems
+from nlp.problems import (  # the breakdown re-checks the policy
+    Problem,
+    _contact_only,
+    _length,
+    candidate_texts,
+    clauses,
+    split_problems,
+)
 from nlp.routing import RoutingTable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -395,35 +410,13 @@ def section_problems(args: argparse.Namespace) -> None:
     demo = read(ROOT / "data" / "demo" / "appeals.csv")
     model = train(demo, TrainConfig()).model
     model.warm_up()
+    print(f"Several problems in one ticket, demo model ({SplitPolicy()})")
+    print("data/demo/multi_problem_tune.csv (the tune set: the policy was chosen on it)")
+    problem_scores(model, read(ROOT / "data" / "demo" / "multi_problem_tune.csv"))
+    print("data/eval/multi_problem.csv (evaluation only: never tuned on)")
     frame = read(ROOT / "data" / "eval" / "multi_problem.csv")
     titles = frame["title"].tolist()
-    predictions = model.answer(compose_documents(frame["text"].tolist(), titles))
-    found = find_problems_many(model, frame["text"].tolist(), titles, predictions)
-    gold = [value.split("|") for value in frame["departments"]]
-    multi = (frame["n_problems"] != "1").to_numpy()
-    print(
-        f"Several problems in one ticket: data/eval/multi_problem.csv, demo model ({SplitPolicy()})"
-    )
-    pick = [i for i in range(len(frame)) if multi[i]]
-    recall, precision, exact, _ = set_scores([found[i] for i in pick], [gold[i] for i in pick])
-    line(f"multi-problem rows ({len(pick)}): department-set recall", f"{recall:.3f}")
-    line("  department-set precision", f"{precision:.3f}")
-    line("  exact department set", f"{exact:.1%}")
-    line(
-        "  span overlap (character IoU, same department)",
-        f"{span_overlap([found[i] for i in pick], frame.iloc[pick]):.3f}",
-    )
-    lead_only = [
-        [Problem("", p.label, p.confidence, 0, 0, "text")]
-        for p in predictions
-        if not isinstance(p, str)
-    ]
-    recall0, _, _, _ = set_scores([lead_only[i] for i in pick], [gold[i] for i in pick])
-    line("  department-set recall of the whole-ticket answer alone", f"{recall0:.3f}")
-    single = [i for i in range(len(frame)) if not multi[i]]
-    _, _, exact1, split1 = set_scores([found[i] for i in single], [gold[i] for i in single])
-    line(f"one-problem rows ({len(single)}): wrongly split", f"{split1:.1%}")
-    line("  right department (exact set)", f"{exact1:.1%}")
+    _, _, pick, single = problem_scores(model, frame)
     for name, rows in (("multi-problem rows", pick), ("one-problem rows", single)):
         line(
             f"{name}: no split point (no second model call)",
@@ -448,6 +441,41 @@ def section_problems(args: argparse.Namespace) -> None:
     line("find_problems given the prediction", percentiles(extra))
     line("classify + find_problems", percentiles(whole))
     line("tickets given more than one problem", f"{split:.1%}")
+
+
+def problem_scores(
+    model: RoutingModel, frame: pd.DataFrame
+) -> tuple[list[list[Problem]], list[Any], list[int], list[int]]:
+    """Prints the set figures of a ``multi_problem.csv``-shaped frame (span overlap when it
+    has gold ``spans``); returns the problems found, the predictions, and the positions of
+    the several-problem and of the one-problem rows."""
+    titles = frame["title"].tolist()
+    predictions = model.answer(compose_documents(frame["text"].tolist(), titles))
+    found = find_problems_many(model, frame["text"].tolist(), titles, predictions)
+    gold = [value.split("|") for value in frame["departments"]]
+    multi = (frame["n_problems"] != "1").to_numpy()
+    pick = [i for i in range(len(frame)) if multi[i]]
+    recall, precision, exact, _ = set_scores([found[i] for i in pick], [gold[i] for i in pick])
+    line(f"multi-problem rows ({len(pick)}): department-set recall", f"{recall:.3f}")
+    line("  department-set precision", f"{precision:.3f}")
+    line("  exact department set", f"{exact:.1%}")
+    if "spans" in frame:
+        line(
+            "  span overlap (character IoU, same department)",
+            f"{span_overlap([found[i] for i in pick], frame.iloc[pick]):.3f}",
+        )
+    lead_only = [
+        [Problem("", p.label, p.confidence, 0, 0, "text")]
+        for p in predictions
+        if not isinstance(p, str)
+    ]
+    recall0, _, _, _ = set_scores([lead_only[i] for i in pick], [gold[i] for i in pick])
+    line("  department-set recall of the whole-ticket answer alone", f"{recall0:.3f}")
+    single = [i for i in range(len(frame)) if not multi[i]]
+    _, _, exact1, split1 = set_scores([found[i] for i in single], [gold[i] for i in single])
+    line(f"one-problem rows ({len(single)}): wrongly split", f"{split1:.1%}")
+    line("  right department (exact set)", f"{exact1:.1%}")
+    return found, predictions, pick, single
 
 
 def _shared_model(bodies: pd.DataFrame) -> RoutingModel:
@@ -647,13 +675,15 @@ def _cv_grid(
     def show(policy: SplitPolicy, scores: dict[str, tuple[float, float, float, float]]) -> None:
         comma = (
             f"comma: chars>={policy.comma_min_chars} conf>={policy.comma_min_confidence} "
-            f"support>={policy.comma_min_support}"
+            f"support>={policy.comma_min_support} lead<={policy.comma_max_lead} "
+            f"other side lead>={policy.comma_min_lead}"
             if policy.split_commas
             else "no commas"
         )
         print(
             f"    chars>={policy.min_chars} conf>={policy.min_confidence} "
-            f"plain>={policy.min_confidence_plain} lead<={policy.max_lead} {comma}\n"
+            f"plain>={policy.min_confidence_plain} lead<={policy.max_lead} "
+            f"plain lead<={policy.max_lead_plain} {comma}\n"
             f"      recall: cv {scores['several'][0]:.3f}, tune {scores['tune: several'][0]:.3f}"
             f"  precision: cv {scores['several'][1]:.3f}, tune {scores['tune: several'][1]:.3f}"
             f"  split: as written {scores['as written'][3]:.1%}, same department "
@@ -661,8 +691,12 @@ def _cv_grid(
         )
 
     first = []
-    for chars, confidence, plain, lead in itertools.product(
-        (4, 6), (0.6, 0.7, 0.8, 0.9, 0.95), (0.8, 0.9, 0.95, 0.98), (1.0, 0.03, 0.01, 0.003)
+    for chars, confidence, plain, lead, lead_plain in itertools.product(
+        (4, 6),
+        (0.5, 0.6, 0.7, 0.8, 0.9),
+        (0.8, 0.9, 0.95),
+        (0.03, 0.01, 0.003),
+        (0.01, 0.003, 0.001),
     ):
         if plain >= confidence:
             policy = SplitPolicy(
@@ -670,6 +704,7 @@ def _cv_grid(
                 min_confidence=confidence,
                 min_confidence_plain=plain,
                 max_lead=lead,
+                max_lead_plain=lead_plain,
                 split_commas=False,
                 max_clauses=12,
             )
@@ -684,8 +719,12 @@ def _cv_grid(
         show(policy, scores)
     base = first[0][0]
     second = []
-    for chars, confidence, support in itertools.product(
-        (6, 8, 10), (0.95, 0.98, 0.99), (0.0, 0.005, 0.02, 0.05, 0.1)
+    for chars, confidence, support, lead, other in itertools.product(
+        (6, 8, 10),
+        (0.9, 0.95, 0.98, 0.99),
+        (0.0, 0.05),
+        (1.0, 0.003, 0.001, 0.0005),
+        (0.0, 0.9, 0.99),
     ):
         policy = dataclasses.replace(
             base,
@@ -693,6 +732,8 @@ def _cv_grid(
             comma_min_chars=chars,
             comma_min_confidence=confidence,
             comma_min_support=support,
+            comma_max_lead=lead,
+            comma_min_lead=other,
         )
         second.append((policy, _scores(every, labels, policy)))
     second = [r for r in second if allowed(r[1], args.max_split)]
@@ -711,6 +752,130 @@ def _cv_grid(
     show(SplitPolicy(), _scores(every, labels, SplitPolicy()))
 
 
+# -- several problems in one ticket: why a department is missed ---------------------------
+
+#: Why a department of a several-problem ticket is not among its problems, in the order the
+#: breakdown prints them.
+MISS_KINDS = (
+    "not cut: no split point",
+    "not cut: more clauses than max_clauses (read whole)",
+    "cut, no clause reads as it (the model on a clause)",
+    "cut and read right, dropped by the policy",
+)
+
+
+def miss_reasons(
+    model: RoutingModel,
+    value: str,
+    prediction: Any,
+    department: str,
+    policy: SplitPolicy,
+) -> tuple[str, str]:
+    """Why ``department`` (not among the problems found in ``value``, whose whole-ticket
+    answer is ``prediction``) was missed: one of :data:`MISS_KINDS`, and for a department
+    dropped by the policy, the conditions its best clause failed (``+``-joined)."""
+    found = clauses(value, split_commas=policy.split_commas, max_clauses=policy.max_clauses)
+    if len(found) < 2:
+        more = clauses(value, split_commas=policy.split_commas, max_clauses=10_000)
+        return (MISS_KINDS[1] if len(more) > 1 else MISS_KINDS[0]), ""
+    texts = candidate_texts(value, found)
+    probabilities = model.predict_proba(texts)
+    labels = model.labels
+    best = probabilities.argmax(axis=1)
+    column = labels.index(department)
+    rows = [row for row in range(len(texts)) if best[row] == column]
+    if not rows:
+        return MISS_KINDS[2], ""
+    support = dict(prediction.top_k).get(department, 0.0)
+    lead = prediction.label
+    lead_column = labels.index(lead) if lead in labels else None
+    failures: list[list[str]] = []
+    comma = found[0].cut == "comma"
+    n = len(found) - 1
+    for row in rows:
+        failed = []
+        if comma:
+            k = row if row < n else row - n
+            other = n + k if row < n else k
+            if labels[best[other]] != lead:
+                failed.append("other side not the lead's")
+            elif lead_column is not None and (
+                probabilities[other, lead_column] < policy.comma_min_lead
+            ):
+                failed.append("min_lead")
+            if lead_column is not None and probabilities[row, lead_column] > policy.comma_max_lead:
+                failed.append("max_lead")
+            start, end = (
+                (found[0].start, found[k].end) if row < n else (found[k + 1].start, found[-1].end)
+            )
+            confidence, floor = probabilities[row, column], policy.comma_min_confidence
+            least = policy.comma_min_chars
+            support_floor = policy.comma_min_support
+        else:
+            clause = found[row]
+            start, end = clause.start, clause.end
+            confidence = probabilities[row, column]
+            listed = clause.cut == "list"
+            floor = policy.min_confidence if listed else policy.min_confidence_plain
+            least = policy.min_chars
+            support_floor = policy.min_support
+            ceiling = policy.max_lead if listed else policy.max_lead_plain
+            if lead_column is not None and probabilities[row, lead_column] > ceiling:
+                failed.append("max_lead" if listed else "max_lead_plain")
+        if confidence < floor:
+            failed.append("confidence")
+        if support < support_floor:
+            failed.append("support")
+        if _length(value[start:end]) < least:
+            failed.append("chars")
+        if _contact_only(value, start, end, least):
+            failed.append("contact")
+        failures.append(failed)
+    fewest = min(failures, key=len)
+    return MISS_KINDS[3], ("comma: " if comma else "") + ("+".join(fewest) or "other")
+
+
+def section_problems_why(args: argparse.Namespace) -> None:
+    """Per department missed on data/demo/multi_problem_tune.csv's several-problem tickets:
+    never cut, cut but read wrong, or cut, read right and dropped by the policy (and by
+    which of its conditions)."""
+    demo = read(ROOT / "data" / "demo" / "appeals.csv")
+    model = train(demo, TrainConfig()).model
+    frame = read(ROOT / "data" / "demo" / "multi_problem_tune.csv")
+    policy = SplitPolicy()
+    texts, titles = frame["text"].tolist(), frame["title"].tolist()
+    predictions = model.answer(compose_documents(texts, titles))
+    found = find_problems_many(model, texts, titles, predictions, policy=policy)
+    kinds: Counter[str] = Counter()
+    conditions: Counter[str] = Counter()
+    gold_n = 0
+    listed = []
+    for i, departments in enumerate(value.split("|") for value in frame["departments"]):
+        if len(departments) < 2:
+            continue
+        gold_n += len(departments)
+        got = {problem.label for problem in found[i]}
+        for department in departments:
+            if department in got:
+                continue
+            kind, failed = miss_reasons(model, texts[i], predictions[i], department, policy)
+            kinds[kind] += 1
+            if failed:
+                conditions[failed] += 1
+            listed.append(f"    {frame['id'][i]} {department}: {kind} {failed}")
+    missed = sum(kinds.values())
+    print(
+        "Why departments are missed: data/demo/multi_problem_tune.csv, demo model "
+        f"({gold_n} departments of several-problem tickets, {missed} missed)"
+    )
+    for kind in MISS_KINDS:
+        line(kind, f"{kinds[kind]:>3} ({kinds[kind] / max(missed, 1):.0%} of missed)")
+    for failed, count in conditions.most_common():
+        line(f"  failed: {failed}", f"{count:>3}")
+    if args.verbose:
+        print("\n".join(listed))
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "location": section_location,
     "location_tune": section_location_tune,
@@ -718,9 +883,10 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "urgency": section_urgency,
     "problems": section_problems,
     "problems_cv": section_problems_cv,
+    "problems_why": section_problems_why,
 }
-#: What runs without --sections: all but the slow cross-validation.
-DEFAULT_SECTIONS = [name for name in SECTIONS if name != "problems_cv"]
+#: What runs without --sections: all but the slow cross-validation and the breakdown.
+DEFAULT_SECTIONS = [name for name in SECTIONS if name not in ("problems_cv", "problems_why")]
 
 
 def main() -> None:
@@ -734,6 +900,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the tickets")
     parser.add_argument(
         "--skip-shared", action="store_true", help="problems: no figures on ../shared/data"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="problems_why: list every missed department"
     )
     parser.add_argument("--folds", type=int, default=5, help="problems_cv: folds")
     parser.add_argument(

@@ -27,19 +27,23 @@ How, in three steps:
    differs from the lead's (the whole ticket's answer does not already explain it), that
    department has some weight in the whole ticket's own ranking (``min_support``: its score
    in the ticket's ``top_k``), the clause does not also read as the lead's department
-   (``max_lead``: a detail of the lead problem misread as another department usually
-   keeps some of the lead's probability), and it is not the writer's contact details (a
-   phone number, 联系电话, 反映人, …). The clauses that are no problem of their own
-   (details, greetings, the writer's address) belong to the problem before them. A
+   (``max_lead``, ``max_lead_plain`` after a sentence end: a detail of the lead problem
+   misread as another department usually keeps some of the lead's probability), and it is
+   not the writer's contact details and little else (a phone number, 联系电话, 反映人, …:
+   ``路灯坏了，联系电话139…`` is still a problem). The clauses that are no problem of their
+   own (details, greetings, the writer's address) belong to the problem before them. A
    sentence cut at its commas holds two problems when, at one comma, the text before reads
    as one department and the text after as another, one of them the lead's, the other
-   passing stricter ``comma_`` settings.
+   passing stricter ``comma_`` settings, and each side reads clearly as its own: the new
+   problem's text all but never as the lead's (``comma_max_lead``), the lead's side surely
+   as the lead's (``comma_min_lead``). A second problem stated in one sentence rarely has
+   any weight in the whole sentence's ranking, so a comma needs none by default.
 
 The rule is conservative (a ticket with one problem must not be split; a second problem it
 is unsure of stays with the lead), and the common case costs next to nothing: a ticket
-without a split point, or whose whole-ticket runner-up scores under the support the
-rule needs (no other department can then qualify), is answered from its prediction alone,
-without calling the model again. The thresholds were chosen by cross-validation on the demo
+without a split point (or, when the policy asks for support, whose whole-ticket runner-up
+scores under it: no other department can then qualify) is answered from its prediction
+alone, without calling the model again. The thresholds were chosen by cross-validation on the demo
 appeals and on tickets written for it (``bench/dispatch.py --sections problems_cv``).
 
 :func:`find_problems_many` does the same for a batch (one model call for all of it).
@@ -100,7 +104,7 @@ _OPENER = re.compile(
     rf"(?:[{_CN_DIGITS}]是"
     rf"|第[{_CN_DIGITS}](?:是|点|點|個|个|条|條|件|项|項|、|(?=[，,：:]|$))"
     rf"|其[{_CN_DIGITS}](?=[，,、：:]|$)"
-    rf"|问题[{_CN_DIGITS}1-9]|問題[{_CN_DIGITS}1-9]"
+    rf"|问题[{_CN_DIGITS}1-9]是?|問題[{_CN_DIGITS}1-9]是?"
     rf"|[{_CN_DIGITS}]、"
     r"|另外|此外|再者|再有|其次|首先|再就是|再一个|再一個|另一个|另一個|另一件事|另(?=[，,：:]|$)"
     r"|还有(?:一个|一個|一件事|就是)?|還有(?:一個|一件事|就是)?|同时|同時"
@@ -108,10 +112,13 @@ _OPENER = re.compile(
     r")"
     r"(?:说|說|问|問|提|反映|讲|講)?(?:一下|一句|一点|一點)?"
 )
-#: A clause that gives the writer's name or how to reach them is no problem of its own.
+#: A clause that gives the writer's name or how to reach them is no problem of its own: a
+#: number, or a word that introduces one (联系电话, 电话是, 手机号：), not a problem that
+#: mentions a telephone (物业打电话永远没人接, 联系不上房东).
 _CONTACT = re.compile(
-    r"电话|電話|联系|聯繫|聯系|手机|手機|反映人|举报人|舉報人|投诉人|投訴人|身份证|身份證"
-    r"|微信号|微信號|QQ|[0-9]{7}|[0-9]{3,4}[ -][0-9]{4}"
+    r"(?:联系|聯繫|聯系)(?:电话|電話|方式|人|我)|(?:电话|電話|手机|手機)(?:号码|號碼|号|號)?[是为為：:]"
+    r"|(?:手机|手機)(?:号码|號碼|号|號)|反映人|举报人|舉報人|投诉人|投訴人|身份证|身份證"
+    r"|微信号|微信號|QQ|[0-9]{7}|[0-9]{3,4}[ -][0-9]{4}|[0-9]{3}[*＊]{4}"
 )
 #: White space and punctuation trimmed from both ends of a clause.
 _TRIM = f" \t\u3000{_HARD}{_SOFT}、"
@@ -128,15 +135,16 @@ class SplitPolicy:
     different departments make several problems, the same department one; and every
     held-out appeal as written, one problem), and ``data/demo/multi_problem_tune.csv``
     (156 tickets written for this, with their departments). Of the policies that split at
-    most 3 % of every kind of one-problem ticket, they found the most departments. Higher
-    ``min_support`` lets more tickets skip the model but finds fewer departments.
+    most 3 % of every kind of one-problem ticket, they found the most departments (of
+    equally good ones, the stricter). Higher ``min_support`` lets more tickets skip the
+    model but finds fewer departments.
     """
 
     #: Characters (not punctuation or white space) a clause needs to be a problem.
     min_chars: int = 4
     #: The model's probability of the clause's department, at least, when the text was cut
     #: where it lists (joining words, enumerations, list markers, ``；``, line breaks).
-    min_confidence: float = 0.6
+    min_confidence: float = 0.5
     #: The same when it was cut at the ends of its sentences.
     min_confidence_plain: float = 0.9
     #: The department's score in the whole ticket's ``top_k``, at least (0: any).
@@ -144,6 +152,9 @@ class SplitPolicy:
     #: The clause's probability of the lead's department, at most: a detail of the lead
     #: problem that reads as another department still reads a little as the lead's.
     max_lead: float = 0.01
+    #: The same when it was cut at the ends of its sentences (a sentence is more often a
+    #: detail of the problem before it than a clause after 另外 or ``；``).
+    max_lead_plain: float = 0.003
     #: Cut a ticket of one sentence at its commas and colons (``工地噪音太大，下水道也堵了``):
     #: it then holds two problems when, at one comma, the text before reads as one
     #: department and the text after as another (the ``comma_`` settings below, stricter:
@@ -152,12 +163,22 @@ class SplitPolicy:
     #: ``min_chars`` of a problem found at a comma.
     comma_min_chars: int = 10
     #: ``min_confidence`` of a problem found at a comma.
-    comma_min_confidence: float = 0.99
-    #: ``min_support`` of a problem found at a comma.
-    comma_min_support: float = 0.05
+    comma_min_confidence: float = 0.95
+    #: ``min_support`` of a problem found at a comma. 0 (the default) since a second problem
+    #: stated in one sentence rarely shows in the whole sentence's ranking: the whole
+    #: sentence reads as its longer problem (``comma_max_lead`` and ``comma_min_lead``
+    #: guard instead). Above 0, a sentence whose runner-up scores under it is answered
+    #: without calling the model again.
+    comma_min_support: float = 0.0
+    #: The new problem's probability of the lead's department, at most (``max_lead`` of a
+    #: problem found at a comma).
+    comma_max_lead: float = 0.001
+    #: The other side of the comma's probability of the lead's department, at least: both
+    #: halves of the sentence must read clearly, each as its own department.
+    comma_min_lead: float = 0.99
     #: Clauses per ticket, at most: a ticket cut into more is read whole (long letters tell
     #: one story in many sentences). 6 found about as many departments in the
-    #: cross-validation as 12 (set recall 0.800 and 0.802, stage 3 of ``problems_cv``) and
+    #: cross-validation as 12 (set recall 0.837 and 0.841, stage 3 of ``problems_cv``) and
     #: costs less on long letters.
     max_clauses: int = 6
 
@@ -172,8 +193,11 @@ class SplitPolicy:
             "min_confidence_plain",
             "min_support",
             "max_lead",
+            "max_lead_plain",
             "comma_min_confidence",
             "comma_min_support",
+            "comma_max_lead",
+            "comma_min_lead",
         ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and 0 <= value <= 1):
@@ -353,6 +377,24 @@ def _length(text: str) -> int:
     return len(_NOT_CONTENT.sub("", text))
 
 
+#: The parts of a clause between its commas and sentence ends.
+_PART = re.compile(r"[^，,。！？!?；;\n]+")
+
+
+def _contact_only(value: str, start: int, end: int, least: int) -> bool:
+    """Whether ``value[start:end]`` is the writer's contact details and little else: fewer
+    than ``least`` characters are left when its parts that give a name, a number or how to
+    reach the writer are left out (``路灯坏了三天，联系电话139…`` is still a problem)."""
+    if not _CONTACT.search(value, start, end):
+        return False
+    rest = sum(
+        _length(part.group())
+        for part in _PART.finditer(value, start, end)
+        if not _CONTACT.search(part.group())
+    )
+    return rest < least
+
+
 def _field(text: object, title: object) -> tuple[str, Field] | None:
     """The field whose clauses are read: the body, or the title of a title-only ticket."""
     if isinstance(text, str) and text.strip():
@@ -396,15 +438,19 @@ def split_problems(
     for row, clause in enumerate(found):
         label = labels[best[row]]
         confidence = float(probabilities[row, best[row]])
+        listed = clause.cut == "list"
         if label == lead:
             owners.append(lead)
         elif (
-            confidence
-            >= (policy.min_confidence if clause.cut == "list" else policy.min_confidence_plain)
+            confidence >= (policy.min_confidence if listed else policy.min_confidence_plain)
             and support.get(label, 0.0) >= policy.min_support
             and _length(value[clause.start : clause.end]) >= policy.min_chars
-            and not _CONTACT.search(value, clause.start, clause.end)
-            and (lead_column is None or probabilities[row, lead_column] <= policy.max_lead)
+            and not _contact_only(value, clause.start, clause.end, policy.min_chars)
+            and (
+                lead_column is None
+                or probabilities[row, lead_column]
+                <= (policy.max_lead if listed else policy.max_lead_plain)
+            )
         ):
             owners.append(label)
             accepted = True
@@ -462,12 +508,13 @@ def _split_once(
     support = dict(prediction.top_k)
     n = len(found) - 1
     best = probabilities.argmax(axis=1).tolist()
+    lead_column = list(labels).index(lead) if lead in labels else None
     chosen: tuple[float, int] | None = None
     for k in range(n):
         head, tail = labels[best[k]], labels[best[n + k]]
-        if head == tail or lead not in (head, tail):
+        if head == tail or lead not in (head, tail) or lead_column is None:
             continue
-        other = n + k if head == lead else k
+        other, same = (n + k, k) if head == lead else (k, n + k)
         start, end = (
             (found[k + 1].start, found[-1].end) if other > k else (found[0].start, found[k].end)
         )
@@ -475,8 +522,10 @@ def _split_once(
         if (
             confidence >= policy.comma_min_confidence
             and support.get(labels[best[other]], 0.0) >= policy.comma_min_support
+            and probabilities[other, lead_column] <= policy.comma_max_lead
+            and probabilities[same, lead_column] >= policy.comma_min_lead
             and _length(value[start:end]) >= policy.comma_min_chars
-            and not _CONTACT.search(value, start, end)
+            and not _contact_only(value, start, end, policy.comma_min_chars)
             and (chosen is None or confidence > chosen[0])
         ):
             chosen = (confidence, k)

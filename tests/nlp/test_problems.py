@@ -38,6 +38,12 @@ CLAUSES = [
     ("其一 其二", "其一，路灯坏了；其二，井盖丢了", False, ["路灯坏了", "井盖丢了"]),
     ("问题一 问题二", "问题一：路灯坏了。问题二：井盖丢了。", False, ["路灯坏了", "井盖丢了"]),
     (
+        "问题二是 after a comma",
+        "电动车上牌要排一整天队，问题二是家门口的井盖塌了",
+        False,
+        ["电动车上牌要排一整天队", "家门口的井盖塌了"],
+    ),
+    (
         "numbered 1. 2. 3.",
         "1.电压不稳 2.灯泡烧坏了 3.冰箱也烧了",
         False,
@@ -143,8 +149,14 @@ RULE = [
     (
         "not confident enough",
         "下水道堵了一个星期了；另外燃气表不走字了",
-        [("水务", 0.99), ("燃气", 0.5)],
+        [("水务", 0.99), {"燃气": 0.496, "城管执法": 0.495, "水务": 0.009}],
         [("水务", "下水道堵了一个星期了；另外燃气表不走字了")],
+    ),
+    (
+        "after a joining word, more than even is enough",
+        "下水道堵了一个星期了；另外燃气表不走字了",
+        [("水务", 0.99), {"燃气": 0.55, "城管执法": 0.445, "水务": 0.005}],
+        [("水务", "下水道堵了一个星期了"), ("燃气", "燃气表不走字了")],
     ),
     (
         "reads as the lead's department too",
@@ -165,6 +177,18 @@ RULE = [
         [("水务", "下水道堵了一个星期了。燃气表不走字了")],
     ),
     (
+        "a plain next sentence must read less as the lead's",
+        "下水道堵了一个星期了。燃气表不走字了",
+        [("水务", 0.99), {"燃气": 0.95, "城管执法": 0.045, "水务": 0.005}],
+        [("水务", "下水道堵了一个星期了。燃气表不走字了")],
+    ),
+    (
+        "a plain next sentence, clear of the lead",
+        "下水道堵了一个星期了。燃气表不走字了",
+        [("水务", 0.99), {"燃气": 0.95, "城管执法": 0.048, "水务": 0.002}],
+        [("水务", "下水道堵了一个星期了"), ("燃气", "燃气表不走字了")],
+    ),
+    (
         "same department as the lead",
         "下水道堵了一个星期了；另外水压也很低很低",
         [("水务", 0.99), ("水务", 0.99)],
@@ -181,6 +205,24 @@ RULE = [
         "下水道堵了一个星期了；联系电话13900001111",
         [("水务", 0.99), ("燃气", 0.99)],
         [("水务", "下水道堵了一个星期了；联系电话13900001111")],
+    ),
+    (
+        "a problem that mentions a telephone is still a problem",
+        "下水道堵了一个星期了；另外燃气公司的电话打了十几次都没人接",
+        [("水务", 0.99), ("燃气", 0.99)],
+        [("水务", "下水道堵了一个星期了"), ("燃气", "燃气公司的电话打了十几次都没人接")],
+    ),
+    (
+        "a problem that ends with the contact details is still a problem",
+        "下水道堵了一个星期了；另外燃气表不走字了，联系电话13900001111",
+        [("水务", 0.99), ("燃气", 0.99)],
+        [("水务", "下水道堵了一个星期了"), ("燃气", "燃气表不走字了，联系电话13900001111")],
+    ),
+    (
+        "masked contact details are no problem",
+        "下水道堵了一个星期了；反映人王先生，手机号138****5678",
+        [("水务", 0.99), ("燃气", 0.99)],
+        [("水务", "下水道堵了一个星期了；反映人王先生，手机号138****5678")],
     ),
     (
         "a detail belongs to the problem before it",
@@ -221,7 +263,7 @@ def test_a_comma_splits_where_both_sides_are_sure() -> None:
         text,
         "text",
         found,
-        _rows(("水务", 0.99), ("燃气", 0.995)),
+        _rows(("水务", 0.99), {"燃气": 0.995, "城管执法": 0.0045, "水务": 0.0005}),
         LABELS,
         _prediction(),
         policy=policy,
@@ -242,6 +284,41 @@ def test_a_comma_splits_where_both_sides_are_sure() -> None:
     assert [p.label for p in unsure] == ["水务"]
 
 
+#: A whole sentence that reads as its longer problem: the other department is not even in
+#: its ranking.
+_SURE = Prediction("水务", 0.999, [("水务", 0.999), ("城管执法", 0.001)], False, None)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (
+            {"水务": 0.999, "燃气": 0.0005, "城管执法": 0.0005},
+            {"燃气": 0.97, "城管执法": 0.0295, "水务": 0.0005},
+            ["水务", "燃气"],
+        ),
+        (  # the text after the comma still reads a little as the lead's
+            {"水务": 0.999, "燃气": 0.0005, "城管执法": 0.0005},
+            {"燃气": 0.97, "城管执法": 0.025, "水务": 0.005},
+            ["水务"],
+        ),
+        (  # the text before the comma does not read clearly as the lead's
+            {"水务": 0.95, "燃气": 0.04, "城管执法": 0.01},
+            {"燃气": 0.97, "城管执法": 0.0295, "水务": 0.0005},
+            ["水务"],
+        ),
+    ],
+    ids=["both sides clear", "new side reads as the lead", "lead side unclear"],
+)
+def test_a_comma_split_needs_no_support_in_the_ranking_but_two_clear_sides(
+    before: dict[str, float], after: dict[str, float], expected: list[str]
+) -> None:
+    text = "小区下水道堵了一个多星期了，燃气表也一直不走字了没人修"
+    found = clauses(text, split_commas=True)
+    problems = split_problems(text, "text", found, _rows(before, after), LABELS, _SURE)
+    assert [p.label for p in problems] == expected
+
+
 @pytest.mark.parametrize(
     ("options", "named"),
     [
@@ -249,9 +326,21 @@ def test_a_comma_splits_where_both_sides_are_sure() -> None:
         ({"min_confidence": 1.5}, "min_confidence"),
         ({"comma_min_support": -0.1}, "comma_min_support"),
         ({"max_clauses": 1}, "max_clauses"),
+        ({"max_lead_plain": 2}, "max_lead_plain"),
+        ({"comma_max_lead": -1}, "comma_max_lead"),
+        ({"comma_min_lead": 1.01}, "comma_min_lead"),
         ({"min_confidence_plain": "high"}, "min_confidence_plain"),
     ],
-    ids=["min_chars", "min_confidence", "comma_min_support", "max_clauses", "not a number"],
+    ids=[
+        "min_chars",
+        "min_confidence",
+        "comma_min_support",
+        "max_clauses",
+        "max_lead_plain",
+        "comma_max_lead",
+        "comma_min_lead",
+        "not a number",
+    ],
 )
 def test_a_bad_policy_is_refused_by_name(options: dict[str, Any], named: str) -> None:
     with pytest.raises(DataError, match=named):
@@ -315,9 +404,15 @@ def test_the_common_case_does_not_call_the_model_again(
     monkeypatch.setattr(tiny_model, "predict_proba", refuse)
     (problem,) = find_problems(tiny_model, "燃气表不走了燃气公司也不来人", prediction=no_split)
     assert problem.label == no_split.label
-    # Cut at a comma, but no other department has the support a problem there needs.
+    # Cut at a comma, but no other department has the support a problem there needs (when
+    # the policy asks for some: by default it does not).
     sure = Prediction("燃气", 0.999, [("燃气", 0.999), ("水务", 0.0005)], False, None)
-    (problem,) = find_problems(tiny_model, "燃气表不走了，燃气公司也不来人", prediction=sure)
+    (problem,) = find_problems(
+        tiny_model,
+        "燃气表不走了，燃气公司也不来人",
+        prediction=sure,
+        policy=SplitPolicy(comma_min_support=0.01),
+    )
     assert (problem.label, problem.confidence) == ("燃气", 0.999)
 
 
