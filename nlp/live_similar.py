@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from nlp.background import BackgroundThread
 from nlp.similar import DEFAULT_REPEAT_THRESHOLD, Match, SimilarIndex, parse_window
 
 if TYPE_CHECKING:
@@ -99,11 +100,10 @@ class LiveSimilarIndex:
         self._lock = threading.Lock()
         self._queue: queue.Queue[Submitted] = queue.Queue(maxsize=capacity)
         self._built = threading.Event()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._thread = BackgroundThread(self._run, name="similar-index")
+        self._stop = self._thread.stopping
         self._watermark: datetime | None = None  # when the last refresh read the store
         self._next_refresh = 0.0
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ clients
     def submit(self, tickets: Sequence[Submitted]) -> int:
@@ -241,18 +241,12 @@ class LiveSimilarIndex:
 
     # ------------------------------------------------------------------ the thread
     def start(self) -> LiveSimilarIndex:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="similar-index", daemon=True)
-            self._thread.start()
+        self._thread.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None:
+        if not self._thread.stop(timeout):
             return
-        self._stop.set()
-        self._thread.join(timeout=timeout)
-        self._thread = None
         close = getattr(self.store, "close", None)
         if close is not None:
             close()
