@@ -69,7 +69,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         holder.stop()
-        app.state.similar.stop(timeout=settings.shutdown_timeout / 4)
+        if app.state.similar is not None:
+            app.state.similar.stop(timeout=settings.shutdown_timeout / 4)
         if app.state.writer is not None:
             app.state.writer.stop(timeout=settings.shutdown_timeout / 2)
         metrics.mark_worker_dead(settings.prometheus_multiproc_dir)
@@ -92,11 +93,16 @@ def _store_writer(settings: Settings) -> StoreWriter | None:
     ).start()
 
 
-def _similar_index(settings: Settings) -> LiveSimilarIndex:
+def _similar_index(settings: Settings) -> LiveSimilarIndex | None:
     """This worker's similar-ticket index, built from the ticket store in its own thread
     (classify and /v1/similar answer from an empty index meanwhile), fed with each answered
     ticket and refreshed with the tickets other workers stored. With the store off it holds
-    this worker's tickets since it started."""
+    this worker's tickets since it started. None when it is off (APPEALS_SIMILAR=false)."""
+    if not settings.similar:
+        logger.info(
+            "similar-ticket index off (APPEALS_SIMILAR=false)", extra={"event": "similar_off"}
+        )
+        return None
     url = settings.store_location
     return LiveSimilarIndex(
         store=TicketStore(url) if url is not None else None,

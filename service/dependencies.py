@@ -23,6 +23,7 @@ from nlp.store import StoreWriter
 from service.errors import (
     ForbiddenError,
     ModelUnavailableError,
+    SimilarOffError,
     StoreOffError,
     UnauthorizedError,
 )
@@ -127,13 +128,30 @@ async def require_writer(writer: OptionalWriterDep) -> StoreWriter:
 WriterDep = Annotated[StoreWriter, Depends(require_writer)]
 
 
-async def get_similar(request: Request) -> LiveSimilarIndex:
-    """This worker's similar-ticket index (built and kept by the app)."""
-    similar: LiveSimilarIndex = request.app.state.similar
+async def get_similar(request: Request) -> LiveSimilarIndex | None:
+    """This worker's similar-ticket index (built and kept by the app), or None when it is
+    off (APPEALS_SIMILAR=false)."""
+    similar: LiveSimilarIndex | None = getattr(request.app.state, "similar", None)
     return similar
 
 
-SimilarDep = Annotated[LiveSimilarIndex, Depends(get_similar)]
+OptionalSimilarDep = Annotated[LiveSimilarIndex | None, Depends(get_similar)]
+
+#: What /v1/similar answers when the index is off.
+SIMILAR_OFF = (
+    "the similar-ticket index is off (APPEALS_SIMILAR=false), so the service finds no "
+    "similar tickets; set APPEALS_SIMILAR=true (or unset it) to turn it on"
+)
+
+
+async def require_similar(similar: OptionalSimilarDep) -> LiveSimilarIndex:
+    """The index, for routes that need it: 503 naming the setting when it is off."""
+    if similar is None:
+        raise SimilarOffError(SIMILAR_OFF)
+    return similar
+
+
+SimilarDep = Annotated[LiveSimilarIndex, Depends(require_similar)]
 
 
 def _matches(key: str, keys: Iterable[str]) -> bool:

@@ -35,6 +35,7 @@ from service.dependencies import (
     DispatcherDep,
     HolderDep,
     ModelDep,
+    OptionalSimilarDep,
     OptionalWriterDep,
     RegistryDep,
     SettingsDep,
@@ -102,15 +103,18 @@ def _new_ticket_id() -> str:
 
 def _hand_off(
     writer: StoreWriter | None,
-    similar: LiveSimilarIndex,
+    similar: LiveSimilarIndex | None,
     model: Any,
     tickets: list[tuple[str | int | None, str | None, str | None, Prediction]],
     now: datetime,
 ) -> list[str | int | None]:
     """Hand the answers to the store's writer and the tickets to the similar-ticket index
     (neither waits nor fails); the ids, with one given to each ticket sent without one when
-    the store is on. A ticket without an id (store off) is not indexed: nobody could name it."""
+    the store is on. A ticket without an id (store off) is not indexed: nobody could name it;
+    no ticket is when the index is off."""
     ids = _store(writer, model, tickets, now)
+    if similar is None:
+        return ids
     similar.submit(
         [
             (ticket_key(key), now, text, title)
@@ -122,16 +126,16 @@ def _hand_off(
 
 
 def _repeat_of(
-    similar: LiveSimilarIndex,
+    similar: LiveSimilarIndex | None,
     settings: Settings,
     text: str | None,
     title: str | None,
     ticket_id: str | int | None,
     now: datetime,
 ) -> str | None:
-    """The likely repeat of a ticket among the recent ones (None when repeats are off): a
-    lookup that never fails the answer."""
-    if not settings.repeats:
+    """The likely repeat of a ticket among the recent ones (None when repeats are off; the
+    settings refuse repeats without the index): a lookup that never fails the answer."""
+    if not settings.repeats or similar is None:
         return None
     try:
         return similar.repeat_of(
@@ -201,7 +205,7 @@ async def classify(
     dispatcher: DispatcherDep,
     settings: SettingsDep,
     writer: OptionalWriterDep,
-    similar: SimilarDep,
+    similar: OptionalSimilarDep,
     request: Request,
 ) -> dict[str, Any]:
     """The department, its confidence, the runners-up, whether a person must check, the
@@ -249,7 +253,7 @@ def classify_batch(
     dispatcher: DispatcherDep,
     settings: SettingsDep,
     writer: OptionalWriterDep,
-    similar: SimilarDep,
+    similar: OptionalSimilarDep,
     request: Request,
 ) -> dict[str, Any]:
     """Results in input order. An invalid item gets an ``error`` entry in its place; the
@@ -405,9 +409,10 @@ def feedback_queue(
     tags=["feedback"],
     summary="Delete everything stored of a ticket (admin; a resident's deletion request)",
 )
-def purge_ticket(ticket_id: str, writer: WriterDep, similar: SimilarDep) -> dict[str, Any]:
+def purge_ticket(ticket_id: str, writer: WriterDep, similar: OptionalSimilarDep) -> dict[str, Any]:
     writer.flush(_FLUSH_SECONDS)  # an answer still queued would come back after the purge
-    similar.forget([ticket_key(ticket_id)])  # never named by /v1/similar or repeat_of again
+    if similar is not None:  # never named by /v1/similar or repeat_of again
+        similar.forget([ticket_key(ticket_id)])
     if not writer.opened_store().purge([ticket_id]):
         raise UnknownTicketError(f"no stored ticket has id {ticket_id!r}; nothing to delete")
     return {"id": ticket_id, "deleted": True}
@@ -461,7 +466,8 @@ def similar_tickets(body: SimilarRequest, similar: SimilarDep) -> dict[str, Any]
     its ``id``. Only ids and scores are answered, never text. Each worker's index holds the
     tickets of APPEALS_SIMILAR_WINDOW from the ticket store (every worker's, refreshed every
     APPEALS_SIMILAR_REFRESH seconds) and those it answered; with the store off, only the
-    tickets this worker answered since it started (``/readyz`` says which)."""
+    tickets this worker answered since it started (``/readyz`` says which). 503 similar_off
+    when the index is off (APPEALS_SIMILAR=false)."""
     at = _utc(body.time, "body.time") or utc_now()
     span = _window(body.window, "body.window")
     try:
@@ -669,7 +675,7 @@ async def healthz() -> dict[str, str]:
     tags=["operations"],
     summary="Ready: 200 with the model version once it is loaded and warmed up, else 503",
 )
-async def readyz(holder: HolderDep, writer: OptionalWriterDep, similar: SimilarDep) -> Any:
+async def readyz(holder: HolderDep, writer: OptionalWriterDep, similar: OptionalSimilarDep) -> Any:
     model, failure = holder.model, holder.last_failure
     reason = f"{failure.version or 'active version'} refused: {failure.reason}" if failure else None
     if reason is not None:
@@ -683,7 +689,7 @@ async def readyz(holder: HolderDep, writer: OptionalWriterDep, similar: SimilarD
             "model": None,
             "reason": reason or "loading the model",
             "store": store,
-            "similar": public_message(similar.describe(), holder.registry.root),
+            "similar": _similar_state(similar, holder),
         }
         return JSONResponse(body, status_code=503)
     return {
@@ -691,8 +697,14 @@ async def readyz(holder: HolderDep, writer: OptionalWriterDep, similar: SimilarD
         "model": {"name": model.name, "version": model.version},
         "reason": reason,
         "store": store,
-        "similar": public_message(similar.describe(), holder.registry.root),
+        "similar": _similar_state(similar, holder),
     }
+
+
+def _similar_state(similar: LiveSimilarIndex | None, holder: Any) -> str:
+    if similar is None:
+        return "off (APPEALS_SIMILAR=false): no similar-ticket index, no /v1/similar"
+    return public_message(similar.describe(), holder.registry.root)
 
 
 @router.get("/metrics", include_in_schema=False, dependencies=[MetricsAccess])

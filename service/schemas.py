@@ -786,7 +786,7 @@ class ReadyResponse(BaseModel):
         default="",
         description="what the similar-ticket index of this worker holds: the tickets of the "
         "window from the ticket store and every worker, or, with the store off, only this "
-        "worker's tickets since it started",
+        "worker's tickets since it started; off when APPEALS_SIMILAR=false",
         examples=["1834 ticket(s) of the last 30d"],
     )
 
