@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from nlp.cache import TimedCache
 from nlp.live_similar import LiveSimilarIndex
 from nlp.registry import Registry
 from nlp.store import StoreWriter, TicketStore, describe_url
@@ -61,6 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.holder = holder
     app.state.writer = _store_writer(settings)
     app.state.similar = _similar_index(settings)
+    app.state.hotspots_cache = TimedCache(ttl=settings.hotspots_cache)
     # Until the model is loaded, /readyz answers 503 "loading the model" and classify routes
     # 503 with Retry-After. A missing or corrupt model does not stop the start either: /readyz
     # says why, and the watcher loads the model as soon as a good version is activated.

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from nlp.cache import TimedCache
 from nlp.dispatch import Dispatcher
 from nlp.live_similar import LiveSimilarIndex
 from nlp.model import RoutingModel
@@ -35,6 +36,7 @@ __all__ = [
     "ClassifyKey",
     "DispatcherDep",
     "HolderDep",
+    "HotspotsCacheDep",
     "ModelDep",
     "RegistryDep",
     "SettingsDep",
@@ -152,6 +154,15 @@ async def require_similar(similar: OptionalSimilarDep) -> LiveSimilarIndex:
 
 
 SimilarDep = Annotated[LiveSimilarIndex, Depends(require_similar)]
+
+
+async def get_hotspots_cache(request: Request) -> TimedCache[dict[str, Any]]:
+    """This worker's kept answers of GET /v1/hotspots (APPEALS_HOTSPOTS_CACHE seconds)."""
+    cache: TimedCache[dict[str, Any]] = request.app.state.hotspots_cache
+    return cache
+
+
+HotspotsCacheDep = Annotated[TimedCache[dict[str, Any]], Depends(get_hotspots_cache)]
 
 
 def _matches(key: str, keys: Iterable[str]) -> bool:

@@ -34,6 +34,7 @@ from service.dependencies import (
     ClassifyKey,
     DispatcherDep,
     HolderDep,
+    HotspotsCacheDep,
     ModelDep,
     OptionalSimilarDep,
     OptionalWriterDep,
@@ -409,12 +410,15 @@ def feedback_queue(
     tags=["feedback"],
     summary="Delete everything stored of a ticket (admin; a resident's deletion request)",
 )
-def purge_ticket(ticket_id: str, writer: WriterDep, similar: OptionalSimilarDep) -> dict[str, Any]:
+def purge_ticket(
+    ticket_id: str, writer: WriterDep, similar: OptionalSimilarDep, hotspots: HotspotsCacheDep
+) -> dict[str, Any]:
     writer.flush(_FLUSH_SECONDS)  # an answer still queued would come back after the purge
     if similar is not None:  # never named by /v1/similar or repeat_of again
         similar.forget([ticket_key(ticket_id)])
     if not writer.opened_store().purge([ticket_id]):
         raise UnknownTicketError(f"no stored ticket has id {ticket_id!r}; nothing to delete")
+    hotspots.clear()  # a kept hot-spot table may name it
     return {"id": ticket_id, "deleted": True}
 
 
@@ -508,6 +512,7 @@ _HOTSPOT_PERIOD = timedelta(days=30)
 )
 def hotspot_table(
     writer: WriterDep,
+    cache: HotspotsCacheDep,
     window: Annotated[
         str,
         Query(
@@ -531,7 +536,27 @@ def hotspot_table(
     """The 热点问题表 of the tickets the service stored in [since, until) (``nlp.hotspots``:
     groups of tickets about the same problem at the same place, ranked by the heat index of
     README "Repeats and hot spots"), each row with its group's ticket ids. Text is masked.
-    503 when the ticket store is off or unreachable."""
+    503 when the ticket store is off or unreachable. Each worker keeps an answer for
+    APPEALS_HOTSPOTS_CACHE seconds (60) and gives it again for the same query (its ``until``
+    says when it was computed); deleting a ticket drops the kept answers."""
+    return cache.get_or_compute(
+        (window, top, min_size, since, until),
+        lambda: _hotspot_answer(
+            writer, window=window, top=top, min_size=min_size, since=since, until=until
+        ),
+    )
+
+
+def _hotspot_answer(
+    writer: StoreWriter,
+    *,
+    window: str,
+    top: int,
+    min_size: int,
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[str, Any]:
+    """What :func:`hotspot_table` answers, computed from the store."""
     from nlp.hotspots import hotspots
 
     span = _window(window, "query.window")

@@ -193,6 +193,13 @@ class Settings(BaseSettings):
         "is a likely repeat (a lookup costs milliseconds; needs APPEALS_SIMILAR on); make run "
         "turns it on",
     )
+    hotspots_cache: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="seconds a worker keeps a GET /v1/hotspots answer for the same query "
+        "(0: computed on every call)",
+    )
     prometheus_multiproc_dir: Path | None = Field(
         default=None,
         validation_alias=AliasChoices(
