@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from nlp.errors import DataError, ModelIntegrityError, UnknownTicketError
 from nlp.live_similar import LiveSimilarIndex
 from nlp.model import Prediction
 from nlp.registry import Registry
+from nlp.similar import Prepared
 from nlp.store import Answer, StoreWriter, utc_now
 from nlp.store.store import ticket_key
 from service import metrics
@@ -108,20 +110,21 @@ def _hand_off(
     model: Any,
     tickets: list[tuple[str | int | None, str | None, str | None, Prediction]],
     now: datetime,
+    prepared: Sequence[Prepared | None] | None = None,
 ) -> list[str | int | None]:
     """Hand the answers to the store's writer and the tickets to the similar-ticket index
     (neither waits nor fails); the ids, with one given to each ticket sent without one when
     the store is on. A ticket without an id (store off) is not indexed: nobody could name it;
-    no ticket is when the index is off."""
+    no ticket is when the index is off. ``prepared``: the tickets as the index sees them,
+    when the repeat lookups computed that already."""
     ids = _store(writer, model, tickets, now)
     if similar is None:
         return ids
+    ready = list(prepared) if prepared is not None else [None] * len(tickets)
+    kept = [i for i, key in enumerate(ids) if key is not None]
     similar.submit(
-        [
-            (ticket_key(key), now, text, title)
-            for key, (_, text, title, _) in zip(ids, tickets, strict=True)
-            if key is not None
-        ]
+        [(ticket_key(ids[i]), now, tickets[i][1], tickets[i][2]) for i in kept],
+        prepared=[ready[i] for i in kept],
     )
     return ids
 
@@ -133,23 +136,27 @@ def _repeat_of(
     title: str | None,
     ticket_id: str | int | None,
     now: datetime,
-) -> str | None:
+) -> tuple[str | None, Prepared | None]:
     """The likely repeat of a ticket among the recent ones (None when repeats are off; the
-    settings refuse repeats without the index): a lookup that never fails the answer."""
+    settings refuse repeats without the index): a lookup that never fails the answer. With
+    it, the ticket as the index sees it, for :func:`_hand_off` (None when not computed)."""
     if not settings.repeats or similar is None:
-        return None
+        return None, None
     try:
-        return similar.repeat_of(
+        prepared = similar.prepare(text, title)
+        repeat = similar.repeat_of(
             text,
             title,
             time=now,
             exclude_id=None if ticket_id is None else ticket_key(ticket_id),
+            prepared=prepared,
         )
     except Exception as error:  # an answer without repeat_of beats no answer
         logger.warning(
             "repeat lookup failed", extra={"event": "repeat_error", "reason": str(error)}
         )
-        return None
+        return None, None
+    return repeat, prepared
 
 
 def _store(
@@ -228,9 +235,14 @@ async def classify(
     if settings.log_text:
         state.text = ticket.text or ticket.title  # masked by the log formatter
     now = utc_now()
-    repeat_of = _repeat_of(similar, settings, ticket.text, ticket.title, ticket.id, now)
+    repeat_of, prepared = _repeat_of(similar, settings, ticket.text, ticket.title, ticket.id, now)
     [ticket_id] = _hand_off(
-        writer, similar, model, [(ticket.id, ticket.text, ticket.title, prediction)], now
+        writer,
+        similar,
+        model,
+        [(ticket.id, ticket.text, ticket.title, prediction)],
+        now,
+        prepared=[prepared],
     )
     return {
         "id": ticket_id,
@@ -299,9 +311,10 @@ def classify_batch(
                 problem = error_body(answer, "the ticket has no usable text")
                 results[index] = {"index": index, "id": item.id, "error": problem}
         now = utc_now()
-        repeats = [_repeat_of(similar, settings, i.text, i.title, i.id, now) for _, i, _ in routed]
+        looked = [_repeat_of(similar, settings, i.text, i.title, i.id, now) for _, i, _ in routed]
+        repeats = [repeat for repeat, _ in looked]
         tickets = [(i.id, i.text, i.title, p) for _, i, p in routed]
-        ids = _hand_off(writer, similar, model, tickets, now)
+        ids = _hand_off(writer, similar, model, tickets, now, [ready for _, ready in looked])
         for (index, _, answer), ticket_id, repeat_of in zip(routed, ids, repeats, strict=True):
             results[index] = {
                 "index": index,
