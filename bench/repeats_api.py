@@ -3,7 +3,11 @@ process (FastAPI's TestClient, the real app) with ``APPEALS_REPEATS`` off and on
 similar-ticket index built from a ticket store of ``--tickets`` messages. Prints; asserts
 nothing.
 
-    .venv/bin/python bench/repeats_api.py [--tickets 2000] [--requests 300]
+    .venv/bin/python bench/repeats_api.py [--tickets 2000] [--requests 300] [--rounds 1]
+
+``--rounds N`` runs off and on N times, alternately, and prints the median p50 of each and
+their difference: on a shared machine, the load of the moment moves single runs by more
+than what is measured.
 
 The messages are ``../shared/data/appeals/unlabeled.csv`` (the demo tickets when it is
 absent): the first ``--tickets`` go into the store (answered over the last 20 days), the
@@ -18,6 +22,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from fastapi.testclient import TestClient
@@ -49,10 +54,25 @@ def _percentiles(seconds: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[int(0.99 * (len(ordered) - 1))] * 1000
 
 
+def _lookup_p50(app: Any, settings: Settings, asked: list[str]) -> float:
+    """p50 (ms) of the classify route's repeat lookup alone (service.routes._repeat_of: what
+    repeat_of adds to a request), for the same messages, in this process."""
+    from service.routes import _repeat_of
+
+    app.state.similar.flush(60)  # the index at rest: the lookup alone, not the thread's work
+    seconds = []
+    for i, text in enumerate(asked):
+        begin = time.perf_counter()
+        _repeat_of(app.state.similar, settings, text, None, f"lookup{i}", utc_now())
+        seconds.append(time.perf_counter() - begin)
+    return _percentiles(seconds)[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=2000, help="tickets in the store")
     parser.add_argument("--requests", type=int, default=300, help="classify requests timed")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of off and on, alternately")
     args = parser.parse_args()
 
     texts, source = _texts()
@@ -78,7 +98,8 @@ def main() -> None:
         )
         store.close()
         print(f"{len(stored)} stored tickets and {len(asked)} requests from {source}")
-        for repeats in (False, True):
+        medians: dict[bool, list[float]] = {False: [], True: []}
+        for repeats in [False, True] * max(args.rounds, 1):
             settings = Settings(
                 models_dir=root / "models",
                 store_url=SecretStr(url),
@@ -104,11 +125,20 @@ def main() -> None:
                     seconds.append(time.perf_counter() - begin)
                     found += response.json()["repeat_of"] is not None
                 p50, p99 = _percentiles(seconds)
+                medians[repeats].append(p50)
+                lookup = _lookup_p50(app, settings, asked) if repeats else None
                 print(
                     f"repeats {'on ' if repeats else 'off'}: classify p50 {p50:.2f} ms, "
                     f"p99 {p99:.2f} ms; repeat_of set for {found} of {len(asked)}; index of "
                     f"{len(app.state.similar)} tickets ready {built:.1f} s after the model"
+                    + (f"; the repeat lookup alone p50 {lookup:.2f} ms" if lookup else "")
                 )
+        if args.rounds > 1:
+            off, on = statistics.median(medians[False]), statistics.median(medians[True])
+            print(
+                f"median of {args.rounds} rounds: classify p50 {off:.2f} ms off, {on:.2f} ms on "
+                f"({on - off:+.2f} ms)"
+            )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
     >>> live.submit([("t9", utc_now(), "搅拌站半夜还在开工", None)])   # never waits
     >>> live.similar("混凝土搅拌站夜里太吵", k=5)
     >>> live.repeat_of("混凝土搅拌站夜里太吵", time=utc_now())        # an id or None
+    >>> ready = live.prepare("混凝土搅拌站夜里太吵")   # once per ticket: masked, segmented, placed
+    >>> live.repeat_of(None, time=utc_now(), prepared=ready)          # the same answer
+    >>> live.submit([("t10", utc_now(), "混凝土搅拌站夜里太吵", None)], prepared=[ready])
 
 One daemon thread per process owns every change to the index, so requests never wait for it
 to vectorise anything:
@@ -24,7 +27,8 @@ to vectorise anything:
 
 Without a store (``store=None``) it holds only the tickets submitted since it started.
 Lookups hold a lock for the time of one lookup; the thread holds it for one ticket's
-addition at a time.
+addition at a time (the ticket is masked, segmented and placed before, outside the lock, or
+not at all when it was submitted with its :meth:`LiveSimilarIndex.prepare`).
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nlp.similar import DEFAULT_REPEAT_THRESHOLD, Match, SimilarIndex, parse_window
+from nlp.background import BackgroundThread
+from nlp.similar import DEFAULT_REPEAT_THRESHOLD, Match, Prepared, SimilarIndex, parse_window
 
 if TYPE_CHECKING:
     from nlp.location import Gazetteer
@@ -97,22 +102,26 @@ class LiveSimilarIndex:
         self._seen: set[str] = set()
         self._forgotten: set[str] = set()
         self._lock = threading.Lock()
-        self._queue: queue.Queue[Submitted] = queue.Queue(maxsize=capacity)
+        self._queue: queue.Queue[tuple[Submitted, Prepared | None]] = queue.Queue(maxsize=capacity)
         self._built = threading.Event()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._thread = BackgroundThread(self._run, name="similar-index")
+        self._stop = self._thread.stopping
         self._watermark: datetime | None = None  # when the last refresh read the store
         self._next_refresh = 0.0
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ clients
-    def submit(self, tickets: Sequence[Submitted]) -> int:
+    def submit(
+        self, tickets: Sequence[Submitted], *, prepared: Sequence[Prepared | None] | None = None
+    ) -> int:
         """Queue answered tickets for the index without waiting: how many were queued (the
-        rest were dropped and counted)."""
+        rest were dropped and counted). ``prepared``: each ticket's :meth:`prepare` if the
+        caller has it (None where not), so that the thread does not compute it again."""
+        if prepared is not None and len(prepared) != len(tickets):
+            raise ValueError("give one prepared ticket (or None) per ticket")
         queued = 0
-        for ticket in tickets:
+        for position, ticket in enumerate(tickets):
             try:
-                self._queue.put_nowait(ticket)
+                self._queue.put_nowait((ticket, None if prepared is None else prepared[position]))
             except queue.Full:
                 self._drop(len(tickets) - queued)
                 break
@@ -138,6 +147,11 @@ class LiveSimilarIndex:
             return f"{held}; the ticket store cannot be read now: {self.problem}"
         return held
 
+    def prepare(self, text: str | None, title: str | None = None) -> Prepared | None:
+        """:meth:`SimilarIndex.prepare`: a ticket as the index sees it, computed once for
+        :meth:`repeat_of` (or :meth:`similar`) and :meth:`submit`. Holds no lock."""
+        return self._index.prepare(text, title)
+
     def similar(
         self,
         text: str | None,
@@ -147,6 +161,7 @@ class LiveSimilarIndex:
         window: str | timedelta | None = None,
         k: int = 5,
         exclude_id: str | None = None,
+        prepared: Prepared | None = None,
     ) -> list[Match]:
         """:meth:`SimilarIndex.similar` on the tickets held (``time``: now by default;
         ``window``: the index's by default, at most that long). Raises
@@ -165,7 +180,13 @@ class LiveSimilarIndex:
         with self._lock:
             index = self._index
             found = index.similar(
-                text, title, time=at, window=span, k=wanted, exclude_id=exclude_id
+                text,
+                title,
+                time=at,
+                window=span,
+                k=wanted,
+                exclude_id=exclude_id,
+                prepared=prepared,
             )
         return [match for match in found if match.id not in self._forgotten][:k]
 
@@ -177,10 +198,16 @@ class LiveSimilarIndex:
         time: object = None,
         exclude_id: str | None = None,
         wait: float = 0.2,
+        prepared: Prepared | None = None,
     ) -> str | None:
         """The id of the most similar ticket within the window that is a likely repeat, or
         None; None too when the index is busy for longer than ``wait`` seconds (a request is
-        not kept waiting for it)."""
+        not kept waiting for it). ``prepared``: the ticket's :meth:`prepare`, used instead of
+        its text and title (computed before the lock is taken)."""
+        if prepared is None:
+            prepared = self.prepare(text, title)
+            if prepared is None:
+                return None
         if not self._lock.acquire(timeout=wait):
             return None
         try:
@@ -192,6 +219,7 @@ class LiveSimilarIndex:
                 window=self.window,
                 k=REPEAT_CANDIDATES + len(self._forgotten),
                 exclude_id=exclude_id,
+                prepared=prepared,
             )
         finally:
             self._lock.release()
@@ -241,18 +269,12 @@ class LiveSimilarIndex:
 
     # ------------------------------------------------------------------ the thread
     def start(self) -> LiveSimilarIndex:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="similar-index", daemon=True)
-            self._thread.start()
+        self._thread.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None:
+        if not self._thread.stop(timeout):
             return
-        self._stop.set()
-        self._thread.join(timeout=timeout)
-        self._thread = None
         close = getattr(self.store, "close", None)
         if close is not None:
             close()
@@ -272,7 +294,7 @@ class LiveSimilarIndex:
                 except queue.Empty:
                     break
             try:
-                self._add(batch)
+                self._add([ticket for ticket, _ in batch], [ready for _, ready in batch])
             except Exception:  # the thread must outlive any surprise
                 logger.exception(
                     "similar-ticket index: tickets not added", extra={"event": "similar_error"}
@@ -398,19 +420,31 @@ class LiveSimilarIndex:
             gazetteer=self.gazetteer,
         )
 
-    def _add(self, tickets: Sequence[Submitted]) -> int:
+    def _add(
+        self, tickets: Sequence[Submitted], prepared: Sequence[Prepared | None] | None = None
+    ) -> int:
         """Add tickets one at a time (the lock held for one ticket's addition), skipping ids
-        already held and tickets before the window."""
+        already held and tickets before the window; a ticket's ``prepared`` (when given) is
+        used instead of its text and title."""
         added = 0
         earliest = self.clock() - self.window
-        for ticket_id, when, text, title in tickets:
+        for position, (ticket_id, when, text, title) in enumerate(tickets):
             key = str(ticket_id)
             if key in self._seen or key in self._forgotten:
                 continue
             if pd.Timestamp(when).to_pydatetime() < earliest:
                 continue
+            ready = None if prepared is None else prepared[position]
+            if ready is None:
+                ready = self._index.prepare(text, title)  # outside the lock
+                if ready is None:  # nothing to compare: held as seen, not added
+                    with self._lock:
+                        self._seen.add(key)
+                    continue
             with self._lock:
-                added += self._index.add(ids=[key], times=[when], texts=[text], titles=[title])
+                added += self._index.add(
+                    ids=[key], times=[when], texts=[text], titles=[title], prepared=[ready]
+                )
                 self._seen.add(key)
             time.sleep(0)  # give the interpreter's lock back to the requests between tickets
         return added

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_REPEAT_THRESHOLD",
     "Match",
+    "Prepared",
     "SimilarIndex",
     "parse_times",
     "parse_window",
@@ -119,6 +120,9 @@ def parse_times(values: Iterable[Any], *, what: str = "time") -> np.ndarray:
 
 
 def _as_time(value: Any) -> np.datetime64:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        # the service's "now" (UTC, no zone): what parse_times gives, without pandas' parsing
+        return np.datetime64(value, "ns")
     return parse_times([value])[0]
 
 
@@ -244,6 +248,18 @@ class Match:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A ticket as an index sees it (:meth:`SimilarIndex.prepare`): its masked document, the
+    place keys it names, and its row of term frequencies. Compute it once per ticket and give
+    it to both :meth:`SimilarIndex.similar` and :meth:`SimilarIndex.add`: neither masks,
+    segments, hashes or looks for places again, and their answers are the same as without."""
+
+    document: str
+    places: frozenset[str]
+    counts: sp.csr_matrix
+
+
 @lru_cache(maxsize=1)
 def _vectorisers() -> tuple[Any, Any]:
     from sklearn.feature_extraction.text import HashingVectorizer
@@ -280,7 +296,16 @@ def _counts(documents: Sequence[str]) -> sp.csr_matrix:
     first half of the columns) and character 2- and 3-grams (the second half)."""
     words, chars = _vectorisers()
     joined = [" ".join(content_words(document)) for document in documents]
-    matrix = sp.hstack([words.transform(joined), chars.transform(documents)], format="csr")
+    left, right = words.transform(joined), chars.transform(documents)
+    if len(documents) == 1:
+        # one ticket (a lookup, a ticket of the service): the row hstack would build, without
+        # its generic checks, which cost a lookup as much as hashing the words
+        data = np.concatenate([left.data, right.data])
+        indices = np.concatenate([left.indices, right.indices + N_FEATURES // 2])
+        indptr = np.array([0, len(data)], dtype=indices.dtype)
+        matrix = sp.csr_matrix((data, indices, indptr), shape=(1, N_FEATURES))
+    else:
+        matrix = sp.hstack([left, right], format="csr")
     matrix.data = (1.0 + np.log(matrix.data)).astype(np.float32)
     return matrix
 
@@ -420,30 +445,78 @@ class SimilarIndex:
         times: Sequence[object],
         texts: Sequence[object],
         titles: Sequence[object] | None = None,
+        prepared: Sequence[Prepared | None] | None = None,
     ) -> int:
         """Append tickets (any order of time); returns how many were added. A ticket with
         neither text nor title is left out (nothing to compare); a time that does not parse
-        or a number where text goes is a :class:`DataError`."""
+        or a number where text goes is a :class:`DataError`. ``prepared``: each ticket's
+        :meth:`prepare` (None where not computed), used instead of its text and title."""
         if not (len(ids) == len(times) == len(texts)) or (
             titles is not None and len(titles) != len(texts)
         ):
             raise DataError("give one id, time, text (and title) per ticket")
+        if prepared is not None and len(prepared) != len(texts):
+            raise DataError("give one prepared ticket (or None) per ticket")
+        if prepared is not None and all(p is not None for p in prepared):
+            return self._add_prepared(ids, parse_times(times), [p for p in prepared if p])
         when = parse_times(times)
         documents = documents_of(texts, titles)
+        if prepared is not None:
+            # the tickets prepared already go in on their own, the others as usual
+            done = [i for i, p in enumerate(prepared) if p is not None]
+            added = self._add_prepared(
+                [ids[i] for i in done], when[done], [p for p in prepared if p is not None]
+            )
+            documents = [None if prepared[i] is not None else d for i, d in enumerate(documents)]
+            return added + self._add_documents(ids, when, documents)
+        return self._add_documents(ids, when, documents)
+
+    def _add_prepared(
+        self, ids: Sequence[object], when: np.ndarray, prepared: Sequence[Prepared]
+    ) -> int:
+        if not prepared:
+            return 0
+        counts = sp.vstack([p.counts for p in prepared], format="csr")
+        self._append(
+            [str(i) for i in ids],
+            when,
+            [p.document for p in prepared],
+            [p.places for p in prepared],
+            counts,
+        )
+        self._settle()
+        return len(prepared)
+
+    def _append(
+        self,
+        ids: list[str],
+        when: np.ndarray,
+        docs: list[str],
+        places: list[frozenset[str]],
+        counts: sp.csr_matrix,
+    ) -> None:
+        self._df += np.bincount(counts.indices, minlength=N_FEATURES)
+        self._pending.append((ids, when, docs, places, counts))
+        if self._pending_rows() >= _PENDING_LIMIT:
+            self._merge()
+
+    def _settle(self) -> None:
+        if self._fitted_rows == 0 or len(self) >= 2 * self._fitted_rows:
+            self._merge()
+
+    def _add_documents(
+        self, ids: Sequence[object], when: np.ndarray, documents: Sequence[str | None]
+    ) -> int:
         keep = [i for i, document in enumerate(documents) if document is not None]
         added = 0
         for start in range(0, len(keep), CHUNK_ROWS):
             part = keep[start : start + CHUNK_ROWS]
             docs = [documents[i] or "" for i in part]
             counts = _counts(docs)
-            self._df += np.bincount(counts.indices, minlength=N_FEATURES)
             places = [place_keys(doc, gazetteer=self.gazetteer) for doc in docs]
-            self._pending.append(([str(ids[i]) for i in part], when[part], docs, places, counts))
+            self._append([str(ids[i]) for i in part], when[part], docs, places, counts)
             added += len(part)
-            if self._pending_rows() >= _PENDING_LIMIT:
-                self._merge()
-        if self._fitted_rows == 0 or len(self) >= 2 * self._fitted_rows:
-            self._merge()
+        self._settle()
         return added
 
     def _pending_rows(self) -> int:
@@ -484,6 +557,19 @@ class SimilarIndex:
         self._documents, self._places = docs, places
 
     # ------------------------------------------------------------------ asking
+    def prepare(self, text: str | None, title: str | None = None) -> Prepared | None:
+        """The ticket as this index sees it (masked document, place keys with this index's
+        gazetteer, term frequencies), for :meth:`similar` and :meth:`add`; None when it has
+        neither text nor title."""
+        document = documents_of([text], [title])[0]
+        if document is None:
+            return None
+        return Prepared(
+            document=document,
+            places=place_keys(document, gazetteer=self.gazetteer),
+            counts=_counts([document]),
+        )
+
     def vectorise(self, documents: Sequence[str]) -> sp.csr_matrix:
         """Unit rows of normalised documents with the index's IDF."""
         return _unit_rows(_counts(documents), self._idf)
@@ -513,15 +599,19 @@ class SimilarIndex:
         k: int = 5,
         min_score: float = 0.1,
         exclude_id: str | None = None,
+        prepared: Prepared | None = None,
     ) -> list[Match]:
         """The ``k`` most similar tickets answered before ``time`` (default: after every
         ticket) and within ``window`` of it, best first, each with its score and whether it
-        is likely a repeat. Scores under ``min_score`` are left out."""
+        is likely a repeat. Scores under ``min_score`` are left out. ``prepared``: the
+        ticket's :meth:`prepare`, used instead of ``text`` and ``title`` (the same answer,
+        without masking, segmenting or looking for places again)."""
         if k < 1:
             raise DataError(f"k must be at least 1, not {k}")
-        document = documents_of([text], [title])[0]
-        if document is None:
-            raise DataError("the ticket needs a text or a title to find similar ones")
+        if prepared is None:
+            prepared = self.prepare(text, title)
+            if prepared is None:
+                raise DataError("the ticket needs a text or a title to find similar ones")
         span = parse_window(window)
         pending_times = [chunk[1] for chunk in self._pending]
         latest = [times[-1:] for times in (self._times, *pending_times) if len(times)]
@@ -529,8 +619,8 @@ class SimilarIndex:
             return []
         at = _as_time(time) if time is not None else max(t.max() for t in latest)
         earliest = None if span is None else at - np.timedelta64(span)
-        query = self.vectorise([document])
-        places = place_keys(document, gazetteer=self.gazetteer)
+        query = _unit_rows(prepared.counts, self._idf)
+        places = prepared.places
         found: list[tuple[float, str, np.datetime64, frozenset[str]]] = []
 
         def keep(

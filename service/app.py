@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from nlp.cache import TimedCache
 from nlp.live_similar import LiveSimilarIndex
 from nlp.registry import Registry
 from nlp.store import StoreWriter, TicketStore, describe_url
@@ -61,6 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.holder = holder
     app.state.writer = _store_writer(settings)
     app.state.similar = _similar_index(settings)
+    app.state.hotspots_cache = TimedCache(ttl=settings.hotspots_cache)
     # Until the model is loaded, /readyz answers 503 "loading the model" and classify routes
     # 503 with Retry-After. A missing or corrupt model does not stop the start either: /readyz
     # says why, and the watcher loads the model as soon as a good version is activated.
@@ -69,7 +71,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         holder.stop()
-        app.state.similar.stop(timeout=settings.shutdown_timeout / 4)
+        if app.state.similar is not None:
+            app.state.similar.stop(timeout=settings.shutdown_timeout / 4)
         if app.state.writer is not None:
             app.state.writer.stop(timeout=settings.shutdown_timeout / 2)
         metrics.mark_worker_dead(settings.prometheus_multiproc_dir)
@@ -92,11 +95,16 @@ def _store_writer(settings: Settings) -> StoreWriter | None:
     ).start()
 
 
-def _similar_index(settings: Settings) -> LiveSimilarIndex:
+def _similar_index(settings: Settings) -> LiveSimilarIndex | None:
     """This worker's similar-ticket index, built from the ticket store in its own thread
     (classify and /v1/similar answer from an empty index meanwhile), fed with each answered
     ticket and refreshed with the tickets other workers stored. With the store off it holds
-    this worker's tickets since it started."""
+    this worker's tickets since it started. None when it is off (APPEALS_SIMILAR=false)."""
+    if not settings.similar:
+        logger.info(
+            "similar-ticket index off (APPEALS_SIMILAR=false)", extra={"event": "similar_off"}
+        )
+        return None
     url = settings.store_location
     return LiveSimilarIndex(
         store=TicketStore(url) if url is not None else None,

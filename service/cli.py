@@ -53,8 +53,9 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
+        # A setting's own error names it; one between settings (loc empty) names them all.
         problems = "; ".join(
-            f"APPEALS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            f"APPEALS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" if e["loc"] else e["msg"]
             for e in error.errors()[:5]
         )
         raise DataError(

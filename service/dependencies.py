@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from nlp.cache import TimedCache
 from nlp.dispatch import Dispatcher
 from nlp.live_similar import LiveSimilarIndex
 from nlp.model import RoutingModel
@@ -23,6 +24,7 @@ from nlp.store import StoreWriter
 from service.errors import (
     ForbiddenError,
     ModelUnavailableError,
+    SimilarOffError,
     StoreOffError,
     UnauthorizedError,
 )
@@ -34,6 +36,7 @@ __all__ = [
     "ClassifyKey",
     "DispatcherDep",
     "HolderDep",
+    "HotspotsCacheDep",
     "ModelDep",
     "RegistryDep",
     "SettingsDep",
@@ -127,13 +130,39 @@ async def require_writer(writer: OptionalWriterDep) -> StoreWriter:
 WriterDep = Annotated[StoreWriter, Depends(require_writer)]
 
 
-async def get_similar(request: Request) -> LiveSimilarIndex:
-    """This worker's similar-ticket index (built and kept by the app)."""
-    similar: LiveSimilarIndex = request.app.state.similar
+async def get_similar(request: Request) -> LiveSimilarIndex | None:
+    """This worker's similar-ticket index (built and kept by the app), or None when it is
+    off (APPEALS_SIMILAR=false)."""
+    similar: LiveSimilarIndex | None = getattr(request.app.state, "similar", None)
     return similar
 
 
-SimilarDep = Annotated[LiveSimilarIndex, Depends(get_similar)]
+OptionalSimilarDep = Annotated[LiveSimilarIndex | None, Depends(get_similar)]
+
+#: What /v1/similar answers when the index is off.
+SIMILAR_OFF = (
+    "the similar-ticket index is off (APPEALS_SIMILAR=false), so the service finds no "
+    "similar tickets; set APPEALS_SIMILAR=true (or unset it) to turn it on"
+)
+
+
+async def require_similar(similar: OptionalSimilarDep) -> LiveSimilarIndex:
+    """The index, for routes that need it: 503 naming the setting when it is off."""
+    if similar is None:
+        raise SimilarOffError(SIMILAR_OFF)
+    return similar
+
+
+SimilarDep = Annotated[LiveSimilarIndex, Depends(require_similar)]
+
+
+async def get_hotspots_cache(request: Request) -> TimedCache[dict[str, Any]]:
+    """This worker's kept answers of GET /v1/hotspots (APPEALS_HOTSPOTS_CACHE seconds)."""
+    cache: TimedCache[dict[str, Any]] = request.app.state.hotspots_cache
+    return cache
+
+
+HotspotsCacheDep = Annotated[TimedCache[dict[str, Any]], Depends(get_hotspots_cache)]
 
 
 def _matches(key: str, keys: Iterable[str]) -> bool:

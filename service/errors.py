@@ -42,6 +42,7 @@ from service.settings import resolve_settings
 __all__ = [
     "ApiError",
     "ModelUnavailableError",
+    "SimilarOffError",
     "StoreOffError",
     "error_body",
     "field_errors",
@@ -83,6 +84,10 @@ class ModelUnavailableError(ApiError):
 
 class StoreOffError(ApiError):
     status, code = 503, "store_off"
+
+
+class SimilarOffError(ApiError):
+    status, code = 503, "similar_off"
 
 
 _STATUS_CODES = {

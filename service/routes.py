@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from nlp.errors import DataError, ModelIntegrityError, UnknownTicketError
 from nlp.live_similar import LiveSimilarIndex
 from nlp.model import Prediction
 from nlp.registry import Registry
+from nlp.similar import Prepared
 from nlp.store import Answer, StoreWriter, utc_now
 from nlp.store.store import ticket_key
 from service import metrics
@@ -34,7 +36,9 @@ from service.dependencies import (
     ClassifyKey,
     DispatcherDep,
     HolderDep,
+    HotspotsCacheDep,
     ModelDep,
+    OptionalSimilarDep,
     OptionalWriterDep,
     RegistryDep,
     SettingsDep,
@@ -102,49 +106,57 @@ def _new_ticket_id() -> str:
 
 def _hand_off(
     writer: StoreWriter | None,
-    similar: LiveSimilarIndex,
+    similar: LiveSimilarIndex | None,
     model: Any,
     tickets: list[tuple[str | int | None, str | None, str | None, Prediction]],
     now: datetime,
+    prepared: Sequence[Prepared | None] | None = None,
 ) -> list[str | int | None]:
     """Hand the answers to the store's writer and the tickets to the similar-ticket index
     (neither waits nor fails); the ids, with one given to each ticket sent without one when
-    the store is on. A ticket without an id (store off) is not indexed: nobody could name it."""
+    the store is on. A ticket without an id (store off) is not indexed: nobody could name it;
+    no ticket is when the index is off. ``prepared``: the tickets as the index sees them,
+    when the repeat lookups computed that already."""
     ids = _store(writer, model, tickets, now)
+    if similar is None:
+        return ids
+    ready = list(prepared) if prepared is not None else [None] * len(tickets)
+    kept = [i for i, key in enumerate(ids) if key is not None]
     similar.submit(
-        [
-            (ticket_key(key), now, text, title)
-            for key, (_, text, title, _) in zip(ids, tickets, strict=True)
-            if key is not None
-        ]
+        [(ticket_key(ids[i]), now, tickets[i][1], tickets[i][2]) for i in kept],
+        prepared=[ready[i] for i in kept],
     )
     return ids
 
 
 def _repeat_of(
-    similar: LiveSimilarIndex,
+    similar: LiveSimilarIndex | None,
     settings: Settings,
     text: str | None,
     title: str | None,
     ticket_id: str | int | None,
     now: datetime,
-) -> str | None:
-    """The likely repeat of a ticket among the recent ones (None when repeats are off): a
-    lookup that never fails the answer."""
-    if not settings.repeats:
-        return None
+) -> tuple[str | None, Prepared | None]:
+    """The likely repeat of a ticket among the recent ones (None when repeats are off; the
+    settings refuse repeats without the index): a lookup that never fails the answer. With
+    it, the ticket as the index sees it, for :func:`_hand_off` (None when not computed)."""
+    if not settings.repeats or similar is None:
+        return None, None
     try:
-        return similar.repeat_of(
+        prepared = similar.prepare(text, title)
+        repeat = similar.repeat_of(
             text,
             title,
             time=now,
             exclude_id=None if ticket_id is None else ticket_key(ticket_id),
+            prepared=prepared,
         )
     except Exception as error:  # an answer without repeat_of beats no answer
         logger.warning(
             "repeat lookup failed", extra={"event": "repeat_error", "reason": str(error)}
         )
-        return None
+        return None, None
+    return repeat, prepared
 
 
 def _store(
@@ -201,7 +213,7 @@ async def classify(
     dispatcher: DispatcherDep,
     settings: SettingsDep,
     writer: OptionalWriterDep,
-    similar: SimilarDep,
+    similar: OptionalSimilarDep,
     request: Request,
 ) -> dict[str, Any]:
     """The department, its confidence, the runners-up, whether a person must check, the
@@ -223,9 +235,14 @@ async def classify(
     if settings.log_text:
         state.text = ticket.text or ticket.title  # masked by the log formatter
     now = utc_now()
-    repeat_of = _repeat_of(similar, settings, ticket.text, ticket.title, ticket.id, now)
+    repeat_of, prepared = _repeat_of(similar, settings, ticket.text, ticket.title, ticket.id, now)
     [ticket_id] = _hand_off(
-        writer, similar, model, [(ticket.id, ticket.text, ticket.title, prediction)], now
+        writer,
+        similar,
+        model,
+        [(ticket.id, ticket.text, ticket.title, prediction)],
+        now,
+        prepared=[prepared],
     )
     return {
         "id": ticket_id,
@@ -249,7 +266,7 @@ def classify_batch(
     dispatcher: DispatcherDep,
     settings: SettingsDep,
     writer: OptionalWriterDep,
-    similar: SimilarDep,
+    similar: OptionalSimilarDep,
     request: Request,
 ) -> dict[str, Any]:
     """Results in input order. An invalid item gets an ``error`` entry in its place; the
@@ -294,9 +311,10 @@ def classify_batch(
                 problem = error_body(answer, "the ticket has no usable text")
                 results[index] = {"index": index, "id": item.id, "error": problem}
         now = utc_now()
-        repeats = [_repeat_of(similar, settings, i.text, i.title, i.id, now) for _, i, _ in routed]
+        looked = [_repeat_of(similar, settings, i.text, i.title, i.id, now) for _, i, _ in routed]
+        repeats = [repeat for repeat, _ in looked]
         tickets = [(i.id, i.text, i.title, p) for _, i, p in routed]
-        ids = _hand_off(writer, similar, model, tickets, now)
+        ids = _hand_off(writer, similar, model, tickets, now, [ready for _, ready in looked])
         for (index, _, answer), ticket_id, repeat_of in zip(routed, ids, repeats, strict=True):
             results[index] = {
                 "index": index,
@@ -405,11 +423,15 @@ def feedback_queue(
     tags=["feedback"],
     summary="Delete everything stored of a ticket (admin; a resident's deletion request)",
 )
-def purge_ticket(ticket_id: str, writer: WriterDep, similar: SimilarDep) -> dict[str, Any]:
+def purge_ticket(
+    ticket_id: str, writer: WriterDep, similar: OptionalSimilarDep, hotspots: HotspotsCacheDep
+) -> dict[str, Any]:
     writer.flush(_FLUSH_SECONDS)  # an answer still queued would come back after the purge
-    similar.forget([ticket_key(ticket_id)])  # never named by /v1/similar or repeat_of again
+    if similar is not None:  # never named by /v1/similar or repeat_of again
+        similar.forget([ticket_key(ticket_id)])
     if not writer.opened_store().purge([ticket_id]):
         raise UnknownTicketError(f"no stored ticket has id {ticket_id!r}; nothing to delete")
+    hotspots.clear()  # a kept hot-spot table may name it
     return {"id": ticket_id, "deleted": True}
 
 
@@ -461,7 +483,8 @@ def similar_tickets(body: SimilarRequest, similar: SimilarDep) -> dict[str, Any]
     its ``id``. Only ids and scores are answered, never text. Each worker's index holds the
     tickets of APPEALS_SIMILAR_WINDOW from the ticket store (every worker's, refreshed every
     APPEALS_SIMILAR_REFRESH seconds) and those it answered; with the store off, only the
-    tickets this worker answered since it started (``/readyz`` says which)."""
+    tickets this worker answered since it started (``/readyz`` says which). 503 similar_off
+    when the index is off (APPEALS_SIMILAR=false)."""
     at = _utc(body.time, "body.time") or utc_now()
     span = _window(body.window, "body.window")
     try:
@@ -502,6 +525,7 @@ _HOTSPOT_PERIOD = timedelta(days=30)
 )
 def hotspot_table(
     writer: WriterDep,
+    cache: HotspotsCacheDep,
     window: Annotated[
         str,
         Query(
@@ -525,7 +549,27 @@ def hotspot_table(
     """The 热点问题表 of the tickets the service stored in [since, until) (``nlp.hotspots``:
     groups of tickets about the same problem at the same place, ranked by the heat index of
     README "Repeats and hot spots"), each row with its group's ticket ids. Text is masked.
-    503 when the ticket store is off or unreachable."""
+    503 when the ticket store is off or unreachable. Each worker keeps an answer for
+    APPEALS_HOTSPOTS_CACHE seconds (60) and gives it again for the same query (its ``until``
+    says when it was computed); deleting a ticket drops the kept answers."""
+    return cache.get_or_compute(
+        (window, top, min_size, since, until),
+        lambda: _hotspot_answer(
+            writer, window=window, top=top, min_size=min_size, since=since, until=until
+        ),
+    )
+
+
+def _hotspot_answer(
+    writer: StoreWriter,
+    *,
+    window: str,
+    top: int,
+    min_size: int,
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[str, Any]:
+    """What :func:`hotspot_table` answers, computed from the store."""
     from nlp.hotspots import hotspots
 
     span = _window(window, "query.window")
@@ -669,7 +713,7 @@ async def healthz() -> dict[str, str]:
     tags=["operations"],
     summary="Ready: 200 with the model version once it is loaded and warmed up, else 503",
 )
-async def readyz(holder: HolderDep, writer: OptionalWriterDep, similar: SimilarDep) -> Any:
+async def readyz(holder: HolderDep, writer: OptionalWriterDep, similar: OptionalSimilarDep) -> Any:
     model, failure = holder.model, holder.last_failure
     reason = f"{failure.version or 'active version'} refused: {failure.reason}" if failure else None
     if reason is not None:
@@ -683,7 +727,7 @@ async def readyz(holder: HolderDep, writer: OptionalWriterDep, similar: SimilarD
             "model": None,
             "reason": reason or "loading the model",
             "store": store,
-            "similar": public_message(similar.describe(), holder.registry.root),
+            "similar": _similar_state(similar, holder),
         }
         return JSONResponse(body, status_code=503)
     return {
@@ -691,8 +735,14 @@ async def readyz(holder: HolderDep, writer: OptionalWriterDep, similar: SimilarD
         "model": {"name": model.name, "version": model.version},
         "reason": reason,
         "store": store,
-        "similar": public_message(similar.describe(), holder.registry.root),
+        "similar": _similar_state(similar, holder),
     }
+
+
+def _similar_state(similar: LiveSimilarIndex | None, holder: Any) -> str:
+    if similar is None:
+        return "off (APPEALS_SIMILAR=false): no similar-ticket index, no /v1/similar"
+    return public_message(similar.describe(), holder.registry.root)
 
 
 @router.get("/metrics", include_in_schema=False, dependencies=[MetricsAccess])

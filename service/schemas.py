@@ -52,6 +52,7 @@ __all__ = [
     "SimilarRequest",
     "SimilarResponse",
     "TermSpan",
+    "TextOrTitleRequest",
     "TicketId",
     "UnitAnswer",
     "UrgencyAnswer",
@@ -138,36 +139,27 @@ def _blank(value: str | None) -> bool:
     return value is None or not value.strip()
 
 
-class ClassifyRequest(BaseModel):
-    """One ticket: its title, its body (at least one of the two), and the caller's id
-    (echoed back)."""
+def _title_field(description: str) -> Any:
+    """A request's ``title`` field: optional, at most MAX_TITLE_CHARS characters."""
+    return Field(default=None, max_length=MAX_TITLE_CHARS, description=description)
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"text": EXAMPLE_TEXT, "title": "烧烤摊占道经营油烟扰民", "id": "12345-0001"},
-                {"title": "油烟扰民", "id": 202401150001},
-            ]
-        },
+
+def _text_field(description: str) -> Any:
+    """A request's ``text`` field: optional, at most MAX_TEXT_CHARS characters, and
+    validated even when left out (so that a ticket with neither text nor title is told)."""
+    return Field(
+        default=None, max_length=MAX_TEXT_CHARS, description=description, validate_default=True
     )
 
-    # The title is declared (so validated) first: the text's validator needs to know it.
-    title: str | None = Field(
-        default=None,
-        max_length=MAX_TITLE_CHARS,
-        description=f"the ticket's title (主题), at most {MAX_TITLE_CHARS:,} characters",
-    )
-    text: str | None = Field(
-        default=None,
-        max_length=MAX_TEXT_CHARS,
-        description=(
-            f"the ticket's body (详情), at most {MAX_TEXT_CHARS:,} characters; a ticket "
-            "needs a text or a title (whichever exist, as in the training data)"
-        ),
-        validate_default=True,
-    )
-    id: TicketId = None
+
+class TextOrTitleRequest(BaseModel):
+    """What every request carrying one ticket shares: a ``title`` and a ``text``, valid
+    Unicode, at least one of them not blank. Subclasses redeclare both fields (with
+    :func:`_title_field` and :func:`_text_field`) for their own descriptions; the title
+    stays declared first, so validated first: the text's validator needs to know it."""
+
+    title: str | None = _title_field("the ticket's title (主题)")
+    text: str | None = _text_field("the ticket's body (详情)")
 
     @field_validator("title")
     @classmethod
@@ -183,6 +175,30 @@ class ClassifyRequest(BaseModel):
         if _blank(value) and "title" in info.data and _blank(info.data["title"]):
             raise PydanticCustomError("text_or_title", NO_TEXT_MESSAGE)
         return value
+
+
+class ClassifyRequest(TextOrTitleRequest):
+    """One ticket: its title, its body (at least one of the two), and the caller's id
+    (echoed back)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": EXAMPLE_TEXT, "title": "烧烤摊占道经营油烟扰民", "id": "12345-0001"},
+                {"title": "油烟扰民", "id": 202401150001},
+            ]
+        },
+    )
+
+    title: str | None = _title_field(
+        f"the ticket's title (主题), at most {MAX_TITLE_CHARS:,} characters"
+    )
+    text: str | None = _text_field(
+        f"the ticket's body (详情), at most {MAX_TEXT_CHARS:,} characters; a ticket "
+        "needs a text or a title (whichever exist, as in the training data)"
+    )
+    id: TicketId = None
 
 
 class ScoredLabel(BaseModel):
@@ -770,7 +786,7 @@ class ReadyResponse(BaseModel):
         default="",
         description="what the similar-ticket index of this worker holds: the tickets of the "
         "window from the ticket store and every worker, or, with the store off, only this "
-        "worker's tickets since it started",
+        "worker's tickets since it started; off when APPEALS_SIMILAR=false",
         examples=["1834 ticket(s) of the last 30d"],
     )
 
@@ -778,7 +794,7 @@ class ReadyResponse(BaseModel):
 MAX_SIMILAR_K = 50
 
 
-class SimilarRequest(BaseModel):
+class SimilarRequest(TextOrTitleRequest):
     """A ticket whose likely repeats you want among the tickets the service has answered."""
 
     model_config = ConfigDict(
@@ -796,15 +812,8 @@ class SimilarRequest(BaseModel):
         },
     )
 
-    title: str | None = Field(
-        default=None, max_length=MAX_TITLE_CHARS, description="the ticket's title (主题)"
-    )
-    text: str | None = Field(
-        default=None,
-        max_length=MAX_TEXT_CHARS,
-        description="the ticket's body (详情); a text or a title is needed",
-        validate_default=True,
-    )
+    title: str | None = _title_field("the ticket's title (主题)")
+    text: str | None = _text_field("the ticket's body (详情); a text or a title is needed")
     id: TicketId = Field(
         default=None, description="the ticket's own id, if the service has answered it: left out"
     )
@@ -820,20 +829,6 @@ class SimilarRequest(BaseModel):
         description="how far back to look (7d, 36h, 2w), at most APPEALS_SIMILAR_WINDOW (30d), "
         "which is the default",
     )
-
-    @field_validator("title")
-    @classmethod
-    def _title_is_unicode(cls, value: str | None) -> str | None:
-        return None if value is None else _valid_unicode(value)
-
-    @field_validator("text")
-    @classmethod
-    def _text_or_title(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None:
-            _valid_unicode(value)
-        if _blank(value) and "title" in info.data and _blank(info.data["title"]):
-            raise PydanticCustomError("text_or_title", NO_TEXT_MESSAGE)
-        return value
 
 
 class SimilarMatch(BaseModel):

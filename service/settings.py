@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from nlp.dispatch import DispatchConfig
@@ -27,6 +28,12 @@ MAX_TEXT_CHARS = 20_000
 MAX_TITLE_CHARS = 1_000
 
 _DEFAULT_POLICY = ReviewPolicy()
+
+#: Why a start with APPEALS_REPEATS on and APPEALS_SIMILAR off is refused.
+REPEATS_NEED_SIMILAR = (
+    "APPEALS_REPEATS=true needs the similar-ticket index, which APPEALS_SIMILAR=false turns "
+    "off: set APPEALS_SIMILAR=true (or unset it) or APPEALS_REPEATS=false"
+)
 
 
 def _split_keys(value: Any) -> Any:
@@ -161,6 +168,13 @@ class Settings(BaseSettings):
         description="find the separate problems of a ticket and route each; off by default "
         "for the same reason as urgency; make run turns it on",
     )
+    similar: bool = Field(
+        default=True,
+        description="keep the similar-ticket index (POST /v1/similar and repeat_of): each "
+        "worker builds it from the ticket store and feeds it every answered ticket; off: no "
+        "index is built or fed, /v1/similar answers 503 similar_off, and APPEALS_REPEATS "
+        "must be off too",
+    )
     similar_window: str = Field(
         default="30d",
         description="how far back the similar-ticket index reaches (7d, 36h, 2w): the longest "
@@ -176,7 +190,15 @@ class Settings(BaseSettings):
     repeats: bool = Field(
         default=False,
         description="answer repeat_of in classify answers: the most similar recent ticket that "
-        "is a likely repeat (a lookup costs milliseconds); make run turns it on",
+        "is a likely repeat (a lookup costs milliseconds; needs APPEALS_SIMILAR on); make run "
+        "turns it on",
+    )
+    hotspots_cache: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="seconds a worker keeps a GET /v1/hotspots answer for the same query "
+        "(0: computed on every call)",
     )
     prometheus_multiproc_dir: Path | None = Field(
         default=None,
@@ -198,6 +220,12 @@ class Settings(BaseSettings):
         except (ValueError, OverflowError) as error:
             raise ValueError(str(error)) from None
         return value
+
+    @model_validator(mode="after")
+    def _repeats_need_the_index(self) -> Settings:
+        if self.repeats and not self.similar:
+            raise PydanticCustomError("repeats_need_similar", REPEATS_NEED_SIMILAR)
+        return self
 
     @field_validator(
         "signing_key",

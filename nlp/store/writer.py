@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from nlp.background import BackgroundThread
 from nlp.errors import StoreError, StoreSchemaError
 from nlp.store.store import Answer, TicketStore, describe_url
 
@@ -72,11 +73,11 @@ class StoreWriter:
         #: Why the store is not being written now (None while it is).
         self.problem: str | None = "opening the store"
         self._queue: queue.Queue[Answer] = queue.Queue(maxsize=capacity)
-        self._stop = threading.Event()
+        self._thread = BackgroundThread(self._run, name="store-writer")
+        self._stop = self._thread.stopping
         # The thread lingers on this condition; flush() and stop() cut the wait short.
         self._hurry = threading.Condition()
         self._flushing = 0
-        self._thread: threading.Thread | None = None
         self._opened = False
         self._open_lock = threading.Lock()
         self._disabled = False
@@ -128,23 +129,20 @@ class StoreWriter:
 
     # ------------------------------------------------------------------ the thread
     def start(self) -> StoreWriter:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
-            self._thread.start()
+        self._thread.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Write what is queued (at most ``timeout`` seconds), then end the thread."""
-        if self._thread is None:
+        if not self._thread.running:
             return
         self.flush(timeout)
-        self._stop.set()
+        if self._thread.stop(timeout, wake=self._wake_up):
+            self.store.close()
+
+    def _wake_up(self) -> None:
         with self._hurry:
             self._hurry.notify_all()
-        self._thread.join(timeout=timeout)
-        self._thread = None
-        self.store.close()
 
     def _run(self) -> None:
         self._maintain()  # open the store now: /readyz says "ok" before the first answer
