@@ -94,18 +94,32 @@ def postgres_server() -> URL:
     return postgres_server_url(os.environ)
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-    ]
-)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A SQLAlchemy URL of an empty database of the test's own: a SQLite file under
-    ``tmp_path``, or a fresh database on the PostgreSQL server (dropped afterwards)."""
+STORES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+def _empty_store(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tickets.db'}"
+        yield f"sqlite:///{folder / 'tickets.db'}"
         return
     server: URL = request.getfixturevalue("postgres_server")
     with fresh_postgres_database(server) as url:
         yield url
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of an empty database of the test's own: a SQLite file under
+    ``tmp_path``, or a fresh database on the PostgreSQL server (dropped afterwards)."""
+    yield from _empty_store(request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=STORES)
+def module_store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``store_url`` shared by a module's tests, for tests whose requests leave the store as
+    they found it (refused ones): one database per module and kind, not one per test."""
+    yield from _empty_store(request, tmp_path_factory.mktemp("store"))

@@ -134,12 +134,13 @@ def test_promote_only_when_gate_passes_and_confirmed(
     assert outcome.pointer == active
 
 
-def test_ensure_active_model_trains_once(tmp_path: Path, demo_frame: pd.DataFrame) -> None:
+def test_ensure_active_model_trains_once(tmp_path: Path, demo_sample: pd.DataFrame) -> None:
     registry = Registry(tmp_path / "models")
-    model = ensure_active_model(registry, "baseline", demo_frame, TrainConfig(calibration_folds=2))
+    config = TrainConfig(calibration_folds=2)
+    model = ensure_active_model(registry, "baseline", demo_sample, config)
     assert model.version == "v1"
     assert registry.active("baseline") is not None
-    again = ensure_active_model(registry, "baseline", demo_frame.iloc[0:0])  # no training
+    again = ensure_active_model(registry, "baseline", demo_sample.iloc[0:0])  # no training
     assert again.version == "v1"
     assert [v["version"] for v in registry.versions("baseline")] == ["v1"]
     assert registry.manifest("baseline", "v1")["metrics"]["macro_f1"] > 0.5

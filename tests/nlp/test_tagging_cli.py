@@ -140,7 +140,16 @@ def test_cli_errors_are_one_line_without_traceback(
     models_dir: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import distributed
+
+    # Nothing listens on port 9: the engine's client retries until its 10 s timeout, then
+    # fails as it would after any timeout. A 2 s one reaches the same error sooner.
+    client = distributed.Client
+    monkeypatch.setattr(
+        distributed, "Client", lambda address, *, timeout: client(address, timeout="2s")
+    )
     out = tmp_path / "out.csv"
     code = main(["tag", str(big_input), "--out", str(out), "--models-dir", str(models_dir), *argv])
     assert code == 2

@@ -72,16 +72,16 @@ def test_a_class_with_fewer_than_five_examples_is_an_error(
 
 
 @pytest.mark.parametrize("size", [2, 4])
-def test_min_class_size_can_be_lowered(demo_frame: pd.DataFrame, size: int) -> None:
-    frame = _with_small_class(demo_frame, size)
+def test_min_class_size_can_be_lowered(demo_sample: pd.DataFrame, size: int) -> None:
+    frame = _with_small_class(demo_sample, size)
     result = train(frame, TrainConfig(calibration_folds=3, min_class_size=size))
-    assert result.model.labels == sorted(demo_frame["label"].unique())
+    assert result.model.labels == sorted(demo_sample["label"].unique())
 
 
 def test_a_singleton_class_allowed_by_min_class_size_never_leaks_a_raw_error(
-    demo_frame: pd.DataFrame,
+    demo_sample: pd.DataFrame,
 ) -> None:
-    frame = _with_small_class(demo_frame, 1)
+    frame = _with_small_class(demo_sample, 1)
     with contextlib.suppress(DataError):  # refusing clearly is fine; training is too
         train(frame, TrainConfig(calibration_folds=3, min_class_size=1))
 
@@ -98,13 +98,13 @@ def test_no_usable_rows_is_an_error() -> None:
         train(frame)
 
 
-def test_an_explicit_eval_frame_is_used(demo_frame: pd.DataFrame) -> None:
-    held_out = demo_frame.iloc[::7]
+def test_an_explicit_eval_frame_is_used(demo_sample: pd.DataFrame) -> None:
+    held_out = demo_sample.iloc[::7]
     result = train(
-        demo_frame.drop(held_out.index), TrainConfig(calibration_folds=3), eval_frame=held_out
+        demo_sample.drop(held_out.index), TrainConfig(calibration_folds=3), eval_frame=held_out
     )
     assert result.evaluation.n == len(held_out)
-    assert result.data["train_rows"] == len(demo_frame) - len(held_out)
+    assert result.data["train_rows"] == len(demo_sample) - len(held_out)
 
 
 def test_build_pipeline_follows_the_config() -> None:

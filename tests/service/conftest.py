@@ -19,30 +19,58 @@ from service.settings import Settings, get_settings
 MakeClient = Callable[..., TestClient]
 
 
-@pytest.fixture
-def make_client(models_dir: Path, tmp_path: Path) -> Iterator[MakeClient]:
-    """``make_client(**settings)`` -> a started TestClient; stopped at teardown. ``peer`` is
-    the client's address as the app sees it (not a loopback one by default). Each test's
-    ticket store is a SQLite file of its own (the registry may be shared)."""
-    clients: list[TestClient] = []
+class ClientFactory:
+    """``factory(**settings)`` -> a started TestClient; :meth:`close` stops them all. ``peer``
+    is the client's address as the app sees it (not a loopback one by default). The ticket
+    store is a SQLite file in ``store_dir`` (the registry may be shared)."""
 
-    def make(*, peer: tuple[str, int] = ("testclient", 50000), **overrides: Any) -> TestClient:
-        overrides.setdefault("models_dir", models_dir)
-        overrides.setdefault("store_url", f"sqlite:///{tmp_path / 'tickets.db'}")
+    def __init__(self, models_dir: Path, store_dir: Path) -> None:
+        self.models_dir = models_dir
+        self.store_dir = store_dir
+        self.clients: list[TestClient] = []
+
+    def __call__(
+        self, *, peer: tuple[str, int] = ("testclient", 50000), **overrides: Any
+    ) -> TestClient:
+        overrides.setdefault("models_dir", self.models_dir)
+        overrides.setdefault("store_url", f"sqlite:///{self.store_dir / 'tickets.db'}")
         settings = Settings(**overrides)
         app: FastAPI = create_app()
         app.dependency_overrides[get_settings] = lambda: settings
         client = TestClient(app, raise_server_exceptions=True, client=peer)
         client.__enter__()
-        clients.append(client)
+        self.clients.append(client)
         # The model loads in the background once the app has started; tests begin after
         # that first load has ended (loaded or refused), as a load balancer waits for /readyz.
         assert app.state.holder.wait_first_load(60), "the model did not load within 60 s"
         return client
 
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    def close(self) -> None:
+        for client in self.clients:
+            client.__exit__(None, None, None)
+        self.clients.clear()
+
+
+@pytest.fixture
+def make_client(models_dir: Path, tmp_path: Path) -> Iterator[MakeClient]:
+    """``make_client(**settings)`` -> a started TestClient (:class:`ClientFactory`); stopped
+    at teardown. Each test's ticket store is a SQLite file of its own."""
+    factory = ClientFactory(models_dir, tmp_path)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def make_module_client(
+    models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MakeClient]:
+    """``make_client`` for a whole module: for modules of tests that each send requests
+    which leave nothing a later test could see (refused ones, mostly), where starting an
+    app per test costs more than the test (a start loads and warms up the model and
+    collects the whole test process's garbage: 0.5 to 1 s)."""
+    factory = ClientFactory(models_dir, tmp_path_factory.mktemp("module_store"))
+    yield factory
+    factory.close()
 
 
 @pytest.fixture

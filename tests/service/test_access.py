@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MakeClient
 from fastapi.testclient import TestClient
 from service_testing import ADMIN_KEY, CLASSIFY_KEY, corrupt_version
 
@@ -17,6 +18,14 @@ from nlp.registry import Registry
 KEYS = {"classify_keys": frozenset({CLASSIFY_KEY}), "admin_keys": frozenset({ADMIN_KEY})}
 LOOPBACK = ("127.0.0.1", 50000)
 DOC_PAGES = ("/docs", "/redoc", "/openapi.json")
+
+
+# The tests that take ``client`` only read: one started app per module serves them all,
+# instead of an app per test (tests/service/conftest.py).
+@pytest.fixture(scope="module")
+def client(make_module_client: MakeClient) -> TestClient:
+    """No keys configured (open, as on loopback)."""
+    return make_module_client()
 
 
 # --------------------------------------------------------------------------- no paths

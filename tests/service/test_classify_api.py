@@ -18,6 +18,15 @@ from nlp.tagging.frame import tag_frame
 from service.settings import Settings
 
 
+# The tests that take ``client`` only send tickets and read the answers (which depend on
+# the model and the settings, not on what was sent before): one started app per module
+# serves them all, instead of an app per test (tests/service/conftest.py).
+@pytest.fixture(scope="module")
+def client(make_module_client: MakeClient) -> TestClient:
+    """No keys configured (open, as on loopback)."""
+    return make_module_client()
+
+
 def test_classify_answers_department_confidence_runners_up_and_terms(
     client: TestClient, tiny_model: RoutingModel
 ) -> None:

@@ -19,6 +19,10 @@ DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "appeals.csv"
 DEMO_ROWS = len(pd.read_csv(DEMO, dtype=str, keep_default_na=False))
 
 
+def _rows(path: Path) -> int:
+    return len(pd.read_csv(path, dtype=str, keep_default_na=False))
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
     code = main([str(arg) for arg in argv])
     out, err = capsys.readouterr()
@@ -32,34 +36,39 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> dict:
 
 
 # --------------------------------------------------------------------------- train
+# What the command does with its options, files and registry, trained on a small sample of
+# the demo data (demo_sample_csv in tests/conftest.py): accuracy on the demo data is
+# tests/nlp/test_train.py's and the README example's business.
 
 
 def test_train_json_prints_one_object_with_version_and_metrics(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_sample_csv: Path
 ) -> None:
     models = tmp_path / "models"
-    report = run_json(capsys, "train", DEMO, "--models-dir", models, "--json")
+    sample = demo_sample_csv
+    report = run_json(capsys, "train", sample, "--models-dir", models, "--json")
     assert report["version"] == "v1"
     assert report["active"] is True
     for key in ("n", "accuracy", "macro_f1", "per_class", "top2_accuracy", "ece", "coverage"):
         assert key in report["metrics"], key
-    assert report["data"]["train_rows"] + report["data"]["eval_rows"] == DEMO_ROWS
+    assert report["data"]["train_rows"] + report["data"]["eval_rows"] == _rows(sample)
     manifest = Registry(models).manifest("default", "v1")
     assert manifest["data"]["sha256"] == report["data"]["sha256"]
     assert manifest["config"]["label_col"] == "label"
 
-    second = run_json(capsys, "train", DEMO, "--models-dir", models, "--json")
+    second = run_json(capsys, "train", sample, "--models-dir", models, "--json")
     assert (second["version"], second["active"]) == ("v2", False)
-    third = run_json(capsys, "train", DEMO, "--models-dir", models, "--json", "--activate")
+    third = run_json(capsys, "train", sample, "--models-dir", models, "--json", "--activate")
     assert (third["version"], third["active"]) == ("v3", True)
 
 
 def test_train_learner_option_reaches_the_model_and_its_manifest(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_sample_csv: Path
 ) -> None:
     models = tmp_path / "models"
-    run_json(capsys, "train", DEMO, "--models-dir", models, "--json")
-    run_json(capsys, "train", DEMO, "--models-dir", models, "--json", "--learner", "svm")
+    sample = demo_sample_csv
+    run_json(capsys, "train", sample, "--models-dir", models, "--json")
+    run_json(capsys, "train", sample, "--models-dir", models, "--json", "--learner", "svm")
     registry = Registry(models)
     learners = [registry.manifest("default", v)["config"]["learner"] for v in ("v1", "v2")]
     assert learners == ["svm+nbsvm", "svm"]
@@ -67,8 +76,12 @@ def test_train_learner_option_reaches_the_model_and_its_manifest(
     assert loaded.pipeline.named_steps["classify"].learner == "svm"
 
 
-def test_train_prints_a_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run(capsys, "train", DEMO, "--models-dir", tmp_path, "--name", "hotline")
+def test_train_prints_a_summary(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_sample_csv: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "train", demo_sample_csv, "--models-dir", tmp_path, "--name", "hotline"
+    )
     assert code == 0
     assert "trained hotline@v1" in out
     assert "macro-F1=" in out
@@ -76,11 +89,11 @@ def test_train_prints_a_summary(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
 
 def test_train_on_a_body_file_and_a_title_file(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_frame: pd.DataFrame
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_sample: pd.DataFrame
 ) -> None:
     bodies, titles = tmp_path / "bodies.csv", tmp_path / "titles.parquet"
-    demo_frame[["text", "label"]].to_csv(bodies, index=False)
-    with_title = demo_frame[demo_frame["title"] != ""]
+    demo_sample[["text", "label"]].to_csv(bodies, index=False)
+    with_title = demo_sample[demo_sample["title"] != ""]
     with_title[["title", "label"]].to_parquet(titles, index=False)
     report = run_json(
         capsys,
@@ -93,17 +106,27 @@ def test_train_on_a_body_file_and_a_title_file(
         "--title-col",
         "title",
     )
-    assert report["data"]["rows"] == len(demo_frame) + len(with_title)
+    assert report["data"]["rows"] == len(demo_sample) + len(with_title)
     assert report["data"]["skipped"] == {}
 
 
 def test_train_with_an_eval_file(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_frame: pd.DataFrame
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    demo_frame: pd.DataFrame,
+    demo_sample_csv: Path,
 ) -> None:
     held_out = tmp_path / "held_out.jsonl"
     demo_frame.iloc[::10].to_json(held_out, orient="records", lines=True, force_ascii=False)
     report = run_json(
-        capsys, "train", DEMO, "--eval", held_out, "--models-dir", tmp_path / "m", "--json"
+        capsys,
+        "train",
+        demo_sample_csv,
+        "--eval",
+        held_out,
+        "--models-dir",
+        tmp_path / "m",
+        "--json",
     )
     assert report["metrics"]["n"] == len(demo_frame.iloc[::10])
 
@@ -167,15 +190,17 @@ def test_report_dir_writes_a_confusion_matrix_without_missing_glyphs(
     caplog: pytest.LogCaptureFixture,
     models_dir: Path,
     tmp_path: Path,
+    demo_sample_csv: Path,
     command: str,
 ) -> None:
     report_dir = tmp_path / "reports"
     models = models_dir if command == "evaluate" else tmp_path / "models"
+    data = DEMO if command == "evaluate" else demo_sample_csv
     caplog.set_level(logging.WARNING)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         code, _, err = run(
-            capsys, command, DEMO, "--models-dir", models, "--report-dir", report_dir
+            capsys, command, data, "--models-dir", models, "--report-dir", report_dir
         )
     assert code == 0, err
     glyph_warnings = [str(w.message) for w in caught if "missing from" in str(w.message)]
@@ -351,6 +376,7 @@ def test_the_signing_key_setting_signs_and_guards_versions(
     models_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    demo_sample_csv: Path,
 ) -> None:
     key = "cli-signing-key-for-tests-0123456789"
     models = _models_copy(models_dir, tmp_path)
@@ -383,7 +409,7 @@ def test_the_signing_key_setting_signs_and_guards_versions(
     assert code == 0, err
     assert len(pd.read_csv(tmp_path / "v2.csv")) == 2
 
-    report = run_json(capsys, "train", DEMO, "--models-dir", models, "--json")
+    report = run_json(capsys, "train", demo_sample_csv, "--models-dir", models, "--json")
     folder = models / "default" / report["version"]
     assert (folder / "manifest.sig").is_file()
     assert Registry(models, signing_key=key).load("default", report["version"])
@@ -398,12 +424,12 @@ def test_the_signing_key_setting_signs_and_guards_versions(
 
 
 def test_a_singleton_class_trains_when_min_class_size_allows_it(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_frame: pd.DataFrame
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_sample: pd.DataFrame
 ) -> None:
     """One example cannot be held out: it goes to training, and the model knows its label."""
     singleton = tmp_path / "singleton.csv"
     pd.concat(
-        [demo_frame, pd.DataFrame({"text": ["只有一条的投诉"], "label": ["孤儿部门"]})]
+        [demo_sample, pd.DataFrame({"text": ["只有一条的投诉"], "label": ["孤儿部门"]})]
     ).to_csv(singleton, index=False)
     models = tmp_path / "models"
     code, _, err = run(

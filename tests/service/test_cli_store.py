@@ -166,11 +166,13 @@ def test_train_on_the_stores_corrections(
     monkeypatch: pytest.MonkeyPatch,
     store_url: str,
     tmp_path: Path,
+    demo_frame: pd.DataFrame,
+    demo_sample_csv: Path,
 ) -> None:
     """`appeals train DATA --feedback` alone reads the corrections of the service's store
-    (APPEALS_STORE_URL), and the new version's manifest says how many it used."""
-    demo = Path(__file__).resolve().parents[2] / "data" / "demo" / "appeals.csv"
-    rows = pd.read_csv(demo, dtype=str, keep_default_na=False).sample(12, random_state=0)
+    (APPEALS_STORE_URL), and the new version's manifest says how many it used. DATA is a
+    small sample of the demo data: what is checked is the plumbing, not the accuracy."""
+    rows = demo_frame.sample(12, random_state=0)
     ids = [f"c{i}" for i in range(len(rows))]
     prediction = Prediction("水务", 0.5, [("水务", 0.5)], True, "low confidence")
     with TicketStore(store_url).open() as store:
@@ -184,7 +186,9 @@ def test_train_on_the_stores_corrections(
             store.set_final(ticket_id, label, source="api")
     monkeypatch.setenv("APPEALS_STORE_URL", store_url)
     models = tmp_path / "models"
-    code, out, err = run(capsys, "train", demo, "--models-dir", models, "--feedback", "--json")
+    code, out, err = run(
+        capsys, "train", demo_sample_csv, "--models-dir", models, "--feedback", "--json"
+    )
     assert code == 0, err
     used = json.loads(out)["data"]["feedback"]
     assert used["rows"] == 12

@@ -149,9 +149,9 @@ def test_a_bad_file_is_refused_at_start_naming_the_row(
 
 
 @pytest.fixture(scope="module")
-def fewer_labels(demo_frame: pd.DataFrame) -> Any:
+def fewer_labels(demo_sample: pd.DataFrame) -> Any:
     """A model that has no 燃气 department: the demo routing table does not fit it."""
-    return train(demo_frame[demo_frame["label"] != "燃气"], TrainConfig(calibration_folds=3))
+    return train(demo_sample[demo_sample["label"] != "燃气"], TrainConfig(calibration_folds=3))
 
 
 def test_a_swap_the_routing_table_does_not_fit_is_refused(

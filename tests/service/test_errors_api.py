@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +11,24 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 from service_testing import ADMIN_KEY, CLASSIFY_KEY, TICKET
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+
+MakeClient = Callable[..., TestClient]
+
+
+# Every test here sends requests that the API refuses, or answers without changing what a
+# later test sees (activating the version already active): one started app per module
+# serves them all, instead of an app per test (tests/service/conftest.py).
+@pytest.fixture(scope="module")
+def client(make_module_client: MakeClient) -> TestClient:
+    """No keys configured (open, as on loopback)."""
+    return make_module_client()
+
+
+@pytest.fixture(scope="module")
+def keyed_client(make_module_client: MakeClient) -> TestClient:
+    return make_module_client(
+        classify_keys=frozenset({CLASSIFY_KEY}), admin_keys=frozenset({ADMIN_KEY})
+    )
 
 
 def _error(response: Any, status: int, code: str) -> dict[str, Any]:

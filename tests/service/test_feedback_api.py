@@ -27,6 +27,12 @@ def store_client(make_client: MakeClient, store_url: str) -> TestClient:
     return make_client(store_url=store_url)
 
 
+@pytest.fixture(scope="module")
+def refusing_client(make_module_client: MakeClient, module_store_url: str) -> TestClient:
+    """One app and store for the module's tests of refused feedback (they store nothing)."""
+    return make_module_client(store_url=module_store_url)
+
+
 def _classify(client: TestClient, **body: object) -> dict:
     response = client.post("/v1/classify", json=body)
     assert response.status_code == 200, response.text
@@ -121,13 +127,13 @@ def test_feedback_for_an_integer_id_and_a_new_department(store_client: TestClien
     ],
 )
 def test_bad_feedback_is_a_clear_error(
-    store_client: TestClient, body: dict | str, status: int, code: str | None
+    refusing_client: TestClient, body: dict | str, status: int, code: str | None
 ) -> None:
     if isinstance(body, str):  # JSON as sent, e.g. with an escaped lone surrogate
         headers = {"Content-Type": "application/json"}
-        response = store_client.post("/v1/feedback", content=body.encode(), headers=headers)
+        response = refusing_client.post("/v1/feedback", content=body.encode(), headers=headers)
     else:
-        response = store_client.post("/v1/feedback", json=body)
+        response = refusing_client.post("/v1/feedback", json=body)
     assert response.status_code == status
     error = response.json()["error"]
     assert error["message"]

@@ -5,8 +5,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from conftest import MakeClient
 from fastapi.testclient import TestClient
 from service_testing import TICKET
+
+
+# The tests that take ``client`` send requests that change nothing a later test reads: one
+# started app per module serves them all, instead of an app per test (tests/service/conftest.py).
+@pytest.fixture(scope="module")
+def client(make_module_client: MakeClient) -> TestClient:
+    """No keys configured (open, as on loopback)."""
+    return make_module_client()
 
 
 def test_healthz(client: TestClient) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import MakeClient
+from fastapi.testclient import TestClient
 from service_testing import ADMIN_KEY, CLASSIFY_KEY
 
 from nlp.model import RoutingModel
@@ -23,6 +24,14 @@ FIRST = f"锦绣华庭小区北门的烧烤摊天天占道经营，晚上油烟�
 REPEAT = "锦绣华庭小区北门烧烤摊占道经营，油烟噪音扰民到半夜，请城管处理"
 ELSEWHERE = "梧桐苑小区门口的烧烤摊占道经营，油烟噪音扰民"
 OTHER = "红星路口红绿灯坏了三天了，没有交警来指挥，早高峰堵得动不了"
+
+
+# The tests that take ``client`` send requests that change nothing a later test reads: one
+# started app per module serves them all, instead of an app per test (tests/service/conftest.py).
+@pytest.fixture(scope="module")
+def client(make_module_client: MakeClient) -> TestClient:
+    """No keys configured (open, as on loopback)."""
+    return make_module_client()
 
 
 def _settled(client: Any) -> None:
