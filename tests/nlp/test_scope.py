@@ -231,29 +231,18 @@ def test_the_rule_reuses_the_classifiers_folds_and_matches_refitting_them(
     pipeline = build_pipeline(config).fit(documents, labels)
     documents = pipeline.named_steps["normalise"].transform(documents)
     classify = pipeline.named_steps["classify"]
-    refitted = ScopeDetector(rate=0.03, folds=3).fit(
-        documents,
-        labels,
-        vectorizer=pipeline.named_steps["vectorise"],
-        classifier=classify,
-        policy=ReviewPolicy(),
-    )
+    parts = {
+        "vectorizer": pipeline.named_steps["vectorise"],
+        "classifier": classify,
+        "policy": ReviewPolicy(),
+    }
+    refitted = ScopeDetector(rate=0.03, folds=3).fit(documents, labels, **parts)
     reused = ScopeDetector(rate=0.03, folds=3).fit(
-        documents,
-        labels,
-        vectorizer=pipeline.named_steps["vectorise"],
-        classifier=classify,
-        policy=ReviewPolicy(),
-        held_out=classify.held_out_,
+        documents, labels, **parts, held_out=classify.held_out_
     )
     assert reused.threshold_ == refitted.threshold_
     np.testing.assert_array_equal(reused.reference_, refitted.reference_)
     with pytest.raises(DataError, match="held-out logits are for"):
         ScopeDetector(folds=3).fit(
-            documents[:-1],
-            labels[:-1],
-            vectorizer=pipeline.named_steps["vectorise"],
-            classifier=classify,
-            policy=ReviewPolicy(),
-            held_out=classify.held_out_,
+            documents[:-1], labels[:-1], **parts, held_out=classify.held_out_
         )
