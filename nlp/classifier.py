@@ -36,7 +36,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_array
 
-from nlp.errors import DataError, require_fitted
+from nlp._validation import require_fitted
+from nlp.errors import DataError
 
 __all__ = ["LEARNERS", "CalibratedLinearSVC", "HeldOutLogits", "fit_temperature"]
 

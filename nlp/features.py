@@ -24,7 +24,8 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from nlp import kernels
-from nlp.errors import DataError, require_fitted
+from nlp._validation import require_fitted
+from nlp.errors import DataError
 from nlp.segment import BUILTIN, Backend, Segmenter, TokenRule
 
 __all__ = ["CharNgramVectorizer", "DocumentVectorizer", "SparseRows", "WordNgramVectorizer"]

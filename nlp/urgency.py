@@ -56,7 +56,8 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
-from nlp.errors import DataError, require_fitted
+from nlp._validation import require_fitted
+from nlp.errors import DataError
 from nlp.features import CharNgramVectorizer
 from nlp.text import fold_width, normalise, to_simplified
 
