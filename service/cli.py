@@ -220,6 +220,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = replace(config, C=args.C)
     if args.learner is not None:
         config = replace(config, learner=args.learner)
+    if args.jobs is not None:
+        config = replace(config, n_jobs=args.jobs)
     if args.feedback_weight is not None:
         config = replace(config, feedback_weight=args.feedback_weight)
     if args.feedback_holdout is not None:
@@ -743,6 +745,19 @@ def _number(accepts: Callable[[float], bool], what: str) -> Callable[[str], floa
 
 #: ``--C``, retention days, weights.
 _positive_number = _number(lambda value: value > 0, "a number above 0")
+
+
+def _jobs(text: str) -> int:
+    """``--jobs``: -1 (every core) or a whole number from 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"must be -1 (every core) or at least 1, not {text!r}")
+    return value
+
+
 #: ``--feedback-holdout``.
 _share = _number(lambda value: 0 <= value < 1, "from 0 up to (not including) 1")
 #: Drift bounds (``appeals monitor``).
@@ -1177,6 +1192,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--C", type=_positive_number, default=None, help="SVM regularisation (default 1.0)"
+    )
+    train.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="processes fitting the model and its calibration folds at once on big data "
+        "(default 1; -1: one per core); the model is the same",
     )
     train.add_argument(
         "--feedback",

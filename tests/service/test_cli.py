@@ -68,10 +68,14 @@ def test_train_learner_option_reaches_the_model_and_its_manifest(
     models = tmp_path / "models"
     sample = demo_sample_csv
     run_json(capsys, "train", sample, "--models-dir", models, "--json")
-    run_json(capsys, "train", sample, "--models-dir", models, "--json", "--learner", "svm")
+    run_json(
+        capsys, "train", sample, "--models-dir", models, "--json", "--learner", "svm", "--jobs", "2"
+    )
     registry = Registry(models)
     learners = [registry.manifest("default", v)["config"]["learner"] for v in ("v1", "v2")]
     assert learners == ["svm+nbsvm", "svm"]
+    jobs = [registry.manifest("default", v)["config"]["n_jobs"] for v in ("v1", "v2")]
+    assert jobs == [1, 2]
     loaded = registry.load("default", "v2")
     assert loaded.pipeline.named_steps["classify"].learner == "svm"
 

@@ -86,6 +86,10 @@ CASES = {
     "train-unknown-segmenter": Case(
         ["train", DEMO, "--segmenter", "thulac"], "invalid choice", usage=True
     ),
+    "train-zero-jobs": Case(
+        ["train", DEMO, "--jobs", "0"], "must be -1 (every core) or at least 1", usage=True
+    ),
+    "train-text-jobs": Case(["train", DEMO, "--jobs", "all"], "not a whole number", usage=True),
     "train-unknown-learner": Case(
         ["train", DEMO, "--learner", "forest"], "invalid choice", usage=True
     ),
