@@ -11,10 +11,27 @@ The store's writer (:class:`nlp.store.writer.StoreWriter`) and the similar-ticke
 
 from __future__ import annotations
 
+import queue
 import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["BackgroundThread"]
+__all__ = ["BackgroundThread", "wait_until_done"]
+
+
+def wait_until_done(work: queue.Queue[Any], timeout: float) -> bool:
+    """Wait until every item put on ``work`` is marked done (``task_done``), at most
+    ``timeout`` seconds: whether it came to that (``Queue.join`` with a deadline)."""
+    deadline = time.monotonic() + timeout
+    done = work.all_tasks_done
+    with done:
+        while work.unfinished_tasks:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            done.wait(remaining)
+    return True
 
 
 class BackgroundThread:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nlp.background import BackgroundThread
+from nlp.background import BackgroundThread, wait_until_done
 from nlp.similar import DEFAULT_REPEAT_THRESHOLD, Match, Prepared, SimilarIndex, parse_window
 
 if TYPE_CHECKING:
@@ -235,15 +235,7 @@ class LiveSimilarIndex:
 
     def flush(self, timeout: float) -> bool:
         """Wait until every queued ticket is added (at most ``timeout`` seconds)."""
-        deadline = time.monotonic() + timeout
-        done = self._queue.all_tasks_done
-        with done:
-            while self._queue.unfinished_tasks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                done.wait(remaining)
-        return True
+        return wait_until_done(self._queue, timeout)
 
     def refresh(self) -> int:
         """Add the tickets the store received since the last refresh (the whole window the

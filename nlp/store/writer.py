@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from nlp.background import BackgroundThread
+from nlp.background import BackgroundThread, wait_until_done
 from nlp.errors import StoreError, StoreSchemaError
 from nlp.store.store import Answer, TicketStore, describe_url
 
@@ -100,19 +100,11 @@ class StoreWriter:
     def flush(self, timeout: float) -> bool:
         """Wait until every queued answer is written or dropped (at most ``timeout``
         seconds): whether it came to that."""
-        deadline = time.monotonic() + timeout
         with self._hurry:
             self._flushing += 1
             self._hurry.notify_all()
         try:
-            done = self._queue.all_tasks_done
-            with done:
-                while self._queue.unfinished_tasks:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return False
-                    done.wait(remaining)
-            return True
+            return wait_until_done(self._queue, timeout)
         finally:
             with self._hurry:
                 self._flushing -= 1

@@ -3,6 +3,7 @@ event and a timeout, both idempotent; the store's writer and the similar-ticket 
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.background import BackgroundThread
+from nlp.background import BackgroundThread, wait_until_done
 from nlp.live_similar import LiveSimilarIndex
 from nlp.store import StoreWriter, TicketStore
 
@@ -138,3 +139,15 @@ def test_the_writer_and_the_index_run_their_thread_through_it(owner: str, tmp_pa
     target.stop(timeout=5.0)
     target.stop(timeout=5.0)  # idempotent
     assert _until(lambda: len(_named(owner)) == before)
+
+
+def test_wait_until_done_waits_for_every_item_or_the_deadline() -> None:
+    work: queue.Queue[int] = queue.Queue()
+    assert wait_until_done(work, timeout=0.0)
+    work.put(1)
+    assert not wait_until_done(work, timeout=0.05)
+    work.get()
+    done = threading.Timer(0.05, work.task_done)
+    done.start()
+    assert wait_until_done(work, timeout=5.0)
+    done.join()
