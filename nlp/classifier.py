@@ -190,6 +190,20 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
             intercept / svm_spread + nb_intercept / nb_spread,
         )
 
+    def _fit_rows(
+        self,
+        X: sp.csr_matrix,
+        y: NDArray[np.int64],
+        n_classes: int,
+        sample_weight: NDArray[Any] | None,
+        rows: NDArray[np.intp] | None,
+    ) -> tuple[NDArray[Any], NDArray[Any]]:
+        """:meth:`_fit_linear` on ``rows`` of the training data (None: all of it, not copied)."""
+        if rows is not None:
+            X, y = X[rows], y[rows]
+            sample_weight = None if sample_weight is None else sample_weight[rows]
+        return self._fit_linear(X, y, n_classes, sample_weight)
+
     def linear_fit(
         self,
         X: sp.spmatrix | NDArray[Any],
@@ -232,10 +246,8 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         # The model and each fold's model are independent fits: in parallel on big data.
         n_jobs = self.n_jobs if X.nnz >= PARALLEL_MIN_NNZ else None
         fits = Parallel(n_jobs=n_jobs)(
-            delayed(self._fit_linear)(
-                X[rows], encoded[rows], n_classes, None if weights is None else weights[rows]
-            )
-            for rows in [np.arange(X.shape[0]), *(fit_rows for fit_rows, _ in folds)]
+            delayed(self._fit_rows)(X, encoded, n_classes, weights, rows)
+            for rows in [None, *(fit_rows for fit_rows, _ in folds)]
         )
         coef, intercept = fits[0]
         if folds:
