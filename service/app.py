@@ -61,7 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.holder = holder
     app.state.writer = _store_writer(settings)
-    app.state.similar = _similar_index(settings)
+    app.state.similar = _similar_index(settings, app.state.writer)
     app.state.hotspots_cache = TimedCache(ttl=settings.hotspots_cache)
     # Until the model is loaded, /readyz answers 503 "loading the model" and classify routes
     # 503 with Retry-After. A missing or corrupt model does not stop the start either: /readyz
@@ -95,19 +95,19 @@ def _store_writer(settings: Settings) -> StoreWriter | None:
     ).start()
 
 
-def _similar_index(settings: Settings) -> LiveSimilarIndex | None:
+def _similar_index(settings: Settings, writer: StoreWriter | None) -> LiveSimilarIndex | None:
     """This worker's similar-ticket index, built from the ticket store in its own thread
     (classify and /v1/similar answer from an empty index meanwhile), fed with each answered
-    ticket and refreshed with the tickets other workers stored. With the store off it holds
+    ticket and refreshed with the tickets other workers stored. It reads the store through
+    the worker's ``writer`` (after the writer has opened it). With the store off it holds
     this worker's tickets since it started. None when it is off (APPEALS_SIMILAR=false)."""
     if not settings.similar:
         logger.info(
             "similar-ticket index off (APPEALS_SIMILAR=false)", extra={"event": "similar_off"}
         )
         return None
-    url = settings.store_location
     return LiveSimilarIndex(
-        store=TicketStore(url) if url is not None else None,
+        store=writer,
         window=settings.similar_window,
         refresh_interval=settings.similar_refresh,
         on_dropped=metrics.similar_dropped,

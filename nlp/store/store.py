@@ -52,7 +52,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_MIGRATING = threading.Lock()
+_MIGRATING = threading.RLock()
 
 #: The columns :meth:`TicketStore.tickets` returns, in order.
 ANSWER_COLUMNS = tuple(column.name for column in tickets.columns)
@@ -296,6 +296,12 @@ class TicketStore:
             raise
 
     def _open(self, *, create: bool) -> TicketStore:
+        # Under the migration lock: a schema another thread of this process is creating
+        # (its tables made, its revision not yet stamped) is never seen half made.
+        with _MIGRATING:
+            return self._check_or_create(create=create)
+
+    def _check_or_create(self, *, create: bool) -> TicketStore:
         revision = self.revision()
         head = self.head_revision()
         if revision == head:

@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from nlp.background import BackgroundThread, wait_until_done
 from nlp.errors import StoreError, StoreSchemaError
@@ -118,6 +119,13 @@ class StoreWriter:
         that read or change it directly (feedback, purges). Raises what opening raises."""
         self._ensure_open()
         return self.store
+
+    def tickets(self, **window: Any) -> Any:
+        """:meth:`TicketStore.tickets` once this writer has opened the store: the worker's
+        other readers (the similar-ticket index) go through it, so that none reads a database
+        whose schema is being created (a SQLite file seen half made by another connection
+        was taken for a foreign schema, and the writer stopped storing for good)."""
+        return self.opened_store().tickets(**window)
 
     # ------------------------------------------------------------------ the thread
     def start(self) -> StoreWriter:

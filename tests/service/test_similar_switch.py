@@ -84,3 +84,11 @@ def test_readyz_says_whether_the_index_is_on(make_client: MakeClient) -> None:
     on = make_client()
     assert isinstance(on.app.state.similar, LiveSimilarIndex)  # type: ignore[attr-defined]
     assert not on.get("/readyz").json()["similar"].startswith("off")
+
+
+def test_the_index_reads_the_store_through_the_workers_writer(make_client: MakeClient) -> None:
+    """One store connection per worker, and the index reads only once the writer has opened
+    the store (the two creating one new schema at once stopped the writer for good)."""
+    app: Any = make_client().app
+    assert app.state.similar.store is app.state.writer
+    assert app.state.writer.tickets().empty
