@@ -304,23 +304,16 @@ class LiveSimilarIndex:
                 opener = getattr(self.store, "open", None)
                 if opener is not None:
                     opener(create=True)
-                now = self.clock()
-                index = SimilarIndex.from_store(
-                    self.store,
-                    window=self.window,
-                    now=now,
-                    repeat_threshold=self.repeat_threshold,
-                    gazetteer=self.gazetteer,
-                )
-                with self._lock:
-                    self._index = index
-                    self._seen = set(index.ids)
-                self._watermark = now
-                self._next_refresh = time.monotonic() + self.refresh_interval
-                logger.info(
-                    "similar-ticket index built from the ticket store",
-                    extra={"event": "similar_built", "tickets": len(index)},
-                )
+                index = self._rebuilt_from_store(self.clock())
+                if index is not None:
+                    with self._lock:
+                        self._index = index
+                        self._seen = set(index.ids)
+                    self._next_refresh = time.monotonic() + self.refresh_interval
+                    logger.info(
+                        "similar-ticket index built from the ticket store",
+                        extra={"event": "similar_built", "tickets": len(index)},
+                    )
         except Exception as error:
             self._trouble(error)
         finally:
