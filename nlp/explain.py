@@ -40,6 +40,7 @@ __all__ = [
     "join_contributions",
     "stop_words",
     "word_contributions",
+    "word_totals",
 ]
 
 #: The curated list of words an explanation never names (one file shipped with the library).
@@ -75,15 +76,17 @@ class WordContributions:
     score of each label.
 
     ``words[i]`` is ``text[starts[i]:ends[i]]`` (``starts[i]`` is -1 for a word that could not
-    be found in the text, which is not expected). ``scores[i, j]`` is what the features
-    covering word ``i`` at that place gave label ``j``; ``total[j]`` is what all features gave
-    it, those over characters no word covers (punctuation, white space) included: the
-    label's logit less the bias.
+    be found in the text, which is not expected); ``hashes[i]`` is its
+    :func:`~nlp.kernels.token_hashes` key (equal words, equal keys). ``scores[i, j]`` is what
+    the features covering word ``i`` at that place gave label ``j``; ``total[j]`` is what all
+    features gave it, those over characters no word covers (punctuation, white space)
+    included: the label's logit less the bias.
     """
 
     words: list[str]
     starts: NDArray[np.int64]
     ends: NDArray[np.int64]
+    hashes: NDArray[np.uint64]
     scores: NDArray[np.float64]
     total: NDArray[np.float64]
     #: :meth:`~nlp.features.DocumentVectorizer.add_known_share`'s two sums for the text,
@@ -111,12 +114,13 @@ def join_contributions(
         offset += length + 1
     n_labels = parts[0].scores.shape[1]
     return WordContributions(
-        words,
-        np.concatenate(starts).astype(np.int64),
-        np.concatenate(ends).astype(np.int64),
-        np.vstack([part.scores.reshape(-1, n_labels) for part in parts]) * share,
-        np.sum([part.total for part in parts], axis=0) * share,
-        _summed_known(parts),
+        words=words,
+        starts=np.concatenate(starts).astype(np.int64),
+        ends=np.concatenate(ends).astype(np.int64),
+        hashes=np.concatenate([part.hashes for part in parts]).astype(np.uint64),
+        scores=np.vstack([part.scores.reshape(-1, n_labels) for part in parts]) * share,
+        total=np.sum([part.total for part in parts], axis=0) * share,
+        known=_summed_known(parts),
     )
 
 
@@ -129,28 +133,85 @@ def _summed_known(parts: Sequence[WordContributions]) -> NDArray[np.float64] | N
 def _block_values(
     columns: NDArray[np.int64], idf: NDArray[np.float64]
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Occurrences of features (-1: none) in order of column, and for each, its feature's
-    TF-IDF value (sublinear TF x IDF, L2-normalised over the block, as :mod:`nlp.features`
-    computes it) divided by the feature's count: the occurrence's share of the value."""
-    order = np.argsort(columns)
+    """Occurrences of features (-1: none), and for each, its feature's TF-IDF value
+    (sublinear TF x IDF, L2-normalised over the block, as :mod:`nlp.features` computes it)
+    divided by the feature's count: the occurrence's share of the value.
+
+    The features are counted in a small open-addressing table (a slot per feature, keyed by a
+    multiplicative hash of the column), in time linear in the occurrences."""
     n = columns.size
-    share = np.zeros(n)
+    bits = 1
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    mask = size - 1
+    keys = np.full(size, -1, dtype=np.int64)
+    counts = np.zeros(size, dtype=np.int64)
+    slots = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        column = columns[i]
+        if column < 0:
+            continue
+        slot = np.int64((np.uint64(column) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
+        while keys[slot] != -1 and keys[slot] != column:
+            slot = (slot + 1) & mask
+        keys[slot] = column
+        counts[slot] += 1
+        slots[i] = slot
+    values = np.zeros(size)
     norm = 0.0
-    i = 0
-    while i < n:
-        column = columns[order[i]]
-        j = i
-        while j < n and columns[order[j]] == column:
-            j += 1
-        if column >= 0:
-            value = (1.0 + np.log(j - i)) * idf[column]
+    for at in range(size):
+        if keys[at] >= 0:
+            value = (1.0 + np.log(counts[at])) * idf[keys[at]]
             norm += value * value
-            for k in range(i, j):
-                share[k] = value / (j - i)
-        i = j
-    if norm > 0.0:
-        share *= 1.0 / np.sqrt(norm)
-    return order, share
+            values[at] = value / counts[at]
+    scale = 1.0 / np.sqrt(norm) if norm > 0.0 else 1.0
+    share = np.zeros(n)
+    for i in range(n):
+        if slots[i] >= 0:
+            share[i] = values[slots[i]] * scale
+    return np.arange(n), share
+
+
+@njit(cache=True, nogil=True)
+def word_totals(
+    hashes: NDArray[np.uint64], scores: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """The distinct words of a document (by their :func:`~nlp.kernels.token_hashes` keys, in
+    order of first occurrence) and the sum of each one's ``scores``, added in the order the
+    occurrences come: ``(first, after, totals)``, where distinct word ``d`` first occurs at
+    ``first[d]`` and sums to ``totals[d]``, and the occurrence after occurrence ``i`` of the
+    same word is ``after[i]`` (-1: none). Counted in a small open-addressing table, in time
+    linear in the words."""
+    n = hashes.size
+    bits = 1
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    mask = size - 1
+    keys = np.zeros(size, dtype=np.uint64)
+    ids = np.full(size, -1, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    last = np.empty(n, dtype=np.int64)
+    after = np.full(n, -1, dtype=np.int64)
+    totals = np.zeros(n)
+    distinct = 0
+    for i in range(n):
+        key = hashes[i]
+        slot = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
+        while ids[slot] >= 0 and keys[slot] != key:
+            slot = (slot + 1) & mask
+        if ids[slot] < 0:
+            keys[slot] = key
+            ids[slot] = distinct
+            first[distinct] = i
+            last[distinct] = i
+            distinct += 1
+        else:
+            after[last[ids[slot]]] = i
+            last[ids[slot]] = i
+        totals[ids[slot]] += scores[i]
+    return first[:distinct], after, totals[:distinct]
 
 
 @njit(cache=True, nogil=True)
@@ -264,6 +325,16 @@ def _char_scores(
             continue
         value = share[k]
         first, n = firsts[occurrence], lengths[occurrence]
+        word = owner[first]
+        if word >= 0 and owner[first + n - 1] == word:
+            # inside one word (words are runs of positions): all of it goes to that word
+            for label in range(n_scored, n_labels):
+                total[label] += value * weights[column, label]
+            for label in range(n_scored):
+                part = value * weights[column, label]
+                total[label] += part
+                scores[word, label] += part
+            continue
         for label in range(n_scored, n_labels):  # counted in the totals only
             total[label] += value * weights[column, label]
         for label in range(n_scored):
@@ -466,7 +537,15 @@ def word_contributions(
             scores,
             total,
         )
-    return WordContributions(words, starts, ends, scores, total, known)
+    return WordContributions(
+        words=words,
+        starts=starts,
+        ends=ends,
+        hashes=hashes,
+        scores=scores,
+        total=total,
+        known=known,
+    )
 
 
 def _known_sums(

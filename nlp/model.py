@@ -31,6 +31,7 @@ from nlp.explain import (
     is_content_word,
     join_contributions,
     word_contributions,
+    word_totals,
 )
 from nlp.features import DocumentVectorizer
 from nlp.scope import ScopeDetector
@@ -564,27 +565,28 @@ def _terms(
     (:func:`nlp.explain.is_content_word`). A word's spans are the places the model read it
     (the first ``max_segment_chars`` characters of the document).
     """
-    totals: dict[str, float] = {}
-    get = totals.get
-    for word, score in zip(found.words, found.scores[:, label].tolist(), strict=True):
-        totals[word] = get(word, 0.0) + score
-    ranked: list[str] = []
-    for word in sorted(totals, key=totals.__getitem__, reverse=True):
-        if totals[word] <= 0 or len(ranked) == n:
+    words = found.words
+    if not words:
+        return []
+    # a word's total is the sum of its occurrences' scores, in the order they come; words
+    # with equal totals rank in order of first occurrence
+    first_at, after_at, summed = word_totals(found.hashes, found.scores[:, label])
+    first, after, totals = first_at.tolist(), after_at.tolist(), summed.tolist()
+    ranked: list[int] = []
+    for i in np.argsort(-summed, kind="stable").tolist():
+        if totals[i] <= 0 or len(ranked) == n:
             break
-        if is_content_word(word):
-            ranked.append(word)
-    places: dict[str, list[int]] = {word: [] for word in ranked}
-    for i, word in enumerate(found.words):
-        if word in places:
-            places[word].append(i)
+        if is_content_word(words[first[i]]):
+            ranked.append(i)
     starts, ends = found.starts.tolist(), found.ends.tolist()
     terms = []
     for word in ranked:
         typed: str | None = None
         spans: list[tuple[Field, int, int]] = []
-        for i in places[word]:
+        i = first[word]
+        while i >= 0:
             span = aligned.original_span(starts[i], ends[i]) if starts[i] >= 0 else None
+            i = after[i]
             if span is None:
                 continue
             if typed is None:
@@ -592,5 +594,6 @@ def _terms(
             located = layout.locate(*span)
             if located is not None:
                 spans.append(located)
-        terms.append(Term(term=typed or word, weight=round(totals[word], 6), spans=spans))
+        name = words[first[word]]
+        terms.append(Term(term=typed or name, weight=round(totals[word], 6), spans=spans))
     return terms

@@ -9,7 +9,13 @@ import pytest
 
 from nlp.documents import compose_document, compose_documents
 from nlp.evaluate import explanation_quality
-from nlp.explain import STOP_WORDS_FILE, is_content_word, stop_words, word_contributions
+from nlp.explain import (
+    STOP_WORDS_FILE,
+    is_content_word,
+    stop_words,
+    word_contributions,
+    word_totals,
+)
 from nlp.model import Prediction, RoutingModel
 from nlp.text import PLACEHOLDERS, normalise
 from nlp.train import TrainConfig, train
@@ -118,6 +124,27 @@ def test_terms_are_weighted_best_first_and_at_most_n(tiny_model: RoutingModel) -
     assert 1 <= len(weights) <= 3
     assert weights == sorted(weights, reverse=True)
     assert weights[-1] > 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 300])
+def test_word_totals_sum_each_distinct_word_in_order_of_first_occurrence(size: int) -> None:
+    rng = np.random.default_rng(size)
+    # few distinct keys, some of them far apart and some neighbours, so the table probes
+    keys = np.array([0, 1, 2**63, 2**64 - 1, 12345], dtype=np.uint64)
+    hashes = keys[rng.integers(0, keys.size, size)]
+    scores = rng.normal(size=(size, 3))
+    first, after, totals = word_totals(hashes, scores[:, 1])
+    expected: dict[int, float] = {}
+    for key, score in zip(hashes.tolist(), scores[:, 1].tolist(), strict=True):
+        expected[key] = expected.get(key, 0.0) + score  # in order, as a dict would add
+    assert [int(hashes[i]) for i in first] == list(expected)
+    assert totals.tolist() == list(expected.values())  # exactly: the same additions
+    for d, key in enumerate(expected):
+        chain, i = [], int(first[d])
+        while i >= 0:
+            chain.append(i)
+            i = int(after[i])
+        assert chain == np.flatnonzero(hashes == key).tolist()
 
 
 @pytest.mark.parametrize(
