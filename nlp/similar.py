@@ -339,6 +339,7 @@ _PROBLEM_TERMS = re.compile(
     )
 )
 _OBJECT_OF = {t: name for name, terms in _PROBLEM_OBJECTS.items() for t in terms.split("|")}
+_OBJECT_BIT = {name: 1 << i for i, name in enumerate(_PROBLEM_OBJECTS)}
 
 
 @lru_cache(maxsize=8_192)
@@ -881,12 +882,7 @@ class SimilarIndex:
             count=len(source),
         )
         repeat = same & (score >= self.repeat_threshold)
-        for i in np.flatnonzero(repeat):  # the same problem too (a regex per candidate only)
-            s, t = source[i], target[i]
-            repeat[i] = same_problem(
-                problem_keys(self._documents[s], self._places[s]),
-                problem_keys(self._documents[t], self._places[t]),
-            )
+        repeat[repeat] = self._same_problems(source[repeat], target[repeat])
         return pd.DataFrame(
             {
                 "source": source.astype(np.int64),
@@ -896,6 +892,22 @@ class SimilarIndex:
                 "repeat": repeat,
             }
         )
+
+    def _same_problems(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """:func:`same_problem` of each pair of rows: each row's :func:`problem_keys` found
+        once (one regex over its document), the pairs compared as bit sets."""
+        if not len(source):
+            return np.zeros(0, dtype=bool)
+        rows, inverse = np.unique(np.concatenate([source, target]), return_inverse=True)
+        bits = np.array(
+            [
+                sum(_OBJECT_BIT[name] for name in problem_keys(self._documents[r], self._places[r]))
+                for r in rows
+            ],
+            dtype=object,  # one bit per object: Python ints, however many objects there are
+        )
+        a, b = bits[inverse[: len(source)]], bits[inverse[len(source) :]]
+        return np.asarray((a == 0) | (b == 0) | ((a & b) != 0), dtype=bool)
 
     # ------------------------------------------------------------------ what it holds
     @property
