@@ -31,13 +31,20 @@ How it works:
   ``A市A3区`` and unknown estates or roads are found by their ending) reduce to place keys (the
   gazetteer's name of a place, else the mention without its district prefix and relative
   words); two tickets that both name places but share none (no common key, no common run of
-  three characters) are never repeats: the same problem at another estate is ``same_topic``.
+  three characters, not one estate or market by two of its names) are never repeats: the same
+  problem at another estate is ``same_topic``.
+- ... and the same problem: each ticket's :func:`problem_keys` (what it complains about, told
+  by a hand-written list of words for 12345 objects: a lift, the water supply, parking, a
+  barbecue's fumes ..., its place names cut out first); two tickets that both name such
+  objects but share none are never repeats (a broken lift and the parking fee of one estate:
+  the estate's rare name makes their cosine look like a repeat's). Looked for only for a
+  candidate that passes the rest (a regex over its document, cached).
 
 The method and threshold were chosen by measurement (``bench/hotspots.py --sections repeats``,
 the figures are in README "Repeats and hot spots"): the sparse TF-IDF cosine, MinHash LSH
-(``datasketch``) and ``faiss`` inner product on dense (SVD) vectors; the threshold was chosen
-by 5-fold cross-validation on ``data/demo/repeat_pairs_tune.csv`` (pairs written for tuning),
-never on ``data/eval/repeat_pairs.csv``, which only reports.
+(``datasketch``) and ``faiss`` inner product on dense (SVD) vectors; the threshold and the
+vetoes were chosen by 5-fold cross-validation on ``data/demo/repeat_pairs_tune.csv`` (pairs
+written for tuning), never on ``data/eval/repeat_pairs.csv``, which only reports.
 """
 
 from __future__ import annotations
@@ -68,12 +75,15 @@ __all__ = [
     "parse_times",
     "parse_window",
     "place_keys",
+    "problem_keys",
     "same_place",
+    "same_problem",
 ]
 
-#: Cosine at or above which two tickets at the same place are a likely repeat; chosen by
-#: cross-validation on ``data/demo/repeat_pairs_tune.csv`` (``bench/hotspots.py --sections
-#: repeats`` prints the choice).
+#: Cosine at or above which two tickets at the same place about the same problem are a likely
+#: repeat; chosen by cross-validation on ``data/demo/repeat_pairs_tune.csv`` (the best
+#: precision that keeps recall at 0.90 there: ``bench/hotspots.py --sections repeats`` prints
+#: the choice).
 DEFAULT_REPEAT_THRESHOLD = 0.10
 #: The hashed feature space: 2**20 columns (collisions of character n-grams are rare at that size).
 N_FEATURES = 1 << 20
@@ -128,9 +138,11 @@ def _as_time(value: Any) -> np.datetime64:
 
 # ----------------------------------------------------------------------------- places
 
+# A division prefix (A市A3区, 东湖区) ends in 省, 市, 区 or 县, but not the 区 of 小区, 社区, 园区
+# ... nor the 市 of 市场, 超市, 夜市 ...: 华新小区4栋 is an estate, 丰收市场 a market.
 _DIVISION_PREFIX = re.compile(
     r"^(?:(?:[A-Z][0-9]{0,2}|[东西南北中]地|某某?|X{1,3}|\*{1,3}|[\u4e00-\u9fff]{2,3}?)"
-    r"(?:省|市|区|县))+"
+    r"(?:省|(?<![超夜菜城门])市(?!场)|(?<![小社园景校厂片街营矿])区|县))+"
 )
 # Where a mention's own name ends: a building number, a phase, a relative word or a part of
 # the place (what follows is cut off: 梧桐苑3栋楼下的垃圾站 -> 梧桐苑).
@@ -159,7 +171,7 @@ _NAMED = re.compile(
     r"([\u4e00-\u9fff0-9A-Za-z]{2,8}?"
     r"(?:小区|花园|家园|新村|新城|公寓|大厦|广场|商场|市场|菜场|公园|中医院|医院|卫生院|小学|"
     r"中学|二小|一小|幼儿园|学校|大学|公司|集团|工厂|厂|平台|网贷|理财|教育|培训|艺术培训|"
-    r"英语|驾校|楼盘|一号|苑|府|城|湾|园|村|镇|路|大道|街|巷))"
+    r"英语|驾校|楼盘|一号|苑|府|城|湾|园|村(?![民委])|镇|路|大道|街|巷))"
 )
 _NAME_CUT = re.compile(
     r".*(?:举报|反映|投诉|咨询|建议|关于|请问|我们|我家|我是|我在|住在|孩子在|交了钱的|被|在|是|的|了|和|与|"
@@ -203,6 +215,9 @@ def place_keys(document: str, *, gazetteer: Gazetteer | None = None) -> frozense
         key = key[: tail.start()] if tail else key
         cut = _NAME_CUT.match(key)
         key = key[cut.end() :] if cut else key
+        after = document[mention.end : mention.end + 1] if mention.end is not None else ""
+        if key.endswith("村") and after and after in "民委":
+            continue  # 村民, 村委会: not a village's name (…导致村民 is no village 导致村)
         if len(key) >= 2 and not _NOT_NAMES.search(key):
             keys.add(key)
     keys.update(_named(document))
@@ -216,13 +231,131 @@ def _share_run(a: str, b: str, length: int = 3) -> bool:
     return any(b[i : i + length] in runs for i in range(len(b) - length + 1))
 
 
+# The generic ending of an estate's or a market's name: residents call 紫荆花园 紫荆小区 too,
+# and 丰收农贸市场 丰收市场; two names with the same stem and such endings are one place.
+_ESTATE_END = re.compile(r"(?:小区|花园|家园|新村|公寓|苑|农贸市场|菜市场|市场|菜场)$")
+
+
+@lru_cache(maxsize=8_192)
+def _stem(key: str) -> str | None:
+    end = _ESTATE_END.search(key)
+    stem = key[: end.start()] if end else None
+    return stem if stem and len(stem) >= 2 else None
+
+
+def _same_key(a: str, b: str) -> bool:
+    if _share_run(a, b):
+        return True
+    stem = _stem(a)
+    return stem is not None and stem == _stem(b)
+
+
 def same_place(a: frozenset[str], b: frozenset[str]) -> bool:
     """False only when both tickets name places and none of them match (equal, one inside
-    the other, or a common run of three characters); a ticket that names no place is not
-    told apart by place."""
+    the other, a common run of three characters, or one estate or market by two of its
+    names: 紫荆花园 and 紫荆小区); a ticket that names no place is not told apart by place."""
     if not a or not b:
         return True
-    return any(_share_run(x, y) for x in a for y in b)
+    return any(_same_key(x, y) for x in a for y in b)
+
+
+# ----------------------------------------------------------------------------- problems
+
+# What a complaint is about, told by its words: the object or service at fault (a lift, the
+# water supply, a barbecue's fumes, wages ...). Written by hand for 12345 tickets in general;
+# a term belongs to one object, and the names of places are cut out before looking, so that
+# 路灯花园 is a place and not a street-light complaint. Two tickets at the same place that both
+# name objects and share none are about different problems (a broken lift and the parking fee
+# of one estate), which a cosine dominated by the estate's rare name cannot tell.
+_PROBLEM_OBJECTS: dict[str, str] = {
+    "电梯": "电梯|扶梯|困人",
+    "停车": "停车|车位|车库|道闸",
+    "物业费": "物业费|物业服务费|物业服务收费|物业收费|物业管理费|维修基金|维修资金|公摊",
+    "供水": "停水|供水|自来水|水压|来水|没水|断水|水质|饮用水|水表|水管|爆管",
+    "供电": "停电|供电|跳闸|电费|电价|变压器|电压|断电|转供电|电表",
+    "燃气": "燃气|天然气|煤气|液化气",
+    "供暖": "暖气|供暖|取暖",
+    "油烟": "油烟|烧烤|烤鱼|烤串|排烟|烟味",
+    "噪音": "噪音|噪声|扰民|吵|音响|广场舞|KTV|ktv|唱歌|低音炮",
+    "粉尘": "粉尘|扬尘|灰尘|尘土",
+    "污染": "臭|异味|污水|排污|粪|废气|污染|直排",
+    "排水": "下水道|排水|化粪池|窨井|井盖|内涝|积水",
+    "垃圾": "垃圾|环卫|清运",
+    "养殖": "养猪|猪场|生猪|养殖|鸡场|牛场|鸭场",
+    "搅拌站": "搅拌站|混凝土|罐车|砂石",
+    "采石": "采石|石场|爆破|放炮|矿山|开山",
+    "道路": "路面|坑洼|塌陷|村道|公路|修路|路基|人行道",
+    "路灯": "路灯|照明",
+    "交通": "拥堵|堵车|堵得|红绿灯|信号灯|交警|斑马线|限速|违停|疏导",
+    "公交": "公交|班次|发车|站台|地铁",
+    "出租车": "出租车|网约车|拒载|黑车|打表|拉客",
+    "工资": "工资|欠薪|薪资|劳务费|工钱",
+    "社保": "社保|社会保险|养老保险|医保|公积金|五险|报销",
+    "学校收费": "学费|资料费|教辅|校服|课后服务|保教费|班费|择校费",
+    "入学": "入学|学位|学区|招生|划片|转学",
+    "伙食": "伙食|食堂|饭菜|餐食|营养餐",
+    "交房": "交房|逾期|延期|停工|烂尾|复工",
+    "房屋质量": "裂缝|开裂|渗水|漏水|渗漏|漏雨|滴水|防水|空鼓|墙体",
+    "租房": "押金|租金|房东|租客|退租|租住",
+    "跑路": "跑路|关门|停课|卷款|联系不上",
+    "退费": "退费|退款|退钱|退还|不退|会员卡|预付卡|办卡|充值|储值",
+    "投资": "平台|提现|投资人|理财|网贷|爆雷|集资|追赃|立案",
+    "拆迁": "拆迁|征收|安置|补偿|征地",
+    "违建": "违建|违章|搭建|加建|私建|违法建设|加盖|盖了|盖房",
+    "绿化": "绿地|绿化|毁绿|树木|砍树|草坪",
+    "消防": "消防|杂物|堆放|安全出口|着火|火灾",
+    "充电": "充电桩|充电",
+    "空调": "空调|制冷",
+    "就医": "挂号|专家号|就诊|看病|号源",
+    "摊贩": "摊贩|摆摊|占道|流动摊|小贩|地摊|摊位|摊点",
+    "卫生": "卫生|脏乱|苍蝇|蚊子|老鼠",
+    "宣传": "虚假宣传|宣传|承诺|兑现",
+    "捆绑": "捆绑|搭售",
+    "驾校": "驾校|练车|科目|教练|学车",
+    "宠物": "狗|犬|宠物",
+    "态度": "态度|辱骂|骂人|刁难",
+    "通信": "信号|宽带|基站",
+    "施工": "工地|施工|打桩|装修|电钻",
+    "渣土": "渣土|泥头车|撒漏|遗撒|抛洒",
+    "门禁": "门禁|人脸识别|门卡",
+    "监控": "监控|摄像头",
+    "高空抛物": "高空抛物|抛物|扔东西",
+    "共享单车": "共享单车|单车",
+    "无障碍": "盲道|无障碍|坡道",
+    "快递": "快递|包裹|丢件|寄件",
+    "药品": "药店|药房|药价|药品",
+    "殡葬": "殡仪馆|殡葬|骨灰|公墓|墓地",
+    "河道": "河道|河水|水体|死鱼|河面",
+    "捕捞": "电鱼|捕捞|毒鱼|垂钓",
+    "保障房": "公租房|廉租房|保障房|保障性住房",
+    "健身器材": "健身器材|健身设施",
+    "物业服务": "物业服务|保洁|保安|不作为",
+    "证件": "户口|户籍|身份证|证件|落户|房产证|不动产证|产权证",
+    "补贴": "补贴|补助|低保|救助",
+}
+_PROBLEM_TERMS = re.compile(
+    "|".join(
+        sorted((t for terms in _PROBLEM_OBJECTS.values() for t in terms.split("|")), key=len)[::-1]
+    )
+)
+_OBJECT_OF = {t: name for name, terms in _PROBLEM_OBJECTS.items() for t in terms.split("|")}
+_OBJECT_BIT = {name: 1 << i for i, name in enumerate(_PROBLEM_OBJECTS)}
+
+
+@lru_cache(maxsize=8_192)
+def problem_keys(document: str, places: frozenset[str] = frozenset()) -> frozenset[str]:
+    """What a normalised document complains about: the objects of :data:`_PROBLEM_OBJECTS`
+    its words name (``电梯``, ``供水``, ``油烟`` ...), the names of ``places`` (its
+    :func:`place_keys`) cut out first. Empty when it names none."""
+    for place in sorted(places, key=len, reverse=True):
+        document = document.replace(place, " ")
+    return frozenset(_OBJECT_OF[m.group(0)] for m in _PROBLEM_TERMS.finditer(document))
+
+
+def same_problem(a: frozenset[str], b: frozenset[str]) -> bool:
+    """False only when both tickets name what they complain about and share nothing of it; a
+    ticket that names nothing known is not told apart by its problem."""
+    return not a or not b or bool(a & b)
 
 
 # ----------------------------------------------------------------------------- the index
@@ -586,8 +719,23 @@ class SimilarIndex:
         places = [place_keys(d, gazetteer=self.gazetteer) for d in (docs[0], docs[1])]
         return cosine, same_place(places[0], places[1])
 
-    def is_repeat(self, score: float, same: bool) -> bool:
-        return same and score >= self.repeat_threshold
+    def is_repeat(
+        self,
+        score: float,
+        same: bool,
+        *,
+        tickets: tuple[tuple[str, frozenset[str]], tuple[str, frozenset[str]]] | None = None,
+    ) -> bool:
+        """A likely repeat: a score of at least :attr:`repeat_threshold`, the same place
+        (``same``: :func:`same_place`) and, given the two ``tickets`` (each one's masked
+        document and place keys), the same problem (:func:`same_problem` of their
+        :func:`problem_keys`, looked for only when the rest holds)."""
+        if not same or score < self.repeat_threshold:
+            return False
+        if tickets is None:
+            return True
+        (document_a, places_a), (document_b, places_b) = tickets
+        return same_problem(problem_keys(document_a, places_a), problem_keys(document_b, places_b))
 
     def similar(
         self,
@@ -621,7 +769,7 @@ class SimilarIndex:
         earliest = None if span is None else at - np.timedelta64(span)
         query = _unit_rows(prepared.counts, self._idf)
         places = prepared.places
-        found: list[tuple[float, str, np.datetime64, frozenset[str]]] = []
+        found: list[tuple[float, str, np.datetime64, frozenset[str], str]] = []
 
         def keep(
             scores: np.ndarray,
@@ -629,13 +777,14 @@ class SimilarIndex:
             ids: Sequence[str],
             times: np.ndarray,
             keys: Sequence[frozenset[str]],
+            docs: Sequence[str],
         ) -> None:
             chosen = np.flatnonzero(scores >= min_score)
             if len(chosen) > k + 1:
                 chosen = chosen[np.argpartition(-scores[chosen], k)[: k + 1]]
             for position in chosen:
                 row = offset + int(position)
-                found.append((float(scores[position]), ids[row], times[row], keys[row]))
+                found.append((float(scores[position]), ids[row], times[row], keys[row], docs[row]))
 
         # the main matrix: through its inverted lists (features -> rows), so a lookup costs
         # the postings of the query's features, not every stored value of the window
@@ -646,21 +795,22 @@ class SimilarIndex:
                 self._postings = sp.csr_matrix(self._matrix.T)
             lists = self._postings[query.indices]
             scores = np.asarray(lists.T @ query.data).ravel()[start:end]
-            keep(scores, start, self._ids, self._times, self._places)
+            keep(scores, start, self._ids, self._times, self._places, self._documents)
         # tickets appended since the last merge, scored directly (at most a few hundred)
         if self._pending:
             dense = np.zeros(N_FEATURES, dtype=np.float32)
             dense[query.indices] = query.data
-            for chunk_ids, chunk_times, _, chunk_places, counts in self._pending:
+            for chunk_ids, chunk_times, chunk_docs, chunk_places, counts in self._pending:
                 inside = chunk_times < at
                 if earliest is not None:
                     inside &= chunk_times >= earliest
                 if inside.any():
                     scores = _unit_rows(counts, self._idf) @ dense
-                    keep(np.where(inside, scores, -1.0), 0, chunk_ids, chunk_times, chunk_places)
+                    scores = np.where(inside, scores, -1.0)
+                    keep(scores, 0, chunk_ids, chunk_times, chunk_places, chunk_docs)
         found.sort(key=lambda item: (-item[0], item[1]))
         matches: list[Match] = []
-        for score, ticket, when, keys in found:
+        for score, ticket, when, keys, doc in found:
             if exclude_id is not None and ticket == exclude_id:
                 continue
             same = same_place(places, keys)
@@ -669,7 +819,9 @@ class SimilarIndex:
                     id=ticket,
                     time=pd.Timestamp(when).to_pydatetime(),
                     score=score,
-                    repeat=self.is_repeat(score, same),
+                    repeat=self.is_repeat(
+                        score, same, tickets=((prepared.document, places), (doc, keys))
+                    ),
                     same_place=same,
                 )
             )
@@ -729,15 +881,33 @@ class SimilarIndex:
             dtype=bool,
             count=len(source),
         )
+        repeat = same & (score >= self.repeat_threshold)
+        repeat[repeat] = self._same_problems(source[repeat], target[repeat])
         return pd.DataFrame(
             {
                 "source": source.astype(np.int64),
                 "target": target.astype(np.int64),
                 "score": score.astype(np.float64),
                 "same_place": same,
-                "repeat": same & (score >= self.repeat_threshold),
+                "repeat": repeat,
             }
         )
+
+    def _same_problems(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """:func:`same_problem` of each pair of rows: each row's :func:`problem_keys` found
+        once (one regex over its document), the pairs compared as bit sets."""
+        if not len(source):
+            return np.zeros(0, dtype=bool)
+        rows, inverse = np.unique(np.concatenate([source, target]), return_inverse=True)
+        bits = np.array(
+            [
+                sum(_OBJECT_BIT[name] for name in problem_keys(self._documents[r], self._places[r]))
+                for r in rows
+            ],
+            dtype=object,  # one bit per object: Python ints, however many objects there are
+        )
+        a, b = bits[inverse[: len(source)]], bits[inverse[len(source) :]]
+        return np.asarray((a == 0) | (b == 0) | ((a & b) != 0), dtype=bool)
 
     # ------------------------------------------------------------------ what it holds
     @property

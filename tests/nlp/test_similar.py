@@ -15,7 +15,15 @@ import pandas as pd
 import pytest
 
 from nlp.errors import DataError
-from nlp.similar import SimilarIndex, parse_times, parse_window, place_keys, same_place
+from nlp.similar import (
+    SimilarIndex,
+    parse_times,
+    parse_window,
+    place_keys,
+    problem_keys,
+    same_place,
+    same_problem,
+)
 
 TICKETS = pd.DataFrame(
     [
@@ -212,3 +220,85 @@ def test_tickets_added_one_by_one_are_found_like_a_batch() -> None:
         from_batch = batch.similar(text, time="2020-05-09", k=1)
         from_single = single.similar(text, time="2020-05-09", k=1)
         assert [m.id for m in from_batch] == [m.id for m in from_single]
+
+
+# A different problem at the same estate: the estate's rare name makes the two tickets' cosine
+# look like a repeat's, what they complain about (a lift, the parking fee) does not.
+SAME_ESTATE = pd.DataFrame(
+    [
+        ("e1", "2020-06-01 09:00", "紫荆花园5栋电梯又坏了，上周还困了人，物业一直拖着不修"),
+        ("e2", "2020-06-03 10:00", "紫荆花园物业把停车费从一百涨到两百五，业主都不同意"),
+        ("e3", "2020-06-04 11:00", "紫荆花园的电梯三天两头停，老人只能爬楼梯，物业不管"),
+    ],
+    columns=["id", "time", "text"],
+)
+
+
+def test_a_different_problem_at_the_same_estate_is_not_a_repeat() -> None:
+    index = SimilarIndex.from_frame(SAME_ESTATE.iloc[:2])
+    query = "紫荆花园电梯故障，物业修了又坏"
+    found = {m.id: m for m in index.similar(query, time="2020-06-10", k=5)}
+    assert found["e1"].repeat
+    parking = found["e2"]
+    # what made it a repeat before: the same place and a score over the threshold
+    assert parking.same_place
+    assert parking.score >= index.repeat_threshold
+    assert not parking.repeat
+
+
+def test_neighbours_use_the_same_problem_rule() -> None:
+    index = SimilarIndex.from_frame(SAME_ESTATE)
+    pairs = index.neighbours(window="7d", min_score=0.0)
+    ids = index.ids
+    marked = {(ids[s], ids[t]): r for s, t, r in pairs[["source", "target", "repeat"]].values}
+    assert marked[("e3", "e1")]
+    assert pairs["same_place"].all()
+    assert not marked.get(("e2", "e1"), False)
+    assert not marked.get(("e3", "e2"), False)
+
+
+@pytest.mark.parametrize(
+    ("document", "places", "expected"),
+    [
+        ("紫荆花园5栋电梯又坏了，困了人", frozenset({"紫荆花园"}), {"电梯"}),
+        ("反映物业擅自上调停车收费标准", frozenset(), {"停车"}),
+        ("我家老人今年被取消了低保", frozenset(), {"补贴"}),
+        ("楼上装修天天电钻响，吵得睡不着", frozenset(), {"施工", "噪音"}),
+        # a place's name is not what the ticket complains about
+        ("路灯花园停水两天了", frozenset({"路灯花园"}), {"供水"}),
+        ("咨询一下办理流程", frozenset(), set()),
+    ],
+    ids=["lift", "parking-fee", "allowance", "two-objects", "place-cut-out", "nothing-known"],
+)
+def test_problem_keys(document: str, places: frozenset[str], expected: set[str]) -> None:
+    assert problem_keys(document, places) == expected
+
+
+def test_same_problem_tells_apart_only_when_both_name_one() -> None:
+    assert not same_problem(frozenset({"电梯"}), frozenset({"停车"}))
+    assert same_problem(frozenset({"电梯", "物业服务"}), frozenset({"电梯"}))
+    assert same_problem(frozenset({"电梯"}), frozenset())  # nothing known: not told apart
+
+
+@pytest.mark.parametrize(
+    ("document", "key"),
+    [
+        ("今年入冬以来，华新小区4栋的暖气一直是温的", "华新小区"),
+        ("丰收市场外面又摆满了摊", "丰收市场"),
+        ("A市A2区紫荆花园小区电梯坏了", "紫荆花园"),
+    ],
+    ids=["estate-ending-in-区", "market-ending-in-市场", "masked-divisions"],
+)
+def test_place_keys_keep_estates_whose_names_end_like_a_division(document: str, key: str) -> None:
+    assert key in place_keys(document)
+
+
+def test_villagers_are_not_a_village() -> None:
+    assert place_keys("反映青龙村采石场爆破作业导致村民房屋开裂") == {"青龙村"}
+
+
+def test_one_estate_or_market_by_two_of_its_names_is_one_place() -> None:
+    assert same_place(frozenset({"紫荆花园"}), frozenset({"紫荆小区"}))
+    assert same_place(frozenset({"丰收市场"}), frozenset({"丰收农贸市场"}))
+    assert not same_place(frozenset({"实验小学"}), frozenset({"实验中学"}))
+    assert not same_place(frozenset({"紫荆花园"}), frozenset({"金穗家园"}))
