@@ -342,7 +342,7 @@ _OBJECT_OF = {t: name for name, terms in _PROBLEM_OBJECTS.items() for t in terms
 _OBJECT_BIT = {name: 1 << i for i, name in enumerate(_PROBLEM_OBJECTS)}
 
 
-@lru_cache(maxsize=8_192)
+@lru_cache(maxsize=1_024)  # keyed by whole documents (up to 20,000 characters each)
 def problem_keys(document: str, places: frozenset[str] = frozenset()) -> frozenset[str]:
     """What a normalised document complains about: the objects of :data:`_PROBLEM_OBJECTS`
     its words name (``电梯``, ``供水``, ``油烟`` ...), the names of ``places`` (its
