@@ -51,7 +51,6 @@ never on ``data/eval/repeat_pairs.csv``, which only reports.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -358,22 +357,25 @@ def _unit_rows(
     return matrix
 
 
-_SCRATCH = threading.local()
+# Dense query vectors (2**20 zeros) free for a lookup: one per lookup running at once, reused
+# (a fresh one per lookup, or per thread of a server's pool, would cost page faults each time).
+_DENSE_FREE: list[np.ndarray] = []
 
 
 def _scores(rows: sp.csr_matrix, query: sp.csr_matrix) -> np.ndarray:
     """The cosine of each row with a one-row query (both unit rows): the rows times a dense
-    copy of the query, kept per thread (allocating 2**20 columns per lookup would cost more
-    than the product). Each row's score is summed in the same order whichever rows are
+    copy of the query. Each row's score is summed in the same order whichever rows are
     asked, so a row scores the same as a candidate or as part of a whole window."""
-    dense = getattr(_SCRATCH, "dense", None)
-    if dense is None:
-        dense = _SCRATCH.dense = np.zeros(N_FEATURES, dtype=np.float32)
+    try:
+        dense = _DENSE_FREE.pop()  # atomic: no two lookups get the same one
+    except IndexError:
+        dense = np.zeros(N_FEATURES, dtype=np.float32)
     dense[query.indices] = query.data
     try:
         return np.asarray(rows @ dense, dtype=np.float32).ravel()
     finally:
         dense[query.indices] = 0.0
+        _DENSE_FREE.append(dense)
 
 
 class _GrowingRows:
@@ -582,8 +584,13 @@ class SimilarIndex:
         places: list[frozenset[str]],
         counts: sp.csr_matrix,
     ) -> None:
-        for lo in range(0, len(counts.indices), 1 << 26):  # bounded temporaries
-            self._df += np.bincount(counts.indices[lo : lo + (1 << 26)], minlength=N_FEATURES)
+        if counts.nnz < 1 << 16:
+            # a few tickets (the service adds one at a time, holding the index's lock): a
+            # count over all 2**20 columns would cost milliseconds
+            np.add.at(self._df, counts.indices, 1)
+        else:
+            for lo in range(0, counts.nnz, 1 << 26):  # bounded temporaries
+                self._df += np.bincount(counts.indices[lo : lo + (1 << 26)], minlength=N_FEATURES)
         self._pending.append((ids, when, docs, places, counts))
         if self._pending_rows() >= _PENDING_LIMIT:
             self._merge()
