@@ -1,7 +1,8 @@
 """Repeat tickets and hot spots: figures. Prints; asserts nothing.
 
     .venv/bin/python bench/hotspots.py [--sections repeats,hotspots,purity,scale]
-                                       [--scale-rows 20000] [--purity-sheet FILE]
+                                       [--scale-rows 20000] [--lookup-rows 100000]
+                                       [--purity-sheet FILE]
 
 ``repeats``: the three neighbour searches measured side by side on the same pairs: the sparse
 TF-IDF cosine of :mod:`nlp.similar` (content words + character 2-3-grams), MinHash of
@@ -26,9 +27,20 @@ judgement of each message against its group, no message text) it prints purity =
 sample (then it must be redone). ``--purity-sheet FILE`` writes the sample with the masked
 text joined from ../shared, for the person who judges (keep it outside the project).
 
-``scale``: an index built over ``--scale-rows`` tickets (copies of unlabeled.csv with shifted
-times and new ids): build time, rows per second, peak RSS, p50 / p99 of one ``similar``
-lookup (window 30d), and ``neighbours`` (window 7d) over all of them.
+``scale``: first what the fast lookup's candidate step loses, on unlabeled.csv: every
+message asked for its 5 most similar earlier messages (window 30d, then no window), the share
+of the exact answer's matches (``similar(..., exact=True)``: every ticket of the window
+scored) and of its likely repeats that the fast lookup returns too. Then an index built over
+``--scale-rows`` tickets (copies of unlabeled.csv with shifted times and new ids, each
+message masked, segmented, located and hashed: 0 skips it): build time, rows per second,
+peak RSS, p50 / p99 of one ``similar`` lookup (window 30d), and ``neighbours`` (window 7d)
+over all of them. Last, the lookup against ``--lookup-rows`` tickets (0 skips it): that index
+is built from the prepared rows of unlabeled.csv's 4,284 messages tiled (copy ``c`` shifted
+by ``c`` times the data's time span, new ids), not by preparing a million messages (about
+40 minutes), so every message has copies in it; each of 200 messages (seed 16) is asked for
+its 5 most similar tickets among all of them (no window: the whole index, as in a service
+whose window holds that many tickets): p50 / p99 of the lookup of a prepared ticket and of
+one from its text (masking, segmenting, places and hashing included), and the index's memory.
 """
 
 from __future__ import annotations
@@ -48,6 +60,7 @@ from nlp.similar import (
     DEFAULT_REPEAT_THRESHOLD,
     SimilarIndex,
     documents_of,
+    parse_times,
     place_keys,
     problem_keys,
     same_place,
@@ -373,8 +386,110 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _percentiles(milliseconds: list[float]) -> str:
+    ordered = sorted(milliseconds)
+    p99 = ordered[int(0.99 * (len(ordered) - 1))]
+    return f"{statistics.median(ordered):.2f} ms / {p99:.2f} ms"
+
+
+def _pruning() -> None:
+    print("== scale: what the fast lookup's candidates lose (unlabeled.csv, every message)")
+    frame = read(UNLABELED)
+    index = SimilarIndex.from_frame(frame)
+    prepared = {
+        str(ticket): index.prepare(text, title)
+        for ticket, text, title in zip(frame["id"], frame["text"], frame["title"], strict=True)
+    }
+    for window in ("30d", None):
+        kept = total = kept_repeats = repeats = 0
+        fast_ms: list[float] = []
+        exact_ms: list[float] = []
+        for ticket, when in zip(index.ids, index.times, strict=True):
+            ready = prepared[ticket]
+            started = time.perf_counter()
+            exact = index.similar(None, time=when, window=window, k=5, prepared=ready, exact=True)
+            exact_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            fast = index.similar(None, time=when, window=window, k=5, prepared=ready)
+            fast_ms.append((time.perf_counter() - started) * 1000)
+            found = {match.id for match in fast}
+            total += len(exact)
+            kept += sum(match.id in found for match in exact)
+            repeats += sum(match.repeat for match in exact)
+            kept_repeats += sum(match.repeat and match.id in found for match in exact)
+        label = f"window {window or 'none'}: exact top-5 matches kept"
+        line(label, f"{kept / max(total, 1):.4f} ({kept} of {total})")
+        line(
+            f"window {window or 'none'}: likely repeats kept",
+            f"{kept_repeats / max(repeats, 1):.4f} ({kept_repeats} of {repeats})",
+        )
+        line(
+            f"window {window or 'none'}: lookup p50 fast / exact",
+            f"{statistics.median(fast_ms):.2f} ms / {statistics.median(exact_ms):.2f} ms",
+        )
+
+
+def _index_megabytes(index: SimilarIndex) -> tuple[float, float]:
+    """The index's rows and inverted lists, in MB (their arrays; ids, documents and places
+    are shared with the data here)."""
+    sizes = []
+    for matrix in (index._matrix, index._postings):  # measuring the index
+        if matrix is None:
+            sizes.append(0.0)
+            continue
+        sizes.append((matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes) / 1e6)
+    return sizes[0], sizes[1]
+
+
+def _lookup_at_scale(rows: int) -> None:
+    print(f"== scale: lookups against {rows:,} tickets (unlabeled.csv's prepared rows, tiled)")
+    base = read(UNLABELED)
+    base = base.assign(when=parse_times(base["time"].tolist())).sort_values("when", kind="stable")
+    started = time.perf_counter()
+    index = SimilarIndex()
+    prepared = [index.prepare(x, t) for x, t in zip(base["text"], base["title"], strict=True)]
+    keep = [i for i, ready in enumerate(prepared) if ready is not None]
+    base, ready = base.iloc[keep], [prepared[i] for i in keep]
+    line(f"{len(base):,} messages prepared", f"{time.perf_counter() - started:.1f} s")
+    when = base["when"].to_numpy()
+    shift = when.max() - when.min() + np.timedelta64(1, "D")
+    copies = -(-rows // len(base))
+    ids = [f"{ticket}-{copy}" for copy in range(copies) for ticket in base["id"]][:rows]
+    times = np.concatenate([when + copy * shift for copy in range(copies)])[:rows]
+    before = _peak_rss_mb()
+    started = time.perf_counter()
+    index.add(ids=ids, times=list(times), texts=[None] * rows, prepared=(ready * copies)[:rows])
+    built = time.perf_counter() - started
+    queries = base.sample(n=200, random_state=SEED)
+    asked = [index.prepare(x, t) for x, t in zip(queries["text"], queries["title"], strict=True)]
+    started = time.perf_counter()
+    index.similar(None, window=None, prepared=asked[0])  # builds the inverted lists
+    listed = time.perf_counter() - started
+    line("index built from the tiled rows / its inverted lists", f"{built:.1f} s / {listed:.1f} s")
+    prepared_ms, text_ms = [], []
+    for ready_query, text, title in zip(asked, queries["text"], queries["title"], strict=True):
+        started = time.perf_counter()
+        index.similar(None, window=None, k=5, prepared=ready_query)
+        prepared_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        index.similar(text, title, window=None, k=5)
+        text_ms.append((time.perf_counter() - started) * 1000)
+    line("similar(prepared ticket, no window, k=5): p50 / p99", _percentiles(prepared_ms))
+    line("similar(text and title, no window, k=5): p50 / p99", _percentiles(text_ms))
+    rows_mb, lists_mb = _index_megabytes(index)
+    line("memory: rows / inverted lists", f"{rows_mb:,.0f} MB / {lists_mb:,.0f} MB")
+    line("peak RSS before the build / now", f"{before:,.0f} MB / {_peak_rss_mb():,.0f} MB")
+
+
 def section_scale(args: argparse.Namespace) -> None:
-    rows = args.scale_rows
+    _pruning()
+    if args.scale_rows:
+        _build_at_scale(args.scale_rows)
+    if args.lookup_rows:
+        _lookup_at_scale(args.lookup_rows)
+
+
+def _build_at_scale(rows: int) -> None:
     print(f"== scale: an index over {rows:,} tickets (copies of unlabeled.csv, times shifted)")
     base = read(UNLABELED)
     copies = -(-rows // len(base))
@@ -426,6 +541,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--scale-rows", type=int, default=20_000)
+    parser.add_argument("--lookup-rows", type=int, default=100_000)
     parser.add_argument("--purity-sheet", type=Path, default=None)
     args = parser.parse_args()
     for name in args.sections.split(","):

@@ -1,0 +1,119 @@
+"""The fast lookup (nlp.similar): candidates from the inverted lists of the query's heaviest
+features, scored exactly, answer like scoring every ticket of the window, on an index of
+realistic size and text (the demo tickets with the first posts of the demo repeat pairs
+among them, their second posts asked)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nlp.similar
+from nlp.similar import CANDIDATES, SimilarIndex
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+NOW = datetime(2021, 1, 1)
+
+
+def _pairs() -> pd.DataFrame:
+    return pd.read_csv(DEMO / "repeat_pairs_tune.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def index() -> SimilarIndex:
+    """2,921 demo tickets and 175 first posts, interleaved over a year, one after another."""
+    tickets = pd.read_csv(DEMO / "appeals.csv", dtype=str, keep_default_na=False)
+    texts = [*tickets["text"].tolist(), *_pairs()["a_text"].tolist()]
+    order = np.random.default_rng(16).permutation(len(texts))
+    step = timedelta(days=365) / len(texts)
+    built = SimilarIndex()
+    built.add(
+        ids=[f"t{i}" for i in range(len(texts))],
+        times=[NOW - (len(texts) - rank) * step for rank in range(len(texts))],
+        texts=[texts[i] for i in order],
+    )
+    return built
+
+
+def _answers(matches: list[Any]) -> list[tuple[str, float, bool]]:
+    return [(m.id, m.score, m.repeat) for m in matches]
+
+
+def test_the_fast_lookup_finds_what_scoring_the_whole_window_finds(
+    index: SimilarIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    candidates: list[int] = []
+    original = SimilarIndex._candidates
+
+    def counted(self: SimilarIndex, *args: Any) -> Any:
+        rows = original(self, *args)
+        candidates.append(-1 if rows is None else len(rows))
+        return rows
+
+    monkeypatch.setattr(SimilarIndex, "_candidates", counted)
+    kept = total = repeats = 0
+    for text in _pairs()["b_text"]:
+        exact = index.similar(text, time=NOW, window=None, k=5, exact=True)
+        fast = index.similar(text, time=NOW, window=None, k=5)
+        found = {m.id: m for m in fast}
+        for match in exact:
+            total += 1
+            if match.id in found:
+                kept += 1
+                # the scores are exact cosines: the same as scoring the whole window
+                assert found[match.id].score == match.score
+            if match.repeat:
+                repeats += 1
+                assert match.id in found, f"the likely repeat {match.id} of {text!r} was missed"
+        # what the fast lookup answers is the best it scored: never a worse ticket first
+        assert [m.score for m in fast] == sorted((m.score for m in fast), reverse=True)
+    # the candidates were the ones scored (not a whole window scored because it was small)
+    assert candidates
+    assert all(0 <= n <= CANDIDATES for n in candidates)
+    assert repeats > 50
+    assert kept >= 0.98 * total
+
+
+def test_a_lookup_scores_only_its_candidates(
+    index: SimilarIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scored: list[int] = []
+    original = nlp.similar._scores
+
+    def counted(rows: Any, query: Any) -> Any:
+        scored.append(rows.shape[0])
+        return original(rows, query)
+
+    monkeypatch.setattr(nlp.similar, "_scores", counted)
+    text = _pairs()["b_text"].iloc[0]
+    index.similar(text, time=NOW, window=None, k=5)
+    assert len(index) > 10 * CANDIDATES
+    assert scored
+    assert max(scored) <= CANDIDATES
+    scored.clear()
+    index.similar(text, time=NOW, window=None, k=5, exact=True)
+    assert scored == [len(index)]
+
+
+def test_appended_tickets_are_scored_like_merged_ones(index: SimilarIndex) -> None:
+    """Tickets added one by one since the last merge are scored directly, with the same
+    cosine as once they are in the main matrix."""
+    pairs = _pairs()
+    grown = SimilarIndex()
+    grown.add(ids=index.ids, times=index.times, texts=index.documents)
+    later = [NOW + timedelta(minutes=i + 1) for i in range(len(pairs))]
+    for i, (text, when) in enumerate(zip(pairs["b_text"], later, strict=True)):
+        grown.add(ids=[f"b{i}"], times=[when], texts=[text])
+    assert grown._pending  # still held apart
+    query, at = pairs["a_text"].iloc[3], later[-1] + timedelta(minutes=1)
+    before = _answers(grown.similar(query, time=at, window="1d", k=10))
+    assert any(ticket == "b3" for ticket, _, _ in before)
+    grown._merge()
+    after = _answers(grown.similar(query, time=at, window="1d", k=10))
+    assert [t for t, _, _ in after] == [t for t, _, _ in before]
+    assert [s for _, s, _ in after] == pytest.approx([s for _, s, _ in before], abs=1e-6)
