@@ -130,46 +130,59 @@ def _summed_known(parts: Sequence[WordContributions]) -> NDArray[np.float64] | N
 
 
 @njit(cache=True, nogil=True)
+def _distinct(keys: NDArray[np.uint64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Each key's distinct id, ids given in order of first occurrence, and where each distinct
+    key first occurs: ``(inverse, first)``. Counted in a small open-addressing table (keyed by
+    a multiplicative hash), in time linear in the keys."""
+    n = keys.size
+    bits = 1
+    while (1 << bits) < 2 * n:
+        bits += 1
+    mask = (1 << bits) - 1
+    table = np.zeros(mask + 1, dtype=np.uint64)
+    ids = np.full(mask + 1, -1, dtype=np.int64)
+    inverse = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    distinct = 0
+    for i in range(n):
+        key = keys[i]
+        slot = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
+        while ids[slot] >= 0 and table[slot] != key:
+            slot = (slot + 1) & mask
+        if ids[slot] < 0:
+            table[slot] = key
+            ids[slot] = distinct
+            first[distinct] = i
+            distinct += 1
+        inverse[i] = ids[slot]
+    return inverse, first[:distinct]
+
+
+@njit(cache=True, nogil=True)
 def _block_values(
     columns: NDArray[np.int64], idf: NDArray[np.float64]
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Occurrences of features (-1: none), and for each, its feature's TF-IDF value
     (sublinear TF x IDF, L2-normalised over the block, as :mod:`nlp.features` computes it)
-    divided by the feature's count: the occurrence's share of the value.
-
-    The features are counted in a small open-addressing table (a slot per feature, keyed by a
-    multiplicative hash of the column), in time linear in the occurrences."""
+    divided by the feature's count: the occurrence's share of the value."""
     n = columns.size
-    bits = 1
-    while (1 << bits) < 2 * n:
-        bits += 1
-    size = 1 << bits
-    mask = size - 1
-    keys = np.full(size, -1, dtype=np.int64)
-    counts = np.zeros(size, dtype=np.int64)
-    slots = np.full(n, -1, dtype=np.int64)
+    inverse, first = _distinct(columns.astype(np.uint64))
+    counts = np.zeros(first.size, dtype=np.int64)
     for i in range(n):
-        column = columns[i]
-        if column < 0:
-            continue
-        slot = np.int64((np.uint64(column) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
-        while keys[slot] != -1 and keys[slot] != column:
-            slot = (slot + 1) & mask
-        keys[slot] = column
-        counts[slot] += 1
-        slots[i] = slot
-    values = np.zeros(size)
+        counts[inverse[i]] += 1
+    values = np.zeros(first.size)
     norm = 0.0
-    for at in range(size):
-        if keys[at] >= 0:
-            value = (1.0 + np.log(counts[at])) * idf[keys[at]]
+    for feature in range(first.size):
+        column = columns[first[feature]]
+        if column >= 0:
+            value = (1.0 + np.log(counts[feature])) * idf[column]
             norm += value * value
-            values[at] = value / counts[at]
+            values[feature] = value / counts[feature]
     scale = 1.0 / np.sqrt(norm) if norm > 0.0 else 1.0
     share = np.zeros(n)
     for i in range(n):
-        if slots[i] >= 0:
-            share[i] = values[slots[i]] * scale
+        if columns[i] >= 0:
+            share[i] = values[inverse[i]] * scale
     return np.arange(n), share
 
 
@@ -181,37 +194,18 @@ def word_totals(
     order of first occurrence) and the sum of each one's ``scores``, added in the order the
     occurrences come: ``(first, after, totals)``, where distinct word ``d`` first occurs at
     ``first[d]`` and sums to ``totals[d]``, and the occurrence after occurrence ``i`` of the
-    same word is ``after[i]`` (-1: none). Counted in a small open-addressing table, in time
-    linear in the words."""
-    n = hashes.size
-    bits = 1
-    while (1 << bits) < 2 * n:
-        bits += 1
-    size = 1 << bits
-    mask = size - 1
-    keys = np.zeros(size, dtype=np.uint64)
-    ids = np.full(size, -1, dtype=np.int64)
-    first = np.empty(n, dtype=np.int64)
-    last = np.empty(n, dtype=np.int64)
-    after = np.full(n, -1, dtype=np.int64)
-    totals = np.zeros(n)
-    distinct = 0
-    for i in range(n):
-        key = hashes[i]
-        slot = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
-        while ids[slot] >= 0 and keys[slot] != key:
-            slot = (slot + 1) & mask
-        if ids[slot] < 0:
-            keys[slot] = key
-            ids[slot] = distinct
-            first[distinct] = i
-            last[distinct] = i
-            distinct += 1
-        else:
-            after[last[ids[slot]]] = i
-            last[ids[slot]] = i
-        totals[ids[slot]] += scores[i]
-    return first[:distinct], after, totals[:distinct]
+    same word is ``after[i]`` (-1: none), in time linear in the words."""
+    inverse, first = _distinct(hashes)
+    last = np.empty(first.size, dtype=np.int64)
+    after = np.full(hashes.size, -1, dtype=np.int64)
+    totals = np.zeros(first.size)
+    for i in range(hashes.size):
+        word = inverse[i]
+        if first[word] != i:
+            after[last[word]] = i
+        last[word] = i
+        totals[word] += scores[i]
+    return first, after, totals
 
 
 @njit(cache=True, nogil=True)
