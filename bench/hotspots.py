@@ -228,6 +228,19 @@ def _best_threshold(scores: np.ndarray, same: np.ndarray, gold: np.ndarray) -> f
     return by_f1 if by_precision is None else by_precision
 
 
+def _cross_validated(
+    scores: np.ndarray, same: np.ndarray, gold: np.ndarray, folds: np.ndarray
+) -> str:
+    """Mean precision / recall over the 5 folds, each fold's threshold chosen on the others."""
+    held_out = []
+    for fold in range(5):
+        train, test = folds != fold, folds == fold
+        threshold = _best_threshold(scores[train], same[train], gold[train])
+        predicted = (scores[test] >= threshold) & same[test]
+        held_out.append(_precision_recall(predicted, gold[test]))
+    return f"{np.mean([p for p, _ in held_out]):.3f} / {np.mean([r for _, r in held_out]):.3f}"
+
+
 def section_repeats(args: argparse.Namespace) -> None:
     print("== repeats: precision / recall of `repeat` (place and problem vetoes for every method)")
     reference = read(UNLABELED)
@@ -257,25 +270,13 @@ def section_repeats(args: argparse.Namespace) -> None:
             continue
         print(f"-- {method.name}")
         tune_scores = method.pair_scores(tune_a, tune_b)
-        held_out = []
-        for fold in range(5):
-            train, test = folds != fold, folds == fold
-            threshold = _best_threshold(tune_scores[train], tune_same[train], tune_gold[train])
-            predicted = (tune_scores[test] >= threshold) & tune_same[test]
-            held_out.append(_precision_recall(predicted, tune_gold[test]))
         line(
             "tune set, 5-fold CV: precision / recall (mean)",
-            f"{np.mean([p for p, _ in held_out]):.3f} / {np.mean([r for _, r in held_out]):.3f}",
+            _cross_validated(tune_scores, tune_same, tune_gold, folds),
         )
-        alone = []
-        for fold in range(5):
-            train, test = folds != fold, folds == fold
-            threshold = _best_threshold(tune_scores[train], tune_place[train], tune_gold[train])
-            predicted = (tune_scores[test] >= threshold) & tune_place[test]
-            alone.append(_precision_recall(predicted, tune_gold[test]))
         line(
             "tune set, 5-fold CV, place veto only",
-            f"{np.mean([p for p, _ in alone]):.3f} / {np.mean([r for _, r in alone]):.3f}",
+            _cross_validated(tune_scores, tune_place, tune_gold, folds),
         )
         threshold = _best_threshold(tune_scores, tune_same, tune_gold)
         line("threshold chosen on the whole tune set", f"{threshold:.2f}")
