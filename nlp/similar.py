@@ -354,7 +354,6 @@ _PROBLEM_TERMS = re.compile(
     )
 )
 _OBJECT_OF = {t: name for name, terms in _PROBLEM_OBJECTS.items() for t in terms.split("|")}
-_OBJECT_BIT = {name: 1 << i for i, name in enumerate(_PROBLEM_OBJECTS)}
 
 
 @lru_cache(maxsize=1_024)  # keyed by whole documents (up to 20,000 characters each)
@@ -1071,20 +1070,18 @@ class SimilarIndex:
         )
 
     def _same_problems(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """:func:`same_problem` of each pair of rows: each row's :func:`problem_keys` found
-        once (one regex over its document), the pairs compared as bit sets."""
-        if not len(source):
-            return np.zeros(0, dtype=bool)
-        rows, inverse = np.unique(np.concatenate([source, target]), return_inverse=True)
-        bits = np.array(
-            [
-                sum(_OBJECT_BIT[name] for name in problem_keys(self._documents[r], self._places[r]))
-                for r in rows
-            ],
-            dtype=object,  # one bit per object: Python ints, however many objects there are
+        """:func:`same_problem` of each pair of rows, each row's :func:`problem_keys` found
+        once (one regex over its document)."""
+        keys = {
+            row: problem_keys(self._documents[row], self._places[row])
+            for row in set(source.tolist()) | set(target.tolist())
+        }
+        pairs = zip(source.tolist(), target.tolist(), strict=True)
+        return np.fromiter(
+            (same_problem(keys[a], keys[b]) for a, b in pairs),
+            dtype=bool,
+            count=len(source),
         )
-        a, b = bits[inverse[: len(source)]], bits[inverse[len(source) :]]
-        return np.asarray((a == 0) | (b == 0) | ((a & b) != 0), dtype=bool)
 
     # ------------------------------------------------------------------ what it holds
     @property
