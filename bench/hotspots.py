@@ -3,6 +3,8 @@
     .venv/bin/python bench/hotspots.py [--sections repeats,hotspots,purity,scale]
                                        [--scale-rows 20000] [--lookup-rows 100000]
                                        [--purity-sheet FILE]
+    .venv/bin/python bench/hotspots.py --sections hotspots_scale [--run-rows 250000,1000000]
+                                       [--jobs 2] [--days-per-copy 30]
 
 ``repeats``: the three neighbour searches measured side by side on the same pairs: the sparse
 TF-IDF cosine of :mod:`nlp.similar` (content words + character 2-3-grams), MinHash of
@@ -23,8 +25,12 @@ queries against an index of ``../shared/data/appeals/unlabeled.csv`` (4,284 mess
 ``purity``: a sample of 200 grouped messages of that run (seed 16); with
 ``data/eval/hotspot_purity.csv`` (``message_id, problem_id, same_problem, reason``: a person's
 judgement of each message against its group, no message text) it prints purity = the share of
-``yes``, and warns when the grouping changed so that the judgement no longer matches the
-sample (then it must be redone). ``--purity-sheet FILE`` writes the sample with the masked
+``yes``. The judged messages are followed into today's grouping: a group is known by its
+members, not its number (a group's number is its heat rank, which any change of heat shifts),
+so each judged group is the group of today that holds most of its judged messages. A judged
+message no longer grouped, or now in another group than its fellows, is left out with a
+warning (when many are, the judgement must be redone). ``--purity-sheet FILE`` writes a new
+sample with the masked
 text joined from ../shared, for the person who judges (keep it outside the project).
 
 ``scale``: first what the fast lookup's candidate step loses, on unlabeled.csv: every
@@ -41,6 +47,17 @@ by ``c`` times the data's time span, new ids), not by preparing a million messag
 its 5 most similar tickets among all of them (no window: the whole index, as in a service
 whose window holds that many tickets): p50 / p99 of the lookup of a prepared ticket and of
 one from its text (masking, segmenting, places and hashing included), and the index's memory.
+
+``hotspots_scale`` (not in the default run: about ten minutes per million tickets):
+``appeals hotspots FILE --jobs N --out DIR`` run as a user runs it, in a process of its own,
+over files of ``--run-rows`` tickets (each size in turn: 250000,1000000 by default). A file
+is unlabeled.csv's messages tiled: copy ``c`` has new ids and writers, and its messages' times
+squeezed into ``--days-per-copy`` days (30: about 1,000 tickets a week, four times
+unlabeled.csv's pace) after the copies before it, so that copies never share a window (a
+message and its own copy would be a repeat). For each size: seconds end to end (reading the
+file, grouping, writing both tables), tickets per second, the groups found, and the peak RSS
+of the command and of its worker processes: flat memory is the peak not growing with the
+tickets beyond the input table itself.
 """
 
 from __future__ import annotations
@@ -48,6 +65,9 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -350,8 +370,8 @@ def _sample(report) -> pd.DataFrame:  # type: ignore[no-untyped-def]
 def section_purity(args: argparse.Namespace) -> None:
     print("== purity: 200 grouped messages of unlabeled.csv (seed 16), judged by hand")
     report = _report()
-    sample = _sample(report)
     if args.purity_sheet is not None:
+        sample = _sample(report)
         frame = _REPORT["frame"].set_index("id")  # type: ignore[attr-defined]
         groups = report.groups.set_index("problem_id")
         sheet = sample.assign(
@@ -365,18 +385,26 @@ def section_purity(args: argparse.Namespace) -> None:
         line("no judgement file", f"{PURITY.relative_to(ROOT)} (see --purity-sheet)")
         return
     judged = read(PURITY)
-    merged = sample.merge(judged, on="message_id", how="left", suffixes=("", "_judged"))
-    missing = merged["same_problem"].isna() | (merged["same_problem"] == "")
-    changed = (~missing) & (merged["problem_id"].astype(str) != merged["problem_id_judged"])
+    now = report.rows.set_index("留言编号")["group"]
+    judged["now"] = [now.get(m) for m in judged["message_id"].astype(str)]
+    # a judged group is today's group that holds most of its judged messages
+    follows = (
+        judged.dropna(subset=["now"])
+        .groupby("problem_id")["now"]
+        .agg(lambda groups: groups.value_counts().index[0])
+    )
+    judged["followed"] = judged["problem_id"].map(follows)
+    missing = judged["now"].isna()
+    changed = (~missing) & (judged["now"] != judged["followed"])
     if missing.any() or changed.any():
         print(
-            f"  WARNING: the grouping changed since the judgement: {int(missing.sum())} sampled "
-            f"message(s) not judged, {int(changed.sum())} now in another group; redo the "
-            "judgement (--purity-sheet) before quoting purity"
+            f"  WARNING: the grouping changed since the judgement: {int(missing.sum())} judged "
+            f"message(s) no longer grouped, {int(changed.sum())} now in another group than "
+            "their fellows (left out; when many are, redo the judgement with --purity-sheet)"
         )
-    valid = merged[~missing & ~changed]
+    valid = judged[~missing & ~changed]
     yes = (valid["same_problem"] == "yes").sum()
-    line("judged messages that match the sample", f"{len(valid)} of {len(sample)}")
+    line("judged messages still in their judged group", f"{len(valid)} of {len(judged)}")
     line("purity (share judged the same problem as the group)", f"{yes / max(len(valid), 1):.3f}")
 
 
@@ -530,11 +558,83 @@ def _build_at_scale(rows: int) -> None:
     line("peak RSS", f"{_peak_rss_mb():,.0f} MB")
 
 
+# ----------------------------------------------------------------------------- hotspots_scale
+
+_RUN = """
+import resource, sys, time
+from service.cli import main
+started = time.perf_counter()
+code = main(["hotspots", sys.argv[1], "--jobs", sys.argv[2], "--out", sys.argv[3]])
+seconds = time.perf_counter() - started
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"RESULT {code} {seconds:.1f} {own:.0f} {workers:.0f}")
+"""
+
+
+def _tiled(rows: int, days_per_copy: float) -> pd.DataFrame:
+    base = read(UNLABELED)
+    when = pd.to_datetime(base["time"], format="mixed")
+    start = when.quantile(0.001)  # a few messages years before the rest are moved up to it
+    offset = (when - start).clip(lower=pd.Timedelta(0))
+    squeezed = offset * (days_per_copy * 86_400 / offset.max().total_seconds())
+    copies = -(-rows // len(base))
+    frames = []
+    for copy in range(copies):
+        frame = base.copy()
+        frame["id"] = frame["id"].astype(str) + f"-{copy}"
+        frame["user"] = frame["user"].astype(str) + f"-{copy}"
+        first = pd.Timestamp("2000-01-01") + pd.Timedelta(days=copy * (days_per_copy + 8))
+        frame["time"] = (first + squeezed).dt.strftime("%Y-%m-%d %H:%M:%S")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True).iloc[:rows]
+
+
+def section_hotspots_scale(args: argparse.Namespace) -> None:
+    sizes = [int(size) for size in args.run_rows.split(",")]
+    print(
+        f"== hotspots_scale: appeals hotspots --jobs {args.jobs} over tiled unlabeled.csv "
+        f"({args.days_per_copy:g} days per copy of {len(read(UNLABELED)):,} messages)"
+    )
+    tiled = _tiled(max(sizes), args.days_per_copy)
+    with tempfile.TemporaryDirectory(prefix="hotspots-scale-") as folder:
+        for size in sizes:
+            path = Path(folder) / f"tickets-{size}.csv"
+            tiled.iloc[:size].to_csv(path, index=False)
+            run = subprocess.run(
+                [sys.executable, "-c", _RUN, str(path), str(args.jobs), f"{folder}/out-{size}"],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                check=False,
+            )
+            result = [row for row in run.stdout.splitlines() if row.startswith("RESULT ")]
+            if run.returncode or not result:
+                line(f"{size:,} tickets", f"FAILED: {run.stderr.strip()[-500:]}")
+                continue
+            code, seconds, own, workers = result[0].split()[1:]
+            summary = run.stdout.splitlines()[0]
+            line(
+                f"{size:,} tickets: end to end, tickets/s",
+                f"{float(seconds):.0f} s, {size / float(seconds):,.0f}/s (exit {code})",
+            )
+            line(f"{size:,} tickets: what it found", summary.split(": ", 1)[-1])
+            line(
+                f"{size:,} tickets: peak RSS, command / each worker",
+                f"{float(own):,.0f} MB / {float(workers):,.0f} MB "
+                f"(the file: {path.stat().st_size / 1e6:,.0f} MB)",
+            )
+            path.unlink()
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "repeats": section_repeats,
     "hotspots": section_hotspots,
     "purity": section_purity,
     "scale": section_scale,
+}
+OPTIONAL_SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "hotspots_scale": section_hotspots_scale,
 }
 
 
@@ -544,9 +644,12 @@ def main() -> None:
     parser.add_argument("--scale-rows", type=int, default=20_000)
     parser.add_argument("--lookup-rows", type=int, default=100_000)
     parser.add_argument("--purity-sheet", type=Path, default=None)
+    parser.add_argument("--run-rows", default="250000,1000000")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--days-per-copy", type=float, default=30.0)
     args = parser.parse_args()
     for name in args.sections.split(","):
-        SECTIONS[name.strip()](args)
+        {**SECTIONS, **OPTIONAL_SECTIONS}[name.strip()](args)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,13 @@ Every text shown is the masked normal form (:func:`nlp.text.normalise`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import re
-from collections import Counter
-from collections.abc import Sequence
+import sys
+from collections import Counter, deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,8 +53,17 @@ import pandas as pd
 import scipy.sparse as sp
 
 from nlp.documents import require_columns
-from nlp.errors import DataError
-from nlp.similar import SimilarIndex, content_words, parse_times, parse_window
+from nlp.errors import DataError, WorkerLostError
+from nlp.io import iter_chunks
+from nlp.similar import (
+    PreparedBlock,
+    SimilarIndex,
+    content_words,
+    documents_of,
+    parse_times,
+    parse_window,
+    prepare_block,
+)
 from nlp.text import normalise
 
 if TYPE_CHECKING:
@@ -209,8 +221,11 @@ def _numbers(values: Sequence[object], *, what: str) -> np.ndarray:
     return series.to_numpy(dtype=float)
 
 
-def _texts(frame: pd.DataFrame, column: str | None, *, what: str) -> list[object]:
-    """A text column's values; numbers where text goes are an error naming the rows."""
+def _texts(
+    frame: pd.DataFrame, column: str | None, *, what: str, first_row: int = 0
+) -> list[object]:
+    """A text column's values; numbers where text goes are an error naming the rows
+    (``first_row``: the frame's first row in its file)."""
     if column is None or column not in frame.columns:
         return [None] * len(frame)
     values = frame[column].tolist()
@@ -223,7 +238,7 @@ def _texts(frame: pd.DataFrame, column: str | None, *, what: str) -> list[object
         and not (isinstance(value, float) and value != value)
     ]
     if bad:
-        shown = ", ".join(f"row {i + 1} ({values[i]!r})" for i in bad[:3])
+        shown = ", ".join(f"row {first_row + i + 1} ({values[i]!r})" for i in bad[:3])
         raise DataError(
             f"{what} column {column!r}: {len(bad)} value(s) are not text: {shown}; name the "
             "right column"
@@ -241,7 +256,7 @@ def _day(value: Any, *, what: str) -> np.datetime64 | None:
 
 
 def hotspots(
-    frame: pd.DataFrame,
+    data: pd.DataFrame | str | Path,
     *,
     id_col: str = "id",
     time_col: str = "time",
@@ -258,6 +273,7 @@ def hotspots(
     link_threshold: float = DEFAULT_LINK_THRESHOLD,
     half_life_days: float | None = None,
     gazetteer: Gazetteer | None = None,
+    jobs: int = 1,
 ) -> HotspotReport:
     """Group the tickets answered in [``since``, ``until``) about the same problem at the
     same place, rank the groups by heat, and build the two tables for the ``top`` groups.
@@ -265,22 +281,38 @@ def hotspots(
     Required columns: ``id_col``, ``time_col`` and ``text_col`` (or ``title_col``); user,
     likes and dislikes are used when present. Raises :class:`DataError` for a missing
     column, times or counts that do not parse, a number where text goes, or a period with no
-    tickets."""
+    tickets. ``jobs``: processes that prepare the tickets (mask, segment, count, find places)
+    while this one links them (-1: one per core); the answer is the same for any number.
+
+    ``data``: a frame, or a file (CSV, Excel, JSON Lines, Parquet) read in chunks with
+    :func:`nlp.io.iter_chunks`: once for ids, times, writers and counts (the text is checked
+    and let go), once more for the text in time order, and last for the rows of the tables.
+    The text of a file whose tickets are in time order (as exports are) is never held whole;
+    a file out of time order is read whole once, for its text."""
+    if jobs == -1:
+        jobs = os.cpu_count() or 1
+    if jobs < 1:
+        raise DataError(f"jobs must be -1 (one per core) or at least 1, not {jobs}")
     if top < 1:
         raise DataError(f"top must be at least 1, not {top}")
     if min_size < 2:
         raise DataError(
             f"min_size must be at least 2 (a hot spot has several tickets), not {min_size}"
         )
-    require_columns(frame, [id_col, time_col], what="tickets")
-    has_title = title_col is not None and title_col in frame.columns
-    if text_col not in frame.columns and not has_title:
-        require_columns(frame, [text_col], what="tickets")
+    small = [c for c in (id_col, time_col, user_col, likes_col, dislikes_col) if c]
+    fields: _Fields
+    if isinstance(data, pd.DataFrame):
+        frame = data
+        has_title = _check_columns(frame, id_col, time_col, text_col, title_col)
+        fields = _ListFields(
+            _texts(frame, text_col, what="text"),
+            _texts(frame, title_col if has_title else None, what="title"),
+        )
+    else:
+        frame, fields = _scan(Path(data), small, id_col, time_col, text_col, title_col)
     if frame.empty:
         raise DataError("the data has no rows: there is nothing to group")
     span = parse_window(window)
-    texts = _texts(frame, text_col, what="text")
-    titles = _texts(frame, title_col if has_title else None, what="title")
     times = parse_times(frame[time_col].tolist(), what=f"column {time_col!r}")
     likes = (
         _numbers(frame[likes_col].tolist(), what=f"column {likes_col!r}")
@@ -316,51 +348,38 @@ def hotspots(
             f"{pd.Timestamp(times.max()):%Y-%m-%d}); widen --since/--until"
         )
     positions = np.flatnonzero(inside)
-    index = SimilarIndex(gazetteer=gazetteer)
-    index.add(
-        ids=[str(i) for i in positions],  # row positions, so the index maps back to rows
-        times=list(times[positions]),
-        texts=[texts[i] for i in positions],
-        titles=[titles[i] for i in positions],
-    )
-    row_of = np.array([int(i) for i in index.ids], dtype=np.int64)
+    order = positions[np.argsort(times[positions], kind="stable")]
+    linker = _Linker(span=span, link_threshold=link_threshold, gazetteer=gazetteer)
+    for rows, block, words in _prepared_blocks(
+        fields.blocks(order, TASK_ROWS), gazetteer=gazetteer, jobs=jobs
+    ):
+        linker.add(rows, times[rows], block, words)
+    grouping = linker.finish()
+    row_of = grouping.rows
     reason = np.full(len(frame), "outside_period", dtype=object)
     reason[positions] = "empty_text"
     reason[row_of] = "no_group"
     problem_of = np.full(len(frame), None, dtype=object)
-
-    links = index.neighbours(window=span, min_score=link_threshold, k=20)
-    # Tickets that name no place link only when very alike: a vague request (请加快…建设)
-    # would otherwise chain every such request into one group.
-    named = np.array([bool(keys) for keys in index.places])
-    both_named = named[links["source"].to_numpy()] & named[links["target"].to_numpy()]
-    links = links[links["same_place"] & (both_named | (links["score"] >= 2 * link_threshold))]
-    n = len(row_of)
-    graph = sp.coo_matrix(
-        (np.ones(len(links)), (links["source"].to_numpy(), links["target"].to_numpy())),
-        shape=(n, n),
-    )
-    from scipy.sparse.csgraph import connected_components
-
-    _, component = connected_components(graph, directed=False)
+    component = grouping.component
     sizes = np.bincount(component, minlength=1)
     period_end = end_at if end_at is not None else times[positions].max()
     period_start = start_at if start_at is not None else times[positions].min()
     half_life = half_life_days or max(
         float((period_end - period_start) / np.timedelta64(1, "D")), _MIN_HALF_LIFE_DAYS
     )
-    docs = index.documents
-    places = index.places
-    # the words that describe a ticket: its title's when it has one (a writer's summary),
-    # else its document's
-    document_words = [
-        content_words(normalise(titles[r])) if _has_text(titles[r]) else content_words(doc)
-        for r, doc in zip(row_of, docs, strict=True)
-    ]
-    df = Counter(word for words in document_words for word in set(words))
+    held = grouping.held
+    grouped = np.flatnonzero(sizes[component] >= min_size)
+    written = fields.get(sorted(row_of[grouped].tolist()))  # title and text, as given
+    documents = dict(
+        zip(
+            written,
+            documents_of([text for _, text in written.values()], [t for t, _ in written.values()]),
+            strict=True,
+        )
+    )
     groups: list[dict[str, Any]] = []
     for label in np.flatnonzero(sizes >= min_size):
-        members = np.flatnonzero(component == label)  # index positions, time order
+        members = np.flatnonzero(component == label).tolist()  # ticket numbers, time order
         rows = row_of[members]
         first, last = times[rows].min(), times[rows].max()
         days = (last - first) / np.timedelta64(1, "D")
@@ -384,7 +403,9 @@ def hotspots(
             age_days=parts["age_days"],
             half_life=half_life,
         )
-        where = _where([docs[m] for m in members], [places[m] for m in members])
+        where = _where(
+            [documents[r] or "" for r in rows.tolist()], [held[m].places for m in members]
+        )
         groups.append(
             {
                 **parts,
@@ -393,10 +414,10 @@ def hotspots(
                 "last": pd.Timestamp(last),
                 "place": where,
                 "description": _describe(
-                    [document_words[m] for m in members],
-                    df,
-                    len(docs),
-                    " ".join([where, *_top_places([places[m] for m in members], 3)]),
+                    [held[m].words for m in members],
+                    grouping.df,
+                    len(row_of),
+                    " ".join([where, *_top_places([held[m].places for m in members], 3)]),
                 ),
                 "members": [ids[r] for r in rows],
                 "_rows": rows,
@@ -425,14 +446,15 @@ def hotspots(
     message_rows = []
     for g in shown:
         for r in sorted(g["_rows"], key=lambda r: times[r]):
+            title, text = written[r]
             message_rows.append(
                 (
                     g["problem_id"],
                     ids[r],
                     users[r] if user_col and user_col in frame.columns else "",
-                    _masked(titles[r]),
+                    _masked(title),
                     f"{pd.Timestamp(times[r]):%Y/%m/%d %H:%M:%S}",
-                    _masked(texts[r]),
+                    _masked(text),
                     int(likes[r]),
                     int(dislikes[r]),
                 )
@@ -486,6 +508,372 @@ def hotspots(
         notes=notes,
         half_life_days=half_life,
     )
+
+
+# ----------------------------------------------------------------------------- linking
+
+#: Tickets prepared before the first links are asked for: the index's IDF is fitted on them
+#: all at once (data of up to this many tickets is grouped as if indexed in one go); later
+#: tickets are linked a block at a time, and the IDF is refitted whenever the tickets seen
+#: have doubled (:class:`~nlp.similar.SimilarIndex`).
+FIRST_BLOCK_ROWS = 20_000
+#: Tickets one preparation task holds (a block of the walk through time).
+TASK_ROWS = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """What a group needs of a linked ticket: its places and describing words (each once,
+    interned: a word is one string however many tickets use it)."""
+
+    places: frozenset[str]
+    words: tuple[str, ...]
+
+
+@dataclass
+class _Grouping:
+    #: input row of each ticket with a document, in time order (its number is the position)
+    rows: np.ndarray
+    #: the group label of each
+    component: np.ndarray
+    #: the linked tickets' places and words, by number (no other ticket can be grouped)
+    held: dict[int, _Held]
+    #: in how many tickets each describing word is, over all tickets
+    df: Counter[str]
+
+
+class _Linker:
+    """Links tickets, given block by block in time order, to their earlier tickets within
+    the window (:meth:`SimilarIndex.neighbours` for the block's tickets), and then forgets
+    the tickets no later one can reach: the index holds one window, not the whole data, and
+    of the tickets that left it only those with a link are kept (for their group's place
+    and description). Memory follows the window and the grouped tickets, not the data."""
+
+    def __init__(
+        self, *, span: timedelta | None, link_threshold: float, gazetteer: Gazetteer | None
+    ) -> None:
+        self._index = SimilarIndex(gazetteer=gazetteer)
+        self._span = span
+        self._threshold = link_threshold
+        self._waiting: list[tuple[np.ndarray, np.ndarray, PreparedBlock]] = []
+        self._waiting_rows = 0
+        self._rows: list[np.ndarray] = []
+        self._count = 0  # tickets with a document so far; a ticket's number is its position
+        self._base = 0  # number of the index's first row (the ones before it were forgotten)
+        self._asked = 0  # tickets from this number on have not been asked for their links yet
+        self._recent: dict[int, _Held] = {}
+        self._held: dict[int, _Held] = {}
+        self._sources: list[np.ndarray] = []
+        self._targets: list[np.ndarray] = []
+        self._df: Counter[str] = Counter()
+
+    def add(
+        self, rows: np.ndarray, times: np.ndarray, block: PreparedBlock, words: list[list[str]]
+    ) -> None:
+        """A block of tickets (input ``rows``, parsed ``times``, in time order, later than
+        every ticket given before), prepared; ``words``: each kept ticket's describing
+        words."""
+        numbers = np.full(len(rows), -1, dtype=np.int64)
+        numbers[block.kept] = np.arange(self._count, self._count + len(block.kept))
+        for j, i in enumerate(block.kept):
+            unique = tuple(map(sys.intern, words[j]))
+            self._recent[int(numbers[i])] = _Held(block.places[j], unique)
+            self._df.update(unique)
+        self._rows.append(np.asarray(rows)[block.kept])
+        self._count += len(block.kept)
+        self._waiting.append((numbers, times, block))
+        self._waiting_rows += len(block.kept)
+        if self._count >= FIRST_BLOCK_ROWS:
+            self._link()
+
+    def _link(self) -> None:
+        """Index the waiting blocks, link their tickets, forget what no later one reaches."""
+        index = self._index
+        if len(self._waiting) == 1:
+            numbers, times, block = self._waiting[0]
+        else:  # the first block: one add, so that the IDF is fitted on all of it at once
+            numbers = np.concatenate([w[0] for w in self._waiting])
+            times = np.concatenate([w[1] for w in self._waiting])
+            block = _joined([w[2] for w in self._waiting])
+        self._waiting, self._waiting_rows = [], 0
+        index.add_block([str(n) for n in numbers], times, block)
+        links = index.neighbours(
+            window=self._span,
+            min_score=self._threshold,
+            k=20,
+            first_source=self._asked - self._base,
+        )
+        source = links["source"].to_numpy() + self._base
+        target = links["target"].to_numpy() + self._base
+        # Tickets that name no place link only when very alike: a vague request (请加快…建设)
+        # would otherwise chain every such request into one group.
+        named = np.fromiter(
+            (
+                bool(self._recent[s].places) and bool(self._recent[t].places)
+                for s, t in zip(source.tolist(), target.tolist(), strict=True)
+            ),
+            dtype=bool,
+            count=len(source),
+        )
+        keep = links["same_place"].to_numpy() & (
+            named | (links["score"].to_numpy() >= 2 * self._threshold)
+        )
+        self._sources.append(source[keep])
+        self._targets.append(target[keep])
+        for number in np.concatenate([source[keep], target[keep]]).tolist():
+            if number in self._recent:
+                self._held[number] = self._recent[number]
+        self._asked = self._count
+        if self._span is not None and len(times):
+            dropped = index.forget_before(np.max(times) - np.timedelta64(self._span))
+            for number in range(self._base, self._base + dropped):
+                del self._recent[number]
+            self._base += dropped
+
+    def finish(self) -> _Grouping:
+        """The groups: connected components of the links."""
+        if self._waiting_rows or self._waiting:
+            self._link()
+        from scipy.sparse.csgraph import connected_components
+
+        source = np.concatenate(self._sources) if self._sources else np.empty(0, np.int64)
+        target = np.concatenate(self._targets) if self._targets else np.empty(0, np.int64)
+        n = self._count
+        graph = sp.coo_matrix((np.ones(len(source)), (source, target)), shape=(n, n))
+        _, component = connected_components(graph, directed=False)
+        rows = np.concatenate(self._rows) if self._rows else np.empty(0, np.int64)
+        return _Grouping(rows.astype(np.int64), component, self._held, self._df)
+
+
+def _joined(blocks: list[PreparedBlock]) -> PreparedBlock:
+    """Several prepared blocks as one."""
+    documents: list[str | None] = []
+    kept: list[int] = []
+    for block in blocks:
+        kept += [len(documents) + i for i in block.kept]
+        documents += block.documents
+    return PreparedBlock(
+        documents,
+        kept,
+        [p for block in blocks for p in block.places],
+        [w for block in blocks for w in block.words],
+        sp.vstack([block.counts for block in blocks], format="csr"),
+    )
+
+
+def _prepare_task(
+    texts: list[object], titles: list[object], gazetteer: Gazetteer | None
+) -> tuple[PreparedBlock, list[list[str]]]:
+    """A block prepared for the index, and each kept ticket's describing words: its title's
+    content words when it has a title (a writer's summary), else its document's."""
+    block = prepare_block(texts, titles, gazetteer=gazetteer)
+    words = [
+        list(
+            dict.fromkeys(
+                content_words(normalise(title))
+                if isinstance(title := titles[i], str) and title.strip()
+                else block.words[j]
+            )
+        )
+        for j, i in enumerate(block.kept)
+    ]
+    return dataclasses.replace(block, words=[]), words  # the index needs no words
+
+
+_WORKER_GAZETTEER: list[Gazetteer | None] = []
+
+
+def _start_worker(gazetteer: Gazetteer | None) -> None:
+    _WORKER_GAZETTEER.append(gazetteer)
+
+
+def _worker_task(
+    texts: list[object], titles: list[object]
+) -> tuple[PreparedBlock, list[list[str]]]:
+    return _prepare_task(texts, titles, _WORKER_GAZETTEER[0])
+
+
+def _prepared_blocks(
+    blocks: Iterator[tuple[np.ndarray, list[object], list[object]]],
+    *,
+    gazetteer: Gazetteer | None,
+    jobs: int,
+) -> Iterator[tuple[np.ndarray, PreparedBlock, list[list[str]]]]:
+    """Blocks of tickets (input rows, texts, titles) prepared, in order: here (``jobs`` 1),
+    or by ``jobs`` worker processes a few blocks ahead."""
+    if jobs == 1:
+        for rows, texts, titles in blocks:
+            yield (rows, *_prepare_task(texts, titles, gazetteer))
+        return
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        yield from _prepared_by_workers(blocks, gazetteer=gazetteer, jobs=jobs)
+    except BrokenProcessPool as error:
+        raise WorkerLostError(
+            "a process preparing tickets died (killed, or out of memory: then use fewer --jobs)"
+        ) from error
+
+
+def _prepared_by_workers(
+    blocks: Iterator[tuple[np.ndarray, list[object], list[object]]],
+    *,
+    gazetteer: Gazetteer | None,
+    jobs: int,
+) -> Iterator[tuple[np.ndarray, PreparedBlock, list[list[str]]]]:
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(gazetteer,),
+    ) as pool:
+        ahead: deque[tuple[np.ndarray, Future[tuple[PreparedBlock, list[list[str]]]]]] = deque()
+        for rows, texts, titles in blocks:
+            ahead.append((rows, pool.submit(_worker_task, texts, titles)))
+            if len(ahead) > 2 * jobs:
+                done, future = ahead.popleft()
+                yield (done, *future.result())
+        while ahead:
+            done, future = ahead.popleft()
+            yield (done, *future.result())
+
+
+# ----------------------------------------------------------------------------- reading
+
+#: Rows a file is read by at a time.
+READ_ROWS = 20_000
+
+
+def _check_columns(
+    frame: pd.DataFrame, id_col: str, time_col: str, text_col: str, title_col: str | None
+) -> bool:
+    """Whether the tickets have a title column; a :class:`DataError` when a required
+    column is missing."""
+    require_columns(frame, [id_col, time_col], what="tickets")
+    has_title = title_col is not None and title_col in frame.columns
+    if text_col not in frame.columns and not has_title:
+        require_columns(frame, [text_col], what="tickets")
+    return has_title
+
+
+class _Fields:
+    """The text and title of the tickets, read when needed."""
+
+    def blocks(
+        self, order: np.ndarray, size: int
+    ) -> Iterator[tuple[np.ndarray, list[object], list[object]]]:
+        """The rows of ``order``, ``size`` at a time, with their texts and titles."""
+        raise NotImplementedError
+
+    def get(self, rows: list[int]) -> dict[int, tuple[object, object]]:
+        """The title and text of each of ``rows`` (in file order)."""
+        raise NotImplementedError
+
+
+class _ListFields(_Fields):
+    def __init__(self, texts: list[object], titles: list[object]) -> None:
+        self.texts, self.titles = texts, titles
+
+    def blocks(
+        self, order: np.ndarray, size: int
+    ) -> Iterator[tuple[np.ndarray, list[object], list[object]]]:
+        for start in range(0, len(order), size):
+            rows = order[start : start + size]
+            yield rows, [self.texts[r] for r in rows], [self.titles[r] for r in rows]
+
+    def get(self, rows: list[int]) -> dict[int, tuple[object, object]]:
+        return {r: (self.titles[r], self.texts[r]) for r in rows}
+
+
+class _FileFields(_Fields):
+    """A file's text and title columns, read again in chunks when needed."""
+
+    def __init__(self, path: Path, text_col: str | None, title_col: str | None) -> None:
+        self.path, self.text_col, self.title_col = path, text_col, title_col
+
+    def _chunks(self) -> Iterator[tuple[int, list[object], list[object]]]:
+        for chunk in iter_chunks(self.path, chunk_size=READ_ROWS):
+            first = int(chunk.index[0]) if len(chunk) else 0
+            texts: list[object] = (
+                chunk[self.text_col].tolist() if self.text_col else [None] * len(chunk)
+            )
+            titles: list[object] = (
+                chunk[self.title_col].tolist() if self.title_col else [None] * len(chunk)
+            )
+            yield first, texts, titles
+
+    def blocks(
+        self, order: np.ndarray, size: int
+    ) -> Iterator[tuple[np.ndarray, list[object], list[object]]]:
+        if len(order) > 1 and np.any(np.diff(order) < 0):
+            # not in time order in the file: its text is read whole, once
+            texts: list[object] = []
+            titles: list[object] = []
+            for _, chunk_texts, chunk_titles in self._chunks():
+                texts += chunk_texts
+                titles += chunk_titles
+            yield from _ListFields(texts, titles).blocks(order, size)
+            return
+        # in time order: each chunk gives its rows of ``order`` as they come
+        taken = 0
+        rows: list[int] = []
+        block_texts: list[object] = []
+        block_titles: list[object] = []
+        for first, chunk_texts, chunk_titles in self._chunks():
+            end = int(np.searchsorted(order, first + len(chunk_texts)))
+            for r in order[taken:end].tolist():
+                rows.append(r)
+                block_texts.append(chunk_texts[r - first])
+                block_titles.append(chunk_titles[r - first])
+                if len(rows) == size:
+                    yield np.array(rows, dtype=np.int64), block_texts, block_titles
+                    rows, block_texts, block_titles = [], [], []
+            taken = end
+        if rows:
+            yield np.array(rows, dtype=np.int64), block_texts, block_titles
+
+    def get(self, rows: list[int]) -> dict[int, tuple[object, object]]:
+        wanted = np.array(sorted(set(rows)), dtype=np.int64)
+        found: dict[int, tuple[object, object]] = {}
+        for first, texts, titles in self._chunks():
+            lo, hi = np.searchsorted(wanted, [first, first + len(texts)])
+            for r in wanted[lo:hi].tolist():
+                found[r] = (titles[r - first], texts[r - first])
+        return found
+
+
+def _scan(
+    path: Path,
+    keep: list[str],
+    id_col: str,
+    time_col: str,
+    text_col: str,
+    title_col: str | None,
+) -> tuple[pd.DataFrame, _FileFields]:
+    """A file's ``keep`` columns (ids, times, writers, counts) as one frame, its text and
+    title checked chunk by chunk and let go, and a way to read them again."""
+    parts: list[pd.DataFrame] = []
+    has_title = has_text = False
+    for chunk in iter_chunks(path, chunk_size=READ_ROWS):
+        unreadable = chunk.attrs.get("unreadable", ())
+        if len(unreadable):
+            raise DataError(
+                f"{path}: cannot be read as jsonl: record {int(chunk.index[unreadable[0]]) + 1} "
+                "(counting non-blank lines from 1) is not a JSON object; fix or remove it"
+            )
+        if not parts:
+            has_title = _check_columns(chunk, id_col, time_col, text_col, title_col)
+            has_text = text_col in chunk.columns
+        first = int(chunk.index[0]) if len(chunk) else 0
+        _texts(chunk, text_col if has_text else None, what="text", first_row=first)
+        _texts(chunk, title_col if has_title else None, what="title", first_row=first)
+        parts.append(chunk[[column for column in keep if column in chunk.columns]])
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    fields = _FileFields(path, text_col if has_text else None, title_col if has_title else None)
+    return frame, fields
 
 
 def _has_text(value: object) -> bool:

@@ -6,7 +6,8 @@ pass per step. These kernels do the whole step per
 ticket: build integer n-gram keys, find them in an open-addressing table, count them
 with a scratch array, and write TF-IDF rows in CSR form or add them, times the linear
 model's weights, to its logits. :mod:`nlp.features` wraps them in scikit-learn
-transformers; nothing else calls them.
+transformers; :mod:`nlp.similar` counts the terms of its tickets with
+:func:`hashed_term_counts`.
 
 Keys: a character n-gram is its code points packed 21 bits each (so a key decodes back to
 its text); a word is a 64-bit polynomial hash of its code points; a word pair is
@@ -24,6 +25,7 @@ __all__ = [
     "build_table",
     "char_keys",
     "chunk_token_hashes",
+    "hashed_term_counts",
     "lookup",
     "merge_rows",
     "pair_keys",
@@ -214,6 +216,74 @@ def chunk_token_hashes(
     if doc != n_docs:
         offsets[:] = -1
     return hashes[:written], offsets
+
+
+@njit(cache=True, nogil=True)
+def hashed_term_counts(
+    word_codes: NDArray[np.uint32],
+    word_offsets: NDArray[np.int64],
+    char_codes: NDArray[np.uint32],
+    char_offsets: NDArray[np.int64],
+    half_bits: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+    """CSR rows (indptr, indices, data) of sublinear term frequencies ``1 + log(tf)`` of
+    each document's words and character 2- and 3-grams, hashed into ``2 * 2**half_bits``
+    columns: words into the first half, n-grams into the second, indices sorted in a row.
+
+    Document ``d``'s words are ``word_codes[word_offsets[d]:word_offsets[d + 1]]``, each
+    ended by a 0 (hashed as :func:`token_hashes` does); its text is
+    ``char_codes[char_offsets[d]:char_offsets[d + 1]]``, an n-gram's key its code points
+    packed 21 bits each. A hash or key goes to column ``(value * 0x9E3779B97F4A7C15) >>
+    (64 - half_bits)`` of its half (Fibonacci hashing: the top bits of the product).
+    """
+    n_docs = char_offsets.size - 1
+    shift = np.uint64(64 - half_bits)
+    half = np.int64(1) << half_bits
+    longest = 0
+    total = 0
+    for doc in range(n_docs):
+        words = 0
+        for i in range(word_offsets[doc], word_offsets[doc + 1]):
+            if word_codes[i] == 0:
+                words += 1
+        length = char_offsets[doc + 1] - char_offsets[doc]
+        terms = words + max(0, length - 1) + max(0, length - 2)
+        longest = max(longest, terms)
+        total += terms
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    indices = np.empty(total, dtype=np.int32)
+    data = np.empty(total, dtype=np.float32)
+    columns = np.empty(longest, dtype=np.int64)
+    written = 0
+    for doc in range(n_docs):
+        found = 0
+        start = word_offsets[doc]
+        for end in range(word_offsets[doc], word_offsets[doc + 1]):
+            if word_codes[end] == 0:
+                value = _hash_token(word_codes, start, end) * _FIBONACCI
+                columns[found] = np.int64(value >> shift)
+                found += 1
+                start = end + 1
+        first_char, last_char = char_offsets[doc], char_offsets[doc + 1]
+        for n in range(2, 4):
+            for first in range(first_char, last_char - n + 1):
+                key = np.uint64(0)
+                for i in range(first, first + n):
+                    key = (key << _BITS) | np.uint64(char_codes[i])
+                columns[found] = half + np.int64((key * _FIBONACCI) >> shift)
+                found += 1
+        ordered = np.sort(columns[:found])
+        i = 0
+        while i < found:
+            j = i + 1
+            while j < found and ordered[j] == ordered[i]:
+                j += 1
+            indices[written] = ordered[i]
+            data[written] = 1.0 + np.log(np.float64(j - i))
+            written += 1
+            i = j
+        indptr[doc + 1] = written
+    return indptr, indices[:written], data[:written]
 
 
 @njit(cache=True, nogil=True)

@@ -14,8 +14,10 @@ How it works:
   masked text only; text already masked (the ticket store's) is unchanged by it.
 - Each document is a row of its content words (the project's segmenter, without the stop words
   and placeholders explanations leave out) and its character 2- and 3-grams, each hashed into
-  ``2**19`` columns (scikit-learn's ``HashingVectorizer``: stateless, so tickets can be added
-  one by one and a batch can be vectorised chunk by chunk), sublinear term frequency times an
+  ``2**19`` columns (Fibonacci hashing of the words' 64-bit hashes and of the n-grams' code
+  points, counted in compiled code, :func:`nlp.kernels.hashed_term_counts`: stateless, so
+  tickets can be added one by one and a batch can be vectorised chunk by chunk, and the same
+  in every process), sublinear term frequency times an
   inverse document frequency; words catch paraphrases' shared terms, characters the words a
   segmenter cuts differently. Each half is scaled so that the cosine of two rows is the mean
   of the word cosine and the character cosine. The IDF is frozen when the index is built and
@@ -57,6 +59,7 @@ written for tuning), never on ``data/eval/repeat_pairs.csv``, which only reports
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -79,10 +82,12 @@ __all__ = [
     "DEFAULT_REPEAT_THRESHOLD",
     "Match",
     "Prepared",
+    "PreparedBlock",
     "SimilarIndex",
     "parse_times",
     "parse_window",
     "place_keys",
+    "prepare_block",
     "problem_keys",
     "same_place",
     "same_problem",
@@ -179,15 +184,45 @@ def _no_gazetteer() -> Gazetteer:
 
 
 # Named places and bodies a problem is tied to, told by their ending: an estate, a village, a
-# school, a hospital, a company or factory, a lending platform, a training school. Up to six
+# school, a hospital, a company or factory, a lending platform, a training school. Up to eight
 # characters of name before the ending; the name is cut after the last word that cannot be
-# part of it (我们是, 孩子在, 举报, 交了钱的 ...).
-_NAMED = re.compile(
-    r"([\u4e00-\u9fff0-9A-Za-z]{2,8}?"
+# part of it (我们是, 孩子在, 举报, 交了钱的 ...). :func:`_names` finds what
+# ``_NAMED.finditer`` finds (a test holds them equal), from the endings up.
+_NAME_CHARS = r"[\u4e00-\u9fff0-9A-Za-z]"
+_NAME_ENDINGS = (
     r"(?:小区|花园|家园|新村|新城|公寓|大厦|广场|商场|市场|菜场|公园|中医院|医院|卫生院|小学|"
     r"中学|二小|一小|幼儿园|学校|大学|公司|集团|工厂|厂|平台|网贷|理财|教育|培训|艺术培训|"
-    r"英语|驾校|楼盘|一号|苑|府|城|湾|园|村(?![民委])|镇|路|大道|街|巷))"
+    r"英语|驾校|楼盘|一号|苑|府|城|湾|园|村(?![民委])|镇|路|大道|街|巷)"
 )
+_NAMED = re.compile(rf"({_NAME_CHARS}{{2,8}}?{_NAME_ENDINGS})")
+_ENDING_AT = re.compile(rf"(?=({_NAME_ENDINGS}))")
+_NOT_NAME_CHAR = re.compile(_NAME_CHARS.replace("[", "[^", 1))
+
+
+def _names(document: str) -> list[str]:
+    """What ``_NAMED.finditer(document)`` matches, found from the endings: the regex tries
+    up to seven name lengths at every character, this reads the text once for endings and
+    gives each ending the earliest start it can have (2 to 8 name characters, none that
+    cannot be part of a name, not inside the previous match), which is where the regex's
+    leftmost, shortest match starts."""
+    endings = [(m.start(), len(m.group(1))) for m in _ENDING_AT.finditer(document)]
+    if not endings:
+        return []
+    breaks = [m.start() for m in _NOT_NAME_CHAR.finditer(document)]
+    names: list[str] = []
+    free = 0  # where the previous match ended
+    for at, length in endings:
+        if at - 2 < free:
+            continue
+        before = bisect.bisect_left(breaks, at) - 1
+        start = max(free, at - 8, breaks[before] + 1 if before >= 0 else 0)
+        if at - start < 2:
+            continue
+        names.append(document[start : at + length])
+        free = at + length
+    return names
+
+
 _NAME_CUT = re.compile(
     r".*(?:举报|反映|投诉|咨询|建议|关于|请问|我们|我家|我是|我在|住在|孩子在|交了钱的|被|在|是|的|了|和|与|"
     r"到|从|给|向|对|把|让|那|这|个|有(?!限)|说|要|我|位于|并且|而且|且|及|及其|附近|街道|社区|购买|买|距离|离|于)"
@@ -200,8 +235,8 @@ _NOT_NAMES = re.compile(
 
 def _named(document: str) -> set[str]:
     keys: set[str] = set()
-    for match in _NAMED.finditer(document):
-        name = _DIVISION_PREFIX.sub("", match.group(1))
+    for match in _names(document):
+        name = _DIVISION_PREFIX.sub("", match)
         cut = _NAME_CUT.match(name)
         if cut:
             name = name[cut.end() :]
@@ -407,20 +442,42 @@ class Prepared:
     counts: sp.csr_matrix
 
 
-@lru_cache(maxsize=1)
-def _vectorisers() -> tuple[Any, Any]:
-    from sklearn.feature_extraction.text import HashingVectorizer
+@dataclass(frozen=True, slots=True)
+class PreparedBlock:
+    """Many tickets as an index sees them (:func:`prepare_block`): ``documents`` (the masked
+    document of each ticket, in the order given), and for those that have one (``kept``:
+    their positions), their place keys, content words (:func:`content_words`) and one row
+    of term frequencies each in ``counts``. Picklable: worker processes prepare blocks that
+    one index adds (:meth:`SimilarIndex.add_block`)."""
 
-    options: dict[str, Any] = {
-        "n_features": N_FEATURES // 2,
-        "alternate_sign": False,
-        "norm": None,
-        "lowercase": False,
-        "dtype": np.float32,
-    }
-    words = HashingVectorizer(analyzer=str.split, **options)
-    chars = HashingVectorizer(analyzer="char", ngram_range=(2, 3), **options)
-    return words, chars
+    documents: list[str | None]
+    kept: list[int]
+    places: list[frozenset[str]]
+    words: list[list[str]]
+    counts: sp.csr_matrix
+
+
+def prepare_block(
+    texts: Sequence[object],
+    titles: Sequence[object] | None = None,
+    *,
+    gazetteer: Gazetteer | None = None,
+) -> PreparedBlock:
+    """Mask, segment, count and find the places of many tickets at once (a number where
+    text goes is a :class:`DataError`)."""
+    documents = documents_of(texts, titles)
+    kept = [i for i, document in enumerate(documents) if document is not None]
+    places, words, counts = _prepared([documents[i] or "" for i in kept], gazetteer)
+    return PreparedBlock(documents, kept, places, words, counts)
+
+
+def _prepared(
+    documents: Sequence[str], gazetteer: Gazetteer | None
+) -> tuple[list[frozenset[str]], list[list[str]], sp.csr_matrix]:
+    """The place keys, content words and term frequencies of normalised documents."""
+    words = [content_words(document) for document in documents]
+    places = [place_keys(document, gazetteer=gazetteer) for document in documents]
+    return places, words, _counts(documents, words)
 
 
 @lru_cache(maxsize=1)
@@ -438,23 +495,34 @@ def content_words(document: str) -> list[str]:
     return [word for word in _segmenter().cut(document) if is_content_word(word)]
 
 
-def _counts(documents: Sequence[str]) -> sp.csr_matrix:
+def _codes(pieces: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of ``pieces`` end to end, and where each piece starts."""
+    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum([len(piece) for piece in pieces], out=offsets[1:])
+    joined = "".join(pieces).encode("utf-32-le", "surrogatepass")
+    return np.frombuffer(joined, dtype=np.uint32), offsets
+
+
+def _counts(
+    documents: Sequence[str], words: Sequence[Sequence[str]] | None = None
+) -> sp.csr_matrix:
     """Sublinear term frequencies (1 + log tf) of each document's hashed content words (the
-    first half of the columns) and character 2- and 3-grams (the second half)."""
-    words, chars = _vectorisers()
-    joined = [" ".join(content_words(document)) for document in documents]
-    left, right = words.transform(joined), chars.transform(documents)
-    if len(documents) == 1:
-        # one ticket (a lookup, a ticket of the service): the row hstack would build, without
-        # its generic checks, which cost a lookup as much as hashing the words
-        data = np.concatenate([left.data, right.data])
-        indices = np.concatenate([left.indices, right.indices + N_FEATURES // 2])
-        indptr = np.array([0, len(data)], dtype=indices.dtype)
-        matrix = sp.csr_matrix((data, indices, indptr), shape=(1, N_FEATURES))
-    else:
-        matrix = sp.hstack([left, right], format="csr")
-    matrix.data = (1.0 + np.log(matrix.data)).astype(np.float32)
-    return matrix
+    first half of the columns) and character 2- and 3-grams (the second half), counted in
+    compiled code (:func:`nlp.kernels.hashed_term_counts`). ``words``: each document's
+    :func:`content_words`, when the caller has them already."""
+    from nlp.kernels import hashed_term_counts
+
+    if words is None:
+        words = [content_words(document) for document in documents]
+    word_codes, word_offsets = _codes(["".join(w + "\0" for w in ws) for ws in words])
+    char_codes, char_offsets = _codes(documents)
+    indptr, indices, data = hashed_term_counts(
+        word_codes, word_offsets, char_codes, char_offsets, N_FEATURES.bit_length() - 2
+    )
+    return sp.csr_matrix(
+        (data, indices, indptr.astype(np.int32 if len(data) < 1 << 31 else np.int64)),
+        shape=(len(documents), N_FEATURES),
+    )
 
 
 def _unit_rows(
@@ -591,7 +659,8 @@ class SimilarIndex:
         self._matrix = sp.csr_matrix((0, N_FEATURES), dtype=np.float32)  # unit rows, time order
         self._idf = np.ones(N_FEATURES, dtype=np.float32)
         self._df = np.zeros(N_FEATURES, dtype=np.int64)
-        self._fitted_rows = 0
+        self._seen = 0  # tickets ever added (the IDF's document count; rows may be forgotten)
+        self._fitted_rows = 0  # tickets seen when the IDF was last fitted
         self._postings: sp.csr_matrix | None = None  # features x rows of _matrix, built lazily
         # appended chunks not yet in the main matrix: ids, times, documents, places, counts
         self._pending: list[
@@ -724,12 +793,13 @@ class SimilarIndex:
         else:
             for lo in range(0, counts.nnz, 1 << 26):  # bounded temporaries
                 self._df += np.bincount(counts.indices[lo : lo + (1 << 26)], minlength=N_FEATURES)
+        self._seen += len(ids)
         self._pending.append((ids, when, docs, places, counts))
         if self._pending_rows() >= _PENDING_LIMIT:
             self._merge()
 
     def _settle(self) -> None:
-        if self._fitted_rows == 0 or len(self) >= 2 * self._fitted_rows:
+        if self._fitted_rows == 0 or self._seen >= 2 * self._fitted_rows:
             self._merge()
 
     def _add_documents(
@@ -740,12 +810,43 @@ class SimilarIndex:
         for start in range(0, len(keep), CHUNK_ROWS):
             part = keep[start : start + CHUNK_ROWS]
             docs = [documents[i] or "" for i in part]
-            counts = _counts(docs)
-            places = [place_keys(doc, gazetteer=self.gazetteer) for doc in docs]
+            places, _, counts = _prepared(docs, self.gazetteer)
             self._append([str(ids[i]) for i in part], when[part], docs, places, counts)
             added += len(part)
         self._settle()
         return added
+
+    def add_block(self, ids: Sequence[object], times: np.ndarray, block: PreparedBlock) -> int:
+        """Append the tickets of a :func:`prepare_block` (``ids`` and ``times``: one per
+        ticket given to it, ``times`` parsed) that have a document; returns how many."""
+        if not (len(ids) == len(times) == len(block.documents)):
+            raise DataError("give one id and time per ticket of the block")
+        if not block.kept:
+            return 0
+        kept = block.kept
+        self._append(
+            [str(ids[i]) for i in kept],
+            np.asarray(times)[kept],
+            [block.documents[i] or "" for i in kept],
+            list(block.places),
+            sp.csr_matrix(block.counts, dtype=np.float32, copy=True),
+        )
+        self._settle()
+        return len(kept)
+
+    def forget_before(self, time: np.datetime64) -> int:
+        """Drop the tickets older than ``time`` (a batch that walks through its tickets in
+        time order keeps only the window it still links to); returns how many were dropped.
+        What they added to the document frequencies stays."""
+        self._merge()
+        drop = int(np.searchsorted(self._times, time, side="left"))
+        if drop == 0:
+            return 0
+        self._matrix = sp.csr_matrix(self._slice(drop, len(self._ids)), copy=True)
+        self._times = self._times[drop:].copy()
+        del self._ids[:drop], self._documents[:drop], self._places[:drop]
+        self._postings = None
+        return drop
 
     def _pending_rows(self) -> int:
         return sum(len(chunk[0]) for chunk in self._pending)
@@ -764,7 +865,7 @@ class SimilarIndex:
             counts = pending[0][4]  # the index's own (from _counts or a stack): reweighted in place
         else:
             counts = sp.vstack([chunk[4] for chunk in pending], format="csr", dtype=np.float32)
-        n = len(self._ids) + counts.shape[0]
+        n = self._seen
         if self._fitted_rows == 0 or n >= 2 * self._fitted_rows:
             idf = (np.log((1.0 + n) / (1.0 + self._df)) + 1.0).astype(np.float32)
             if self._matrix.shape[0]:
@@ -1012,30 +1113,33 @@ class SimilarIndex:
         min_score: float = 0.1,
         k: int = 20,
         chunk_rows: int = 1_000,
+        first_source: int = 0,
     ) -> pd.DataFrame:
         """Every ticket's up to ``k`` most similar earlier tickets within ``window`` (None:
         all earlier), as a frame ``source, target, score, same_place, repeat`` of row
         positions in time order (:attr:`ids`, :attr:`times`), ``target`` earlier than
         ``source``. Computed ``chunk_rows`` tickets at a time against their window, so memory
-        stays bounded by a chunk times its window."""
+        stays bounded by a chunk times its window. ``first_source``: only the tickets from
+        that position on ask (those just added)."""
         self._merge()
         span = parse_window(window)
         sources: list[np.ndarray] = []
         targets: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         n = len(self._ids)
-        for c0 in range(0, n, chunk_rows):
+        for c0 in range(first_source, n, chunk_rows):
             c1 = min(n, c0 + chunk_rows)
             lo = 0
             if span is not None:
                 lo = int(np.searchsorted(self._times, self._times[c0] - np.timedelta64(span)))
-            block = (self._matrix[c0:c1] @ self._matrix[lo:c1].T).tocoo()
-            src = block.row + c0
-            tgt = block.col + lo
-            keep = (tgt < src) & (block.data >= min_score)
+            product = (self._slice(c0, c1) @ self._slice(lo, c1).T).tocoo()
+            rows, cols, values = product.row, product.col, product.data
+            src = rows + c0
+            tgt = cols + lo
+            keep = (tgt < src) & (values >= min_score)
             if span is not None:
                 keep &= self._times[src] - self._times[tgt] <= np.timedelta64(span)
-            src, tgt, val = src[keep], tgt[keep], block.data[keep]
+            src, tgt, val = src[keep], tgt[keep], values[keep]
             if len(src) and k:
                 order = np.lexsort((-val, src))
                 src, tgt, val = src[order], tgt[order], val[order]

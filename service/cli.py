@@ -963,16 +963,14 @@ def _feedback_export(args: argparse.Namespace, store: Any) -> int:
 
 def cmd_hotspots(args: argparse.Namespace) -> int:
     from nlp.hotspots import hotspots, write_report
-    from nlp.io import read_table
 
     gazetteer = None
     if args.gazetteer is not None:
         from nlp.location import Gazetteer
 
         gazetteer = Gazetteer.from_csv(args.gazetteer, city=args.city)
-    frame = read_table(args.data)
     report = hotspots(
-        frame,
+        args.data,
         id_col=args.id_col,
         time_col=args.time_col,
         text_col=args.text_col or "text",
@@ -983,11 +981,12 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
         top=args.top,
         min_size=args.min_size,
         gazetteer=gazetteer,
+        jobs=args.jobs,
     )
     start, end = report.period
     grouped = int(report.rows["group"].notna().sum())
     print(
-        f"{len(frame)} tickets, {start:%Y-%m-%d} to {end:%Y-%m-%d}: {len(report.groups)} "
+        f"{len(report.rows)} tickets, {start:%Y-%m-%d} to {end:%Y-%m-%d}: {len(report.groups)} "
         f"hot spot(s) of {args.min_size} or more tickets ({grouped} tickets)"
     )
     for note in report.notes:
@@ -1439,6 +1438,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--gazetteer", type=Path, default=None, help="the city's gazetteer (CSV) for places"
     )
     hot.add_argument("--city", default=None, help="the city's name, with --gazetteer")
+    hot.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="processes that prepare the tickets while this one groups them (default 1; -1: "
+        "one per core); the answer is the same for any number",
+    )
     hot.set_defaults(handler=cmd_hotspots)
     return parser
 
