@@ -110,6 +110,7 @@ CANDIDATE_FEATURES = 16
 #: top 5 kept for 99.5 % of the matches, 99.6 % of the likely repeats.
 CANDIDATES = 200
 _UNIT_BLOCK = 1 << 16  # rows reweighted at once (bounds the temporaries of a large merge)
+_MIN_CHUNK_ROWS = 64  # tickets :meth:`SimilarIndex.neighbours` scores at once, at least
 
 _WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw]|days?|hours?|weeks?)\s*$", re.IGNORECASE)
 
@@ -1118,20 +1119,26 @@ class SimilarIndex:
         """Every ticket's up to ``k`` most similar earlier tickets within ``window`` (None:
         all earlier), as a frame ``source, target, score, same_place, repeat`` of row
         positions in time order (:attr:`ids`, :attr:`times`), ``target`` earlier than
-        ``source``. Computed ``chunk_rows`` tickets at a time against their window, so memory
-        stays bounded by a chunk times its window. ``first_source``: only the tickets from
-        that position on ask (those just added)."""
+        ``source``. Computed ``chunk_rows`` tickets at a time (fewer when they span more than
+        a window) against their window, so memory stays bounded by a chunk times its window.
+        ``first_source``: only the tickets from that position on ask (those just added)."""
         self._merge()
         span = parse_window(window)
         sources: list[np.ndarray] = []
         targets: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         n = len(self._ids)
-        for c0 in range(first_source, n, chunk_rows):
-            c1 = min(n, c0 + chunk_rows)
+        c1 = first_source
+        while c1 < n:
+            c0, c1 = c1, min(n, c1 + chunk_rows)
             lo = 0
             if span is not None:
                 lo = int(np.searchsorted(self._times, self._times[c0] - np.timedelta64(span)))
+                # a chunk no longer than a window: its tickets a window apart are not scored
+                within = np.searchsorted(
+                    self._times, self._times[c0] + np.timedelta64(span), "right"
+                )
+                c1 = min(c1, max(int(within), c0 + _MIN_CHUNK_ROWS))
             product = (self._slice(c0, c1) @ self._slice(lo, c1).T).tocoo()
             rows, cols, values = product.row, product.col, product.data
             src = rows + c0

@@ -132,3 +132,32 @@ def test_names_are_found_as_the_regex_finds_them() -> None:
     for _ in range(3_000):
         text = "".join(draw.choice(pieces) for _ in range(draw.randint(0, 30)))
         assert _names(text) == [m.group(1) for m in _NAMED.finditer(text)], text
+
+
+@pytest.mark.parametrize("least", [1, 2, 64])
+def test_neighbours_find_every_pair_within_the_window(
+    least: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks are cut where they would span more than a window (pairs further apart are
+    not scored): every pair within the window at or above the score is still found."""
+    import nlp.similar as similar
+
+    monkeypatch.setattr(similar, "_MIN_CHUNK_ROWS", least)
+    texts = [t for t in TEXTS if t] * 4
+    days = [0, 1, 2, 3, 8, 9, 10, 11, 12, 30, 31, 45, 46, 47, 60, 61]
+    index = SimilarIndex()
+    index.add(
+        ids=[f"t{i}" for i in range(len(texts))],
+        times=[np.datetime64("2020-05-01") + np.timedelta64(d, "D") for d in days],
+        texts=texts,
+    )
+    links = index.neighbours(window="3d", min_score=0.05, k=0, chunk_rows=5)
+    rows, times = index._matrix.toarray(), index.times
+    expected = {
+        (s, t)
+        for s in range(len(texts))
+        for t in range(s)
+        if times[s] - times[t] <= np.timedelta64(3, "D") and rows[s] @ rows[t] >= 0.05
+    }
+    assert expected
+    assert set(zip(links["source"], links["target"], strict=True)) == expected
