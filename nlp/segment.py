@@ -264,6 +264,15 @@ class Segmenter:
                 tokens.append(piece)
         return self.rule.keep(tokens)
 
+    def cut_raw(self, text: str) -> list[str] | None:
+        """The tokenizer's own tokens of ``text``, punctuation and white space included, when
+        nothing needs swapping first (rjieba, no ``<`` of a placeholder in it); else None (use
+        :meth:`cut`). For callers that filter the tokens harder than :attr:`rule` anyway."""
+        if self.backend != "rjieba" or "<" in text:
+            return None
+        tokens: list[str] = self._cut(text)
+        return tokens
+
     def cut_spans(self, text: str) -> tuple[list[str], NDArray[np.int64], NDArray[np.int64]]:
         """:meth:`cut`, and where each word starts and ends in ``text`` (explanations mark
         words where they stand); -1 for a word not found in it (not expected)."""

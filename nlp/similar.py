@@ -59,7 +59,6 @@ written for tuning), never on ``data/eval/repeat_pairs.csv``, which only reports
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -190,37 +189,56 @@ def _no_gazetteer() -> Gazetteer:
 # part of it (我们是, 孩子在, 举报, 交了钱的 ...). :func:`_names` finds what
 # ``_NAMED.finditer`` finds (a test holds them equal), from the endings up.
 _NAME_CHARS = r"[\u4e00-\u9fff0-9A-Za-z]"
-_NAME_ENDINGS = (
-    r"(?:小区|花园|家园|新村|新城|公寓|大厦|广场|商场|市场|菜场|公园|中医院|医院|卫生院|小学|"
-    r"中学|二小|一小|幼儿园|学校|大学|公司|集团|工厂|厂|平台|网贷|理财|教育|培训|艺术培训|"
-    r"英语|驾校|楼盘|一号|苑|府|城|湾|园|村(?![民委])|镇|路|大道|街|巷)"
+#: The endings, in the order the regex tries them (no ending is the start of another, so at
+#: most one matches at any character).
+_ENDING_WORDS = (
+    *("小区", "花园", "家园", "新村", "新城", "公寓", "大厦", "广场", "商场", "市场", "菜场"),
+    *("公园", "中医院", "医院", "卫生院", "小学", "中学", "二小", "一小", "幼儿园", "学校"),
+    *("大学", "公司", "集团", "工厂", "厂", "平台", "网贷", "理财", "教育", "培训", "艺术培训"),
+    *("英语", "驾校", "楼盘", "一号", "苑", "府", "城", "湾", "园", "村", "镇", "路", "大道"),
+    *("街", "巷"),
+)
+_NOT_AFTER = {"村": "民委"}  # 村民, 村委: no village's name ends there
+_NAME_ENDINGS = "(?:{})".format(
+    "|".join(f"{w}(?![{_NOT_AFTER[w]}])" if w in _NOT_AFTER else w for w in _ENDING_WORDS)
 )
 _NAMED = re.compile(rf"({_NAME_CHARS}{{2,8}}?{_NAME_ENDINGS})")
-_ENDING_AT = re.compile(rf"(?=({_NAME_ENDINGS}))")
-_NOT_NAME_CHAR = re.compile(_NAME_CHARS.replace("[", "[^", 1))
+
+
+@lru_cache(maxsize=1)
+def _endings() -> Any:
+    import ahocorasick_rs
+
+    return ahocorasick_rs.AhoCorasick(list(_ENDING_WORDS))
+
+
+def _is_name_char(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff" or (char.isascii() and char.isalnum())
 
 
 def _names(document: str) -> list[str]:
-    """What ``_NAMED.finditer(document)`` matches, found from the endings: the regex tries
-    up to seven name lengths at every character, this reads the text once for endings and
-    gives each ending the earliest start it can have (2 to 8 name characters, none that
-    cannot be part of a name, not inside the previous match), which is where the regex's
-    leftmost, shortest match starts."""
-    endings = [(m.start(), len(m.group(1))) for m in _ENDING_AT.finditer(document)]
-    if not endings:
+    """What ``_NAMED.finditer(document)`` matches, found from the endings (one pass of an
+    Aho-Corasick automaton, where the regex tries up to seven name lengths at every
+    character): each ending gets the earliest start it can have (2 to 8 name characters,
+    none that cannot be part of a name, not inside the previous match), which is where the
+    regex's leftmost, shortest match starts. A test holds the two equal."""
+    found = _endings().find_matches_as_indexes(document, overlapping=True)
+    if not found:
         return []
-    breaks = [m.start() for m in _NOT_NAME_CHAR.finditer(document)]
     names: list[str] = []
     free = 0  # where the previous match ended
-    for at, length in endings:
-        if at - 2 < free:
+    for index, at, end in sorted(found, key=lambda match: match[1]):
+        word = _ENDING_WORDS[index]
+        after = document[end : end + 1]
+        if at - 2 < free or (after and after in _NOT_AFTER.get(word, "")):
             continue
-        before = bisect.bisect_left(breaks, at) - 1
-        start = max(free, at - 8, breaks[before] + 1 if before >= 0 else 0)
+        start = at
+        while start > max(free, at - 8) and _is_name_char(document[start - 1]):
+            start -= 1
         if at - start < 2:
             continue
-        names.append(document[start : at + length])
-        free = at + length
+        names.append(document[start:end])
+        free = end
     return names
 
 
@@ -491,9 +509,16 @@ def _segmenter() -> Any:
 def content_words(document: str) -> list[str]:
     """The words of a normalised document that explanations may name (no stop words,
     placeholders, single characters or numbers: :func:`nlp.explain.is_content_word`)."""
-    from nlp.explain import is_content_word
+    from nlp.explain import is_content_word, stop_words
 
-    return [word for word in _segmenter().cut(document) if is_content_word(word)]
+    segmenter = _segmenter()
+    raw = segmenter.cut_raw(document)
+    if raw is None:
+        return [word for word in segmenter.cut(document) if is_content_word(word)]
+    # what is_content_word keeps of tokens without a placeholder (a token of punctuation or
+    # white space has no letter: the rule's own filter is not needed first)
+    stop = stop_words()
+    return [w for w in raw if len(w) >= 2 and w not in stop and any(map(str.isalpha, w))]
 
 
 def _codes(pieces: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -122,11 +122,14 @@ def test_names_are_found_as_the_regex_finds_them() -> None:
     characters and breaks (pieces that overlap, chain and cut each other)."""
     import random
 
-    from nlp.similar import _NAMED, _names
+    from nlp.similar import _ENDING_WORDS, _NAMED, _names
+
+    # at most one ending matches at a character: none is the start of another
+    assert not [(a, b) for a in _ENDING_WORDS for b in _ENDING_WORDS if a != b and b.startswith(a)]
 
     pieces = [
         *("小区", "村", "民", "委", "中医院", "医院", "花园", "园", "路", "大道", "一号"),
-        *("A", "3", "x", "，", " ", "\n", "我们", "丽发新城", "松林", "的", "市场", "厂"),
+        *("A", "3", "x", "，", " ", "\n", "我们", "丽发新城", "松林", "的", "市场", "厂", "ａ"),
     ]
     draw = random.Random(16)
     for _ in range(3_000):
@@ -161,3 +164,25 @@ def test_neighbours_find_every_pair_within_the_window(
     }
     assert expected
     assert set(zip(links["source"], links["target"], strict=True)) == expected
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "松林村搅拌站半夜噪音，请尽快处理！！",
+        "联系电话<PHONE>，我们小区的 wifi 信号不好  ",
+        "A市A3区 丽发新城 2栋 噪音 noise 123 ",
+        "的了吗",
+        "",
+    ],
+)
+def test_content_words_are_the_cut_words_an_explanation_may_name(document: str) -> None:
+    """The tokenizer's raw tokens filtered once (:meth:`Segmenter.cut_raw`) give the words
+    the rule and :func:`nlp.explain.is_content_word` keep."""
+    from nlp.explain import is_content_word
+    from nlp.similar import _segmenter
+
+    segmenter = _segmenter()
+    expected = [word for word in segmenter.cut(document) if is_content_word(word)]
+    assert content_words(document) == expected
+    assert (segmenter.cut_raw(document) is None) == ("<" in document)
