@@ -374,8 +374,12 @@ class Gazetteer:
         for key in _LOCAL_CITY_WORDS:
             entries.setdefault(key, [_Division("city", (city or "",))])
         keys = sorted(key for key in entries if len(key) >= 2)
+        # A DFA: the same matches as the default automaton, found in about two thirds of
+        # the time (the national divisions make it thousands of names).
         automaton = ahocorasick_rs.AhoCorasick(
-            keys, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+            keys,
+            matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            implementation=ahocorasick_rs.Implementation.DFA,
         )
         buckets = tuple(tuple(entries[key]) for key in keys)
         kinds = tuple(

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from ahocorasick_rs import AhoCorasick, MatchKind
+from ahocorasick_rs import AhoCorasick, Implementation, MatchKind
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
@@ -198,7 +198,9 @@ class _Matcher:
         self._regex = tuple(
             re.compile(_term_regex(term)) if "*" in term else None for term in terms
         )
-        self._automaton = AhoCorasick(list(self._pieces), matchkind=MatchKind.Standard)
+        self._automaton = AhoCorasick(
+            list(self._pieces), matchkind=MatchKind.Standard, implementation=Implementation.DFA
+        )
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
         """``(term, start, end)`` of every match, by start."""
