@@ -580,6 +580,10 @@ def _others(text: str) -> list[re.Match[str]]:
 
 _HOME_BEFORE = re.compile(r"(?:我住|住在|家住|我家在|我家住|本人住|我是|本人是|我们是|我家是)$")
 _HOME_AFTER = re.compile(r"^(?:的)?(?:业主|居民|住户)")
+# What a match of _HOME_BEFORE ends with, and what one of _HOME_AFTER starts with (one of
+# _CORRECTION_BEFORE has 是 or 更正).
+_HOME_BEFORE_NEEDS = frozenset("住在是")
+_HOME_AFTER_FIRST = "的业居住"
 _CORRECTION_BEFORE = re.compile(r"(?:不对|不是[^，。,]{0,12})[，,]?是$|应该是$|更正[：:，,]?$")
 
 
@@ -930,11 +934,17 @@ def locate_simplified(
         found = _candidates(normal, gazetteer, name)
         for candidate in found:
             _resolve(candidate, normal)
+            # Each pattern only where a character it cannot do without is there: most
+            # mentions have none of them around.
             before = normal[max(0, candidate.start - 6) : candidate.start]
             after = normal[candidate.end : candidate.end + 4]
-            candidate.home = bool(_HOME_BEFORE.search(before) or _HOME_AFTER.match(after))
+            candidate.home = bool(
+                (_HOME_BEFORE_NEEDS.intersection(before) and _HOME_BEFORE.search(before))
+                or (after[:1] in _HOME_AFTER_FIRST and _HOME_AFTER.match(after))
+            )
+            window = normal[max(0, candidate.start - 16) : candidate.start]
             candidate.corrected = bool(
-                _CORRECTION_BEFORE.search(normal[max(0, candidate.start - 16) : candidate.start])
+                ("是" in window or "更正" in window) and _CORRECTION_BEFORE.search(window)
             )
         _narrow_by_owner(found, normal)
         candidates.extend(found)
