@@ -42,8 +42,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nlp.errors import DataError
-from nlp.location import Gazetteer, locate
+from nlp.location import Gazetteer, locate_simplified
 from nlp.routing import Dispatch, RoutingTable
+from nlp.text import normalise_simplified, simplify
 from nlp.urgency import Urgency, UrgencyDetector
 
 if TYPE_CHECKING:
@@ -224,22 +225,43 @@ class Dispatcher:
         answers: list[Prediction] = [predictions[i] for i in rows]  # type: ignore[misc]
         bodies = [_text(texts[i]) for i in rows]
         heads = [None if titles is None else _title(titles[i]) for i in rows]
+        # Each ticket is folded and converted once (the costly steps of normalising it) and
+        # normalised once: the parts get the forms they read.
+        forms = [_Forms(body, head) for body, head in zip(bodies, heads, strict=True)]
         if self.urgency is not None:
             for prediction, found in zip(
-                answers, self.urgency.assess_many(bodies, titles=heads), strict=True
+                answers,
+                self.urgency.assess_normalised(
+                    [form.normal_body for form in forms], [form.normal_head for form in forms]
+                ),
+                strict=True,
             ):
                 prediction.urgency = found
                 if found.level == "紧急":
                     _flag_urgent(prediction, found)
         if self.gazetteer is not None:
-            for prediction, body, head in zip(answers, bodies, heads, strict=True):
-                prediction.location = locate(body, head, gazetteer=self.gazetteer)
+            for prediction, form in zip(answers, forms, strict=True):
+                prediction.location = locate_simplified(
+                    form.body,
+                    form.head,
+                    gazetteer=self.gazetteer,
+                    simplified_text=form.simple_body,
+                    simplified_title=form.simple_head,
+                )
         if self.routing is not None:
             routing = self.routing
-            for prediction, body, head in zip(answers, bodies, heads, strict=True):
-                words = f"{head}\n{body}" if head else body
+            for prediction, form in zip(answers, forms, strict=True):
                 prediction.dispatch = routing.route(
-                    prediction.label, location=prediction.location, text=words
+                    prediction.label,
+                    location=prediction.location,
+                    text=form.words,
+                    # the body's normal form is the words' when there is no title (with one,
+                    # masking may read across the line between them: route normalises both)
+                    normal=(
+                        form.normal_body
+                        if form.head is None and prediction.label in routing.keyword_labels
+                        else None
+                    ),
                 )
         if self.problems:
             if model is None:
@@ -269,6 +291,55 @@ class Dispatcher:
                 problem.label, location=prediction.location, text=problem.text
             )
         return ProblemAnswer(problem, routed.lead.unit if routed.lead else None)
+
+
+class _Forms:
+    """One ticket's body and title (None when it has none) as the parts read them, each form
+    worked out once, when first asked for: :func:`nlp.text.simplify` (places), then
+    :func:`nlp.text.normalise` (urgency, the routing table's keywords) from it."""
+
+    __slots__ = ("_normal_body", "_normal_head", "_simple_body", "_simple_head", "body", "head")
+
+    def __init__(self, body: str, head: str | None) -> None:
+        self.body = body
+        self.head = head
+        self._simple_body: str | None = None
+        self._simple_head: str | None = None
+        self._normal_body: str | None = None
+        self._normal_head: str | None = None
+
+    @property
+    def simple_body(self) -> str:
+        if self._simple_body is None:
+            self._simple_body = simplify(self.body)
+        return self._simple_body
+
+    @property
+    def simple_head(self) -> str | None:
+        if self.head is None:
+            return None
+        if self._simple_head is None:
+            self._simple_head = simplify(self.head)
+        return self._simple_head
+
+    @property
+    def normal_body(self) -> str:
+        if self._normal_body is None:
+            self._normal_body = normalise_simplified(self.body, self.simple_body)
+        return self._normal_body
+
+    @property
+    def normal_head(self) -> str | None:
+        if self.head is None:
+            return None
+        if self._normal_head is None:
+            self._normal_head = normalise_simplified(self.head, self.simple_head or "")
+        return self._normal_head
+
+    @property
+    def words(self) -> str:
+        """Title and body as the routing table reads them (title first, a line between)."""
+        return f"{self.head}\n{self.body}" if self.head else self.body
 
 
 def _text(value: object) -> str:

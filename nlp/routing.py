@@ -245,12 +245,22 @@ class RoutingTable:
 
     # ------------------------------------------------------------------ routing
     def route(
-        self, label: str, *, location: Location | None = None, text: str | None = None
+        self,
+        label: str,
+        *,
+        location: Location | None = None,
+        text: str | None = None,
+        normal: str | None = None,
     ) -> Dispatch:
         """The lead and assisting units for a ticket with ``label``, at ``location``, whose
-        words are ``text`` (title and body, as sent). Never raises for a label the table does
-        not know: the dispatch is then empty."""
-        normal = normalise(text) if text and label in self.keyword_labels else ""
+        words are ``text`` (title and body, as sent). ``normal``: ``text``'s normal form
+        (:func:`nlp.text.normalise`) when the caller has it, so that it is not normalised
+        again. Never raises for a label the table does not know: the dispatch is then
+        empty."""
+        if not text or label not in self.keyword_labels:
+            normal = ""
+        elif normal is None:
+            normal = normalise(text)
         district = location.district if location else ""
         street = location.street if location else ""
         best: _Rule | None = None

@@ -33,7 +33,9 @@ __all__ = [
     "mask_personal_data",
     "normalise",
     "normalise_aligned",
+    "normalise_simplified",
     "replace_surrogates",
+    "simplify",
     "strip_markup",
     "to_simplified",
 ]
@@ -239,6 +241,12 @@ _COMMON_COMPATIBILITY = tuple(
 )
 
 
+#: Those of them that fold to one character (all but the ellipsis).
+_COMMON_ONE_TO_ONE = tuple(
+    (char, folded) for char, folded in _COMMON_COMPATIBILITY if len(folded) == 1
+)
+
+
 @cache
 def _compatibility_characters() -> re.Pattern[str]:
     """Every character of the Basic Multilingual Plane that NFKC changes on its own.
@@ -386,6 +394,24 @@ def normalise(text: str) -> str:
     Idempotent: ``normalise(normalise(t)) == normalise(t)``.
     """
     return _mask(_prepare(text))
+
+
+def simplify(text: str) -> str:
+    """``text`` width folded and converted to simplified characters
+    (``to_simplified(fold_width(text))``): the costly steps of :func:`normalise`, which a
+    part that reads place names needs alone. Several parts reading one ticket call this once
+    and hand it on (:func:`normalise_simplified`)."""
+    return to_simplified(fold_width(text))
+
+
+def normalise_simplified(text: str, simplified: str) -> str:
+    """:func:`normalise` of ``text``, given ``simplified``, its :func:`simplify`: the width is
+    not folded nor the characters converted again. Always equal to ``normalise(text)`` (a
+    text with markup or entities is normalised from the start: they are decoded before
+    anything else)."""
+    if "<" in text or "&" in text:  # strip_markup leaves any other text as it is
+        return normalise(text)
+    return _mask(collapse_whitespace(simplified))
 
 
 def _prepare(text: str) -> str:
@@ -559,6 +585,14 @@ def _fold_width_tracked(tracked: _Tracked) -> None:
         if all(unicodedata.normalize("NFKC", chr(a)) == chr(b) for a, b in changed):
             tracked.replace(folded)
             return
+    # The common characters that fold to one (full-width commas, colons, brackets: dozens in
+    # a ticket) fold in place at C speed; the regex then meets only the few that expand
+    # (……, ㎡), one match each, as it would have among the others.
+    partly = text
+    for char, one in _COMMON_ONE_TO_ONE:
+        partly = partly.replace(char, one)
+    if partly != text:
+        tracked.replace(partly)
     tracked.sub(_compatibility_characters(), _nfkc)
     if tracked.text != folded:
         tracked.coarse(folded)

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from ahocorasick_rs import AhoCorasick, MatchKind
+from ahocorasick_rs import AhoCorasick, Implementation, MatchKind
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
@@ -198,7 +198,9 @@ class _Matcher:
         self._regex = tuple(
             re.compile(_term_regex(term)) if "*" in term else None for term in terms
         )
-        self._automaton = AhoCorasick(list(self._pieces), matchkind=MatchKind.Standard)
+        self._automaton = AhoCorasick(
+            list(self._pieces), matchkind=MatchKind.Standard, implementation=Implementation.DFA
+        )
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
         """``(term, start, end)`` of every match, by start."""
@@ -638,14 +640,29 @@ class UrgencyDetector:
         title_list = [None] * len(texts) if titles is None else list(titles)
         if len(title_list) != len(texts):
             raise DataError(f"{len(texts)} texts but {len(title_list)} titles; give one each")
-        documents = []
         for position, (text, title) in enumerate(zip(texts, title_list, strict=True)):
             if not isinstance(text, str) or not (title is None or isinstance(title, str)):
                 raise DataError(
                     f"ticket {position}: text and title must be strings, not "
                     f"{type(text).__name__} and {type(title).__name__}"
                 )
-            documents.append(_document(normalise(title) if title else "", normalise(text)))
+        return self.assess_normalised(
+            [normalise(text) for text in texts],
+            [normalise(title) if title else None for title in title_list],
+        )
+
+    def assess_normalised(
+        self, texts: Sequence[str], titles: Sequence[str | None] | None = None
+    ) -> list[Urgency]:
+        """:meth:`assess_many` for tickets whose bodies and titles are already in normal form
+        (:func:`nlp.text.normalise`; a caller that has it, such as
+        :meth:`nlp.dispatch.Dispatcher.enrich`, does not normalise them again)."""
+        title_list = [None] * len(texts) if titles is None else list(titles)
+        if len(title_list) != len(texts):
+            raise DataError(f"{len(texts)} texts but {len(title_list)} titles; give one each")
+        documents = [
+            _document(title or "", text) for text, title in zip(texts, title_list, strict=True)
+        ]
         found = [self._from_terms(document) for document in documents]
         if self.model is None or not documents:
             return [urgency for urgency, _ in found]

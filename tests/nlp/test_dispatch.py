@@ -10,7 +10,9 @@ import pytest
 from nlp.dispatch import DISPATCH_FIELDS, DispatchConfig, Dispatcher
 from nlp.documents import compose_documents
 from nlp.errors import DataError
+from nlp.location import locate
 from nlp.model import ANSWER_FIELDS, REVIEW_CODES, Prediction, RoutingModel
+from tests.nlp.eval_texts import eval_tickets
 
 ROOT = Path(__file__).resolve().parents[2]
 GAZETTEER = ROOT / "data" / "demo" / "gazetteer.csv"
@@ -213,3 +215,29 @@ def test_the_lead_problem_goes_to_the_tickets_lead_unit(
         assert answer.dispatch is not None
         assert answer.dispatch.lead is not None
         assert answer.problems[0].lead == answer.dispatch.lead.unit
+
+
+def test_each_ticket_read_once_answers_as_each_part_alone(tiny_model: RoutingModel) -> None:
+    """The dispatcher folds and normalises each ticket once for every part: the answers are
+    those of the parts called on the ticket as sent, on every ticket of the evaluation sets."""
+    dispatcher = Dispatcher.load(
+        labels=tiny_model.labels, urgency=True, gazetteer=GAZETTEER, city=CITY, routing=ROUTING
+    )
+    assert dispatcher.urgency is not None
+    assert dispatcher.gazetteer is not None
+    assert dispatcher.routing is not None
+    assert dispatcher.routing.keyword_labels  # the keywords are read from the normal form
+    tickets = eval_tickets()
+    texts = [text for text, _ in tickets]
+    titles = [title for _, title in tickets]
+    answers = tiny_model.answer(compose_documents(texts, titles), dispatcher=dispatcher)
+    for answer, text, title in zip(answers, texts, titles, strict=True):
+        if isinstance(answer, str):
+            continue
+        head = title if title and title.strip() else None
+        urgency = dispatcher.urgency.assess(text, title=head)
+        place = locate(text, head, gazetteer=dispatcher.gazetteer)
+        routed = dispatcher.routing.route(
+            answer.label, location=place, text=f"{head}\n{text}" if head else text
+        )
+        assert (answer.urgency, answer.location, answer.dispatch) == (urgency, place, routed)

@@ -14,7 +14,17 @@ from pathlib import Path
 import pytest
 
 from nlp.errors import DataError
-from nlp.location import GAZETTEER_COLUMNS, Gazetteer, Location, locate
+from nlp.location import (
+    _OTHER,
+    GAZETTEER_COLUMNS,
+    Gazetteer,
+    Location,
+    _others,
+    locate,
+    locate_simplified,
+)
+from nlp.text import simplify
+from tests.nlp.eval_texts import eval_texts, eval_tickets
 
 ROOT = Path(__file__).resolve().parents[2]
 GAZETTEER = ROOT / "data" / "demo" / "gazetteer.csv"
@@ -431,3 +441,28 @@ def test_eval_set_floor(gazetteer: Gazetteer) -> None:
         for location in [locate(row.text, row.title or None, gazetteer=gazetteer)]
     )
     assert right / len(held) >= 0.85
+
+
+# -- the fast paths: the same answers ----------------------------------------------------
+
+
+def test_other_matches_are_the_patterns_own() -> None:
+    for text in eval_texts():
+        normal = simplify(text)
+        assert [(m.span(), m.lastgroup) for m in _others(normal)] == [
+            (m.span(), m.lastgroup) for m in _OTHER.finditer(normal)
+        ], normal
+
+
+def test_locate_simplified_answers_as_locate(gazetteer: Gazetteer) -> None:
+    for text, title in eval_tickets():
+        expected = locate(text, title, gazetteer=gazetteer).to_dict()
+        given = locate_simplified(
+            text,
+            title,
+            gazetteer=gazetteer,
+            simplified_text=simplify(text),
+            simplified_title=None if title is None else simplify(title),
+        )
+        assert given.to_dict() == expected, (text, title)
+        assert locate_simplified(text, title, gazetteer=gazetteer).to_dict() == expected

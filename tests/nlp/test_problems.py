@@ -12,7 +12,8 @@ import pytest
 from nlp import Problem, SplitPolicy, find_problems, find_problems_many
 from nlp.errors import DataError
 from nlp.model import Prediction, RoutingModel
-from nlp.problems import clauses, split_problems
+from nlp.problems import _CUT, _cuts, _numbered, clauses, split_problems
+from tests.nlp.eval_texts import eval_texts
 
 # -- candidate clauses (no model) ---------------------------------------------------------
 
@@ -509,3 +510,33 @@ def test_ten_times_the_text_is_not_a_hundred_times_slower() -> None:
         return best
 
     assert cost(2000) < 30 * cost(200) + 0.01
+
+
+# -- the fast cut (one pass of two simple regexes, not _CUT at every character) ----------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "（1）路灯坏了；（2）井盖丢了。3.树倒了",
+        "（1）（一）①1.1、1)2)",
+        "2019.3.5，3.5米",
+        "a1.b2.",
+        "。。。，，1、2、",
+        "无标点的一句话",
+    ],
+)
+def test_cuts_are_the_matches_of_the_cut_pattern(text: str) -> None:
+    def spans(matches: Any) -> list[tuple[int, int, str | None]]:
+        return [(m.start(), m.end(), m.lastgroup) for m in matches]
+
+    assert spans(_cuts(text)) == spans(_CUT.finditer(text))
+
+
+def test_cuts_and_clauses_equal_the_slow_pass_on_every_eval_ticket() -> None:
+    for text in eval_texts():
+        fast = _cuts(text)
+        assert [(m.span(), m.lastgroup) for m in fast] == [
+            (m.span(), m.lastgroup) for m in _CUT.finditer(text)
+        ], text
+        assert _numbered(text, fast) == _numbered(text), text

@@ -12,6 +12,8 @@ import pytest
 from nlp.errors import DataError
 from nlp.location import Gazetteer, Location, locate
 from nlp.routing import RoutingTable
+from nlp.text import normalise
+from tests.nlp.eval_texts import eval_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo"
@@ -268,3 +270,13 @@ def test_inline_rules_are_numbered() -> None:
     )
     with pytest.raises(DataError, match="rule 2: unknown label"):
         RoutingTable.from_text(text, labels=["燃气"])
+
+
+def test_a_normal_form_given_routes_as_the_text(demo: RoutingTable, gazetteer: Gazetteer) -> None:
+    labels = sorted({rule.label for rule in demo.rules})
+    assert demo.keyword_labels  # the keywords are read from the normal form
+    for index, text in enumerate(eval_texts()[:600]):
+        label = labels[index % len(labels)]
+        place = locate(text, gazetteer=gazetteer)
+        expected = demo.route(label, location=place, text=text)
+        assert demo.route(label, location=place, text=text, normal=normalise(text)) == expected

@@ -22,10 +22,13 @@ from nlp.text import (
     mask_personal_data,
     normalise,
     normalise_aligned,
+    normalise_simplified,
+    simplify,
     strip_markup,
     to_simplified,
 )
 from tests.nlp.adversarial_text import ADVERSARIAL
+from tests.nlp.eval_texts import eval_texts
 from tests.nlp.personal_data import Generator
 
 # --------------------------------------------------------------------------- normalisation
@@ -612,3 +615,31 @@ def test_normalise_aligned_equals_normalise_on_generated_personal_data() -> None
 def test_normalise_aligned_equals_normalise_on_hostile_input(name: str) -> None:
     text = ADVERSARIAL[name](2_000)
     assert normalise_aligned(text).text == normalise(text)
+
+
+# -- normalising from a ticket's simplified form --------------------------------------------
+
+
+def test_normalise_simplified_is_normalise() -> None:
+    for text in eval_texts():
+        assert simplify(text) == to_simplified(fold_width(text))
+        assert normalise_simplified(text, simplify(text)) == normalise(text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "normal", "spans"),
+    [
+        # full-width commas fold in place, the ellipsis to three dots that span it
+        ("灯坏了，……桥", "灯坏了,......桥", {3: (3, 4), 6: (4, 5), 7: (5, 6), 10: (6, 7)}),
+        ("面积１２０㎡，（１）", "面积120m2,(1)", {5: (5, 6), 6: (5, 6), 7: (6, 7), 9: (8, 9)}),
+        ("聯繫人：張三…", "联系人:<NAME>...", {3: (3, 4), 9: (4, 6), 12: (6, 7)}),
+    ],
+)
+def test_characters_that_fold_to_several_keep_their_spans(
+    text: str, normal: str, spans: dict[int, tuple[int, int]]
+) -> None:
+    aligned = normalise_aligned(text)
+    assert aligned.text == normal == normalise(text)
+    assert aligned.exact
+    for position, span in spans.items():
+        assert (aligned.starts[position], aligned.ends[position]) == span

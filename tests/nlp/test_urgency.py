@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from nlp.errors import DataError
+from nlp.text import normalise
 from nlp.urgency import (
     DEFAULT_EXAMPLES,
     DEFAULT_TERMS,
@@ -25,6 +26,7 @@ from nlp.urgency import (
     UrgencyTerms,
     train_from_examples,
 )
+from tests.nlp.eval_texts import eval_tickets
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT / "data" / "eval" / "urgency.csv"
@@ -407,3 +409,17 @@ def test_the_evaluation_set_floors(detector: UrgencyDetector) -> None:
     urgent = frame["level"].to_numpy() == "紧急"
     assert (levels[urgent] == "紧急").mean() >= 0.85
     assert (levels[~urgent] == "紧急").mean() <= 0.15
+
+
+def test_assess_normalised_answers_as_assess_many(detector: UrgencyDetector) -> None:
+    tickets = eval_tickets()
+    texts = [text for text, _ in tickets]
+    titles = [title for _, title in tickets]
+    expected = detector.assess_many(texts, titles=titles)
+    given = detector.assess_normalised(
+        [normalise(text) for text in texts],
+        [None if title is None else normalise(title) for title in titles],
+    )
+    assert given == expected
+    with pytest.raises(DataError, match="titles"):
+        detector.assess_normalised(["停水"], [None, None])
