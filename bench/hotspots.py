@@ -55,9 +55,9 @@ is unlabeled.csv's messages tiled: copy ``c`` has new ids and writers, and its m
 squeezed into ``--days-per-copy`` days (30: about 1,000 tickets a week, four times
 unlabeled.csv's pace) after the copies before it, so that copies never share a window (a
 message and its own copy would be a repeat). For each size: seconds end to end (reading the
-file, grouping, writing both tables), tickets per second, the groups found, and the peak RSS
-of the command and of its worker processes: flat memory is the peak not growing with the
-tickets beyond the input table itself.
+file, grouping, writing both tables), tickets per second, the groups found, and the peak
+resident memory of the command and of its largest worker process (VmHWM, read while they
+run).
 """
 
 from __future__ import annotations
@@ -561,15 +561,39 @@ def _build_at_scale(rows: int) -> None:
 # ----------------------------------------------------------------------------- hotspots_scale
 
 _RUN = """
-import resource, sys, time
+import sys, time
 from service.cli import main
 started = time.perf_counter()
 code = main(["hotspots", sys.argv[1], "--jobs", sys.argv[2], "--out", sys.argv[3]])
-seconds = time.perf_counter() - started
-own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(f"RESULT {code} {seconds:.1f} {own:.0f} {workers:.0f}")
+print(f"RESULT {code} {time.perf_counter() - started:.1f}")
 """
+
+
+def _watch_peaks(run: subprocess.Popen[str]) -> dict[int, float]:
+    """Each process's peak resident memory (MB), the command's and its workers', read from
+    ``/proc/PID/status`` (VmHWM: the peak since the process started its program) every
+    half second until the command ends. Not ``getrusage``: a spawned process counts the
+    memory of the process it was forked from, before it started its own program."""
+    peaks: dict[int, float] = {}
+
+    def tree(pid: int) -> list[int]:
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return [pid]
+        return [pid, *(p for child in children for p in tree(int(child)))]
+
+    while run.poll() is None:
+        for pid in tree(run.pid):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for row in status.splitlines():
+                if row.startswith("VmHWM:"):
+                    peaks[pid] = max(peaks.get(pid, 0.0), int(row.split()[1]) / 1024)
+        time.sleep(0.5)
+    return peaks
 
 
 def _tiled(rows: int, days_per_copy: float) -> pd.DataFrame:
@@ -601,19 +625,23 @@ def section_hotspots_scale(args: argparse.Namespace) -> None:
         for size in sizes:
             path = Path(folder) / f"tickets-{size}.csv"
             tiled.iloc[:size].to_csv(path, index=False)
-            run = subprocess.run(
+            run = subprocess.Popen(
                 [sys.executable, "-c", _RUN, str(path), str(args.jobs), f"{folder}/out-{size}"],
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 cwd=ROOT,
-                check=False,
             )
-            result = [row for row in run.stdout.splitlines() if row.startswith("RESULT ")]
+            peaks = _watch_peaks(run)
+            stdout, stderr = run.communicate()
+            result = [row for row in stdout.splitlines() if row.startswith("RESULT ")]
             if run.returncode or not result:
-                line(f"{size:,} tickets", f"FAILED: {run.stderr.strip()[-500:]}")
+                line(f"{size:,} tickets", f"FAILED: {stderr.strip()[-500:]}")
                 continue
-            code, seconds, own, workers = result[0].split()[1:]
-            summary = run.stdout.splitlines()[0]
+            code, seconds = result[0].split()[1:3]
+            own = peaks.pop(run.pid, 0.0)
+            workers = max(peaks.values(), default=0.0)
+            summary = stdout.splitlines()[0]
             line(
                 f"{size:,} tickets: end to end, tickets/s",
                 f"{float(seconds):.0f} s, {size / float(seconds):,.0f}/s (exit {code})",
@@ -621,7 +649,7 @@ def section_hotspots_scale(args: argparse.Namespace) -> None:
             line(f"{size:,} tickets: what it found", summary.split(": ", 1)[-1])
             line(
                 f"{size:,} tickets: peak RSS, command / each worker",
-                f"{float(own):,.0f} MB / {float(workers):,.0f} MB "
+                f"{own:,.0f} MB / {workers:,.0f} MB "
                 f"(the file: {path.stat().st_size / 1e6:,.0f} MB)",
             )
             path.unlink()
