@@ -13,6 +13,12 @@ the connected components of those links (``scipy.sparse.csgraph``). The window b
 not a group: a problem reported every few days for months is one group. Groups with fewer than
 ``min_size`` tickets are not hot spots.
 
+The tickets are walked through in time order, a block at a time (:class:`_Linker`): each
+block is prepared (here, or by worker processes: ``jobs``), linked to the tickets before it,
+and then the index forgets the tickets no later one can reach, so it holds one window, not the
+data; a file is read in chunks (:func:`nlp.io.iter_chunks`) and its text is not held whole
+when its tickets are in time order.
+
 The heat index (热度指数) of a group, documented here and in the README::
 
     heat = 10 * (ln(1 + users) + 0.5 ln(1 + tickets) + 0.5 ln(1 + tickets per day)
