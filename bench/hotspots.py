@@ -3,6 +3,7 @@
     .venv/bin/python bench/hotspots.py [--sections repeats,hotspots,purity,scale]
                                        [--scale-rows 20000] [--lookup-rows 100000]
                                        [--purity-sheet FILE]
+    .venv/bin/python bench/hotspots.py --sections prepare
     .venv/bin/python bench/hotspots.py --sections hotspots_scale [--run-rows 250000,1000000]
                                        [--jobs 2] [--days-per-copy 30]
 
@@ -47,6 +48,11 @@ by ``c`` times the data's time span, new ids), not by preparing a million messag
 its 5 most similar tickets among all of them (no window: the whole index, as in a service
 whose window holds that many tickets): p50 / p99 of the lookup of a prepared ticket and of
 one from its text (masking, segmenting, places and hashing included), and the index's memory.
+
+``prepare`` (not in the default run): the CPU time of ``SimilarIndex.prepare`` and of
+``similar`` with the prepared ticket (p50 of 300 messages of unlabeled.csv against the 2,000
+before them, three rounds); public API only, so that ``PYTHONPATH=OLD_CHECKOUT`` runs it on
+older code.
 
 ``hotspots_scale`` (not in the default run: about ten minutes per million tickets):
 ``appeals hotspots FILE --jobs N --out DIR`` run as a user runs it, in a process of its own,
@@ -655,6 +661,33 @@ def section_hotspots_scale(args: argparse.Namespace) -> None:
             path.unlink()
 
 
+def section_prepare(args: argparse.Namespace) -> None:
+    """What a lookup costs a ticket, in CPU time: preparing it (``SimilarIndex.prepare``:
+    masking, segmenting, places, term counts) and ``similar`` with it against the 2,000
+    messages before it, for 300 messages of unlabeled.csv (public API only, so that the
+    same section can be run on an older checkout with ``PYTHONPATH``)."""
+    print("== prepare: SimilarIndex.prepare and similar(prepared), CPU time, 300 messages")
+    frame = read(UNLABELED)
+    index = SimilarIndex.from_frame(frame.head(2000))
+    asked = frame.iloc[2000:2300]
+    for text, title in zip(asked["text"][:5], asked["title"][:5], strict=True):
+        index.prepare(text, title)  # warm: the segmenter and the compiled code load once
+    for round_ in range(3):
+        preparing, looking = [], []
+        for text, title in zip(asked["text"], asked["title"], strict=True):
+            started = time.thread_time()
+            ready = index.prepare(text, title)
+            preparing.append(time.thread_time() - started)
+            started = time.thread_time()
+            index.similar(None, prepared=ready, window=None, k=5)
+            looking.append(time.thread_time() - started)
+        line(
+            f"round {round_ + 1}: prepare / similar(prepared), p50",
+            f"{statistics.median(preparing) * 1e3:.2f} ms / "
+            f"{statistics.median(looking) * 1e3:.2f} ms",
+        )
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "repeats": section_repeats,
     "hotspots": section_hotspots,
@@ -663,6 +696,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
 }
 OPTIONAL_SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "hotspots_scale": section_hotspots_scale,
+    "prepare": section_prepare,
 }
 
 
