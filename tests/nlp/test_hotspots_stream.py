@@ -173,3 +173,19 @@ def test_a_file_without_a_time_column_is_refused(tmp_path: Path) -> None:
     board().drop(columns=["time"]).to_csv(path, index=False)
     with pytest.raises(DataError, match="time"):
         hotspots(path)
+
+
+class _Fatal:
+    """Kills the process that unpickles it: a worker that dies as it starts."""
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        import os
+
+        return os._exit, (3,)
+
+
+def test_a_worker_that_dies_is_a_clear_error(small_blocks: list[int]) -> None:
+    from nlp.errors import WorkerLostError
+
+    with pytest.raises(WorkerLostError, match="fewer --jobs"):
+        hotspots(_months(2), jobs=2, gazetteer=_Fatal())  # type: ignore[arg-type]
