@@ -562,7 +562,6 @@ class _Linker:
         self._span = span
         self._threshold = link_threshold
         self._waiting: list[tuple[np.ndarray, np.ndarray, PreparedBlock]] = []
-        self._waiting_rows = 0
         self._rows: list[np.ndarray] = []
         self._count = 0  # tickets with a document so far; a ticket's number is its position
         self._base = 0  # number of the index's first row (the ones before it were forgotten)
@@ -588,7 +587,6 @@ class _Linker:
         self._rows.append(np.asarray(rows)[block.kept])
         self._count += len(block.kept)
         self._waiting.append((numbers, times, block))
-        self._waiting_rows += len(block.kept)
         if self._count >= FIRST_BLOCK_ROWS:
             self._link()
 
@@ -601,7 +599,7 @@ class _Linker:
             numbers = np.concatenate([w[0] for w in self._waiting])
             times = np.concatenate([w[1] for w in self._waiting])
             block = _joined([w[2] for w in self._waiting])
-        self._waiting, self._waiting_rows = [], 0
+        self._waiting = []
         index.add_block([str(n) for n in numbers], times, block)
         links = index.neighbours(
             window=self._span,
@@ -638,7 +636,7 @@ class _Linker:
 
     def finish(self) -> _Grouping:
         """The groups: connected components of the links."""
-        if self._waiting_rows or self._waiting:
+        if self._waiting:
             self._link()
         from scipy.sparse.csgraph import connected_components
 

@@ -509,16 +509,13 @@ def _segmenter() -> Any:
 def content_words(document: str) -> list[str]:
     """The words of a normalised document that explanations may name (no stop words,
     placeholders, single characters or numbers: :func:`nlp.explain.is_content_word`)."""
-    from nlp.explain import is_content_word, stop_words
+    from nlp.explain import is_content_word
 
     segmenter = _segmenter()
-    raw = segmenter.cut_raw(document)
-    if raw is None:
-        return [word for word in segmenter.cut(document) if is_content_word(word)]
-    # what is_content_word keeps of tokens without a placeholder (a token of punctuation or
-    # white space has no letter: the rule's own filter is not needed first)
-    stop = stop_words()
-    return [w for w in raw if len(w) >= 2 and w not in stop and any(map(str.isalpha, w))]
+    # the tokenizer's own tokens when it can give them: a token of punctuation or white space
+    # has no letter, so is_content_word drops it and the rule's filter is not needed first
+    tokens = segmenter.cut_raw(document)
+    return [word for word in tokens or segmenter.cut(document) if is_content_word(word)]
 
 
 def _codes(pieces: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
