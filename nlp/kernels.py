@@ -7,7 +7,8 @@ ticket: build integer n-gram keys, find them in an open-addressing table, count 
 with a scratch array, and write TF-IDF rows in CSR form or add them, times the linear
 model's weights, to its logits. :mod:`nlp.features` wraps them in scikit-learn
 transformers; :mod:`nlp.similar` counts the terms of its tickets with
-:func:`hashed_term_counts`.
+:func:`hashed_term_counts` and scores a lookup's candidates with :func:`posting_sums` and
+:func:`row_dots`.
 
 Keys: a character n-gram is its code points packed 21 bits each (so a key decodes back to
 its text); a word is a 64-bit polynomial hash of its code points; a word pair is
@@ -29,6 +30,8 @@ __all__ = [
     "lookup",
     "merge_rows",
     "pair_keys",
+    "posting_sums",
+    "row_dots",
     "tfidf_rows",
     "token_hashes",
 ]
@@ -554,3 +557,67 @@ def add_tfidf_scores_known(
         known[doc, 0] += known_sum
         known[doc, 1] += total
     scratch[2 * n_features] = epoch + n_docs
+
+
+# ----------------------------------------------------------------------------- lookups
+
+
+@njit(cache=True, nogil=True)
+def row_dots(
+    indptr: NDArray[np.integer],
+    indices: NDArray[np.integer],
+    data: NDArray[np.float32],
+    rows: NDArray[np.int64],
+    dense: NDArray[np.float32],
+) -> NDArray[np.float32]:
+    """The dot product of each of ``rows`` of a CSR matrix (float32) with ``dense``, summed
+    in float32 in the row's stored order, as scipy's product of the matrix with ``dense``
+    sums it (a row scores the same as one of a few rows or of a whole window), without
+    building the matrix of those rows first."""
+    out = np.empty(rows.size, dtype=np.float32)
+    for i in range(rows.size):
+        row = rows[i]
+        total = np.float32(0.0)
+        for j in range(indptr[row], indptr[row + 1]):
+            total += data[j] * dense[indices[j]]
+        out[i] = total
+    return out
+
+
+@njit(cache=True, nogil=True)
+def posting_sums(
+    indptr: NDArray[np.integer],
+    indices: NDArray[np.integer],
+    data: NDArray[np.float32],
+    features: NDArray[np.integer],
+    weights: NDArray[np.float32],
+    start: int,
+    end: int,
+    scratch: NDArray[np.float32],
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """The rows in ``[start, end)`` of the inverted lists of ``features`` (a features x rows
+    CSR matrix of positive values), each once, and the sum over those features of
+    ``weights[f] * value``: each row's part of its cosine with a query on those features.
+    ``scratch``: one zero per row, given back zeroed (a lookup touches a few thousand rows
+    of a window that may hold a million)."""
+    total = 0
+    for k in range(features.size):
+        total += indptr[features[k] + 1] - indptr[features[k]]
+    rows = np.empty(total, dtype=np.int64)
+    count = 0
+    for k in range(features.size):
+        feature = features[k]
+        weight = weights[k]
+        for j in range(indptr[feature], indptr[feature + 1]):
+            row = indices[j]
+            if row < start or row >= end:
+                continue
+            if scratch[row] == 0.0:
+                rows[count] = row
+                count += 1
+            scratch[row] += weight * data[j]
+    sums = np.empty(count, dtype=np.float32)
+    for i in range(count):
+        sums[i] = scratch[rows[i]]
+        scratch[rows[i]] = 0.0
+    return rows[:count], sums

@@ -134,7 +134,11 @@ def parse_times(values: Iterable[Any], *, what: str = "time") -> np.ndarray:
     """Times as ``datetime64[ns]`` (naive: a zone is converted to UTC and dropped). Every
     value must parse; a :class:`DataError` names the first rows that do not and how to write
     them."""
-    series = pd.Series(list(values), dtype=object)
+    values = list(values)
+    if values and all(type(value) is datetime and value.tzinfo is None for value in values):
+        # the service's times (UTC, no zone): what pandas would give, without its parsing
+        return np.array(values, dtype="datetime64[ns]")
+    series = pd.Series(values, dtype=object)
     parsed = pd.to_datetime(series, errors="coerce", format="mixed")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -585,17 +589,24 @@ def _unit_rows(
 _DENSE_FREE: list[np.ndarray] = []
 
 
-def _scores(rows: sp.csr_matrix, query: sp.csr_matrix) -> np.ndarray:
-    """The cosine of each row with a one-row query (both unit rows): the rows times a dense
-    copy of the query. Each row's score is summed in the same order whichever rows are
-    asked, so a row scores the same as a candidate or as part of a whole window."""
+def _scores(
+    matrix: sp.csr_matrix, query: sp.csr_matrix, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """The cosine of each of ``rows`` of ``matrix`` (None: every row) with a one-row query
+    (both unit rows), against a dense copy of the query: scipy's product for every row,
+    :func:`nlp.kernels.row_dots` for some (no copy of them first). Both sum each row in the
+    same order, so a row scores the same as a candidate or as part of a whole window."""
+    from nlp.kernels import row_dots
+
     try:
         dense = _DENSE_FREE.pop()  # atomic: no two lookups get the same one
     except IndexError:
         dense = np.zeros(N_FEATURES, dtype=np.float32)
     dense[query.indices] = query.data
     try:
-        return np.asarray(rows @ dense, dtype=np.float32).ravel()
+        if rows is None:
+            return np.asarray(matrix @ dense, dtype=np.float32).ravel()
+        return row_dots(matrix.indptr, matrix.indices, matrix.data, rows, dense)
     finally:
         dense[query.indices] = 0.0
         _DENSE_FREE.append(dense)
@@ -685,10 +696,13 @@ class SimilarIndex:
         self._seen = 0  # tickets ever added (the IDF's document count; rows may be forgotten)
         self._fitted_rows = 0  # tickets seen when the IDF was last fitted
         self._postings: sp.csr_matrix | None = None  # features x rows of _matrix, built lazily
+        # zeroed arrays of one float per row of _matrix, free for a lookup's candidate sums
+        self._scratch_free: list[np.ndarray] = []
         # appended chunks not yet in the main matrix: ids, times, documents, places, counts
         self._pending: list[
             tuple[list[str], np.ndarray, list[str], list[frozenset[str]], sp.csr_matrix]
         ] = []
+        self._pending_count = 0  # rows of those chunks
         # the pending chunks as a lookup scores them (unit rows, filled in by lookups)
         self._pending_chunks_seen = 0
         self._pending_units = _GrowingRows()
@@ -818,7 +832,8 @@ class SimilarIndex:
                 self._df += np.bincount(counts.indices[lo : lo + (1 << 26)], minlength=N_FEATURES)
         self._seen += len(ids)
         self._pending.append((ids, when, docs, places, counts))
-        if self._pending_rows() >= _PENDING_LIMIT:
+        self._pending_count += len(ids)
+        if self._pending_count >= _PENDING_LIMIT:
             self._merge()
 
     def _settle(self) -> None:
@@ -871,18 +886,15 @@ class SimilarIndex:
         self._postings = None
         return drop
 
-    def _pending_rows(self) -> int:
-        return sum(len(chunk[0]) for chunk in self._pending)
-
     def __len__(self) -> int:
-        return len(self._ids) + self._pending_rows()
+        return len(self._ids) + self._pending_count
 
     def _merge(self) -> None:
         """Move appended rows into the main matrix (time order); refit the IDF when the index
         has doubled since it was last fitted."""
         if not self._pending:
             return
-        pending, self._pending = self._pending, []
+        pending, self._pending, self._pending_count = self._pending, [], 0
         self._forget_pending_view()
         if len(pending) == 1 and pending[0][4].dtype == np.float32:
             counts = pending[0][4]  # the index's own (from _counts or a stack): reweighted in place
@@ -1020,11 +1032,12 @@ class SimilarIndex:
             if prepared is None:
                 raise DataError("the ticket needs a text or a title to find similar ones")
         span = parse_window(window)
-        chunk_times = [chunk[1] for chunk in self._pending]
-        latest = [times[-1:] for times in (self._times, *chunk_times) if len(times)]
-        if not latest:
+        if not len(self):
             return []
-        at = _as_time(time) if time is not None else max(t.max() for t in latest)
+        if time is not None:
+            at = _as_time(time)
+        else:  # after every ticket (appended chunks may be in any order of time)
+            at = max(t.max() for t in (self._times, *(c[1] for c in self._pending)) if len(t))
         earliest = None if span is None else at - np.timedelta64(span)
         query = _unit_rows(prepared.counts, self._idf)
         places = prepared.places
@@ -1053,7 +1066,7 @@ class SimilarIndex:
             if rows is None:  # the whole window
                 keep(_scores(self._slice(start, end), query), start, *self._held())
             elif len(rows):
-                keep(_scores(self._matrix[rows], query), rows, *self._held())
+                keep(_scores(self._matrix, query, rows), rows, *self._held())
         # tickets appended since the last merge, scored directly (at most a few hundred)
         if self._pending:
             units, pending_ids, pending_times, pending_places, pending_docs = self._pending_view()
@@ -1109,25 +1122,37 @@ class SimilarIndex:
         features, weights = query.indices[heaviest], query.data[heaviest]
         if self._postings is None:
             self._postings = sp.csr_matrix(self._matrix.T)  # features x rows
+            self._scratch_free = []
         postings = self._postings
         read = int((postings.indptr[features + 1] - postings.indptr[features]).sum())
         matrix = self._matrix
         per_row = matrix.nnz / max(matrix.shape[0], 1)
         if read + CANDIDATES * per_row >= matrix.indptr[end] - matrix.indptr[start]:
             return None
-        lists = postings[features]
-        partial = np.asarray(lists.T @ weights).ravel()  # each row's cosine on those features
-        rows = lists.indices
-        if start > 0 or end < matrix.shape[0]:
-            rows = rows[(rows >= start) & (rows < end)]
-        # a row is in at most CANDIDATE_FEATURES lists: the best entries hold the best rows
-        best = CANDIDATES * CANDIDATE_FEATURES
-        if len(rows) > best:
-            rows = rows[np.argpartition(-partial[rows], best)[:best]]
-        rows = np.unique(rows)
+        from nlp.kernels import posting_sums
+
+        try:
+            scratch = self._scratch_free.pop()  # atomic: no two lookups get the same one
+        except IndexError:
+            scratch = np.zeros(matrix.shape[0], dtype=np.float32)
+        if len(scratch) != matrix.shape[0]:  # left by a lookup on the matrix before a merge
+            scratch = np.zeros(matrix.shape[0], dtype=np.float32)
+        try:
+            rows, partial = posting_sums(
+                postings.indptr,
+                postings.indices,
+                postings.data,
+                features,
+                weights,
+                start,
+                end,
+                scratch,
+            )
+        finally:
+            self._scratch_free.append(scratch)  # given back zeroed
         if len(rows) > CANDIDATES:
-            rows = np.sort(rows[np.argpartition(-partial[rows], CANDIDATES)[:CANDIDATES]])
-        return rows
+            rows = rows[np.argpartition(-partial, CANDIDATES)[:CANDIDATES]]
+        return np.sort(rows)
 
     def neighbours(
         self,

@@ -85,9 +85,9 @@ def test_a_lookup_scores_only_its_candidates(
     scored: list[int] = []
     original = nlp.similar._scores
 
-    def counted(rows: Any, query: Any) -> Any:
-        scored.append(rows.shape[0])
-        return original(rows, query)
+    def counted(matrix: Any, query: Any, rows: Any = None) -> Any:
+        scored.append(matrix.shape[0] if rows is None else len(rows))
+        return original(matrix, query, rows)
 
     monkeypatch.setattr(nlp.similar, "_scores", counted)
     text = _pairs()["b_text"].iloc[0]
@@ -117,3 +117,73 @@ def test_appended_tickets_are_scored_like_merged_ones(index: SimilarIndex) -> No
     after = _answers(grown.similar(query, time=at, window="1d", k=10))
     assert [t for t, _, _ in after] == [t for t, _, _ in before]
     assert [s for _, s, _ in after] == pytest.approx([s for _, s, _ in before], abs=1e-6)
+
+
+def _random_rows(seed: int, n_rows: int = 300) -> Any:
+    import scipy.sparse as sp
+
+    return sp.random(
+        n_rows,
+        nlp.similar.N_FEATURES,
+        density=400 / nlp.similar.N_FEATURES,
+        format="csr",
+        dtype=np.float32,
+        random_state=seed,
+    )
+
+
+def test_some_rows_score_as_the_whole_matrix_scores_them() -> None:
+    """A candidate's score (nlp.kernels.row_dots) is bit for bit its score in a whole
+    window (scipy's product): the fast lookup and exact=True agree to the last bit."""
+    matrix = _random_rows(1)
+    query = matrix[7] + _random_rows(2, 1)
+    whole = nlp.similar._scores(matrix, query)
+    rows = np.array([299, 7, 0, 150, 7], dtype=np.int64)
+    assert whole[7] > 0
+    assert nlp.similar._scores(matrix, query, rows).tolist() == whole[rows].tolist()
+
+
+def test_posting_sums_are_each_rows_part_on_the_features() -> None:
+    from nlp.kernels import posting_sums
+
+    matrix = _random_rows(3)
+    postings = matrix.T.tocsr()
+    features = np.unique(matrix[[4, 9]].indices)[:16]
+    weights = np.linspace(0.1, 1.0, len(features)).astype(np.float32)
+    scratch = np.zeros(matrix.shape[0], dtype=np.float32)
+    rows, sums = posting_sums(
+        postings.indptr, postings.indices, postings.data, features, weights, 5, 250, scratch
+    )
+    expected = np.asarray(matrix[:, features] @ weights).ravel()
+    inside = np.flatnonzero(expected > 0)
+    inside = inside[(inside >= 5) & (inside < 250)]
+    assert sorted(rows.tolist()) == inside.tolist()  # each row once, only the window's
+    assert dict(zip(rows.tolist(), sums.tolist(), strict=True)) == pytest.approx(
+        dict(zip(inside.tolist(), expected[inside].tolist(), strict=True)), rel=1e-5
+    )
+    assert not scratch.any()  # given back zeroed for the next lookup
+
+
+def test_a_lookup_without_a_time_comes_after_every_appended_ticket() -> None:
+    """Appended tickets in any order of time: a lookup at no given time is after the latest
+    of them, not after the last one appended."""
+    index = SimilarIndex()
+    base = pd.read_csv(DEMO / "appeals.csv", dtype=str, keep_default_na=False)["text"][:10]
+    index.add(ids=[f"t{i}" for i in range(10)], times=[NOW] * 10, texts=base.tolist())
+    late, early = NOW + timedelta(days=3), NOW + timedelta(days=1)
+    index.add(
+        ids=["late", "early"],
+        times=[late, early],
+        texts=["学校旁边的工地晚上施工太吵", "翠湖花园三栋电梯又坏了，老人上不了楼"],
+    )
+    assert index._pending
+    found = index.similar("翠湖花园三栋的电梯坏了", k=3)
+    assert "early" in [match.id for match in found]
+
+
+def test_times_of_the_service_parse_as_pandas_parses_them() -> None:
+    from nlp.similar import parse_times
+
+    times = [NOW, NOW + timedelta(microseconds=1), datetime(1999, 12, 31, 23, 59, 59)]
+    assert parse_times(times).tolist() == parse_times([str(t) for t in times]).tolist()
+    assert parse_times(times).dtype == np.dtype("datetime64[ns]")

@@ -96,9 +96,8 @@ def _worker_starts(log_path: Path) -> tuple[int, int]:
     return started, failed
 
 
-@pytest.fixture
-def server(two_versions: Registry, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    base, process, _ = _start(two_versions.root, tmp_path)
+def _serving(root: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    base, process, _ = _start(root, tmp_path)
     deadline = time.monotonic() + 120
     # Both workers are up once both report their model (metrics in multiprocess mode).
     while time.monotonic() < deadline:
@@ -107,6 +106,21 @@ def server(two_versions: Registry, tmp_path: Path) -> Iterator[tuple[str, subpro
         time.sleep(0.2)
     yield base, process
     _stop(process)
+
+
+@pytest.fixture
+def server(two_versions: Registry, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A server of its own, for a test that swaps its model or stops it."""
+    yield from _serving(two_versions.root, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def read_only_server(
+    models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """One server of the read-only registry for the tests that only send it requests
+    (starting two workers costs seconds)."""
+    yield from _serving(models_dir, tmp_path_factory.mktemp("read_only_server"))
 
 
 def test_two_workers_start_without_restarts(models_dir: Path, tmp_path: Path) -> None:
@@ -153,10 +167,10 @@ def test_workers_that_start_slowly_are_not_killed(models_dir: Path, tmp_path: Pa
 
 
 def test_malformed_request_gets_the_json_error_shape(
-    server: tuple[str, subprocess.Popen[bytes]],
+    read_only_server: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     """uvicorn rejects these before the app sees them; it used to answer in plain text."""
-    base, _ = server
+    base, _ = read_only_server
     port = int(base.rsplit(":", 1)[1])
     for request in (
         b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n{}",
@@ -236,8 +250,8 @@ def test_hot_swap_under_load_drops_nothing(
     assert len(versions) > 50
 
 
-def test_real_server_endpoints(server: tuple[str, subprocess.Popen[bytes]]) -> None:
-    base, _ = server
+def test_real_server_endpoints(read_only_server: tuple[str, subprocess.Popen[bytes]]) -> None:
+    base, _ = read_only_server
     with httpx.Client(base_url=base, timeout=30) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         assert client.get("/").status_code == 200
@@ -253,9 +267,9 @@ def test_real_server_endpoints(server: tuple[str, subprocess.Popen[bytes]]) -> N
 
 
 def test_chunked_body_over_limit_is_413_over_the_wire(
-    server: tuple[str, subprocess.Popen[bytes]],
+    read_only_server: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
-    base, _ = server
+    base, _ = read_only_server
     port = int(base.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(
