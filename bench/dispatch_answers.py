@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from serve import every_field_dispatcher  # bench/ is the script's directory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +50,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the answers here")
     args = parser.parse_args()
 
-    from nlp import Dispatcher, Registry, tag_frame
+    from nlp import Registry, tag_frame
     from nlp.io import read_table
     from nlp.train import TrainConfig, train
 
@@ -58,15 +59,7 @@ def main() -> int:
         result = train(read_table(args.shared / "appeals" / "train.csv"), TrainConfig(C=1.0))
         registry.save(result.model, metrics=result.evaluation.to_dict())
     model = registry.load()
-    demo = ROOT / "data" / "demo"
-    dispatcher = Dispatcher.load(
-        labels=model.labels,
-        urgency=True,
-        problems=True,
-        gazetteer=demo / "gazetteer.csv",
-        city="江州市",
-        routing=demo / "routing_teddy.toml",
-    )
+    dispatcher = every_field_dispatcher(model.labels)
     pairs = tickets(args.shared)
     started = time.perf_counter()
     lines: list[str] = []

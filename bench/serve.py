@@ -43,6 +43,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -353,6 +354,23 @@ def train_models(shared: Path, models_dir: Path, *, versions: int = 2) -> None:
         )
 
 
+def every_field_dispatcher(labels: list[str]) -> Any:
+    """The :class:`nlp.Dispatcher` with every field on for a model of the Teddy Cup
+    categories: urgency, several problems, location against the demo gazetteer, and the
+    Teddy Cup routing table (bench/dispatch_answers.py answers with it too)."""
+    from nlp import Dispatcher
+
+    demo = ROOT / "data" / "demo"
+    return Dispatcher.load(
+        labels=labels,
+        urgency=True,
+        problems=True,
+        gazetteer=demo / "gazetteer.csv",
+        city="江州市",
+        routing=demo / "routing_teddy.toml",
+    )
+
+
 def in_process(
     models_dir: Path, texts: list[str], count: int, *, fields: bool = False
 ) -> tuple[float, float, float, float]:
@@ -360,21 +378,13 @@ def in_process(
     with ``fields``, every dispatch field on: urgency, several problems, location against
     the demo gazetteer, the Teddy Cup routing table (its pass over each ticket costs the
     same though the masked city is not the demo's)."""
-    from nlp import Dispatcher, Registry, tag_frame
+    from nlp import Registry, tag_frame
 
     model = Registry(models_dir).load()
     model.warm_up()
     dispatcher = None
     if fields:
-        demo = ROOT / "data" / "demo"
-        dispatcher = Dispatcher.load(
-            labels=model.labels,
-            urgency=True,
-            problems=True,
-            gazetteer=demo / "gazetteer.csv",
-            city="江州市",
-            routing=demo / "routing_teddy.toml",
-        )
+        dispatcher = every_field_dispatcher(model.labels)
         model.classify(["预热：燃气泄漏，小区停水"], dispatcher=dispatcher)
     latencies = []
     by_problems: dict[bool, list[float]] = {False: [], True: []}
