@@ -1,13 +1,16 @@
-"""The cost of ``repeat_of`` in the classify endpoint: p50 / p99 of ``POST /v1/classify`` in
-process (FastAPI's TestClient, the real app) with ``APPEALS_REPEATS`` off and on, against a
-similar-ticket index built from a ticket store of ``--tickets`` messages. Prints; asserts
-nothing.
+"""The cost of ``repeat_of`` in the classify endpoint: ``POST /v1/classify`` in process
+(FastAPI's TestClient, the real app) against a similar-ticket index built from a ticket
+store of ``--tickets`` messages, each message sent twice in turn, once with
+``APPEALS_REPEATS`` off and once on (alternating which goes first), to the same app. Prints
+the p50 of each and the median of the paired differences; asserts nothing.
 
     .venv/bin/python bench/repeats_api.py [--tickets 2000] [--requests 300] [--rounds 1]
 
-``--rounds N`` runs off and on N times, alternately, and prints the median p50 of each and
-their difference: on a shared machine, the load of the moment moves single runs by more
-than what is measured.
+Pairs, not one run off and another on: on a shared machine the load of the moment moves
+separate runs by more than what is measured, while the two requests of a pair meet the same
+load. Both requests of a pair feed the index (its thread runs either way), so the difference
+is what the lookup adds to a request. ``--rounds N``: N rounds of ``--requests`` messages,
+each round the next ones (a message asked again would find its own first copy).
 
 The messages are ``../shared/data/appeals/unlabeled.csv`` (the demo tickets when it is
 absent): the first ``--tickets`` go into the store (answered over the last 20 days), the
@@ -77,8 +80,9 @@ def main() -> None:
 
     texts, source = _texts()
     stored = texts[: args.tickets]
-    asked = texts[args.tickets : args.tickets + args.requests]
-    if len(asked) < args.requests:
+    rounds = max(args.rounds, 1)
+    asked = texts[args.tickets : args.tickets + rounds * args.requests]
+    if len(asked) < rounds * args.requests:
         raise SystemExit(f"{source} has {len(texts)} messages; ask for fewer")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -97,48 +101,62 @@ def main() -> None:
             ]
         )
         store.close()
-        print(f"{len(stored)} stored tickets and {len(asked)} requests from {source}")
-        medians: dict[bool, list[float]] = {False: [], True: []}
-        for repeats in [False, True] * max(args.rounds, 1):
-            settings = Settings(
+        print(f"{len(stored)} stored tickets and {len(asked)} messages asked from {source}")
+        on, off = (
+            Settings(
                 models_dir=root / "models",
                 store_url=SecretStr(url),
                 repeats=repeats,
                 log_level="WARNING",
             )
-            app = create_app()
-            app.dependency_overrides[get_settings] = lambda settings=settings: settings
-            with TestClient(app) as client:
-                assert app.state.holder.wait_first_load(120)
-                started = time.perf_counter()
-                while not app.state.similar.ready:
-                    time.sleep(0.05)
-                built = time.perf_counter() - started
-                for text in asked[:20]:  # warm up
-                    client.post("/v1/classify", json={"text": text})
-                app.state.writer.flush(30)
-                app.state.similar.flush(60)
-                seconds, found = [], 0
-                for i, text in enumerate(asked):
-                    begin = time.perf_counter()
-                    response = client.post("/v1/classify", json={"text": text, "id": f"q{i}"})
-                    seconds.append(time.perf_counter() - begin)
-                    found += response.json()["repeat_of"] is not None
-                p50, p99 = _percentiles(seconds)
-                medians[repeats].append(p50)
-                lookup = _lookup_p50(app, settings, asked) if repeats else None
-                print(
-                    f"repeats {'on ' if repeats else 'off'}: classify p50 {p50:.2f} ms, "
-                    f"p99 {p99:.2f} ms; repeat_of set for {found} of {len(asked)}; index of "
-                    f"{len(app.state.similar)} tickets ready {built:.1f} s after the model"
-                    + (f"; the repeat lookup alone p50 {lookup:.2f} ms" if lookup else "")
-                )
-        if args.rounds > 1:
-            off, on = statistics.median(medians[False]), statistics.median(medians[True])
-            print(
-                f"median of {args.rounds} rounds: classify p50 {off:.2f} ms off, {on:.2f} ms on "
-                f"({on - off:+.2f} ms)"
-            )
+            for repeats in (True, False)
+        )
+        app = create_app()
+        app.dependency_overrides[get_settings] = lambda: on  # what the app starts with
+        with TestClient(app) as client:
+            assert app.state.holder.wait_first_load(120)
+            started = time.perf_counter()
+            while not app.state.similar.ready:
+                time.sleep(0.05)
+            built = time.perf_counter() - started
+
+            def send(settings: Settings, text: str, ticket: str) -> tuple[float, bool]:
+                app.dependency_overrides[get_settings] = lambda: settings
+                begin = time.perf_counter()
+                response = client.post("/v1/classify", json={"text": text, "id": ticket})
+                seconds = time.perf_counter() - begin
+                return seconds, response.json()["repeat_of"] is not None
+
+            for i, text in enumerate(stored[-20:]):  # warm up
+                send(on, text, f"w{i}")
+                send(off, text, f"v{i}")
+            app.state.writer.flush(30)
+            app.state.similar.flush(60)
+            times: dict[bool, list[float]] = {False: [], True: []}
+            differences, found = [], 0
+            for round_ in range(rounds):  # each round its own messages
+                for i, text in enumerate(asked[round_ * args.requests :][: args.requests]):
+                    first = (i + round_) % 2 == 0  # on first in half the pairs
+                    order = [(True, on), (False, off)] if first else [(False, off), (True, on)]
+                    took = {}
+                    for repeats, settings in order:
+                        took[repeats], hit = send(settings, text, f"q{round_}-{i}-{repeats}")
+                        found += hit and repeats
+                        times[repeats].append(took[repeats])
+                    differences.append(took[True] - took[False])
+            lookup = _lookup_p50(app, on, asked[: args.requests])
+        off_p50, off_p99 = _percentiles(times[False])
+        on_p50, on_p99 = _percentiles(times[True])
+        print(
+            f"classify p50 {off_p50:.2f} ms off (p99 {off_p99:.2f}), {on_p50:.2f} ms on "
+            f"(p99 {on_p99:.2f}); paired difference p50 "
+            f"{statistics.median(differences) * 1000:+.2f} ms over {len(differences)} pairs"
+        )
+        print(
+            f"repeat_of set for {found} of {len(times[True])}; index of "
+            f"{len(app.state.similar)} tickets, ready {built:.1f} s after the model; the "
+            f"repeat lookup alone p50 {lookup:.2f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -568,19 +568,36 @@ def row_dots(
     indices: NDArray[np.integer],
     data: NDArray[np.float32],
     rows: NDArray[np.int64],
+    query_indices: NDArray[np.integer],
+    query_data: NDArray[np.float32],
     dense: NDArray[np.float32],
+    bits: NDArray[np.uint64],
 ) -> NDArray[np.float32]:
-    """The dot product of each of ``rows`` of a CSR matrix (float32) with ``dense``, summed
-    in float32 in the row's stored order, as scipy's product of the matrix with ``dense``
-    sums it (a row scores the same as one of a few rows or of a whole window), without
-    building the matrix of those rows first."""
+    """The dot product of each of ``rows`` of a CSR matrix (float32) with a sparse query,
+    summed in float32 in the row's stored order, as scipy's product of the matrix with a
+    dense copy of the query sums it: a row scores the same whichever rows are asked with it.
+
+    ``dense`` (one zero per column) and ``bits`` (one zero bit per column) are scratch,
+    given back zeroed. A row's value is looked up in ``dense`` only where ``bits`` says the
+    query has its column: the bits of every column fit in the processor's cache, the dense
+    copy does not, and most of a row's columns are not the query's."""
+    for k in range(query_indices.size):
+        column = query_indices[k]
+        dense[column] = query_data[k]
+        bits[column >> 6] |= np.uint64(1) << np.uint64(column & 63)
     out = np.empty(rows.size, dtype=np.float32)
     for i in range(rows.size):
         row = rows[i]
         total = np.float32(0.0)
         for j in range(indptr[row], indptr[row + 1]):
-            total += data[j] * dense[indices[j]]
+            column = indices[j]
+            if (bits[column >> 6] >> np.uint64(column & 63)) & np.uint64(1):
+                total += data[j] * dense[column]
         out[i] = total
+    for k in range(query_indices.size):
+        column = query_indices[k]
+        dense[column] = 0.0
+        bits[column >> 6] = np.uint64(0)
     return out
 
 

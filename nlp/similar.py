@@ -584,32 +584,34 @@ def _unit_rows(
     return matrix
 
 
-# Dense query vectors (2**20 zeros) free for a lookup: one per lookup running at once, reused
-# (a fresh one per lookup, or per thread of a server's pool, would cost page faults each time).
-_DENSE_FREE: list[np.ndarray] = []
+# Scratch of a lookup: a dense copy of the query (2**20 zeros) and a bit per column, free for
+# a lookup, one pair per lookup running at once, reused (fresh ones per lookup, or per thread
+# of a server's pool, would cost page faults each time).
+_SCRATCH_FREE: list[tuple[np.ndarray, np.ndarray]] = []
 
 
 def _scores(
     matrix: sp.csr_matrix, query: sp.csr_matrix, rows: np.ndarray | None = None
 ) -> np.ndarray:
     """The cosine of each of ``rows`` of ``matrix`` (None: every row) with a one-row query
-    (both unit rows), against a dense copy of the query: scipy's product for every row,
-    :func:`nlp.kernels.row_dots` for some (no copy of them first). Both sum each row in the
-    same order, so a row scores the same as a candidate or as part of a whole window."""
+    (both unit rows), in compiled code (:func:`nlp.kernels.row_dots`), without copying the
+    rows first. Each row's score is summed in the same order whichever rows are asked, so a
+    row scores the same as a candidate or as part of a whole window."""
     from nlp.kernels import row_dots
 
     try:
-        dense = _DENSE_FREE.pop()  # atomic: no two lookups get the same one
+        dense, bits = _SCRATCH_FREE.pop()  # atomic: no two lookups get the same pair
     except IndexError:
         dense = np.zeros(N_FEATURES, dtype=np.float32)
-    dense[query.indices] = query.data
+        bits = np.zeros(N_FEATURES // 64, dtype=np.uint64)
+    if rows is None:
+        rows = np.arange(matrix.shape[0])
     try:
-        if rows is None:
-            return np.asarray(matrix @ dense, dtype=np.float32).ravel()
-        return row_dots(matrix.indptr, matrix.indices, matrix.data, rows, dense)
+        return row_dots(
+            matrix.indptr, matrix.indices, matrix.data, rows, query.indices, query.data, dense, bits
+        )
     finally:
-        dense[query.indices] = 0.0
-        _DENSE_FREE.append(dense)
+        _SCRATCH_FREE.append((dense, bits))  # given back zeroed
 
 
 class _GrowingRows:

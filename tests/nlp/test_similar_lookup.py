@@ -132,15 +132,22 @@ def _random_rows(seed: int, n_rows: int = 300) -> Any:
     )
 
 
-def test_some_rows_score_as_the_whole_matrix_scores_them() -> None:
-    """A candidate's score (nlp.kernels.row_dots) is bit for bit its score in a whole
-    window (scipy's product): the fast lookup and exact=True agree to the last bit."""
+def test_rows_score_as_scipy_scores_them_whichever_are_asked() -> None:
+    """A candidate's score (nlp.kernels.row_dots) is bit for bit scipy's product of the
+    whole matrix with a dense copy of the query: the fast lookup and exact=True agree to
+    the last bit, and the kernel's scratch is given back zeroed."""
     matrix = _random_rows(1)
     query = matrix[7] + _random_rows(2, 1)
-    whole = nlp.similar._scores(matrix, query)
+    dense = np.zeros(nlp.similar.N_FEATURES, dtype=np.float32)
+    dense[query.indices] = query.data
+    expected = np.asarray(matrix @ dense, dtype=np.float32).ravel()
     rows = np.array([299, 7, 0, 150, 7], dtype=np.int64)
-    assert whole[7] > 0
-    assert nlp.similar._scores(matrix, query, rows).tolist() == whole[rows].tolist()
+    assert expected[7] > 0
+    assert nlp.similar._scores(matrix, query).tolist() == expected.tolist()
+    assert nlp.similar._scores(matrix, query, rows).tolist() == expected[rows].tolist()
+    for scratch, bits in nlp.similar._SCRATCH_FREE:
+        assert not scratch.any()
+        assert not bits.any()
 
 
 def test_posting_sums_are_each_rows_part_on_the_features() -> None:
