@@ -549,6 +549,7 @@ class _Vocabulary:
         self.strings: list[str] = []
 
     def code(self, string: str) -> int:
+        """The code of ``string`` (the next one, when it is new)."""
         code = self._codes.get(string)
         if code is None:
             code = self._codes[string] = len(self.strings)
@@ -577,9 +578,6 @@ class _HeldTickets:
         self._place_ends.append(len(self._place_codes))
         self._word_codes.extend(self._words.code(word) for word in held.words)
         self._word_ends.append(len(self._word_codes))
-
-    def __len__(self) -> int:
-        return len(self._numbers)
 
     def __getitem__(self, number: int) -> _Held:
         at = bisect.bisect_left(self._numbers, number)
