@@ -17,7 +17,7 @@ The tickets are walked through in time order, a block at a time (:class:`_Linker
 block is prepared (here, or by worker processes: ``jobs``), linked to the tickets before it,
 and then the index forgets the tickets no later one can reach, so it holds one window, not the
 data; a file is read in chunks (:func:`nlp.io.iter_chunks`) and its text is not held whole
-when its tickets are in time order.
+when its tickets are in time order, or nearly.
 
 The heat index (热度指数) of a group, documented here and in the README::
 
@@ -42,11 +42,13 @@ Every text shown is the masked normal form (:func:`nlp.text.normalise`).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import os
 import re
 import sys
+from array import array
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -252,6 +254,12 @@ def _texts(
     return values
 
 
+def _strings(values: pd.Series) -> pd.Series:
+    """Each value as its ``str``, in a column of strings: a few bytes a ticket, where a list
+    of Python strings costs some 70 (ids and writers are kept for the whole run)."""
+    return pd.Series([str(value) for value in values.tolist()], dtype="str")
+
+
 def _day(value: Any, *, what: str) -> np.datetime64 | None:
     if value is None:
         return None
@@ -293,8 +301,9 @@ def hotspots(
     ``data``: a frame, or a file (CSV, Excel, JSON Lines, Parquet) read in chunks with
     :func:`nlp.io.iter_chunks`: once for ids, times, writers and counts (the text is checked
     and let go), once more for the text in time order, and last for the rows of the tables.
-    The text of a file whose tickets are in time order (as exports are) is never held whole;
-    a file out of time order is read whole once, for its text."""
+    The text of a file whose tickets are in time order (as exports are), or nearly (a chunk
+    is held until the walk has taken its tickets), is never held whole; a file far out of
+    time order is read whole once, for its text."""
     if jobs == -1:
         jobs = os.cpu_count() or 1
     if jobs < 1:
@@ -330,16 +339,12 @@ def hotspots(
         if dislikes_col and dislikes_col in frame.columns
         else np.zeros(len(frame))
     )
-    users = (
-        [str(u) for u in frame[user_col].tolist()]
-        if user_col and user_col in frame.columns
-        else [f"#{i}" for i in range(len(frame))]
-    )
-    ids = [str(v) for v in frame[id_col].tolist()]
-    if len(set(ids)) != len(ids):
-        duplicated = next(i for i, count in Counter(ids).items() if count > 1)
+    users = _strings(frame[user_col]) if user_col and user_col in frame.columns else None
+    ids = _strings(frame[id_col])
+    duplicated = ids[ids.duplicated(keep=False)]
+    if len(duplicated):
         raise DataError(
-            f"column {id_col!r}: the id {duplicated!r} is used twice; ids must be unique"
+            f"column {id_col!r}: the id {duplicated.iloc[0]!r} is used twice; ids must be unique"
         )
     start_at, end_at = _day(since, what="since"), _day(until, what="until")
     inside = np.ones(len(frame), dtype=bool)
@@ -390,7 +395,7 @@ def hotspots(
         first, last = times[rows].min(), times[rows].max()
         days = (last - first) / np.timedelta64(1, "D")
         age = (period_end - last) / np.timedelta64(1, "D")
-        n_users = len({users[r] for r in rows})
+        n_users = len(rows) if users is None else users.iloc[rows].nunique()
         parts = {
             "tickets": float(len(rows)),
             "users": float(n_users),
@@ -425,7 +430,7 @@ def hotspots(
                     len(row_of),
                     " ".join([where, *_top_places([held[m].places for m in members], 3)]),
                 ),
-                "members": [ids[r] for r in rows],
+                "members": ids.iloc[rows].tolist(),
                 "_rows": rows,
             }
         )
@@ -456,8 +461,8 @@ def hotspots(
             message_rows.append(
                 (
                     g["problem_id"],
-                    ids[r],
-                    users[r] if user_col and user_col in frame.columns else "",
+                    ids.iloc[r],
+                    "" if users is None else users.iloc[r],
                     _masked(title),
                     f"{pd.Timestamp(times[r]):%Y/%m/%d %H:%M:%S}",
                     _masked(text),
@@ -536,6 +541,56 @@ class _Held:
     words: tuple[str, ...]
 
 
+class _Vocabulary:
+    """Strings as integer codes: each distinct string once, coded in the order first seen."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+        self.strings: list[str] = []
+
+    def code(self, string: str) -> int:
+        """The code of ``string`` (the next one, when it is new)."""
+        code = self._codes.get(string)
+        if code is None:
+            code = self._codes[string] = len(self.strings)
+            self.strings.append(string)
+        return code
+
+
+class _HeldTickets:
+    """The places and words (:class:`_Held`) of linked tickets, by ticket number, given in
+    increasing number: each ticket's place keys and words as codes into two vocabularies,
+    in flat integer arrays. A ticket costs a few bytes a place and a word, where its own set
+    and tuple cost hundreds of bytes: over a million tickets the linked ones are many."""
+
+    def __init__(self) -> None:
+        self._numbers = array("q")
+        self._places, self._words = _Vocabulary(), _Vocabulary()
+        self._place_codes, self._word_codes = array("i"), array("i")
+        self._place_ends, self._word_ends = array("q"), array("q")  # each ticket's last + 1
+
+    def append(self, number: int, held: _Held) -> None:
+        """Keep ``held`` as ticket ``number``'s (more than any number given before)."""
+        if self._numbers and number <= self._numbers[-1]:
+            raise ValueError(f"ticket {number} given after ticket {self._numbers[-1]}")
+        self._numbers.append(number)
+        self._place_codes.extend(self._places.code(key) for key in held.places)
+        self._place_ends.append(len(self._place_codes))
+        self._word_codes.extend(self._words.code(word) for word in held.words)
+        self._word_ends.append(len(self._word_codes))
+
+    def __getitem__(self, number: int) -> _Held:
+        at = bisect.bisect_left(self._numbers, number)
+        if at == len(self._numbers) or self._numbers[at] != number:
+            raise KeyError(number)
+        places = self._place_codes[self._place_ends[at - 1] if at else 0 : self._place_ends[at]]
+        words = self._word_codes[self._word_ends[at - 1] if at else 0 : self._word_ends[at]]
+        return _Held(
+            frozenset(self._places.strings[code] for code in places),
+            tuple(self._words.strings[code] for code in words),
+        )
+
+
 @dataclass
 class _Grouping:
     #: input row of each ticket with a document, in time order (its number is the position)
@@ -543,7 +598,7 @@ class _Grouping:
     #: the group label of each
     component: np.ndarray
     #: the linked tickets' places and words, by number (no other ticket can be grouped)
-    held: dict[int, _Held]
+    held: _HeldTickets
     #: in how many tickets each describing word is, over all tickets
     df: Counter[str]
 
@@ -566,8 +621,9 @@ class _Linker:
         self._count = 0  # tickets with a document so far; a ticket's number is its position
         self._base = 0  # number of the index's first row (the ones before it were forgotten)
         self._asked = 0  # tickets from this number on have not been asked for their links yet
-        self._recent: dict[int, _Held] = {}
-        self._held: dict[int, _Held] = {}
+        self._recent: dict[int, _Held] = {}  # the tickets of the index, by number
+        self._linked: set[int] = set()  # those of them with a link
+        self._held = _HeldTickets()  # the tickets with a link that left the index
         self._sources: list[np.ndarray] = []
         self._targets: list[np.ndarray] = []
         self._df: Counter[str] = Counter()
@@ -624,20 +680,27 @@ class _Linker:
         )
         self._sources.append(source[keep])
         self._targets.append(target[keep])
-        for number in np.concatenate([source[keep], target[keep]]).tolist():
-            if number in self._recent:
-                self._held[number] = self._recent[number]
+        self._linked.update(np.concatenate([source[keep], target[keep]]).tolist())
         self._asked = self._count
         if self._span is not None and len(times):
             dropped = index.forget_before(np.max(times) - np.timedelta64(self._span))
             for number in range(self._base, self._base + dropped):
-                del self._recent[number]
+                self._keep_if_linked(number)
             self._base += dropped
+
+    def _keep_if_linked(self, number: int) -> None:
+        """Ticket ``number`` leaves the index: kept (compactly) when it has a link."""
+        held = self._recent.pop(number)
+        if number in self._linked:
+            self._linked.remove(number)
+            self._held.append(number, held)
 
     def finish(self) -> _Grouping:
         """The groups: connected components of the links."""
         if self._waiting:
             self._link()
+        for number in sorted(self._recent):
+            self._keep_if_linked(number)
         from scipy.sparse.csgraph import connected_components
 
         source = np.concatenate(self._sources) if self._sources else np.empty(0, np.int64)
@@ -812,8 +875,8 @@ class _FileFields(_Fields):
     def blocks(
         self, order: np.ndarray, size: int
     ) -> Iterator[tuple[np.ndarray, list[object], list[object]]]:
-        if len(order) > 1 and np.any(np.diff(order) < 0):
-            # not in time order in the file: its text is read whole, once
+        if _held_at_once(order) > len(order) // 2:
+            # far out of time order: its text is read whole, once
             texts: list[object] = []
             titles: list[object] = []
             for _, chunk_texts, chunk_titles in self._chunks():
@@ -821,23 +884,29 @@ class _FileFields(_Fields):
                 titles += chunk_titles
             yield from _ListFields(texts, titles).blocks(order, size)
             return
-        # in time order: each chunk gives its rows of ``order`` as they come
-        taken = 0
-        rows: list[int] = []
-        block_texts: list[object] = []
-        block_titles: list[object] = []
-        for first, chunk_texts, chunk_titles in self._chunks():
-            end = int(np.searchsorted(order, first + len(chunk_texts)))
-            for r in order[taken:end].tolist():
-                rows.append(r)
-                block_texts.append(chunk_texts[r - first])
-                block_titles.append(chunk_titles[r - first])
-                if len(rows) == size:
-                    yield np.array(rows, dtype=np.int64), block_texts, block_titles
-                    rows, block_texts, block_titles = [], [], []
-            taken = end
-        if rows:
-            yield np.array(rows, dtype=np.int64), block_texts, block_titles
+        # in time order, or nearly: a chunk is held until the walk has taken its rows, and
+        # each text is let go as it is taken
+        chunks = self._chunks()
+        firsts: list[int] = []  # the first row of each chunk held
+        held: list[tuple[list[object], list[object]]] = []
+        lowest = np.minimum.accumulate(order[::-1])[::-1]  # the lowest row still to take
+        for start in range(0, len(order), size):
+            rows = order[start : start + size]
+            texts, titles = [], []
+            for r in rows.tolist():
+                while not firsts or r >= firsts[-1] + len(held[-1][0]):
+                    first, chunk_texts, chunk_titles = next(chunks)
+                    firsts.append(first)
+                    held.append((chunk_texts, chunk_titles))
+                at = bisect.bisect_right(firsts, r) - 1
+                chunk_texts, chunk_titles = held[at]
+                texts.append(chunk_texts[r - firsts[at]])
+                titles.append(chunk_titles[r - firsts[at]])
+                chunk_texts[r - firsts[at]] = chunk_titles[r - firsts[at]] = None
+            if start + size < len(order):
+                while firsts and firsts[0] + len(held[0][0]) <= lowest[start + size]:
+                    del firsts[0], held[0]
+            yield rows, texts, titles
 
     def get(self, rows: list[int]) -> dict[int, tuple[object, object]]:
         wanted = np.array(sorted(set(rows)), dtype=np.int64)
@@ -847,6 +916,16 @@ class _FileFields(_Fields):
             for r in wanted[lo:hi].tolist():
                 found[r] = (titles[r - first], texts[r - first])
         return found
+
+
+def _held_at_once(order: np.ndarray) -> int:
+    """The most tickets a walk through ``order`` (rows of a file read in order) must hold at
+    once: the ticket at row ``order[k]`` is taken once every row up to the furthest row of
+    ``order[:k + 1]`` is read, and the rows read by then that come later in ``order`` wait."""
+    if not len(order):
+        return 0
+    read = np.searchsorted(np.sort(order), np.maximum.accumulate(order), side="right")
+    return int(np.max(read - np.arange(1, len(order) + 1)))
 
 
 def _scan(

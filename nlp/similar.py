@@ -108,7 +108,9 @@ CANDIDATE_FEATURES = 16
 #: Both were chosen on ``unlabeled.csv`` (every message against the earlier ones): the exact
 #: top 5 kept for 99.5 % of the matches, 99.6 % of the likely repeats.
 CANDIDATES = 200
-_UNIT_BLOCK = 1 << 16  # rows reweighted at once (bounds the temporaries of a large merge)
+#: Rows reweighted at once (:func:`_unit_rows`): its temporaries are about ten arrays of 8 bytes
+#: a stored value (some 700 a ticket), tens of MB for this many rows, not hundreds.
+_UNIT_BLOCK = 1 << 12
 _MIN_CHUNK_ROWS = 64  # tickets :meth:`SimilarIndex.neighbours` scores at once, at least
 
 _WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw]|days?|hours?|weeks?)\s*$", re.IGNORECASE)

@@ -8,6 +8,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -189,3 +190,45 @@ def test_a_worker_that_dies_is_a_clear_error(small_blocks: list[int]) -> None:
 
     with pytest.raises(WorkerLostError, match="fewer --jobs"):
         hotspots(_months(2), jobs=2, gazetteer=_Fatal())  # type: ignore[arg-type]
+
+
+def test_a_file_nearly_in_time_order_is_grouped_without_holding_its_text(
+    tmp_path: Path, in_chunks: list[int]
+) -> None:
+    tickets = _by_time(_months(3))
+    # each week's tickets out of order, as several desks' exports put one after another
+    week = pd.to_datetime(tickets["time"]).dt.isocalendar().week.to_numpy()
+    tickets = tickets.iloc[np.lexsort((-np.arange(len(tickets)), week))]
+    path = tmp_path / "tickets.csv"
+    tickets.to_csv(path, index=False)
+    from_file = hotspots(path, window="7d")
+    assert in_chunks == []
+    from_frame = hotspots(tickets.reset_index(drop=True), window="7d")
+    assert _groups(from_file) == _groups(from_frame)
+    for table in ("problems", "messages", "groups", "rows"):
+        pd.testing.assert_frame_equal(getattr(from_file, table), getattr(from_frame, table))
+
+
+def test_the_tickets_a_walk_holds_at_once() -> None:
+    held_at_once = hotspots_module._held_at_once
+    assert held_at_once(np.arange(10)) == 0
+    assert held_at_once(np.array([1, 0, 3, 2])) == 1
+    assert held_at_once(np.arange(10)[::-1].copy()) == 9
+
+
+def test_linked_tickets_are_kept_as_codes_and_given_back_as_they_came() -> None:
+    held_type = hotspots_module._Held
+    tickets = {
+        3: held_type(frozenset({"松林村", "搅拌站"}), ("噪音", "夜间", "施工")),
+        8: held_type(frozenset(), ("噪音",)),
+        9: held_type(frozenset({"松林村"}), ()),
+        40: held_type(frozenset({"伊景园滨河苑"}), ("施工", "噪音", "车位")),
+    }
+    kept = hotspots_module._HeldTickets()
+    for number, held in tickets.items():
+        kept.append(number, held)
+    assert {number: kept[number] for number in tickets} == tickets
+    with pytest.raises(KeyError):
+        kept[4]
+    with pytest.raises(ValueError, match="after ticket 40"):
+        kept.append(12, tickets[3])
