@@ -296,7 +296,8 @@ def hotspots(
     likes and dislikes are used when present. Raises :class:`DataError` for a missing
     column, times or counts that do not parse, a number where text goes, or a period with no
     tickets. ``jobs``: processes that prepare the tickets (mask, segment, count, find places)
-    while this one links them (-1: one per core); the answer is the same for any number.
+    while this one links them (-1: one per core; no more than there are blocks of
+    :data:`TASK_ROWS` tickets); the answer is the same for any number.
 
     ``data``: a frame, or a file (CSV, Excel, JSON Lines, Parquet) read in chunks with
     :func:`nlp.io.iter_chunks`: once for ids, times, writers and counts (the text is checked
@@ -361,8 +362,10 @@ def hotspots(
     positions = np.flatnonzero(inside)
     order = positions[np.argsort(times[positions], kind="stable")]
     linker = _Linker(span=span, link_threshold=link_threshold, gazetteer=gazetteer)
+    # no more workers than blocks: a worker takes seconds to start, a block as long to prepare
+    workers = min(jobs, -(-len(order) // TASK_ROWS))
     for rows, block, words in _prepared_blocks(
-        fields.blocks(order, TASK_ROWS), gazetteer=gazetteer, jobs=jobs
+        fields.blocks(order, TASK_ROWS), gazetteer=gazetteer, jobs=workers
     ):
         linker.add(rows, times[rows], block, words)
     grouping = linker.finish()

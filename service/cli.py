@@ -1444,7 +1444,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="processes that prepare the tickets while this one groups them (default 1; -1: "
-        "one per core); the answer is the same for any number",
+        "one per core; at most one per 2,000 tickets); the answer is the same for any number",
     )
     hot.set_defaults(handler=cmd_hotspots)
     return parser

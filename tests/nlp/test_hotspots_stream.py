@@ -86,6 +86,21 @@ def test_worker_processes_give_the_same_answer(small_blocks: list[int]) -> None:
     assert helped.rows.equals(alone.rows)
 
 
+def test_tickets_of_one_block_are_prepared_here_whatever_the_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No worker process is started for fewer tickets than a block: it would take longer to
+    start than the block takes to prepare."""
+
+    def no_workers(*args: Any, **options: Any) -> Any:
+        raise AssertionError("worker processes started for one block")
+
+    monkeypatch.setattr(hotspots_module, "_prepared_by_workers", no_workers)
+    tickets = board()
+    assert len(tickets) <= hotspots_module.TASK_ROWS
+    assert _groups(hotspots(tickets, jobs=2)) == _groups(hotspots(tickets))
+
+
 @pytest.mark.parametrize("jobs", [0, -2])
 def test_a_bad_number_of_jobs_is_refused(jobs: int) -> None:
     with pytest.raises(DataError, match="jobs"):
