@@ -1040,8 +1040,9 @@ class SimilarIndex:
             return []
         if time is not None:
             at = _as_time(time)
-        else:  # after every ticket (appended chunks may be in any order of time)
-            at = max(t.max() for t in (self._times, *(c[1] for c in self._pending)) if len(t))
+        else:  # after every ticket (the held ones are in time order, appended chunks in any)
+            held = self._times[-1:]
+            at = max(t.max() for t in (held, *(c[1] for c in self._pending)) if len(t))
         earliest = None if span is None else at - np.timedelta64(span)
         query = _unit_rows(prepared.counts, self._idf)
         places = prepared.places
