@@ -74,10 +74,14 @@ def page(browser: Any, client: TestClient) -> Iterator[Any]:
 
 
 def send(page: Any, title: str, text: str) -> None:
-    """Type a ticket and press 派单; return when the answer is shown."""
+    """Type a ticket and press 派单; return when its answer is shown (not the one before:
+    the page replaces the answer shown, so the old one leaves the page first)."""
     page.fill("#title", title)
     page.fill("#text", text)
+    shown = page.query_selector("#result .review")
     page.click("#submit")
+    if shown is not None:
+        shown.wait_for_element_state("hidden", timeout=10_000)  # detached counts as hidden
     page.wait_for_selector("#result .review", timeout=10_000)
 
 
