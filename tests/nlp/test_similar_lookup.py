@@ -120,16 +120,16 @@ def test_appended_tickets_are_scored_like_merged_ones(index: SimilarIndex) -> No
 
 
 def _random_rows(seed: int, n_rows: int = 300) -> Any:
+    """``n_rows`` rows of about 400 random columns each among the index's N_FEATURES (scipy's
+    ``sp.random`` draws from every cell of the matrix and takes half a minute at this width)."""
     import scipy.sparse as sp
 
-    return sp.random(
-        n_rows,
-        nlp.similar.N_FEATURES,
-        density=400 / nlp.similar.N_FEATURES,
-        format="csr",
-        dtype=np.float32,
-        random_state=seed,
-    )
+    rng = np.random.default_rng(seed)
+    columns = [np.unique(rng.integers(0, nlp.similar.N_FEATURES, 400)) for _ in range(n_rows)]
+    indptr = np.concatenate([[0], np.cumsum([len(c) for c in columns])])
+    indices = np.concatenate(columns).astype(np.int32)
+    data = rng.random(len(indices), dtype=np.float32)
+    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, nlp.similar.N_FEATURES))
 
 
 def test_rows_score_as_scipy_scores_them_whichever_are_asked() -> None:

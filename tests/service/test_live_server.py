@@ -123,24 +123,6 @@ def read_only_server(
     yield from _serving(models_dir, tmp_path_factory.mktemp("read_only_server"))
 
 
-def test_two_workers_start_without_restarts(models_dir: Path, tmp_path: Path) -> None:
-    """uvicorn's health check used to kill workers still importing scikit-learn (5 s)."""
-    started = time.monotonic()
-    base, process, log_path = _start(models_dir, tmp_path)
-    try:
-        assert time.monotonic() - started < 60, "not ready within 60 s"
-        # Both workers serve: each reports its model in the aggregated metrics.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if httpx.get(f"{base}/metrics", timeout=5).text.count("appeals_model_info{") >= 2:
-                break
-            time.sleep(0.2)
-        time.sleep(2)  # a restart would show in the log by now (health checks every 0.5 s)
-    finally:
-        _stop(process)
-    assert _worker_starts(log_path) == (2, 0), log_path.read_text()
-
-
 SLOW_WORKER_START = """\
 import sys
 import time
@@ -152,7 +134,8 @@ if "--multiprocessing-fork" in sys.argv:  # a uvicorn worker, not the parent or 
 
 def test_workers_that_start_slowly_are_not_killed(models_dir: Path, tmp_path: Path) -> None:
     """A busy machine, simulated: every worker needs 7 s before it can answer uvicorn's
-    health check (uvicorn's default patience was 5 s, so each was killed and restarted)."""
+    health check (uvicorn's default patience was 5 s, so each was killed and restarted; on a
+    loaded machine, importing scikit-learn alone took that long). Both then serve."""
     slow = tmp_path / "slow-start"
     slow.mkdir()
     (slow / "sitecustomize.py").write_text(SLOW_WORKER_START, encoding="utf-8")
@@ -160,7 +143,13 @@ def test_workers_that_start_slowly_are_not_killed(models_dir: Path, tmp_path: Pa
     base, process, log_path = _start(models_dir, tmp_path, timeout=60, PYTHONPATH=pythonpath)
     try:
         assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
-        time.sleep(2)
+        # Both workers serve: each reports its model in the aggregated metrics.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if httpx.get(f"{base}/metrics", timeout=5).text.count("appeals_model_info{") >= 2:
+                break
+            time.sleep(0.2)
+        time.sleep(2)  # a restart would show in the log by now (health checks every 0.5 s)
     finally:
         _stop(process)
     assert _worker_starts(log_path) == (2, 0), log_path.read_text()
@@ -217,21 +206,9 @@ def test_hot_swap_under_load_drops_nothing(
     try:
         time.sleep(0.5)
         for target in ("v2", "v1"):
-            # Activated as the CLI does it: through the registry, not this server.
-            result = subprocess.run(
-                [
-                    str(APPEALS),
-                    "models",
-                    "activate",
-                    target,
-                    "--models-dir",
-                    str(two_versions.root),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            assert target in result.stdout
+            # Activated as `appeals models activate` does it: through the registry, not this
+            # server (in this process: a CLI starting on a machine this loaded took 10-20 s).
+            assert two_versions.activate("default", target).version == target
             activated = time.monotonic()
             deadline = activated + 10
             # Served by every worker: the last requests (spread over both) all say so.
