@@ -4,6 +4,7 @@
                                        [--scale-rows 20000] [--lookup-rows 100000]
                                        [--purity-sheet FILE]
     .venv/bin/python bench/hotspots.py --sections prepare
+    .venv/bin/python bench/hotspots.py --sections repeats_cv
     .venv/bin/python bench/hotspots.py --sections hotspots_scale [--run-rows 250000,1000000]
                                        [--jobs 2] [--days-per-copy 30]
 
@@ -19,6 +20,12 @@ does; scored on the fifth), then precision / recall of ``repeat`` on
 ``data/eval/repeat_pairs.csv`` at the threshold chosen on the whole tune set (evaluation
 only: nothing is chosen on it), the repeat / same_topic confusion, and the time of 1,000
 queries against an index of ``../shared/data/appeals/unlabeled.csv`` (4,284 messages).
+
+``repeats_cv`` (not in the default run): today's rule against a learned pair decision (a
+logistic regression on :data:`PAIR_FEATURES`, gated by a score of 0.05 and the place veto),
+by 5-fold cross-validation on the tune pairs with grouped folds (:func:`repeat_pair_groups`:
+the variants of one scene or template on one side), then how many of the same-place pairs
+of unlabeled.csv each calls a repeat. ``data/eval`` is not read.
 
 ``hotspots``: ``nlp.hotspots.hotspots`` on ``unlabeled.csv`` with the defaults of
 ``appeals hotspots`` (window 7d, top 5): the top table, each group's size, and the time.
@@ -69,6 +76,7 @@ run).
 from __future__ import annotations
 
 import argparse
+import re
 import resource
 import statistics
 import subprocess
@@ -77,6 +85,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -331,6 +340,209 @@ def section_repeats(args: argparse.Namespace) -> None:
             f"index of {len(reference_docs)} messages: build / 1,000 queries",
             f"{fitted:.1f} s / {elapsed:.2f} s",
         )
+
+
+# ----------------------------------------------------------------------------- a learned decision
+
+#: What a learned pair decision reads of a pair (``repeats_cv``): the score, its word and
+#: character cosines, whether both name places (that match) or one names none, whether their
+#: problem keys share an object, share none, or one names none, whether their numbered
+#: things (``3栋``, ``28路``) differ or match, and the log length of the shorter and the
+#: longer document.
+PAIR_FEATURES = (
+    "score",
+    "word",
+    "char",
+    "place_shared",
+    "place_missing",
+    "problem_shared",
+    "problem_disjoint",
+    "problem_missing",
+    "numbers_differ",
+    "numbers_shared",
+    "length_short",
+    "length_long",
+)
+_NUMBERED = re.compile(r"(\d+)\s*(栋|幢|号楼|单元|路|号线|期|号|层|楼)")
+#: The least score a learned decision looks at (below it, never a repeat).
+LEARNED_FLOOR = 0.05
+
+
+def repeat_pair_groups(pairs: pd.DataFrame) -> np.ndarray:
+    """A group number per tune pair such that the variants of one scene or template share a
+    group: each text reduced to its wording without its place keys, digits and punctuation
+    (rows rt0001 and rt0002 are one text with two place names), and two wordings joined when
+    a ``repeat`` or ``same_topic`` pair links them; an ``unrelated`` pair (two scenes) goes
+    with its first text's group."""
+
+    def wording(text: str) -> str:
+        document = documents_of([text])[0] or ""
+        for place in sorted(place_keys(document), key=len, reverse=True):
+            document = document.replace(place, "")
+        return re.sub(r"[\W\d_]+", "", document)
+
+    first = [wording(t) for t in pairs["a_text"].tolist()]
+    second = [wording(t) for t in pairs["b_text"].tolist()]
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        parent.setdefault(key, key)
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for a, b, relation in zip(first, second, pairs["relation"].tolist(), strict=True):
+        root(a), root(b)
+        if relation != "unrelated":
+            parent[root(a)] = root(b)
+    roots = [root(a) for a in first]
+    numbers = {key: n for n, key in enumerate(dict.fromkeys(roots))}
+    return np.array([numbers[key] for key in roots], dtype=np.int64)
+
+
+def pair_features(
+    index: SimilarIndex, a: list[str], b: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:data:`PAIR_FEATURES` of each pair of normalised documents with ``index``'s IDF, the
+    gate of a learned decision (score >= LEARNED_FLOOR, no two different places), and whether
+    the pair passes today's place and problem vetoes."""
+    from nlp.similar import N_FEATURES
+
+    rows_a, rows_b = index.vectorise(a), index.vectorise(b)
+    product = rows_a.multiply(rows_b).tocsr()
+    owner = np.repeat(np.arange(product.shape[0]), np.diff(product.indptr))
+    is_word = product.indices < N_FEATURES // 2
+    parts = [
+        np.bincount(owner[mask], weights=product.data[mask], minlength=len(a))
+        for mask in (is_word, ~is_word)
+    ]
+    words, chars = 2.0 * parts[0], 2.0 * parts[1]  # each half of a row has length 1/sqrt(2)
+    rows, gate, vetoes = [], [], []
+    for x, y, word, char in zip(a, b, words, chars, strict=True):
+        px, py = place_keys(x), place_keys(y)
+        kx, ky = problem_keys(x, px), problem_keys(y, py)
+        nx = {m.group(0) for m in _NUMBERED.finditer(x)}
+        ny = {m.group(0) for m in _NUMBERED.finditer(y)}
+        score, missing, same = (word + char) / 2, not px or not py, same_place(px, py)
+        rows.append(
+            [
+                score,
+                word,
+                char,
+                float(not missing and same),
+                float(missing),
+                float(bool(kx & ky)),
+                float(bool(kx and ky and not kx & ky)),
+                float(not kx or not ky),
+                float(bool(nx and ny and not nx & ny)),
+                float(bool(nx & ny)),
+                np.log1p(min(len(x), len(y))),
+                np.log1p(max(len(x), len(y))),
+            ]
+        )
+        gate.append(score >= LEARNED_FLOOR and same)
+        vetoes.append(same and same_problem(kx, ky))
+    return np.array(rows), np.array(gate, dtype=bool), np.array(vetoes, dtype=bool)
+
+
+def _fit_decision(
+    features: np.ndarray, gate: np.ndarray, gold: np.ndarray, groups: np.ndarray
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A logistic regression (standardised features, C=0.1) fitted on these pairs, and its
+    probability threshold chosen on their grouped held-out folds (MIN_TUNE_RECALL, as the
+    rule's threshold): the decision as a function of features and gate."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    def fit(rows: np.ndarray) -> Any:
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=1_000))
+        return model.fit(features[rows], gold[rows])
+
+    held_out = np.zeros(len(gold))
+    for train, test in GroupKFold(n_splits=5).split(features, gold, groups):
+        held_out[test] = np.where(gate[test], fit(train).predict_proba(features[test])[:, 1], 0)
+    threshold = _best_threshold(held_out, np.ones(len(gold), dtype=bool), gold)
+    model = fit(np.arange(len(gold)))
+    return lambda rows, passed: passed & (model.predict_proba(rows)[:, 1] >= threshold)
+
+
+def section_repeats_cv(args: argparse.Namespace) -> None:
+    """Today's rule against a learned pair decision by grouped 5-fold CV on the tune pairs,
+    then both on the same-place pairs of unlabeled.csv (no labels: how many each calls a
+    repeat, and how long the texts are). data/eval is not read."""
+    from sklearn.model_selection import GroupKFold
+
+    print("== repeats_cv: today's rule against a learned pair decision (tune pairs only)")
+    index = SimilarIndex.from_frame(read(UNLABELED))
+    tune = read(TUNE)
+    a = [d or "" for d in documents_of(tune["a_text"].tolist())]
+    b = [d or "" for d in documents_of(tune["b_text"].tolist())]
+    features, gate, vetoes = pair_features(index, a, b)
+    scores = features[:, 0]
+    gold = (tune["relation"] == "repeat").to_numpy()
+    groups = repeat_pair_groups(tune)
+    line("tune pairs / groups (scenes and templates)", f"{len(tune)} / {len(np.unique(groups))}")
+    columns = {
+        "every feature": list(range(len(PAIR_FEATURES))),
+        "without the lengths": [
+            i for i, name in enumerate(PAIR_FEATURES) if not name.startswith("length")
+        ],
+    }
+    held: dict[str, list[tuple[float, float]]] = {}
+
+    def record(name: str, predicted: np.ndarray, test: np.ndarray) -> None:
+        held.setdefault(name, []).append(_precision_recall(predicted, gold[test]))
+
+    for train, test in GroupKFold(n_splits=5).split(features, gold, groups):
+        threshold = _best_threshold(scores[train], vetoes[train], gold[train])
+        record(
+            "today's rule, threshold chosen on the other folds",
+            (scores[test] >= threshold) & vetoes[test],
+            test,
+        )
+        rule = (scores[test] >= DEFAULT_REPEAT_THRESHOLD) & vetoes[test]
+        record(f"today's rule at {DEFAULT_REPEAT_THRESHOLD:.2f}", rule, test)
+        for name, kept in columns.items():
+            decide = _fit_decision(
+                features[train][:, kept], gate[train], gold[train], groups[train]
+            )
+            record(
+                f"logistic regression, {name}", decide(features[test][:, kept], gate[test]), test
+            )
+    for name, folds in held.items():
+        table = np.array(folds)
+        line(
+            f"{name}: precision / recall",
+            f"{table[:, 0].mean():.3f} / {table[:, 1].mean():.3f} "
+            f"(folds: {', '.join(f'{p:.2f}/{r:.2f}' for p, r in folds)})",
+        )
+    # the same decisions on real posts: the same-place pairs of unlabeled.csv within 30 days
+    links = index.neighbours(window="30d", min_score=LEARNED_FLOOR, k=5)
+    links = links[links["same_place"].to_numpy()]
+    documents = index.documents
+    real = pair_features(
+        index,
+        [documents[s] for s in links["source"].tolist()],
+        [documents[t] for t in links["target"].tolist()],
+    )
+    lengths = np.array([len(d) for d in a + b])
+    line(
+        "tune texts: characters, 5 / 50 / 95th percentile",
+        " / ".join(f"{q:.0f}" for q in np.percentile(lengths, [5, 50, 95])),
+    )
+    line(
+        "unlabeled.csv texts: characters, 5 / 50 / 95th percentile",
+        " / ".join(f"{q:.0f}" for q in np.percentile([len(d) for d in documents], [5, 50, 95])),
+    )
+    line("unlabeled.csv, same-place pairs (30d, top 5, score >= 0.05)", f"{len(links)}")
+    line("  called repeats by today's rule", f"{int(links['repeat'].sum())}")
+    for name, kept in columns.items():
+        decide = _fit_decision(features[:, kept], gate, gold, groups)
+        called = int(decide(real[0][:, kept], real[1]).sum())
+        line(f"  called repeats by the logistic regression, {name}", f"{called}")
 
 
 # ----------------------------------------------------------------------------- hot spots
@@ -695,6 +907,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "scale": section_scale,
 }
 OPTIONAL_SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "repeats_cv": section_repeats_cv,
     "hotspots_scale": section_hotspots_scale,
     "prepare": section_prepare,
 }
