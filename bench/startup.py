@@ -7,7 +7,8 @@ temporary registry, then prints:
   seconds until ``/readyz`` answers 200, until both workers serve, and the worker restarts
   (counted from the server's log: worker processes started beyond the two, workers uvicorn
   found dead or unready); targets: ready in under 10 s, 0 restarts
-- over ``--runs`` (5) runs: ``appeals --help`` (target <= 0.5 s), ``appeals predict "路灯坏了"``
+- over ``--runs`` (5) runs: ``appeals --help`` (target <= 0.5 s), ``appeals models list``
+  (settings and registry, no model loaded), ``appeals predict "路灯坏了"``
   with the trained model (target <= 2 s), and a service worker's time from process start to
   answering uvicorn's health check (target <= 2 s) and to serving
 
@@ -16,7 +17,7 @@ it. A worker imports the parent's main script before it can answer the health ch
 script stands in for the ``appeals`` script, so it imports what that imports (``service.cli``) at
 module level and nothing else heavy.
 
-Usage: .venv/bin/python bench/startup.py [--starts 10] [--runs 5]
+Usage: .venv/bin/python bench/startup.py [--starts 10] [--runs 5]   (--starts 0: the CLI only)
 """
 
 from __future__ import annotations
@@ -188,14 +189,18 @@ def main() -> int:
             ready.append(r)
             both.append(b)
             restarts.append(n)
-        print(f"appeals serve --workers 2, {args.starts} starts:")
-        print(f"  /readyz 200 after: {_summary(ready)} (target < 10 s)")
-        print(f"  both workers serving after: {_summary(both)}")
-        print(f"  worker restarts: {sum(restarts)} in all ({restarts}) (target 0)")
+        if args.starts:
+            print(f"appeals serve --workers 2, {args.starts} starts:")
+            print(f"  /readyz 200 after: {_summary(ready)} (target < 10 s)")
+            print(f"  both workers serving after: {_summary(both)}")
+            print(f"  worker restarts: {sum(restarts)} in all ({restarts}) (target 0)")
 
         env = clean_env()
         helps = [timed([str(APPEALS), "--help"], env=env) for _ in range(args.runs)]
         print(f"appeals --help, {args.runs} runs: {_summary(helps)} (target <= 0.5 s)")
+        listing = [str(APPEALS), "models", "list", "--models-dir", str(models_dir)]
+        lists = [timed(listing, env=env) for _ in range(args.runs)]
+        print(f"appeals models list, {args.runs} runs: {_summary(lists)}")
         predict = [str(APPEALS), "predict", "路灯坏了", "--models-dir", str(models_dir)]
         predicts = [timed(predict, env=env) for _ in range(args.runs)]
         print(f'appeals predict "路灯坏了", {args.runs} runs: {_summary(predicts)} (target <= 2 s)')

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import joblib
 
@@ -50,8 +50,10 @@ from nlp.errors import (
     ModelNotFoundError,
     RegistryAccessError,
 )
-from nlp.model import RoutingModel
 from nlp.segment import resolve_user_dict
+
+if TYPE_CHECKING:
+    from nlp.model import RoutingModel
 
 __all__ = [
     "ActivePointer",
@@ -648,6 +650,8 @@ class Registry:
             version = self.active_version(name)
         manifest = self.verify(name, version, manifest_sha256=manifest_sha256)
         folder = self._version_dir(name, version)
+        from nlp.model import RoutingModel  # scikit-learn: only the commands that load a model
+
         try:
             pipeline = joblib.load(folder / MODEL_FILE)
             # Versions saved before the out-of-scope rule have no scope file: they load

@@ -73,6 +73,7 @@ import scipy.sparse as sp
 from nlp.documents import compose_document, require_columns
 from nlp.errors import DataError
 from nlp.text import normalise
+from nlp.window import parse_window
 
 if TYPE_CHECKING:
     from nlp.location import Gazetteer
@@ -112,24 +113,6 @@ CANDIDATES = 200
 #: a stored value (some 700 a ticket), tens of MB for this many rows, not hundreds.
 _UNIT_BLOCK = 1 << 12
 _MIN_CHUNK_ROWS = 64  # tickets :meth:`SimilarIndex.neighbours` scores at once, at least
-
-_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw]|days?|hours?|weeks?)\s*$", re.IGNORECASE)
-
-
-def parse_window(window: str | timedelta | None) -> timedelta | None:
-    """``"7d"``, ``"36h"``, ``"2w"`` (or a timedelta) as a timedelta; None stays None (no
-    window). Anything else is a :class:`DataError` saying how to write one."""
-    if window is None or isinstance(window, timedelta):
-        if isinstance(window, timedelta) and window <= timedelta(0):
-            raise DataError(f"the window must be longer than zero, not {window}")
-        return window
-    match = _WINDOW.match(str(window))
-    if not match:
-        raise DataError(f"{window!r} is not a time window; write it as 7d, 36h or 2w")
-    amount, unit = float(match.group(1)), match.group(2)[0].lower()
-    if amount <= 0:
-        raise DataError(f"the window must be longer than zero, not {window!r}")
-    return timedelta(**{{"d": "days", "h": "hours", "w": "weeks"}[unit]: amount})
 
 
 def parse_times(values: Iterable[Any], *, what: str = "time") -> np.ndarray:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from nlp.dispatch import DispatchConfig
-from nlp.model import ReviewPolicy
+from nlp.policy import ReviewPolicy
+from nlp.window import parse_window
+
+if TYPE_CHECKING:
+    from nlp.dispatch import DispatchConfig
 
 __all__ = ["MAX_TEXT_CHARS", "Settings", "get_settings", "resolve_settings"]
 
@@ -213,8 +216,6 @@ class Settings(BaseSettings):
     @field_validator("similar_window")
     @classmethod
     def _a_window(cls, value: str) -> str:
-        from nlp.similar import parse_window
-
         try:
             parse_window(value)
         except (ValueError, OverflowError) as error:
@@ -244,6 +245,8 @@ class Settings(BaseSettings):
     def dispatch(self) -> DispatchConfig:
         """The dispatcher's files (:class:`nlp.dispatch.DispatchConfig`), loaded and checked
         against the model's labels whenever a model is loaded."""
+        from nlp.dispatch import DispatchConfig  # scikit-learn: only the commands that use it
+
         return DispatchConfig(
             urgency=self.urgency,
             urgency_terms=str(self.urgency_terms) if self.urgency_terms else None,

@@ -79,12 +79,24 @@ HEAVY = ["nlp.analysis", "nlp.tagging", "nlp.engines", "matplotlib", "dask", "sk
         pytest.param("import nlp", id="import-nlp"),
         pytest.param("import service.cli", id="import-service.cli"),
         pytest.param("import service.http_protocol, service.logs", id="worker-before-ping"),
+        # every command reads the settings: checking them, and listing the registry, must
+        # not cost scikit-learn's import (seconds on a busy machine) before any real work
+        pytest.param(
+            "from service.settings import Settings; Settings().policy",
+            id="settings",
+        ),
+        pytest.param(
+            "import contextlib, io, service.cli, tempfile\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    service.cli.main(['models', 'list', '--models-dir', tempfile.mkdtemp()])",
+            id="appeals-models-list",
+        ),
     ],
 )
 def test_cheap_imports_import_nothing_heavy(statement: str) -> None:
     """What a uvicorn worker imports before it answers its health check (the ``appeals``
     script, which imports service.cli, and the classes in uvicorn's config) stays light."""
-    code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
+    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
