@@ -59,6 +59,13 @@ def iter_chunks(
     except _READ_ERRORS as error:
         if isinstance(error, DataError):
             raise
+        if isinstance(error, UnicodeDecodeError):
+            raise DataError(
+                f"{path}: is neither UTF-8 nor GB18030 text: byte(s) "
+                f"{error.object[error.start : error.start + 4]!r} after row {start} do not "
+                f"decode as {error.encoding.upper()}. Save the file as UTF-8 (Excel: "
+                "'CSV UTF-8'), or remove the broken bytes"
+            ) from error
         raise DataError(
             f"{path}: cannot be read as {kind} after row {start}: {error}. "
             "Fix or remove the broken record"

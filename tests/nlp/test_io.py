@@ -139,3 +139,17 @@ def test_a_header_only_csv_reads_as_no_rows_with_its_columns(tmp_path: Path) -> 
     whole = read_table(source)
     assert list(whole.columns) == ["id", "text"]
     assert len(whole) == count_rows(source) == 0
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        pytest.param(b"\xff\xfe bad\n", id="neither-in-the-first-megabyte"),
+        pytest.param(b"x" * (1 << 21) + b"\xff\xfe bad\n", id="utf-8-then-broken"),
+    ],
+)
+def test_text_in_no_known_encoding_is_named_with_what_to_do(tmp_path: Path, tail: bytes) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_bytes("id,text\n1,停水三天了\n2,".encode() + tail)
+    with pytest.raises(DataError, match=r"neither UTF-8 nor GB18030 .* Save the file as UTF-8"):
+        read_table(path)
