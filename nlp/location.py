@@ -628,17 +628,19 @@ def _tokens(text: str, gazetteer: Gazetteer) -> list[_Token]:
             extra.append(_Token(start, end, match.lastgroup or "vague"))
             covered[start:end] = b"\1" * (end - start)
     for match in _ENDING.finditer(text):
-        end = match.end()
-        if covered[match.start()] or covered[end - 1]:
+        ending, end = match.span()
+        if covered[ending] or covered[end - 1]:
             continue
-        start = match.start()
-        while start > 0 and match.start() - start < 6 and not covered[start - 1]:
+        start = ending
+        while start > 0 and ending - start < 6 and not covered[start - 1]:
             char = text[start - 1]
             if char in _NAME_STOP or not ("\u4e00" <= char <= "\u9fff"):
                 break
             start -= 1
-        start = _skip_generic(text, start, match.start())
-        if match.start() - start >= 2 and not text[start:end].endswith(_GENERIC_PLACES):
+        if ending - start < 2:
+            continue  # too short a name, before any generic word is skipped
+        start = _skip_generic(text, start, ending)
+        if ending - start >= 2 and not text[start:end].endswith(_GENERIC_PLACES):
             extra.append(_Token(start, end, "named"))
             covered[start:end] = b"\1" * (end - start)
     found.extend(extra)
@@ -775,20 +777,25 @@ def _resolve(candidate: _Candidate, text: str) -> None:
         if token.kind == "place":
             places = [entry for entry in token.entries if isinstance(entry, Place)]
             continue
+        if not token.entries:  # masked, named, vague, a grid: not the gazetteer's
+            continue
         divisions = [entry for entry in token.entries if isinstance(entry, _Division)]
         mine = [entry for entry in divisions if not entry.national]
         if mine:
             local.extend(mine[:1] if len({entry.path for entry in mine}) == 1 else [])
         elif divisions:
             national.append(divisions[0])
-    foreign = [entry for entry in national if entry.level in ("province", "city")]
-    if national and (foreign or not local):
+    if national and (not local or any(entry.level in ("province", "city") for entry in national)):
         # a division of the country that is not the city's: the problem is elsewhere
         candidate.outside = True
         candidate.rank = 1 if any(entry.level == "county" for entry in national) else 0
         candidate.kind = "division"
         return
-    grid = next((text[t.start : t.end] for t in candidate.tokens if t.kind == "grid"), "")
+    grid = (
+        next(text[t.start : t.end] for t in candidate.tokens if t.kind == "grid")
+        if "grid" in kinds
+        else ""
+    )
     prefix: tuple[str, ...] = ()
     for division in local:
         if division.level != "city" and len(division.path) > len(prefix):

@@ -112,6 +112,14 @@ def _cuts(text: str) -> list[re.Match[str]]:
     """``list(_CUT.finditer(text))``: the same matches (spans and groups), in a fraction of
     the time."""
     separators = list(_SEPARATORS.finditer(text))
+    markers = _markers(text)
+    if not markers:
+        return separators
+    return sorted(separators + markers, key=_start)
+
+
+def _markers(text: str) -> list[re.Match[str]]:
+    """The matches of ``_CUT`` that are list markers (not runs of separators), in order."""
     markers: list[re.Match[str]] = []
     reached = 0
     match_at = _MARKERS.match
@@ -123,9 +131,7 @@ def _cuts(text: str) -> list[re.Match[str]]:
         if match is not None:
             markers.append(match)
             reached = match.end()
-    if not markers:
-        return separators
-    return sorted(separators + markers, key=_start)
+    return markers
 
 
 def _start(match: re.Match[str]) -> int:
@@ -322,32 +328,49 @@ def _numbered(text: str, cuts: Sequence[re.Match[str]] | None = None) -> set[int
 _COMMA, _SENTENCE, _MARKED, _FIRST = 1, 2, 3, 4
 
 
+def _run_strength(run: str) -> int:
+    """How strongly a run of separators cuts: ``_MARKED`` when it holds ``；`` or a line
+    break, else ``_SENTENCE`` when it holds a sentence end, else ``_COMMA``."""
+    if not _MARKING_SET.isdisjoint(run):
+        return _MARKED
+    if not _HARD_SET.isdisjoint(run):
+        return _SENTENCE
+    return _COMMA
+
+
+#: :func:`_run_strength` of each run of one separator (most runs), looked up at once.
+_RUN_STRENGTH = {char: _run_strength(char) for char in _HARD + _SOFT}
+
+
 def _pieces(text: str) -> list[tuple[int, int, int]]:
     """``text`` cut at every possible place: ``(start, end, strength)`` of each non-empty
     piece, the joining word or enumeration it opens with left out. ``strength``:
     ``_MARKED`` after ``；``, a line break or a list marker, or when the piece opens with a
     joining word or an enumeration; ``_SENTENCE`` after ``。！？``; ``_COMMA`` after a comma
     or a colon only; ``_FIRST`` for the first piece."""
-    cuts = _cuts(text)  # one pass serves the cuts and the numbered lists
+    # The cuts are _CUT's matches (see _cuts): the runs of separators, and the list markers,
+    # of which only those of a list that counts up cut (most tickets have none).
+    markers = _markers(text)
     numbered = (
-        _numbered(text, cuts)
-        if any(map(str.isdigit, text)) or not _CIRCLED_SET.isdisjoint(text)
+        _numbered(text, markers)
+        if markers and (any(map(str.isdigit, text)) or not _CIRCLED_SET.isdisjoint(text))
         else set()
     )
+    if not numbered:
+        return _unnumbered_pieces(text)
     pieces: list[tuple[int, int, int]] = []
     position, strength = 0, _FIRST
     bounds: list[tuple[int, int, int]] = []  # (cut start, next piece start, strength)
-    for match in cuts:
-        if match.lastgroup == "sep":
-            run = match.group()
-            if not _MARKING_SET.isdisjoint(run):
-                bounds.append((match.start(), match.end(), _MARKED))
-            elif not _HARD_SET.isdisjoint(run):
-                bounds.append((match.start(), match.end(), _SENTENCE))
-            else:
-                bounds.append((match.start(), match.end(), _COMMA))
-        elif match.start() in numbered:
-            bounds.append((match.start(), match.end(), _MARKED))
+    run_strength = _RUN_STRENGTH.get
+    for match in _SEPARATORS.finditer(text):
+        run = match.group()
+        cut, after = match.span()
+        bounds.append((cut, after, run_strength(run) or _run_strength(run)))
+    if numbered:
+        bounds.extend(
+            (match.start(), match.end(), _MARKED) for match in markers if match.start() in numbered
+        )
+        bounds.sort()  # no two cuts start at one place: by start, as _CUT finds them
     bounds.append((len(text), len(text), 0))
     for cut, after, next_strength in bounds:
         start, end = position, cut
@@ -375,6 +398,49 @@ def _pieces(text: str) -> list[tuple[int, int, int]]:
     return pieces
 
 
+#: A piece of text between two runs of separators, trimmed: from its first character that
+#: is not trimmed (:data:`_TRIM`) to its last, with no separator in between. Separators are
+#: trimmed characters, so what lies between two such pieces is trimmed characters only,
+#: with at least one run of separators.
+_CONTENT = re.compile(
+    f"[^{re.escape(_TRIM)}](?:[^{re.escape(_HARD + _SOFT)}]*[^{re.escape(_TRIM)}])?"
+)
+
+
+def _unnumbered_pieces(text: str) -> list[tuple[int, int, int]]:
+    """:func:`_pieces` of a text with no numbered list (cut at its runs of separators
+    only): the trimmed pieces are the matches of :data:`_CONTENT`, found at C speed, and
+    the strength of a cut is that of the separators before the piece (runs cut as strongly
+    as their strongest character, so the gap, of trimmed characters, is read as one run).
+    Each piece's opener is still looked for (most pieces have none) and left out."""
+    pieces: list[tuple[int, int, int]] = []
+    strength = _FIRST
+    position = -1  # where the last piece ended; -1 before the first
+    run_strength = _RUN_STRENGTH.get
+    for match in _CONTENT.finditer(text):
+        start, end = match.span()
+        if position >= 0:
+            gap = text[position:start]
+            cut = run_strength(gap) or _run_strength(gap)
+            strength = cut if strength == 0 else max(strength, cut)
+        position = end
+        if text[start] in _OPENER_FIRST:
+            # the opener may take in trimmed characters up to the next cut (一、)
+            following = _SEPARATORS.search(text, end)
+            limit = following.start() if following is not None else len(text)
+            opener = _OPENER.match(text, start, limit)
+            if opener is not None and opener.end() > start:
+                strength = max(strength, _MARKED)
+                start = opener.end()
+                while start < limit and text[start] in _TRIM:
+                    start += 1
+                if end <= start:  # a bare 另外，: its strength goes to the next piece
+                    continue
+        pieces.append((start, end, strength))
+        strength = 0  # the next piece's is its cut's
+    return pieces
+
+
 def clauses(text: str, *, split_commas: bool = False, max_clauses: int = 12) -> list[Clause]:
     """The candidate problem statements of ``text`` in order (step 1 of the module's
     docstring), cut at the coarsest places that cut it at all: at joining words,
@@ -389,18 +455,21 @@ def clauses(text: str, *, split_commas: bool = False, max_clauses: int = 12) -> 
     if not pieces:
         return []
     levels = (_MARKED, _SENTENCE, _COMMA) if split_commas else (_MARKED, _SENTENCE)
+    strengths = [strength for _, _, strength in pieces]
     for level in levels:
-        # Pieces cut more weakly than ``level`` join the one before them.
-        merged: list[list[int]] = []
-        for start, end, strength in pieces:
-            if merged and strength < level:
-                merged[-1][1] = end
-            else:
-                merged.append([start, end])
-        if len(merged) > max_clauses:
+        # Pieces cut more weakly than ``level`` join the one before them: a clause runs from
+        # a piece cut at least that strongly (the first piece is) to the next one.
+        heads = [i for i, strength in enumerate(strengths) if strength >= level]
+        if len(heads) > max_clauses:
             break
-        if len(merged) > 1:
-            return [Clause(start, end, _CUTS[level]) for start, end in merged]
+        if len(heads) > 1:
+            ends = [i - 1 for i in heads[1:]]
+            ends.append(len(pieces) - 1)
+            cut = _CUTS[level]
+            return [
+                Clause(pieces[head][0], pieces[last][1], cut)
+                for head, last in zip(heads, ends, strict=True)
+            ]
     return [Clause(pieces[0][0], pieces[-1][1], "list")]
 
 

@@ -540,3 +540,105 @@ def test_cuts_and_clauses_equal_the_slow_pass_on_every_eval_ticket() -> None:
             (m.span(), m.lastgroup) for m in _CUT.finditer(text)
         ], text
         assert _numbered(text, fast) == _numbered(text), text
+
+
+# -- the pieces, found at C speed, equal the plain pass ----------------------------------
+
+
+def _plain_pieces(text: str) -> list[tuple[int, int, int]]:
+    """The pieces of ``text`` by one plain pass over ``_CUT``'s matches (what ``_pieces``
+    did before it read the pieces of a text without a numbered list at C speed)."""
+    from nlp.problems import _HARD, _MARKING, _OPENER, _OPENER_FIRST, _TRIM
+
+    cuts = list(_CUT.finditer(text))
+    numbered = (
+        _numbered(text) if any(map(str.isdigit, text)) or any(c in "①②③④⑤⑥⑦⑧⑨⑩" for c in text)
+        else set()
+    )  # fmt: skip
+    bounds = []
+    for match in cuts:
+        if match.lastgroup == "sep":
+            run = match.group()
+            strength = 3 if set(run) & set(_MARKING) else 2 if set(run) & set(_HARD) else 1
+            bounds.append((match.start(), match.end(), strength))
+        elif match.start() in numbered:
+            bounds.append((match.start(), match.end(), 3))
+    bounds.append((len(text), len(text), 0))
+    pieces, position, strength = [], 0, 4
+    for cut, after, next_strength in bounds:
+        start, end = position, cut
+        while start < end and text[start] in _TRIM:
+            start += 1
+        opener = _OPENER.match(text, start, end) if start < end else None
+        if opener is not None and opener.end() > start:
+            assert text[start] in _OPENER_FIRST
+            strength = max(strength, 3)
+            start = opener.end()
+            while start < end and text[start] in _TRIM:
+                start += 1
+        while end > start and text[end - 1] in _TRIM:
+            end -= 1
+        if end > start:
+            pieces.append((start, end, strength))
+            strength = next_strength
+        else:
+            strength = max(strength, next_strength)
+        position = after
+    return pieces
+
+
+def _plain_clauses(text: str, split_commas: bool, max_clauses: int) -> list[tuple[int, int, str]]:
+    pieces = _plain_pieces(text)
+    if not pieces:
+        return []
+    for level in (3, 2, 1) if split_commas else (3, 2):
+        merged: list[list[int]] = []
+        for start, end, strength in pieces:
+            if merged and strength < level:
+                merged[-1][1] = end
+            else:
+                merged.append([start, end])
+        if len(merged) > max_clauses:
+            break
+        if len(merged) > 1:
+            cut = {3: "list", 2: "sentence", 1: "comma"}[level]
+            return [(start, end, cut) for start, end in merged]
+    return [(pieces[0][0], pieces[-1][1], "list")]
+
+
+def _fuzz_texts(count: int) -> list[str]:
+    """Texts drawn from the characters that cut, open clauses, trim and number lists."""
+    rng = np.random.default_rng(15)
+    alphabet = list(
+        "。！？!?；;\n\r…，,：: \t\u3000、另外还有一是第二其三问题1.2、（1）(2)①②路灯坏了ab3"
+    )
+    return [
+        "".join(rng.choice(alphabet, size=int(rng.integers(0, 40))).tolist()) for _ in range(count)
+    ]
+
+
+HOSTILE_PIECES = [
+    "",
+    "。。。，，，",
+    "另外，",
+    "另外，还有。同时",
+    "路灯坏了" + " " * 5000 + "井盖",
+    "a" + " " * 10_000,
+    "\ud800，\udfff；另外\ud800",
+    "（一）路灯坏了；（二）井盖丢了",  # a list counted in Chinese, no digit in the text
+    "（一）路灯坏了；（二）井盖丢了，3天了",
+    "，".join(["路灯坏了"] * 20_000),
+]
+
+
+def test_pieces_and_clauses_equal_the_plain_pass() -> None:
+    from nlp.problems import _pieces
+
+    for text in [*eval_texts(), *HOSTILE_PIECES, *_fuzz_texts(3000)]:
+        assert _pieces(text) == _plain_pieces(text), text[:60]
+        for split_commas in (False, True):
+            for most in (2, 6, 12):
+                found = clauses(text, split_commas=split_commas, max_clauses=most)
+                assert [(c.start, c.end, c.cut) for c in found] == _plain_clauses(
+                    text, split_commas, most
+                ), text[:60]

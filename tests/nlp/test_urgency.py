@@ -23,6 +23,7 @@ from nlp.urgency import (
     LEVELS,
     Urgency,
     UrgencyDetector,
+    UrgencyModel,
     UrgencyTerms,
     train_from_examples,
 )
@@ -423,3 +424,74 @@ def test_assess_normalised_answers_as_assess_many(detector: UrgencyDetector) -> 
     assert given == expected
     with pytest.raises(DataError, match="titles"):
         detector.assess_normalised(["停水"], [None, None])
+
+
+# ------------------------------------------------------------------- one ticket, compiled
+
+
+def _chunk_logits(model: UrgencyModel, documents: list[str]) -> np.ndarray:
+    """The model's logits by the chunk path (the vectoriser's feature ids, then its scores)."""
+    logits = np.tile(model.intercept_, (len(documents), 1))
+    ids, offsets = model.vectorizer_._feature_ids(documents)
+    model.vectorizer_._add_scores(ids, offsets, model.weights_, logits)
+    return logits
+
+
+def _one_row_texts() -> list[str]:
+    texts = [normalise(text) for text, _ in eval_tickets()[:300]]
+    return [
+        *texts,
+        "",
+        "a",
+        "燃气",
+        "煤氣洩漏，樓道裡全是煤氣味",  # traditional, not normalised: read as it is
+        "电梯困人😱😱，快来🚒",
+        "\ud800燃气泄漏\udfff",  # lone surrogates
+        "燃气泄漏" * 25_000,  # 100,000 characters: only the first max_chars are read
+        "ＡＢＣ１２３　全角",
+    ]
+
+
+def test_one_ticket_scores_as_the_chunk_path_to_the_last_bit() -> None:
+    model = train_from_examples(DEFAULT_EXAMPLES)
+    texts = _one_row_texts()
+    chunk = _chunk_logits(model, texts)
+    for row, text in enumerate(texts):
+        logits = np.tile(model.intercept_, (1, 1))
+        model._add_one(text, logits)
+        np.testing.assert_array_equal(logits[0], chunk[row], err_msg=text[:40])
+        single = model.probabilities([text])
+        np.testing.assert_array_equal(single, model.probabilities([text, "停水"])[:1])
+
+
+def test_one_ticket_probabilities_are_scikit_learns() -> None:
+    model = train_from_examples(DEFAULT_EXAMPLES)
+    texts = _one_row_texts()
+    expected = model.classifier_.predict_proba(model.vectorizer_.transform(texts))
+    for row, text in enumerate(texts):
+        found = model.probabilities([text])[0]
+        np.testing.assert_allclose(found, expected[row, model.columns_], rtol=0, atol=1e-12)
+
+
+def test_evidence_is_the_same_from_python_lists() -> None:
+    """The evidence walks Python lists: the same n-grams as numpy's scalars give."""
+    model = train_from_examples(DEFAULT_EXAMPLES)
+    for text in _one_row_texts()[:120]:
+        for level in LEVELS:
+            row = model.vectorizer_.weights([text])
+            column = LEVELS.index(level)
+            weights = model.weights_[row.indices]
+            contributions = row.data * (weights[:, column] - weights.mean(axis=1))
+            expected: list[str] = []
+            for position in np.argsort(-contributions):
+                if contributions[position] <= 0 or len(expected) == 3:
+                    break
+                name = str(model.feature_names_[row.indices[position]])
+                if (
+                    len(name) < 2
+                    or any(ch in ",，。.!！?？;；:：、 \n" for ch in name)
+                    or any(name in c or c in name for c in expected)
+                ):
+                    continue
+                expected.append(name)
+            assert model.evidence(text, level) == tuple(expected), text[:40]
