@@ -382,7 +382,8 @@ def test_hostile_runs_take_linear_time(detector: UrgencyDetector, piece: str) ->
         return time.perf_counter() - started
 
     seconds(2_000)  # warm up
-    small, large = min(seconds(2_000) for _ in range(3)), seconds(20_000)
+    # the best of a few runs each: one run can meet a busy moment of the machine
+    small, large = min(seconds(2_000) for _ in range(3)), min(seconds(20_000) for _ in range(2))
     assert large < 2.0, f"20,000 characters took {large:.2f} s"
     assert large < 30 * small + 0.05, f"10x the input took {large / small:.0f}x the time"
 
