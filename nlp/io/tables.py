@@ -3,6 +3,7 @@ whole read is the chunks put together, so every client sees the same values."""
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -60,16 +61,27 @@ def iter_chunks(
         if isinstance(error, DataError):
             raise
         if isinstance(error, UnicodeDecodeError):
-            raise DataError(
-                f"{path}: is neither UTF-8 nor GB18030 text: byte(s) "
-                f"{error.object[error.start : error.start + 4]!r} after row {start} do not "
-                f"decode as {error.encoding.upper()}. Save the file as UTF-8 (Excel: "
-                "'CSV UTF-8'), or remove the broken bytes"
-            ) from error
+            raise DataError(_undecodable(path, kind, start, error)) from error
         raise DataError(
             f"{path}: cannot be read as {kind} after row {start}: {error}. "
             "Fix or remove the broken record"
         ) from error
+
+
+def _undecodable(path: Path, kind: str, start: int, error: UnicodeDecodeError) -> str:
+    """What is wrong with a text file in no encoding we read, and what to do."""
+    head = error.object[:2] if isinstance(error.object, bytes) else b""
+    what = (
+        "it is UTF-16 text (Excel's 'Unicode Text'), not UTF-8 or GB18030"
+        if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+        else "it is neither UTF-8 nor GB18030 text"
+    )
+    return (
+        f"{path}: cannot be read as {kind}: {what}: byte(s) "
+        f"{error.object[error.start : error.start + 4]!r} after row {start} do not decode "
+        f"as {error.encoding.upper()}. Save the file as UTF-8 (Excel: 'CSV UTF-8'), or "
+        "remove the broken bytes"
+    )
 
 
 def count_rows(path: str | Path, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:

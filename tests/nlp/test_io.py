@@ -151,5 +151,14 @@ def test_a_header_only_csv_reads_as_no_rows_with_its_columns(tmp_path: Path) -> 
 def test_text_in_no_known_encoding_is_named_with_what_to_do(tmp_path: Path, tail: bytes) -> None:
     path = tmp_path / "tickets.csv"
     path.write_bytes("id,text\n1,停水三天了\n2,".encode() + tail)
-    with pytest.raises(DataError, match=r"neither UTF-8 nor GB18030 .* Save the file as UTF-8"):
+    with pytest.raises(
+        DataError, match=r"cannot be read as csv: it is neither UTF-8 nor GB18030 .* Save the"
+    ):
+        read_table(path)
+
+
+def test_a_utf16_file_is_named_as_utf16(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_bytes("id,text\n1,停水三天了\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r"it is UTF-16 text .* Save the file as UTF-8"):
         read_table(path)
