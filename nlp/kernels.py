@@ -28,6 +28,8 @@ __all__ = [
     "char_keys",
     "chunk_token_hashes",
     "hashed_term_counts",
+    "link_rows",
+    "linked_sums",
     "lookup",
     "merge_rows",
     "pair_keys",
@@ -602,6 +604,19 @@ def row_dots(
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _taken_sums(
+    rows: NDArray[np.int64], count: int, scratch: NDArray[np.float32]
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """The first ``count`` of ``rows`` and their sums in ``scratch``, which is zeroed again
+    where they were."""
+    sums = np.empty(count, dtype=np.float32)
+    for i in range(count):
+        sums[i] = scratch[rows[i]]
+        scratch[rows[i]] = 0.0
+    return rows[:count], sums
+
+
 @njit(cache=True, nogil=True)
 def posting_sums(
     indptr: NDArray[np.integer],
@@ -634,11 +649,66 @@ def posting_sums(
                 rows[count] = row
                 count += 1
             scratch[row] += weight * data[j]
-    sums = np.empty(count, dtype=np.float32)
-    for i in range(count):
-        sums[i] = scratch[rows[i]]
-        scratch[rows[i]] = 0.0
-    return rows[:count], sums
+    return _taken_sums(rows, count, scratch)
+
+
+@njit(cache=True, nogil=True)
+def link_rows(
+    head: NDArray[np.int32],
+    following: NDArray[np.int32],
+    row_of: NDArray[np.int32],
+    indptr: NDArray[np.integer],
+    indices: NDArray[np.integer],
+    first: int,
+    last: int,
+) -> None:
+    """Add rows ``[first, last)`` of a CSR matrix to its inverted lists kept as linked lists:
+    ``head[column]`` is the position of the column's newest stored value (-1: none),
+    ``following[position]`` the one added before it in that column, ``row_of[position]``
+    its row. Rows appended one at a time join the lists in constant time each; nothing is
+    rebuilt."""
+    for row in range(first, last):
+        for j in range(indptr[row], indptr[row + 1]):
+            column = indices[j]
+            following[j] = head[column]
+            head[column] = j
+            row_of[j] = row
+
+
+@njit(cache=True, nogil=True)
+def linked_sums(
+    head: NDArray[np.int32],
+    following: NDArray[np.int32],
+    row_of: NDArray[np.int32],
+    data: NDArray[np.float32],
+    features: NDArray[np.integer],
+    weights: NDArray[np.float32],
+    inside: NDArray[np.bool_],
+    scratch: NDArray[np.float32],
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """:func:`posting_sums` over the linked inverted lists of :func:`link_rows`: the rows
+    with ``inside`` set that hold any of ``features``, each once, and the sum over those
+    features of ``weights[f] * value``. ``scratch``: one zero per row, given back zeroed."""
+    total = 0
+    for k in range(features.size):
+        position = head[features[k]]
+        while position >= 0:
+            total += 1
+            position = following[position]
+    rows = np.empty(total, dtype=np.int64)
+    count = 0
+    for k in range(features.size):
+        weight = weights[k]
+        position = head[features[k]]
+        while position >= 0:
+            row = row_of[position]
+            if inside[row]:
+                if scratch[row] == 0.0:
+                    rows[count] = row
+                    count += 1
+                scratch[row] += weight * data[position]
+            position = following[position]
+    return _taken_sums(rows, count, scratch)
 
 
 # ----------------------------------------------------------------------------- one document

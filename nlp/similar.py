@@ -33,9 +33,12 @@ How it works:
   enough that scoring all of it costs less, it is scored whole). A ticket whose candidates
   leave out one of its exact top matches is rare (``bench/hotspots.py --sections scale``
   prints the share kept on ``unlabeled.csv``); ``similar(..., exact=True)`` scores the whole
-  window. Tickets appended since the last merge (at most 512) are scored directly, so adding
-  a ticket never rebuilds anything at once. A batch (:meth:`SimilarIndex.neighbours`)
-  multiplies chunks of rows by their window's rows.
+  window. Tickets appended since the last merge (at most 512) keep their own inverted lists,
+  linked lists that a ticket joins in constant time (:func:`nlp.kernels.link_rows`), so
+  adding a ticket never rebuilds anything at once; their candidates compete with the main
+  matrix's for the ``CANDIDATES`` scored (when the main window is scored whole, they are
+  scored whole too, unless there are more of them than that). A batch
+  (:meth:`SimilarIndex.neighbours`) multiplies chunks of rows by their window's rows.
 - ``repeat`` is ``score >= repeat_threshold`` and the same place: each ticket's place mentions
   (:func:`nlp.location.locate`, with the city's gazetteer when given: masked divisions such as
   ``A市A3区`` and unknown estates or roads are found by their ending) reduce to place keys (the
@@ -599,24 +602,46 @@ def _scores(
         _SCRATCH_FREE.append((dense, bits))  # given back zeroed
 
 
+def _heaviest(query: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """A one-row query's ``CANDIDATE_FEATURES`` heaviest features and their weights."""
+    heaviest = np.argsort(-query.data, kind="stable")[:CANDIDATE_FEATURES]
+    return query.indices[heaviest], query.data[heaviest]
+
+
+def _best(sums: np.ndarray) -> np.ndarray:
+    """The positions of the ``CANDIDATES`` highest ``sums`` (all when there are no more)."""
+    if len(sums) <= CANDIDATES:
+        return np.arange(len(sums))
+    return np.argpartition(-sums, CANDIDATES)[:CANDIDATES]
+
+
 class _GrowingRows:
     """Rows appended a few at a time into arrays that grow by doubling, readable as one CSR
     matrix without copying: the unit rows of the tickets appended since the last merge,
-    which every lookup scores (stacking a few hundred one-row matrices per lookup would cost
-    more than scoring them)."""
+    which every lookup looks through (stacking a few hundred one-row matrices per lookup
+    would cost more than scoring them). Their inverted lists are kept as they come
+    (:func:`nlp.kernels.link_rows`), so that a lookup finds its candidates among them as it
+    does in the main matrix (:meth:`sums`) instead of scoring every one of them."""
 
     def __init__(self) -> None:
         self.data = np.empty(1024, dtype=np.float32)
         self.indices = np.empty(1024, dtype=np.int32)
         self.indptr = np.zeros(64, dtype=np.int32)  # a few hundred rows: int32, as indices
         self.rows = 0
+        self.following = np.empty(1024, dtype=np.int32)
+        self.row_of = np.empty(1024, dtype=np.int32)
+        self._head: np.ndarray | None = None  # one list head per column, made when first needed
 
     def append(self, matrix: sp.csr_matrix) -> None:
+        from nlp.kernels import link_rows
+
         nnz, start = matrix.nnz, int(self.indptr[self.rows])
         if start + nnz > len(self.data):
             size = max(2 * len(self.data), start + nnz)
             self.data = np.resize(self.data, size)
             self.indices = np.resize(self.indices, size)
+            self.following = np.resize(self.following, size)
+            self.row_of = np.resize(self.row_of, size)
         if self.rows + matrix.shape[0] + 1 > len(self.indptr):
             self.indptr = np.resize(
                 self.indptr, max(2 * len(self.indptr), self.rows + matrix.shape[0] + 1)
@@ -624,7 +649,18 @@ class _GrowingRows:
         self.data[start : start + nnz] = matrix.data
         self.indices[start : start + nnz] = matrix.indices
         self.indptr[self.rows + 1 : self.rows + matrix.shape[0] + 1] = start + matrix.indptr[1:]
-        self.rows += matrix.shape[0]
+        if self._head is None:
+            self._head = np.full(N_FEATURES, -1, dtype=np.int32)
+        first, self.rows = self.rows, self.rows + matrix.shape[0]
+        link_rows(
+            self._head, self.following, self.row_of, self.indptr, self.indices, first, self.rows
+        )
+
+    def clear(self) -> None:
+        """No rows (the list heads are reset where rows had values, not all 2**20 of them)."""
+        if self._head is not None:
+            self._head[self.indices[: int(self.indptr[self.rows])]] = -1
+        self.rows = 0
 
     def matrix(self) -> sp.csr_matrix:
         end = int(self.indptr[self.rows])
@@ -632,6 +668,20 @@ class _GrowingRows:
             (self.data[:end], self.indices[:end], self.indptr[: self.rows + 1]),
             shape=(self.rows, N_FEATURES),
             copy=False,
+        )
+
+    def sums(
+        self, features: np.ndarray, weights: np.ndarray, inside: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows with ``inside`` set that hold any of ``features``, and the sum over those
+        features of ``weights`` times their values (:func:`nlp.kernels.linked_sums`)."""
+        from nlp.kernels import linked_sums
+
+        if self._head is None or not self.rows:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        scratch = np.zeros(self.rows, dtype=np.float32)
+        return linked_sums(
+            self._head, self.following, self.row_of, self.data, features, weights, inside, scratch
         )
 
 
@@ -914,7 +964,7 @@ class SimilarIndex:
 
     def _forget_pending_view(self) -> None:
         self._pending_chunks_seen = 0
-        self._pending_units = _GrowingRows()
+        self._pending_units.clear()
         self._pending_ids, self._pending_places, self._pending_docs = [], [], []
         self._pending_times = np.empty(0, dtype="datetime64[ns]")
 
@@ -1049,21 +1099,45 @@ class SimilarIndex:
 
         end = int(np.searchsorted(self._times, at, side="left"))
         start = 0 if earliest is None else int(np.searchsorted(self._times, earliest, side="left"))
-        if end > start:
-            rows = None if exact else self._candidates(query, start, end)
-            if rows is None:  # the whole window
-                keep(_scores(self._slice(start, end), query), start, *self._held())
-            elif len(rows):
-                keep(_scores(self._matrix, query, rows), rows, *self._held())
-        # tickets appended since the last merge, scored directly (at most a few hundred)
+        heaviest = None if exact or not query.nnz else _heaviest(query)
+        # the main matrix's candidates and their sums (None: its whole window is scored)
+        candidates = (
+            None if heaviest is None or end <= start else self._candidates(heaviest, start, end)
+        )
+        if end > start and candidates is None:
+            keep(_scores(self._slice(start, end), query), start, *self._held())
+        # tickets appended since the last merge (at most a few hundred): their candidates
+        # compete with the main matrix's for the CANDIDATES scored (all of them when the main
+        # window is scored whole and they are few)
+        pending = None
         if self._pending:
-            units, pending_ids, pending_times, pending_places, pending_docs = self._pending_view()
-            inside = pending_times < at
+            pending = self._pending_view()
+            inside = pending[2] < at
             if earliest is not None:
-                inside &= pending_times >= earliest
-            if inside.any():
-                scores = np.where(inside, _scores(units, query), -1.0)
-                keep(scores, 0, pending_ids, pending_times, pending_places, pending_docs)
+                inside &= pending[2] >= earliest
+            if not inside.any():
+                pending = None
+        if pending is not None and (
+            heaviest is None or (candidates is None and int(inside.sum()) <= CANDIDATES)
+        ):
+            scores = np.where(inside, _scores(pending[0], query), -1.0)
+            keep(scores, 0, *pending[1:])
+            pending = None
+        if candidates is not None or pending is not None:
+            assert heaviest is not None
+            none = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+            rows, sums = candidates if candidates is not None else none
+            split = len(rows)
+            if pending is not None:
+                more, more_sums = self._pending_units.sums(*heaviest, inside)
+                rows, sums = np.concatenate([rows, more]), np.concatenate([sums, more_sums])
+            chosen = _best(sums)
+            main, fresh = np.sort(rows[chosen[chosen < split]]), rows[chosen[chosen >= split]]
+            if len(main):
+                keep(_scores(self._matrix, query, main), main, *self._held())
+            if len(fresh):
+                assert pending is not None
+                keep(_scores(pending[0], query, fresh), fresh, *pending[1:])
         found.sort(key=lambda item: (-item[0], item[1]))
         matches: list[Match] = []
         for score, ticket, when, keys, doc in found:
@@ -1099,15 +1173,16 @@ class SimilarIndex:
             copy=False,
         )
 
-    def _candidates(self, query: sp.csr_matrix, start: int, end: int) -> np.ndarray | None:
-        """The rows of ``[start, end)`` worth scoring for ``query`` (a unit row): those
-        with the highest part of their cosine on the query's ``CANDIDATE_FEATURES`` heaviest
-        features, at most ``CANDIDATES`` of them, in row order. None when scoring the whole
-        window costs less than reading those features' inverted lists."""
-        if end - start <= CANDIDATES or not query.nnz:
+    def _candidates(
+        self, heaviest: tuple[np.ndarray, np.ndarray], start: int, end: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The rows of ``[start, end)`` that hold any of a query's heaviest features
+        (:func:`_heaviest`: the features and their weights), and the part of each one's
+        cosine on those features. None when scoring the whole window costs less than
+        reading those features' inverted lists."""
+        if end - start <= CANDIDATES:
             return None
-        heaviest = np.argsort(-query.data, kind="stable")[:CANDIDATE_FEATURES]
-        features, weights = query.indices[heaviest], query.data[heaviest]
+        features, weights = heaviest
         if self._postings is None:
             self._postings = sp.csr_matrix(self._matrix.T)  # features x rows
             self._scratch_free = []
@@ -1126,7 +1201,7 @@ class SimilarIndex:
         if len(scratch) != matrix.shape[0]:  # left by a lookup on the matrix before a merge
             scratch = np.zeros(matrix.shape[0], dtype=np.float32)
         try:
-            rows, partial = posting_sums(
+            return posting_sums(
                 postings.indptr,
                 postings.indices,
                 postings.data,
@@ -1138,9 +1213,6 @@ class SimilarIndex:
             )
         finally:
             self._scratch_free.append(scratch)  # given back zeroed
-        if len(rows) > CANDIDATES:
-            rows = rows[np.argpartition(-partial, CANDIDATES)[:CANDIDATES]]
-        return np.sort(rows)
 
     def neighbours(
         self,

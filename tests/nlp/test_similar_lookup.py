@@ -79,17 +79,21 @@ def test_the_fast_lookup_finds_what_scoring_the_whole_window_finds(
     assert kept >= 0.98 * total
 
 
-def test_a_lookup_scores_only_its_candidates(
-    index: SimilarIndex, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    scored: list[int] = []
+@pytest.fixture
+def scored(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many rows each call of nlp.similar._scores scores (appended as they come)."""
+    counts: list[int] = []
     original = nlp.similar._scores
 
     def counted(matrix: Any, query: Any, rows: Any = None) -> Any:
-        scored.append(matrix.shape[0] if rows is None else len(rows))
+        counts.append(matrix.shape[0] if rows is None else len(rows))
         return original(matrix, query, rows)
 
     monkeypatch.setattr(nlp.similar, "_scores", counted)
+    return counts
+
+
+def test_a_lookup_scores_only_its_candidates(index: SimilarIndex, scored: list[int]) -> None:
     text = _pairs()["b_text"].iloc[0]
     index.similar(text, time=NOW, window=None, k=5)
     assert len(index) > 10 * CANDIDATES
@@ -169,6 +173,78 @@ def test_posting_sums_are_each_rows_part_on_the_features() -> None:
         dict(zip(inside.tolist(), expected[inside].tolist(), strict=True)), rel=1e-5
     )
     assert not scratch.any()  # given back zeroed for the next lookup
+
+
+def test_linked_lists_of_appended_rows_sum_as_the_inverted_lists_do() -> None:
+    """Rows appended a few at a time keep their inverted lists as linked lists: a lookup's
+    sums over them are those of the rebuilt inverted lists, only for the rows inside its
+    window, and a cleared set of rows starts with empty lists."""
+    from nlp.similar import _GrowingRows
+
+    matrix = _random_rows(4, 120)
+    grown = _GrowingRows()
+    for first in range(0, 120, 7):  # uneven pieces, as the service appends them
+        grown.append(matrix[first : first + 7])
+    assert (grown.matrix() != matrix).nnz == 0
+    features = np.unique(matrix[[3, 60, 119]].indices)[:16]
+    weights = np.linspace(0.1, 1.0, len(features)).astype(np.float32)
+    inside = np.ones(120, dtype=bool)
+    inside[::3] = False
+    rows, sums = grown.sums(features, weights, inside)
+    expected = np.asarray(matrix[:, features] @ weights).ravel()
+    wanted = np.flatnonzero((expected > 0) & inside)
+    assert sorted(rows.tolist()) == wanted.tolist()  # each row once, only those inside
+    assert dict(zip(rows.tolist(), sums.tolist(), strict=True)) == pytest.approx(
+        dict(zip(wanted.tolist(), expected[wanted].tolist(), strict=True)), rel=1e-5
+    )
+    grown.clear()
+    assert grown.sums(features, weights, np.ones(0, dtype=bool))[0].size == 0
+    grown.append(matrix[:2])
+    rows, _ = grown.sums(features, weights, np.ones(2, dtype=bool))
+    assert set(rows.tolist()) <= {0, 1}
+    assert sorted(rows.tolist()) == np.flatnonzero(expected[:2] > 0).tolist()
+
+
+def test_tickets_appended_since_the_merge_are_candidates_like_the_others(
+    scored: list[int],
+) -> None:
+    """More tickets appended one by one than a lookup scores (not merged yet, as in a busy
+    service): their candidates come from their own inverted lists and compete with the main
+    matrix's, so a lookup scores at most CANDIDATES rows in all, and answers like scoring
+    every ticket of the window (no likely repeat among them missed)."""
+    pairs = _pairs()[:300]  # with 100 tickets: fewer than a merge waits for (512)
+    tickets = pd.read_csv(DEMO / "appeals.csv", dtype=str, keep_default_na=False)["text"]
+    merged, appended = tickets[:-100].tolist(), [*tickets[-100:], *pairs["a_text"]]
+    order = np.random.default_rng(17).permutation(len(appended))
+    grown = SimilarIndex()
+    start = NOW - timedelta(days=200)
+    grown.add(
+        ids=[f"m{i}" for i in range(len(merged))],
+        times=[start + timedelta(hours=i) for i in range(len(merged))],
+        texts=merged,
+    )
+    for rank, i in enumerate(order):
+        grown.add(ids=[f"p{i}"], times=[NOW - timedelta(minutes=rank + 1)], texts=[appended[i]])
+    assert grown._pending_count == len(appended) > CANDIDATES
+    kept = total = repeats = 0
+    for text in pairs["b_text"]:
+        exact = grown.similar(text, time=NOW, window=None, k=5, exact=True)
+        scored.clear()
+        fast = grown.similar(text, time=NOW, window=None, k=5)
+        assert sum(scored) <= CANDIDATES
+        found = {m.id: m for m in fast}
+        for match in exact:
+            total += 1
+            kept += match.id in found
+            if match.id in found:
+                assert found[match.id].score == match.score
+            if match.repeat:
+                repeats += 1
+                assert match.id in found, f"the likely repeat {match.id} of {text!r} was missed"
+    assert repeats > 50
+    assert kept >= 0.98 * total
+    # the appended first posts were found among the appended tickets, not only the merged
+    assert sum(m.id.startswith("p") for m in grown.similar(pairs["b_text"][0], time=NOW)) >= 1
 
 
 def test_a_lookup_without_a_time_comes_after_every_appended_ticket() -> None:
