@@ -106,7 +106,8 @@ DETECTOR_CASES = {
     "title decides": ("请尽快处理，在桂花苑7栋", "紧急"),
     "hard negative: gas fee": ("燃气费涨价了，阶梯价格怎么算", "一般"),
     "hard negative: past lift trap": ("去年电梯困人之后物业说要整改，现在整改情况怎么样", "一般"),
-    "hard negative: hypothetical": ("如果停电的话会不会有人被困在电梯里", "较急"),
+    # a question about what might happen: 一般 (data/demo/README.md, "Urgency examples")
+    "hard negative: hypothetical": ("如果停电的话会不会有人被困在电梯里", "一般"),
     "fee question": ("物业费从一块二涨到一块八，合法吗", "一般"),
 }
 TITLES = {"title decides": "燃气泄漏"}
