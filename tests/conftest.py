@@ -21,6 +21,21 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each API operation's schemathesis test its own id (``…[POST /v1/classify]``).
+    schemathesis names them all after the test function, and pytest-xdist (``make test``)
+    sends a test to a worker by its id: with one id for all of them only one operation
+    would be fuzzed (``test_fuzzing_sent_over_a_thousand_requests`` catches it)."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if not isinstance(label, str) or item.nodeid.endswith("]"):
+            continue
+        if hasattr(item, "_id"):  # pytest >= 9.2: a structured id
+            item._id = item._id.with_params(label)
+        else:
+            item._nodeid = f"{item.nodeid}[{label}]"
+
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "appeals.csv"
 SHARED_DATA = ROOT.parent / "shared" / "data"
