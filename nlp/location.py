@@ -15,9 +15,11 @@ traditional and full-width input work; offsets and texts refer to the text as se
 
 - **places of the gazetteer**, by name or alias (``锦绣华庭``, ``锦绣小区``, ``市一医院``), with
   what follows them on the same address: phase, house number, building, unit, floor, room,
-  gate, relative words, and after them ``的`` and a place they locate (``桂花路128号旁边``,
-  ``幸福里3栋2单元``, ``锦绣华庭北门对面的烧烤店``); not the object the problem is about
-  (``桂花路128号`` in ``桂花路128号下水道堵了``, ``锦绣华庭门口`` in ``…门口的路灯坏了``); two
+  gate, relative words, and after a relative word ``的`` and the thing it locates, whatever
+  it is (``桂花路128号旁边``, ``幸福里3栋2单元``, ``锦绣华庭北门对面的烧烤店``,
+  ``锦绣华庭门口的路灯``);
+  not the object the problem is about when no relative word comes first (``桂花路128号`` in
+  ``桂花路128号下水道堵了``): the cut of ``data/eval/README.md``'s "How mentions are cut"; two
   roads joined by 与/和 at a crossing are one mention (``学府路与香樟路交叉口``);
 - **administrative divisions**: the city's own districts, street offices, communities and grids
   (from the gazetteer), the city's name (``Gazetteer.from_csv(..., city=)``), and the provinces,
@@ -28,7 +30,8 @@ traditional and full-width input work; offsets and texts refer to the text as se
   ``某某小区``, ``***路***号``): found, never resolved, never constraining a resolution;
 - **other named places** by their ending (``…小区``, ``…花园``, ``…家园``, ``…苑``, ``…路12号``,
   ``…医院``, ``…小学``, ``…村`` …) when the gazetteer does not know them: found, not resolved;
-- **vague references** (``镇上``, ``县城``, ``市里``, ``我家楼下``, ``我们小区门口``): found,
+- **vague references** (``镇上``, ``县城``, ``县里``, ``市里``, ``我家楼下``, ``我们小区门口``,
+  ``单位门口``, ``隔壁单元``): found,
   not resolved; one about the writer's own surroundings (``小区门口``) is a mention only when
   the ticket names no community or place of the city.
 
@@ -458,17 +461,19 @@ class Location:
 _HAN = "\u4e00-\u9fff"
 _NUM = "0-9〇零一二三四五六七八九十百两"
 # What may follow a place on the same address, and belongs to the mention as a dispatcher
-# names the place: phase, house number, building, unit, room (digits or 十二栋, 二单元), then
-# up to three relative words (门口, 旁边, 对面 …), each perhaps after a part of the place
-# (皮革厂围墙后面, 5号楼楼道里), then perhaps 的 and the thing so located when it is a
-# place itself (江畔人家对面的工地, 楼下的烧烤店). A part or an object right after the
-# address, with no relative word, is what the problem is about, not where
-# (桂花路128号 in 桂花路128号下水道堵了, 幸福里3栋2单元 in …楼道灯坏了): decided on
-# data/demo/locations_tune.csv. Every part is a bounded run or a word list, so matching is
-# linear in the length of the tail.
+# names the place: phase, house number, building, unit, floor, room (digits or 十二栋,
+# 二单元, 一楼), then up to three relative words (门口, 旁边, 对面 …), each perhaps after a
+# part of the place (皮革厂围墙后面, 5号楼楼道里). After a relative word, 的 and the thing
+# so located belong to it too, whatever that thing is (江畔人家对面的工地, 枫林路上的梧桐树:
+# see _located_noun). A part or an object right after the address, with no relative word,
+# is what the problem is about, not where (桂花路128号 in 桂花路128号下水道堵了,
+# 东风路80号 in 东风路80号的早餐店…). The rule is data/eval/README.md's "How mentions are
+# cut"; data/demo/locations_tune.csv is labelled by it. Every part is a bounded run or a
+# word list, so matching is linear in the length of the tail.
 _RELATIVE_WORDS = (
     "大门口|门口|门前|路口|交叉口|十字路口|旁边|对面|对过|附近|后面|前面|周边|周围|那一带|这一带|一带|"
-    "沿线|两边|两侧|楼下|楼上|里面|边上|那边|这边|那里|这里|外面|背后|隔壁|下面|底下|"
+    "沿线|两边|两侧|楼下|楼上|里面|边上|那边|这边|那里|这里|外面|背后|隔壁|下面|底下|顶上|"
+    "[湖河江塘]边|"
     "[东南西北]{1,2}(?:边|面|侧|头|角)|(?:[东南西北]{1,2}|正|后|侧)门"
 )
 _RELATIVE = rf"(?:的)?(?:{_RELATIVE_WORDS})|里|旁|内|上(?![周个次午班学月年面报访门下级述])"
@@ -476,36 +481,82 @@ _PART = (
     "工地|围墙|草坪|绿化带|空地|停车场|地下车库|车库|广场|健身器材|垃圾站|垃圾桶|垃圾池|"
     "变压器|配电箱|电线杆|路灯|井盖|公厕|厕所|排水沟|水沟|下水道|人行道|路面|天桥|桥洞|"
     "住院部|门诊部|急诊|食堂|操场|宿舍楼|大排档|烧烤摊|摊位|商铺|门面|网吧|仓库|厂房|施工队|"
-    "小卖部|超市|菜场|菜市场|夜市|公交站|站台|楼道|电梯"
+    "小卖部|超市|菜场|菜市场|夜市|公交站|站台|楼道|电梯|院子|门卫室|地库|楼顶|大坝"
 )
-# What a relative word may locate, after 的: places and businesses, not objects
-# (锦绣华庭门口 in 锦绣华庭门口的路灯坏了).
-_LOCATED = (
-    rf"的[{_HAN}]{{0,3}}?"
-    r"(?:店|摊位|摊点|摊|馆|吧|厂|工地|围墙|空地|停车场|垃圾站|绿化带|小卖部|超市|作坊|楼盘)"
+# The thing a relative word locates, after 的 (锦绣华庭门口的路灯, 港湾小区8栋楼下的垃圾桶,
+# 东湖公园里面的湖水): a noun phrase of at most _NOUN_MAX characters that ends at the first
+# character that heads a noun (灯, 桶, 树, 站 …) not followed by another (路灯, 窨井盖 and
+# 公交站台 go on; 垃圾桶冒烟 stops), or before the predicate (发绿, 被, 又 …), whichever
+# comes first. Without either within reach the mention ends at the relative word.
+_NOUN_MAX = 8
+_NOUN_HEADS = frozenset(
+    "灯桶树栓牌井盖箱杆管沟坑墙门棚亭台阶椅柱栏闸池塘河湖桥路道巷街场站店铺摊位馆厅室所院园"
+    "房楼屋厂库车器材泵梯带地厕线桩架板窗班司点区部队市机筒坊档吧子泉坝堤渠田林"
 )
+# Heads that go on a noun already headed (路灯, 公交站台, 停车场, 污水井, 房子, 湖水), not
+# parts of it (化粪池盖板, 公厕门, 老房子墙体); 盖 only after 井 (窨井盖).
+_NOUN_SECOND_HEADS = frozenset("灯台道库棚场站梯闸阶位桥路车井管子塘铺杆水")
+_NOUN_BREAK = re.compile(
+    r"[被把让给都也还又再就才已没不有在是很真坏破断塌裂掉冒漏堵满占乱飘淹溢吵响晃歪缺宰拆砍"
+    r"挖偷往从到跟和与及这那的了堆两几，。、；：！？,.;:!? ]"
+    r"|天天|每天|每晚|晚上|夜里|夜间|半夜|白天|一直|一到|常年|经常|总是|老是|好几|好多|"
+    r"发[绿臭黑黄出霉烂]|全[是都部黑坏]|锈[了穿蚀断]|松[了动脱]|太[多吵臭脏乱]"
+)
+
+
+def _located_noun(text: str, start: int) -> int:
+    """Where the noun phrase that starts at ``start`` (after 的) ends, or ``start``."""
+    stop = min(len(text), start + _NOUN_MAX)
+    for position in range(start, stop):
+        char = text[position]
+        if not ("\u4e00" <= char <= "\u9fff"):
+            return position
+        if position > start and _NOUN_BREAK.match(text, position):
+            return position
+        if char in _NOUN_HEADS and not _goes_on(text, position + 1):
+            return position + 1
+    return start
+
+
+def _goes_on(text: str, position: int) -> bool:
+    """Whether the noun headed just before ``position`` goes on with a second head."""
+    if position >= len(text):
+        return False
+    char = text[position]
+    return char in _NOUN_SECOND_HEADS or (char == "盖" and text[position - 1] == "井")
+
+
+# A crossing is a place itself: what follows it after 的 is not part of the mention
+# (沿河路和滨河路交叉口 in …交叉口的信号灯坏了).
+_ENDS_CROSSING = re.compile(r"(?:路口|交叉口|十字路口|交口|交汇处)$")
+# A gate is part of the place, not a relative word: 香樟园小区东门 in …东门的垃圾站.
+_ENDS_GATE = re.compile(r"(?:[东南西北]{1,2}|正|后|侧|大)门$")
+# A mention that ends with a relative word (and may so run on through 的 and a noun).
+_ENDS_RELATIVE = re.compile(rf"(?:{_RELATIVE_WORDS}|里|旁|内|上)$")
 _ADDRESS_TAIL = re.compile(
     rf"(?:小区|花园|新村|片区)?"
     rf"(?:[{_NUM}]{{1,3}}期)?"
     rf"(?:[(（][^()（）]{{1,16}}[)）])?"
-    rf"(?:[0-9]{{1,5}}(?:-[0-9]{{1,5}})?号(?:院|楼)?)?"
+    rf"(?:[0-9]{{1,5}}(?:-[0-9]{{1,5}})?号(?:院|楼(?![下上]))?)?"
     rf"(?:[0-9A-Za-z]{{1,4}}(?:栋|幢|号楼|座|楼|区)|[{_NUM}]{{1,3}}(?:栋|幢|号楼|座))?"
     rf"(?:[0-9{_NUM}]{{1,3}}单元)?"
-    rf"(?:[0-9]{{1,2}}(?:楼|层))?"
+    rf"(?:(?:[0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})(?:楼|层)(?![下上道房梯顶]))?"
     rf"(?:[0-9]{{1,5}}(?:室|户|号))?"
-    rf"(?:(?:(?:{_PART})?(?:{_RELATIVE})){{1,3}}(?:{_LOCATED})?)?"
+    rf"(?:(?:(?:{_PART})?(?:{_RELATIVE})){{1,3}})?"
 )
 # After a district, street office or the city, only a word that widens it (西岭区那边).
 _DIVISION_TAIL = re.compile(r"那边|这边|那一带|这一带|一带|附近|周边")
 _BRACKET = re.compile(r"[(（]")
 _MAX_PARTS = 8
 _ROAD_ENDINGS = ("路", "大道", "街", "巷", "里", "道")
-_GRID = re.compile(rf"第[{_NUM}]{{1,3}}网格|[{_NUM}]{{1,3}}号网格")
+_GRID = re.compile(
+    rf"第[{_NUM}]{{1,3}}网格|[{_NUM}]{{1,3}}号网格|(?<![第{_NUM}])[一二三四五六七八九十]{{1,2}}网格"
+)
 _MASKED = re.compile(
     r"(?:[A-Z](?<![A-Za-z0-9][A-Z])[0-9]{0,2}|[东西南北中]地|X(?<![A-Za-z0-9]X)X{0,2}"
     r"|x(?<![A-Za-z0-9]x)x{1,2}|某某?|\*{1,3})"
-    r"(?:省|市|区|县|镇|乡|街道|社区|村|小区|花园|路|街|大道|号|栋|单元|学校|公司)"
-    r"(?:[0-9*]{1,5}(?:号|栋|单元))*"
+    r"(?:省|市|区|县|镇|乡|街道|社区|村|小区|花园|路|街|大道|号|栋|单元|学校|中学|小学|医院|公司)"
+    r"(?:[0-9*]{1,5}(?:号楼|号|栋|单元))*"
 )
 # Places the gazetteer does not know, told by their ending.
 _ENDING = re.compile(
@@ -524,7 +575,7 @@ _GENERIC_PREFIX = re.compile(
     r"(?:民办|公办|公立|私立|培训|农村|附近|周边|周围|全体|部分|当地|本组|本村|导致|管理|居民|"
     r"严禁|非法|合格|安置|闲置|乡镇|新农|主义|整个|各个|其他|其它|所有|普通|正规|无证|公共|老旧|"
     r"高档|商品|小型|大型|相关|有关|这些|那些|一些|多个|几个|每个|好几个|发展|希望|规划|建设|"
-    r"美丽|房地产|派位|快速|群众)+"
+    r"美丽|房地产|派位|快速|群众|私人|个体|建材|外地|本地|临时|露天)+"
 )
 # Everyday words with a place ending.
 _GENERIC_PLACES = (
@@ -538,16 +589,17 @@ def _skip_generic(text: str, start: int, stop: int) -> int:
 
 
 _VAGUE = re.compile(
-    r"(?:我家|我们家|我们|咱们|我们这|我们那)(?:楼下|楼上|隔壁|门口|小区|村|这条街|那条街|这栋楼|"
-    r"单元|附近|那边|这边)(?:的[\u4e00-\u9fff]{1,4}?(?:店|摊|厂|馆))?"
-    r"|小区(?:[东南西北]{1,2}(?:边|面|侧|门)|门口|里面|外面|旁边|对面)"
-    r"|镇上|县城|市里|村里|隔壁楼"
+    r"(?:我家|我们家|咱家|我们|咱们|我们这|我们那)(?:楼下|楼上|隔壁|门口|对面|后面|前面|旁边|小区|"
+    r"村口|村|镇|这条街|那条街|这栋楼|单元|附近|那边|这边|这一片|这片)"
+    r"|(?:小区|单位|公司|学校|菜市场|菜场)(?:[东南西北]{1,2}(?:边|面|侧|门)|门口|楼下|里面|外面|"
+    r"旁边|对面|后面)"
+    r"|镇上|县城|县里|乡里|市里|村里|隔壁楼|隔壁单元|对面楼"
 )
-# What may follow a vague reference: relative words and what they locate (我们小区门口,
-# 小区南边的工地).
-_VAGUE_TAIL = re.compile(rf"(?:{_RELATIVE}){{0,3}}(?:{_LOCATED})?")
+# What may follow a vague reference: relative words (我们小区门口); 的 and the noun they
+# locate (小区南边的工地) are added as after a place (_located_noun).
+_VAGUE_TAIL = re.compile(rf"(?:{_RELATIVE}){{0,3}}")
 # A vague reference to the writer's own surroundings, resolved to their home when named.
-_OWN = re.compile(r"^(?:我|咱|小区)")
+_OWN = re.compile(r"^(?:我|咱|小区|单位|公司|学校|菜市场|菜场|隔壁|对面|村里)")
 # Masked divisions and places, vague references and grids, in one pass.
 _OTHER = re.compile(
     rf"(?P<masked>{_MASKED.pattern})|(?P<vague>{_VAGUE.pattern})|(?P<grid>{_GRID.pattern})"
@@ -555,8 +607,8 @@ _OTHER = re.compile(
 # The characters a match of _OTHER can start with: re tries each of its branches at every
 # character of a text, this class finds the places worth trying at once (see _others).
 # Numerals and 第 start only a grid, which ends in 网格: a text without it skips them.
-_OTHER_START = re.compile(rf"[A-Zx东西南北中某*我咱小镇县市村隔第{_NUM}]")
-_OTHER_START_NO_GRID = re.compile(r"[A-Zx东西南北中某*我咱小镇县市村隔]")
+_OTHER_START = re.compile(rf"[A-Zx东西南北中某*我咱小镇县乡市村隔对单公学菜第{_NUM}]")
+_OTHER_START_NO_GRID = re.compile(r"[A-Zx东西南北中某*我咱小镇县乡市村隔对单公学菜]")
 
 
 def _others(text: str) -> list[re.Match[str]]:
@@ -610,6 +662,7 @@ class _Candidate:
     kind: str = "division"
     ambiguous: tuple[Place, ...] = ()
     core_end: int = 0  # where the mention ended before its address tail
+    located: bool = False  # ran on through 的 and the noun a relative word locates
 
 
 def _tokens(text: str, gazetteer: Gazetteer) -> list[_Token]:
@@ -701,6 +754,12 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
                 )
                 or (token.kind == "vague" and last.kind in ("place", "named", "masked"))
                 or (
+                    # a village's grid (桃源村第一网格), as a community's
+                    token.kind == "grid"
+                    and last.kind in ("place", "named")
+                    and text[last.start : last.end].endswith("村")
+                )
+                or (
                     # a crossing (云谷路创新路口) or a road's stretch (老街幸福里18号)
                     token.kind in ("place", "named")
                     and last.kind in ("place", "named")
@@ -719,7 +778,17 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
             bracket = _BRACKET.search(text, previous.core_end, previous.end)
             if bracket and candidate.end <= previous.end:
                 continue  # inside the bracket of 长丰路（港口路至滨河新村段）: part of it
+            if (
+                previous.located
+                and candidate.end <= previous.end
+                and all(not token.entries for token in candidate.tokens)
+            ):
+                continue  # the noun 我家后面的养猪场 ends with, not a place of the gazetteer
             previous.end = candidate.start  # a tail may not run into the next mention
+            if previous.located and text[previous.end - 1] == "的":
+                # the noun is the next mention, a place of the gazetteer: the relative
+                # mention ends before 的, as it would without it
+                previous.end, previous.located = previous.end - 1, False
         last = candidate.tokens[-1]
         candidate.core_end = candidate.end
         if last.kind in ("place", "named", "masked", "crossing") or (
@@ -733,6 +802,19 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
             tail = _DIVISION_TAIL.match(text, candidate.end)
         if tail and tail.end() > candidate.end:
             candidate.end = tail.end()
+        # 枫林路上的梧桐树, 我家门口的窨井盖: the relative word in the tail, or in the vague
+        # reference itself (not 和平里的路灯: 里 ends the estate's name)
+        relative_from = candidate.start if last.kind == "vague" else candidate.core_end
+        if (
+            text.startswith("的", candidate.end)
+            and candidate.end > relative_from
+            and _ENDS_RELATIVE.search(text, relative_from, candidate.end)
+            and not _ENDS_CROSSING.search(text, relative_from, candidate.end)
+            and not _ENDS_GATE.search(text, relative_from, candidate.end)
+        ):
+            noun_end = _located_noun(text, candidate.end + 1)
+            if noun_end > candidate.end + 1:
+                candidate.end, candidate.located = noun_end, True
         kept.append(candidate)
     return kept
 
