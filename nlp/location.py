@@ -486,35 +486,45 @@ _PART = (
 # The thing a relative word locates, after 的 (锦绣华庭门口的路灯, 港湾小区8栋楼下的垃圾桶,
 # 东湖公园里面的湖水): a noun phrase of at most _NOUN_MAX characters that ends at the first
 # character that heads a noun (灯, 桶, 树, 站 …) not followed by another (路灯, 窨井盖 and
-# 公交站台 go on; 垃圾桶冒烟 stops), or before the predicate (发绿, 被, 又 …), whichever
-# comes first. Without either within reach the mention ends at the relative word.
+# 公交站台 go on; 垃圾桶冒烟 stops). Without a head before the predicate (发绿, 被, 又 …) or
+# within reach, the mention ends at the relative word: what follows is not a thing with a
+# place (我们这边的物价, 村里的干部, 镇上的人: people are not located either).
 _NOUN_MAX = 8
 _NOUN_HEADS = frozenset(
-    "灯桶树栓牌井盖箱杆管沟坑墙门棚亭台阶椅柱栏闸池塘河湖桥路道巷街场站店铺摊位馆厅室所院园"
-    "房楼屋厂库车器材泵梯带地厕线桩架板窗班司点区部队市机筒坊档吧子泉坝堤渠田林"
+    "灯桶树栓牌井盖箱杆管沟坑墙门棚亭台阶椅柱栏闸池塘河湖桥路道巷街场站店铺摊位馆厅室所院园水"
+    "房楼屋厂库车器材泵梯带地厕线桩架板窗班司点区部队市机筒坊档吧子泉坝堤渠田林铁"
 )
 # Heads that go on a noun already headed (路灯, 公交站台, 停车场, 污水井, 房子, 湖水), not
-# parts of it (化粪池盖板, 公厕门, 老房子墙体); 盖 only after 井 (窨井盖).
-_NOUN_SECOND_HEADS = frozenset("灯台道库棚场站梯闸阶位桥路车井管子塘铺杆水")
+# parts of it (化粪池盖板, 公厕门, 老房子墙体); 盖 only after 井 (窨井盖); 水 heads only where
+# the predicate follows (湖水发绿, not 水果店).
+_NOUN_SECOND_HEADS = frozenset("灯台道库棚场站梯闸阶位桥路车井管子塘铺杆水牌块")
+_PEOPLE = re.compile(
+    r"人(?![行民工防])|居民|住户|村民|干部|孩子|小孩|学生|老人|业主|群众|家长|领导|工作人员|员工|商户|租户|租客"
+)
 _NOUN_BREAK = re.compile(
-    r"[被把让给都也还又再就才已没不有在是很真坏破断塌裂掉冒漏堵满占乱飘淹溢吵响晃歪缺宰拆砍"
+    r"[被把让给都也还又再就才已没不有在是很真太变坏破断塌裂掉冒漏堵满占乱飘淹溢吵响晃歪缺宰拆砍"
     r"挖偷往从到跟和与及这那的了堆两几，。、；：！？,.;:!? ]"
     r"|天天|每天|每晚|晚上|夜里|夜间|半夜|白天|一直|一到|常年|经常|总是|老是|好几|好多|"
-    r"发[绿臭黑黄出霉烂]|全[是都部黑坏]|锈[了穿蚀断]|松[了动脱]|太[多吵臭脏乱]"
+    r"发[绿臭黑黄出霉烂]|全[是都部黑坏]|锈[了穿蚀断]|松[了动脱]"
 )
 
 
 def _located_noun(text: str, start: int) -> int:
     """Where the noun phrase that starts at ``start`` (after 的) ends, or ``start``."""
+    if _PEOPLE.match(text, start):
+        return start
     stop = min(len(text), start + _NOUN_MAX)
     for position in range(start, stop):
         char = text[position]
-        if not ("\u4e00" <= char <= "\u9fff"):
-            return position
-        if position > start and _NOUN_BREAK.match(text, position):
-            return position
-        if char in _NOUN_HEADS and not _goes_on(text, position + 1):
-            return position + 1
+        if not ("\u4e00" <= char <= "\u9fff") or (
+            position > start and _NOUN_BREAK.match(text, position)
+        ):
+            return start  # no head before the predicate
+        if char in _NOUN_HEADS:
+            if not _goes_on(text, position + 1):
+                return position + 1
+            if text[position + 1] in _NOUN_SECOND_HEADS - _NOUN_HEADS:
+                return position + 2  # a second head that heads nothing further (地块)
     return start
 
 
@@ -522,15 +532,15 @@ def _goes_on(text: str, position: int) -> bool:
     """Whether the noun headed just before ``position`` goes on with a second head."""
     if position >= len(text):
         return False
-    char = text[position]
-    return char in _NOUN_SECOND_HEADS or (char == "盖" and text[position - 1] == "井")
+    char, head = text[position], text[position - 1]
+    if head == "水":
+        return "\u4e00" <= char <= "\u9fff" and not _NOUN_BREAK.match(text, position)
+    return char in _NOUN_SECOND_HEADS or (char == "盖" and head == "井")
 
 
 # A crossing is a place itself: what follows it after 的 is not part of the mention
 # (沿河路和滨河路交叉口 in …交叉口的信号灯坏了).
 _ENDS_CROSSING = re.compile(r"(?:路口|交叉口|十字路口|交口|交汇处)$")
-# A gate is part of the place, not a relative word: 香樟园小区东门 in …东门的垃圾站.
-_ENDS_GATE = re.compile(r"(?:[东南西北]{1,2}|正|后|侧|大)门$")
 # A mention that ends with a relative word (and may so run on through 的 and a noun).
 _ENDS_RELATIVE = re.compile(rf"(?:{_RELATIVE_WORDS}|里|旁|内|上)$")
 _ADDRESS_TAIL = re.compile(
@@ -810,7 +820,6 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
             and candidate.end > relative_from
             and _ENDS_RELATIVE.search(text, relative_from, candidate.end)
             and not _ENDS_CROSSING.search(text, relative_from, candidate.end)
-            and not _ENDS_GATE.search(text, relative_from, candidate.end)
         ):
             noun_end = _located_noun(text, candidate.end + 1)
             if noun_end > candidate.end + 1:

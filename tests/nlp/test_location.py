@@ -130,7 +130,7 @@ RESOLVED = [
     pytest.param(
         "A市东湖区锦绣华庭北门的路灯坏了",
         ("东湖区", "建设街道", "锦绣社区", "锦绣华庭"),
-        ["A市东湖区锦绣华庭北门"],
+        ["A市东湖区锦绣华庭北门的路灯"],
         id="masked-city-then-a-known-place",
     ),
     pytest.param(
@@ -167,7 +167,9 @@ BOUNDARIES = [
     ),
     pytest.param("东风路80号的早餐店油烟大", ["东风路80号"], id="de-without-relative-word"),
     pytest.param("和平里的路灯全坏了", ["和平里"], id="li-that-ends-a-name-is-no-relative"),
-    pytest.param("香樟园小区东门的垃圾站太臭了", ["香樟园小区东门"], id="a-gate-is-the-place"),
+    pytest.param(
+        "香樟园小区东门的垃圾站太臭了", ["香樟园小区东门的垃圾站"], id="a-gate-locates-like-门口"
+    ),
     pytest.param(
         "港口路和滨河路交叉口的信号灯坏了", ["港口路和滨河路交叉口"], id="a-crossing-is-the-place"
     ),
@@ -182,6 +184,11 @@ BOUNDARIES = [
     pytest.param("我家对面的工地夜里还在干活", ["我家对面的工地"], id="vague-relative-then-noun"),
     pytest.param("桂花路302号楼下的水果店占道", ["桂花路302号楼下的水果店"], id="hao-lou-xia"),
     pytest.param("民主老街两侧的老房子墙体开裂", ["民主老街两侧的老房子"], id="noun-ending-in-zi"),
+    pytest.param("锦绣华庭附近的居民都说臭", ["锦绣华庭附近"], id="people-are-not-located"),
+    pytest.param("和平里小区里面的物价太高", ["和平里小区里面"], id="no-head-no-noun"),
+    pytest.param("枫林路两侧的人行道被占了", ["枫林路两侧的人行道"], id="renxingdao-is-no-person"),
+    pytest.param("桂花路上的水果店占道", ["桂花路上的水果店"], id="shui-that-heads-nothing"),
+    pytest.param("锦绣华庭南面的地块属性要改", ["锦绣华庭南面的地块"], id="a-second-head-ends-it"),
     pytest.param(
         "和平里广场旁边的小吃店油烟很大", ["和平里广场旁边的小吃店"], id="relative-then-a-shop"
     ),
