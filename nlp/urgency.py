@@ -71,6 +71,7 @@ __all__ = [
     "UrgencyModel",
     "UrgencyRule",
     "UrgencyTerms",
+    "fit_examples",
     "train_from_examples",
 ]
 
@@ -570,12 +571,17 @@ def _read_examples(path: Path) -> pd.DataFrame:
 @cache
 def _trained(path: Path, stamp: tuple[int, int]) -> UrgencyModel:
     """The model trained on the examples at ``path`` (cached per file version)."""
-    frame = _read_examples(path)
+    return fit_examples(_read_examples(path))
+
+
+def fit_examples(frame: pd.DataFrame, **params: Any) -> UrgencyModel:
+    """An :class:`UrgencyModel` (``params``: its options) fitted on a frame of examples with
+    columns ``title, text, level``, each normalised as a ticket is when assessed."""
     documents = [
         _document(normalise(title), normalise(text))
         for title, text in zip(frame["title"], frame["text"], strict=True)
     ]
-    return UrgencyModel().fit(documents, frame["level"].tolist())
+    return UrgencyModel(**params).fit(documents, frame["level"].tolist())
 
 
 def train_from_examples(path: str | Path) -> UrgencyModel:

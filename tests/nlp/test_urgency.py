@@ -25,6 +25,7 @@ from nlp.urgency import (
     UrgencyDetector,
     UrgencyModel,
     UrgencyTerms,
+    fit_examples,
     train_from_examples,
 )
 from tests.nlp.eval_texts import eval_tickets
@@ -452,6 +453,20 @@ def _one_row_texts() -> list[str]:
         "燃气泄漏" * 25_000,  # 100,000 characters: only the first max_chars are read
         "ＡＢＣ１２３　全角",
     ]
+
+
+def test_fit_examples_is_what_the_examples_file_trains_with_its_options() -> None:
+    """The benches fit the model on parts of the examples (bench/dispatch.py --sections
+    urgency_sittings): the same documents, the same model as the file's, options passed on."""
+    frame = pd.read_csv(DEFAULT_EXAMPLES, dtype=str, keep_default_na=False)
+    texts = ["燃气泄漏了，一股臭鸡蛋味", "小区门口的井盖丢了", "咨询一下社保怎么交"]
+    np.testing.assert_allclose(
+        fit_examples(frame).probabilities(texts),
+        train_from_examples(DEFAULT_EXAMPLES).probabilities(texts),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    assert fit_examples(frame.head(300), C=2.0).C == 2.0
 
 
 def test_one_ticket_scores_as_the_chunk_path_to_the_last_bit() -> None:
