@@ -33,10 +33,12 @@ people), arrival speed and support from readers add, and everything grows slowly
 so that no single part decides. :func:`heat_parts` gives what each part adds.
 
 地点/人群: the masked division most named in the group (``A市A5区``), its most named place
-(an estate, road, village, school, company: :func:`nlp.similar.place_keys`) and the most named
-group of people (业主, 家长, 投资人 ...). 问题描述: the group's defining words: content words (no
-stop words or placeholders, :func:`nlp.explain.is_content_word`) ranked by how much more often the
-group's tickets use them than all tickets do (TF-IDF of the group), places and people left out.
+(an estate, road, village, school, company: :func:`nlp.similar.place_keys`; a name counts
+with the names that share four characters with it, the ways one estate is written) and the
+most named group of people (业主, 家长, 投资人 ...). 问题描述: the group's defining words:
+content words (no stop words or placeholders, :func:`nlp.explain.is_content_word`) ranked by
+how much more often the group's tickets use them than all tickets do (TF-IDF of the group),
+places and people left out.
 Every text shown is the masked normal form (:func:`nlp.text.normalise`).
 """
 
@@ -983,7 +985,8 @@ def _where(documents: Sequence[str], places: Sequence[frozenset[str]]) -> str:
     if divisions:
         parts.append(_most_common(divisions, 1)[0][0])
     if named:
-        place, count = _most_common(named, 1)[0]
+        place = _most_told(named, places)
+        count = named[place]
         # a longer name that contains the most named one says more (伊景园滨河苑 for 滨河苑)
         longer = [k for k, c in named.items() if place in k and k != place and c * 2 >= count]
         place = max(longer, key=len) if longer else place
@@ -1001,6 +1004,33 @@ def _where(documents: Sequence[str], places: Sequence[frozenset[str]]) -> str:
     if crowds:
         parts.append(_most_common(crowds, 1)[0][0])
     return " ".join(parts)
+
+
+#: Two place names share a run of this many characters: one place, written two ways
+#: (绿地海外滩二期楼盘 and 紧挨着绿地海外滩小区).
+_SAME_PLACE_RUN = 4
+#: How many of a group's most named places compete for 地点.
+_PLACE_CANDIDATES = 20
+
+
+def _most_told(named: Counter[str], places: Sequence[frozenset[str]]) -> str:
+    """The group's place: of its most named places, the one whose names (itself and every
+    name sharing a run of ``_SAME_PLACE_RUN`` characters with it) the most tickets use, then
+    the most named. Writers name one estate many ways (绿地海外滩二期楼盘, 绿地海外滩小区,
+    海外滩小区): counted apart, a school two of them pass (A4区实验小学) would outnumber it."""
+    runs: dict[str, set[str]] = {}
+    for name in named:
+        for i in range(len(name) - _SAME_PLACE_RUN + 1):
+            runs.setdefault(name[i : i + _SAME_PLACE_RUN], set()).add(name)
+    best, best_rank = "", (-1, -1)
+    for name, count in _most_common(named, _PLACE_CANDIDATES):
+        family = {name}
+        for i in range(len(name) - _SAME_PLACE_RUN + 1):
+            family |= runs.get(name[i : i + _SAME_PLACE_RUN], set())
+        rank = (sum(1 for keys in places if not family.isdisjoint(keys)), count)
+        if rank > best_rank:
+            best, best_rank = name, rank
+    return best
 
 
 def _most_common(counts: Counter[str], n: int | None = None) -> list[tuple[str, int]]:
