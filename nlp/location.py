@@ -17,9 +17,9 @@ traditional and full-width input work; offsets and texts refer to the text as se
   what follows them on the same address: phase, house number, building, unit, floor, room,
   gate, relative words, and after a relative word ``的`` and the thing it locates, whatever
   it is (``桂花路128号旁边``, ``幸福里3栋2单元``, ``锦绣华庭北门对面的烧烤店``,
-  ``锦绣华庭门口的路灯``);
-  not the object the problem is about when no relative word comes first (``桂花路128号`` in
-  ``桂花路128号下水道堵了``): the cut of ``data/eval/README.md``'s "How mentions are cut"; two
+  ``锦绣华庭门口的路灯``); not the object the problem is about when no relative word comes
+  first (``桂花路128号`` in ``桂花路128号下水道堵了``): the cut of ``data/eval/README.md``'s
+  "How mentions are cut"; two
   roads joined by 与/和 at a crossing are one mention (``学府路与香樟路交叉口``);
 - **administrative divisions**: the city's own districts, street offices, communities and grids
   (from the gazetteer), the city's name (``Gazetteer.from_csv(..., city=)``), and the provinces,

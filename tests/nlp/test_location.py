@@ -190,6 +190,18 @@ BOUNDARIES = [
     pytest.param("桂花路上的水果店占道", ["桂花路上的水果店"], id="shui-that-heads-nothing"),
     pytest.param("锦绣华庭南面的地块属性要改", ["锦绣华庭南面的地块"], id="a-second-head-ends-it"),
     pytest.param(
+        "石桥乡桃源村第一网格网格员上报：石板桥栏杆断裂",
+        ["石桥乡桃源村第一网格", "石板桥"],
+        id="a-villages-grid",
+    ),
+    pytest.param("翡翠湾社区一网格的网格员说楼道堆物", ["翡翠湾社区一网格"], id="grid-without-di"),
+    pytest.param("C市C2区**中学食堂饭菜里有虫子", ["C市C2区**中学"], id="masked-school"),
+    pytest.param("A市A2区***小区**号楼的电梯坏了", ["A市A2区***小区**号楼"], id="masked-hao-lou"),
+    pytest.param("白马镇卫生院没医生，只能往县里送", ["白马镇卫生院", "县里"], id="xianli-generic"),
+    pytest.param("单位门口那段人行道被挖开两个月了", ["单位门口"], id="vague-danwei-menkou"),
+    pytest.param("书院巷12号一楼开了个小作坊", ["书院巷12号一楼"], id="floor-in-numerals"),
+    pytest.param("县医院门口有人拉去私人诊所", ["县医院门口"], id="siren-zhensuo-is-no-name"),
+    pytest.param(
         "和平里广场旁边的小吃店油烟很大", ["和平里广场旁边的小吃店"], id="relative-then-a-shop"
     ),
     pytest.param("站前小区5号楼楼道里堆满杂物", ["站前小区5号楼楼道里"], id="part-then-relative"),
