@@ -354,6 +354,10 @@ HOSTILE = [
     pytest.param("(" * 20_000, id="brackets"),
     pytest.param("实验小学，" * 4_000, id="many-ambiguous-mentions"),
     pytest.param("长丰路（" * 5_000, id="open-brackets-after-places"),
+    pytest.param("桂花路上的路灯" * 3_000, id="located-nouns"),
+    pytest.param("锦绣华庭对面的" * 3_000, id="relative-de-without-a-noun"),
+    pytest.param("公司楼下" * 5_000, id="new-vague-words"),
+    pytest.param("\udfff的" * 10_000, id="surrogate-de"),
 ]
 
 
