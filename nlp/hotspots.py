@@ -999,6 +999,8 @@ def _where(documents: Sequence[str], places: Sequence[frozenset[str]]) -> str:
             else:
                 continue
             break
+        if parts and place.startswith(parts[0]) and len(place) > len(parts[0]):
+            place = place[len(parts[0]) :]  # A6区 月亮岛路, not A6区 A6区月亮岛路
         if not parts or place not in parts[0]:
             parts.append(place)
     if crowds:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from nlp.errors import DataError
-from nlp.hotspots import MESSAGE_COLUMNS, PROBLEM_COLUMNS, heat_index, hotspots
+from nlp.hotspots import MESSAGE_COLUMNS, PROBLEM_COLUMNS, _where, heat_index, hotspots
 from tests.nlp.hotspot_fixtures import PHONE, board
 
 
@@ -173,3 +173,16 @@ def test_the_place_is_the_one_most_tickets_name_however_they_write_it() -> None:
     where = report.problems.iloc[0]["地点/人群"]
     assert "绿地海外滩" in where, where
     assert "实验小学" not in where, where
+
+
+def test_the_place_does_not_repeat_the_division_before_it() -> None:
+    """A place key written with its division (A6区月亮岛路, as _named keeps it) after the
+    division itself: 地点/人群 names the division once."""
+    documents = [
+        "A6区月亮岛路架设高压线",
+        "反对A6区月亮岛路高压线",
+        "A6区月亮岛路高压线",
+        "月亮岛路",
+    ]
+    places = [frozenset({"A6区月亮岛路", "月亮岛路"})] * 3 + [frozenset({"月亮岛路"})]
+    assert _where(documents, places) == "A6区 月亮岛路"
