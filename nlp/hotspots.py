@@ -1022,17 +1022,20 @@ def _most_told(named: Counter[str], places: Sequence[frozenset[str]]) -> str:
     海外滩小区): counted apart, a school two of them pass (A4区实验小学) would outnumber it."""
     runs: dict[str, set[str]] = {}
     for name in named:
-        for i in range(len(name) - _SAME_PLACE_RUN + 1):
-            runs.setdefault(name[i : i + _SAME_PLACE_RUN], set()).add(name)
+        for run in _runs(name):
+            runs.setdefault(run, set()).add(name)
     best, best_rank = "", (-1, -1)
     for name, count in _most_common(named, _PLACE_CANDIDATES):
-        family = {name}
-        for i in range(len(name) - _SAME_PLACE_RUN + 1):
-            family |= runs.get(name[i : i + _SAME_PLACE_RUN], set())
+        family = {name}.union(*(runs[run] for run in _runs(name)))
         rank = (sum(1 for keys in places if not family.isdisjoint(keys)), count)
         if rank > best_rank:
             best, best_rank = name, rank
     return best
+
+
+def _runs(name: str) -> set[str]:
+    """Every run of ``_SAME_PLACE_RUN`` characters of ``name``."""
+    return {name[i : i + _SAME_PLACE_RUN] for i in range(len(name) - _SAME_PLACE_RUN + 1)}
 
 
 def _most_common(counts: Counter[str], n: int | None = None) -> list[tuple[str, int]]:

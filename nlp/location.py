@@ -498,6 +498,7 @@ _NOUN_HEADS = frozenset(
 # parts of it (化粪池盖板, 公厕门, 老房子墙体); 盖 only after 井 (窨井盖); 水 heads only where
 # the predicate follows (湖水发绿, not 水果店).
 _NOUN_SECOND_HEADS = frozenset("灯台道库棚场站梯闸阶位桥路车井管子塘铺杆水牌块")
+_NOUN_SECOND_ONLY = _NOUN_SECOND_HEADS - _NOUN_HEADS  # 块: 地块 ends there
 _PEOPLE = re.compile(
     r"人(?![行民工防])|居民|住户|村民|干部|孩子|小孩|学生|老人|业主|群众|家长|领导|工作人员|员工|商户|租户|租客"
 )
@@ -523,7 +524,7 @@ def _located_noun(text: str, start: int) -> int:
         if char in _NOUN_HEADS:
             if not _goes_on(text, position + 1):
                 return position + 1
-            if text[position + 1] in _NOUN_SECOND_HEADS - _NOUN_HEADS:
+            if text[position + 1] in _NOUN_SECOND_ONLY:
                 return position + 2  # a second head that heads nothing further (地块)
     return start
 
