@@ -5,6 +5,7 @@
                                        [--purity-sheet FILE]
     .venv/bin/python bench/hotspots.py --sections prepare
     .venv/bin/python bench/hotspots.py --sections repeats_cv
+    .venv/bin/python bench/hotspots.py --sections repeats_sittings
     .venv/bin/python bench/hotspots.py --sections hotspots_scale [--run-rows 250000,1000000]
                                        [--jobs 2] [--days-per-copy 30]
 
@@ -13,11 +14,13 @@ TF-IDF cosine of :mod:`nlp.similar` (content words + character 2-3-grams), MinHa
 character 3-grams (``datasketch``, Jaccard estimate, ``MinHashLSH`` for queries) and
 ``faiss`` inner product on dense vectors (the TF-IDF rows, a sparse sketch to 256 dims),
 each with the same place veto and problem veto (:func:`nlp.similar.same_place`,
-:func:`nlp.similar.same_problem`). For each: the threshold chosen by 5-fold cross-validation
-on ``data/demo/repeat_pairs_tune.csv`` (pairs written for tuning; on four folds the threshold
-with the best precision among those that keep recall at 0.90 or more, the best F1 when none
-does; scored on the fifth), then precision / recall of ``repeat`` on
-``data/eval/repeat_pairs.csv`` at the threshold chosen on the whole tune set (evaluation
+:func:`nlp.similar.same_problem`) and the same two thresholds (a general one, and a lower one
+for pairs that both name the place and both name a problem they share). For each: the
+thresholds chosen by 5-fold cross-validation on ``data/demo/repeat_pairs_tune.csv`` (pairs
+written for tuning; on four folds the pair with the best precision among those that keep
+recall at 0.90 or more, the best F1 when none does; scored on the fifth; also with one
+threshold alone), then precision / recall of ``repeat`` on
+``data/eval/repeat_pairs.csv`` at the thresholds chosen on the whole tune set (evaluation
 only: nothing is chosen on it), the repeat / same_topic confusion, and the time of 1,000
 queries against an index of ``../shared/data/appeals/unlabeled.csv`` (4,284 messages).
 
@@ -26,6 +29,10 @@ logistic regression on :data:`PAIR_FEATURES`, gated by a score of 0.05 and the p
 by 5-fold cross-validation on the tune pairs with grouped folds (:func:`repeat_pair_groups`:
 the variants of one scene or template on one side), then how many of the same-place pairs
 of unlabeled.csv each calls a repeat. ``data/eval`` is not read.
+
+``repeats_sittings`` (not in the default run): ``nlp.similar``'s rule, with its default
+thresholds, on each sitting of the tune pairs (:data:`TUNE_SITTINGS`); a new sitting is
+measured with it before it joins the tune set. ``data/eval`` is not read.
 
 ``hotspots``: ``nlp.hotspots.hotspots`` on ``unlabeled.csv`` with the defaults of
 ``appeals hotspots`` (window 7d, top 5): the top table, each group's size, and the time.
@@ -92,6 +99,7 @@ import pandas as pd
 
 from nlp.hotspots import hotspots
 from nlp.similar import (
+    DEFAULT_NAMED_REPEAT_THRESHOLD,
     DEFAULT_REPEAT_THRESHOLD,
     SimilarIndex,
     documents_of,
@@ -221,21 +229,26 @@ class Faiss(Method):
             self.faiss.search(self._dense(self.tfidf.index.vectorise([document])), 5)
 
 
-def _pairs(path: Path) -> tuple[pd.DataFrame, list[str], list[str], np.ndarray, np.ndarray]:
-    """The pairs, their documents, and for each pair whether the two name the same place
-    and whether they complain about the same problem (the vetoes of ``nlp.similar``)."""
+def _pairs(
+    path: Path,
+) -> tuple[pd.DataFrame, list[str], list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs, their documents, and for each pair whether the two name the same place,
+    whether they complain about the same problem (the vetoes of ``nlp.similar``), and whether
+    both name the place and both name a problem they share (the lower threshold's case)."""
     frame = read(path)
     a = [d or "" for d in documents_of(frame["a_text"].tolist())]
     b = [d or "" for d in documents_of(frame["b_text"].tolist())]
     places = [(place_keys(x), place_keys(y)) for x, y in zip(a, b, strict=True)]
+    problems = [
+        (problem_keys(x, px), problem_keys(y, py))
+        for x, y, (px, py) in zip(a, b, places, strict=True)
+    ]
     same = np.array([same_place(x, y) for x, y in places])
-    problem = np.array(
-        [
-            same_problem(problem_keys(x, px), problem_keys(y, py))
-            for x, y, (px, py) in zip(a, b, places, strict=True)
-        ]
+    problem = np.array([same_problem(x, y) for x, y in problems])
+    named = np.array(
+        [bool(px and py and kx & ky) for (px, py), (kx, ky) in zip(places, problems, strict=True)]
     )
-    return frame, a, b, same, problem
+    return frame, a, b, same, problem, named & same
 
 
 def _precision_recall(predicted: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
@@ -263,15 +276,49 @@ def _best_threshold(scores: np.ndarray, same: np.ndarray, gold: np.ndarray) -> f
     return by_f1 if by_precision is None else by_precision
 
 
+def _pair(thresholds: tuple[float, float]) -> str:
+    return f"{thresholds[0]:.2f} / {thresholds[1]:.2f}"
+
+
+def _decide(
+    scores: np.ndarray, same: np.ndarray, named: np.ndarray, thresholds: tuple[float, float]
+) -> np.ndarray:
+    """``nlp.similar``'s rule: past the vetoes (``same``), a score of at least the named
+    threshold when both name the place and problem (``named``), else the general one."""
+    general, lower = thresholds
+    return same & (scores >= np.where(named, lower, general))
+
+
+def _best_thresholds(
+    scores: np.ndarray, same: np.ndarray, named: np.ndarray, gold: np.ndarray
+) -> tuple[float, float]:
+    """The (general, named) pair of thresholds, named <= general, with the best precision
+    among those whose recall is at least MIN_TUNE_RECALL (the lowest of equals); the best F1
+    when none keeps that recall."""
+    grid = np.round(np.arange(0.02, 0.6, 0.01), 2)
+    best: tuple[tuple[float, ...], tuple[float, float]] | None = None
+    for general in grid:
+        for lower in grid[grid <= general]:
+            thresholds = (float(general), float(lower))
+            precision, recall = _precision_recall(_decide(scores, same, named, thresholds), gold)
+            f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+            kept = recall >= MIN_TUNE_RECALL
+            key = (float(kept), precision if kept else f1, -general, -lower)
+            if best is None or key > best[0]:
+                best = (key, thresholds)
+    assert best is not None
+    return best[1]
+
+
 def _cross_validated(
-    scores: np.ndarray, same: np.ndarray, gold: np.ndarray, folds: np.ndarray
+    scores: np.ndarray, same: np.ndarray, named: np.ndarray, gold: np.ndarray, folds: np.ndarray
 ) -> str:
-    """Mean precision / recall over the 5 folds, each fold's threshold chosen on the others."""
+    """Mean precision / recall over the 5 folds, each fold's thresholds chosen on the others."""
     held_out = []
     for fold in range(5):
         train, test = folds != fold, folds == fold
-        threshold = _best_threshold(scores[train], same[train], gold[train])
-        predicted = (scores[test] >= threshold) & same[test]
+        thresholds = _best_thresholds(scores[train], same[train], named[train], gold[train])
+        predicted = _decide(scores[test], same[test], named[test], thresholds)
         held_out.append(_precision_recall(predicted, gold[test]))
     return f"{np.mean([p for p, _ in held_out]):.3f} / {np.mean([r for _, r in held_out]):.3f}"
 
@@ -282,11 +329,12 @@ def section_repeats(args: argparse.Namespace) -> None:
     reference_docs = [
         d for d in documents_of(reference["text"].tolist(), reference["title"].tolist()) if d
     ]
-    tune, tune_a, tune_b, tune_place, tune_problem = _pairs(TUNE)
+    tune, tune_a, tune_b, tune_place, tune_problem, tune_named = _pairs(TUNE)
     tune_same = tune_place & tune_problem
     tune_gold = (tune["relation"] == "repeat").to_numpy()
-    ev, ev_a, ev_b, ev_place, ev_problem = _pairs(EVAL)
+    ev, ev_a, ev_b, ev_place, ev_problem, ev_named = _pairs(EVAL)
     ev_same = ev_place & ev_problem
+    never = np.zeros(len(tune), dtype=bool)
     ev_gold = (ev["relation"] == "repeat").to_numpy()
     line("tune pairs (data/demo/repeat_pairs_tune.csv)", f"{len(tune)} ({tune_gold.sum()} repeat)")
     line("evaluation pairs (data/eval/repeat_pairs.csv)", f"{len(ev)} ({ev_gold.sum()} repeat)")
@@ -307,24 +355,30 @@ def section_repeats(args: argparse.Namespace) -> None:
         tune_scores = method.pair_scores(tune_a, tune_b)
         line(
             "tune set, 5-fold CV: precision / recall (mean)",
-            _cross_validated(tune_scores, tune_same, tune_gold, folds),
+            _cross_validated(tune_scores, tune_same, tune_named, tune_gold, folds),
+        )
+        line(
+            "tune set, 5-fold CV, one threshold (no lower named one)",
+            _cross_validated(tune_scores, tune_same, never, tune_gold, folds),
         )
         line(
             "tune set, 5-fold CV, place veto only",
-            _cross_validated(tune_scores, tune_place, tune_gold, folds),
+            _cross_validated(tune_scores, tune_place, tune_named, tune_gold, folds),
         )
-        threshold = _best_threshold(tune_scores, tune_same, tune_gold)
-        line("threshold chosen on the whole tune set", f"{threshold:.2f}")
+        thresholds = _best_thresholds(tune_scores, tune_same, tune_named, tune_gold)
+        line("thresholds chosen on the whole tune set: general / named", _pair(thresholds))
         if isinstance(method, Tfidf):
-            line("nlp.similar.DEFAULT_REPEAT_THRESHOLD", f"{DEFAULT_REPEAT_THRESHOLD:.2f}")
-            threshold = DEFAULT_REPEAT_THRESHOLD
+            defaults = (DEFAULT_REPEAT_THRESHOLD, DEFAULT_NAMED_REPEAT_THRESHOLD)
+            line("nlp.similar's defaults: general / named", _pair(defaults))
+            thresholds = defaults
         ev_scores = method.pair_scores(ev_a, ev_b)
-        predicted = (ev_scores >= threshold) & ev_same
+        predicted = _decide(ev_scores, ev_same, ev_named, thresholds)
         precision, recall = _precision_recall(predicted, ev_gold)
         line("EVAL precision / recall of repeat", f"{precision:.3f} / {recall:.3f}")
-        no_veto = _precision_recall(ev_scores >= threshold, ev_gold)
+        everything = np.ones(len(ev), dtype=bool)
+        no_veto = _precision_recall(_decide(ev_scores, everything, ev_named, thresholds), ev_gold)
         line("EVAL without the vetoes", f"{no_veto[0]:.3f} / {no_veto[1]:.3f}")
-        place_only = _precision_recall((ev_scores >= threshold) & ev_place, ev_gold)
+        place_only = _precision_recall(_decide(ev_scores, ev_place, ev_named, thresholds), ev_gold)
         line("EVAL with the place veto only", f"{place_only[0]:.3f} / {place_only[1]:.3f}")
         counts = (
             ev.assign(predicted=predicted).groupby("relation")["predicted"].agg(["sum", "size"])
@@ -339,6 +393,41 @@ def section_repeats(args: argparse.Namespace) -> None:
         line(
             f"index of {len(reference_docs)} messages: build / 1,000 queries",
             f"{fitted:.1f} s / {elapsed:.2f} s",
+        )
+
+
+#: The sittings of the tune pairs (data/demo/README.md): first and last id of each.
+TUNE_SITTINGS = (
+    ("templates", "rt0001", "rt0175"),
+    ("free writing 1", "rt0176", "rt0415"),
+    ("free writing 2", "rt0416", "rt0607"),
+    ("free writing 3", "rt0608", "rt0727"),
+    ("free writing 4, longer posts", "rt0728", "rt0917"),
+)
+
+
+def section_repeats_sittings(args: argparse.Namespace) -> None:
+    """Today's rule (nlp.similar's defaults) on each sitting of the tune pairs: a sitting
+    written after the word list is measured here before it joins the tune set."""
+    print("== repeats_sittings: nlp.similar's rule on each sitting of the tune pairs")
+    index = SimilarIndex.from_frame(read(UNLABELED))
+    tune, a, b, place, problem, named = _pairs(TUNE)
+    scores = np.asarray(index.vectorise(a).multiply(index.vectorise(b)).sum(axis=1)).ravel()
+    defaults = (DEFAULT_REPEAT_THRESHOLD, DEFAULT_NAMED_REPEAT_THRESHOLD)
+    predicted = _decide(scores, place & problem, named, defaults)
+    gold = (tune["relation"] == "repeat").to_numpy()
+    other = tune["note"].str.startswith("同一地点不同问题").to_numpy()
+    for name, first, last in TUNE_SITTINGS:
+        rows = ((tune["id"] >= first) & (tune["id"] <= last)).to_numpy()
+        if not rows.any():
+            continue
+        precision, recall = _precision_recall(predicted[rows], gold[rows])
+        line(
+            f"{first}-{last} ({name}): precision / recall",
+            f"{precision:.3f} / {recall:.3f}; repeats told apart "
+            f"{int((gold & rows & ~predicted).sum())}/{int((gold & rows).sum())}, different "
+            f"problems at one place called repeats {int((other & rows & predicted).sum())}"
+            f"/{int((other & rows).sum())}",
         )
 
 
@@ -496,15 +585,17 @@ def section_repeats_cv(args: argparse.Namespace) -> None:
     def record(name: str, predicted: np.ndarray, test: np.ndarray) -> None:
         held.setdefault(name, []).append(_precision_recall(predicted, gold[test]))
 
+    named = _pairs(TUNE)[5]
+    defaults = (DEFAULT_REPEAT_THRESHOLD, DEFAULT_NAMED_REPEAT_THRESHOLD)
     for train, test in GroupKFold(n_splits=5).split(features, gold, groups):
-        threshold = _best_threshold(scores[train], vetoes[train], gold[train])
+        chosen = _best_thresholds(scores[train], vetoes[train], named[train], gold[train])
         record(
-            "today's rule, threshold chosen on the other folds",
-            (scores[test] >= threshold) & vetoes[test],
+            "today's rule, thresholds chosen on the other folds",
+            _decide(scores[test], vetoes[test], named[test], chosen),
             test,
         )
-        rule = (scores[test] >= DEFAULT_REPEAT_THRESHOLD) & vetoes[test]
-        record(f"today's rule at {DEFAULT_REPEAT_THRESHOLD:.2f}", rule, test)
+        rule = _decide(scores[test], vetoes[test], named[test], defaults)
+        record(f"today's rule at {_pair(defaults)}", rule, test)
         for name, kept in columns.items():
             decide = _fit_decision(
                 features[train][:, kept], gate[train], gold[train], groups[train]
@@ -908,6 +999,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
 }
 OPTIONAL_SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "repeats_cv": section_repeats_cv,
+    "repeats_sittings": section_repeats_sittings,
     "hotspots_scale": section_hotspots_scale,
     "prepare": section_prepare,
 }

@@ -45,7 +45,14 @@ import numpy as np
 import pandas as pd
 
 from nlp.background import BackgroundThread, wait_until_done
-from nlp.similar import DEFAULT_REPEAT_THRESHOLD, Match, Prepared, SimilarIndex, parse_window
+from nlp.similar import (
+    DEFAULT_NAMED_REPEAT_THRESHOLD,
+    DEFAULT_REPEAT_THRESHOLD,
+    Match,
+    Prepared,
+    SimilarIndex,
+    parse_window,
+)
 
 if TYPE_CHECKING:
     from nlp.location import Gazetteer
@@ -78,6 +85,7 @@ class LiveSimilarIndex:
         refresh_interval: float = 30.0,
         capacity: int = 10_000,
         repeat_threshold: float = DEFAULT_REPEAT_THRESHOLD,
+        named_repeat_threshold: float = DEFAULT_NAMED_REPEAT_THRESHOLD,
         gazetteer: Gazetteer | None = None,
         on_dropped: Callable[[int], None] | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -92,13 +100,18 @@ class LiveSimilarIndex:
         self.window = span
         self.refresh_interval = refresh_interval
         self.repeat_threshold = repeat_threshold
+        self.named_repeat_threshold = named_repeat_threshold
         self.gazetteer = gazetteer
         self.on_dropped = on_dropped
         self.clock = clock or utc_now
         self.dropped = 0
         #: Why the store could not be read at the last attempt (None: it could, or no store).
         self.problem: str | None = None
-        self._index = SimilarIndex(repeat_threshold=repeat_threshold, gazetteer=gazetteer)
+        self._index = SimilarIndex(
+            repeat_threshold=repeat_threshold,
+            named_repeat_threshold=named_repeat_threshold,
+            gazetteer=gazetteer,
+        )
         self._seen: set[str] = set()
         self._forgotten: set[str] = set()
         self._lock = threading.Lock()
@@ -366,6 +379,7 @@ class LiveSimilarIndex:
                 window=self.window,
                 now=now,
                 repeat_threshold=self.repeat_threshold,
+                named_repeat_threshold=self.named_repeat_threshold,
                 gazetteer=self.gazetteer,
             )
         except Exception as error:
@@ -402,6 +416,7 @@ class LiveSimilarIndex:
             frame,
             title_col=None,
             repeat_threshold=self.repeat_threshold,
+            named_repeat_threshold=self.named_repeat_threshold,
             gazetteer=self.gazetteer,
         )
 

@@ -52,10 +52,13 @@ How it works:
   objects but share none are never repeats (a broken lift and the parking fee of one estate:
   the estate's rare name makes their cosine look like a repeat's). Looked for only for a
   candidate that passes the rest (a regex over its document, cached).
+- ... at a lower score (``named_repeat_threshold``) when both tickets name the place and both
+  name what they complain about, and share it: two phrasings of one problem may share few
+  words, and naming the same place and problem is the evidence their cosine lacks.
 
-The method and threshold were chosen by measurement (``bench/hotspots.py --sections repeats``,
+The method and thresholds were chosen by measurement (``bench/hotspots.py --sections repeats``,
 the figures are in README "Repeats and hot spots"): the sparse TF-IDF cosine, MinHash LSH
-(``datasketch``) and ``faiss`` inner product on dense (SVD) vectors; the threshold and the
+(``datasketch``) and ``faiss`` inner product on dense (SVD) vectors; the thresholds and the
 vetoes were chosen by 5-fold cross-validation on ``data/demo/repeat_pairs_tune.csv`` (pairs
 written for tuning), never on ``data/eval/repeat_pairs.csv``, which only reports.
 """
@@ -82,6 +85,7 @@ if TYPE_CHECKING:
     from nlp.location import Gazetteer
 
 __all__ = [
+    "DEFAULT_NAMED_REPEAT_THRESHOLD",
     "DEFAULT_REPEAT_THRESHOLD",
     "Match",
     "Prepared",
@@ -96,11 +100,16 @@ __all__ = [
     "same_problem",
 ]
 
-#: Cosine at or above which two tickets at the same place about the same problem are a likely
-#: repeat; chosen by cross-validation on ``data/demo/repeat_pairs_tune.csv`` (the best
-#: precision that keeps recall at 0.90 there: ``bench/hotspots.py --sections repeats`` prints
-#: the choice).
-DEFAULT_REPEAT_THRESHOLD = 0.10
+#: Cosine at or above which two tickets are a likely repeat when nothing tells them apart by
+#: place or problem (neither a different place nor a different problem, see
+#: :meth:`SimilarIndex.is_repeat`) ...
+DEFAULT_REPEAT_THRESHOLD = 0.13
+#: ... and the lower cosine enough when both name the same place and both name what they
+#: complain about and share it: two phrasings of one problem share few words, and that
+#: evidence is what the cosine of two short texts lacks. Both chosen together by
+#: cross-validation on ``data/demo/repeat_pairs_tune.csv`` (the best precision that keeps
+#: recall at 0.90 there: ``bench/hotspots.py --sections repeats`` prints the choice).
+DEFAULT_NAMED_REPEAT_THRESHOLD = 0.06
 #: The hashed feature space: 2**20 columns (collisions of character n-grams are rare at that size).
 N_FEATURES = 1 << 20
 #: Rows vectorised at once in a batch build (bounds the memory of the vectoriser's buffers).
@@ -185,12 +194,14 @@ _NAME_CHARS = r"[\u4e00-\u9fff0-9A-Za-z]"
 #: most one matches at any character).
 _ENDING_WORDS = (
     *("小区", "花园", "家园", "新村", "新城", "公寓", "大厦", "广场", "商场", "市场", "菜场"),
-    *("公园", "中医院", "医院", "卫生院", "小学", "中学", "二小", "一小", "幼儿园", "学校"),
+    *("公园", "中医院", "医院", "卫生院", "保健院", "小学", "中学", "二小", "一小", "幼儿园"),
+    "学校",
     *("大学", "公司", "集团", "工厂", "厂", "平台", "网贷", "理财", "教育", "培训", "艺术培训"),
     *("英语", "驾校", "楼盘", "一号", "苑", "府", "城", "湾", "园", "村", "镇", "路", "大道"),
     *("街", "巷"),
 )
-_NOT_AFTER = {"村": "民委"}  # 村民, 村委: no village's name ends there
+#: What cannot follow an ending for it to end a name: 村民, 村委, 广场舞, 市场监管.
+_NOT_AFTER = {"村": "民委", "广场": "舞", "市场": "监"}
 _NAME_ENDINGS = "(?:{})".format(
     "|".join(f"{w}(?![{_NOT_AFTER[w]}])" if w in _NOT_AFTER else w for w in _ENDING_WORDS)
 )
@@ -236,6 +247,8 @@ def _names(document: str) -> list[str]:
 
 _NAME_CUT = re.compile(
     r".*(?:举报|反映|投诉|咨询|建议|关于|请问|我们|我家|我是|我在|住在|孩子在|交了钱的|被|在|是|的|了|和|与|"
+    r"请|问|查|看|住|将此|嫌|增加|增设|靠近|紧挨着|挨着|顾忌|拒绝|学员|所在|上调|放学|检查|整条|好多|周边|"
+    r"为什么|今年|一路|一条|"
     r"到|从|给|向|对|把|让|那|这|个|有(?!限)|说|要|我|位于|并且|而且|且|及|及其|附近|街道|社区|购买|买|距离|离|于)"
 )
 _NOT_NAMES = re.compile(
@@ -277,10 +290,10 @@ def place_keys(document: str, *, gazetteer: Gazetteer | None = None) -> frozense
         cut = _NAME_CUT.match(key)
         key = key[cut.end() :] if cut else key
         after = document[mention.end : mention.end + 1] if mention.end is not None else ""
-        if key.endswith("村") and after and after in "民委":
-            continue  # 村民, 村委会: not a village's name (…导致村民 is no village 导致村)
-        if len(key) >= 2 and not _NOT_NAMES.search(key):
-            keys.add(key)
+        if after and any(key.endswith(e) and after in n for e, n in _NOT_AFTER.items()):
+            continue  # 村民, 村委会, 广场舞: not a name (…导致村民 is no village 导致村)
+        if len(key) >= 2 and key not in _ENDING_WORDS and not _NOT_NAMES.search(key):
+            keys.add(key)  # an ending alone (反映小区 -> 小区) names no place
     keys.update(_named(document))
     return frozenset(keys)
 
@@ -332,58 +345,70 @@ _PROBLEM_OBJECTS: dict[str, str] = {
     "电梯": "电梯|扶梯|困人",
     "停车": "停车|车位|车库|道闸",
     "物业费": "物业费|物业服务费|物业服务收费|物业收费|物业管理费|维修基金|维修资金|公摊",
-    "供水": "停水|供水|自来水|水压|来水|没水|断水|水质|饮用水|水表|水管|爆管",
+    "供水": (
+        "停水|供水|自来水|水压|来水|没水|断水|水质|饮用水|水表|水管|爆管|水龙头|黄水|铁锈|水箱|"
+        "二次供水|停了[一二三四五六七八九十两几0-9]*次?水"
+    ),
     "供电": "停电|供电|跳闸|电费|电价|变压器|电压|断电|转供电|电表",
     "燃气": "燃气|天然气|煤气|液化气",
-    "供暖": "暖气|供暖|取暖",
+    "供暖": "暖气|供暖|取暖|供热|室温|散热器|采暖",
     "油烟": "油烟|烧烤|烤鱼|烤串|排烟|烟味",
-    "噪音": "噪音|噪声|扰民|吵|音响|广场舞|KTV|ktv|唱歌|低音炮",
-    "粉尘": "粉尘|扬尘|灰尘|尘土",
-    "污染": "臭|异味|污水|排污|粪|废气|污染|直排",
+    "噪音": (
+        "噪音|噪声|扰民|吵|音响|音箱|广场舞|KTV|ktv|唱歌|低音炮|响声|轰轰|放音乐|鼓点|大喊大叫|"
+        "声响|喇叭|叫卖|震天响|睡不着"
+    ),
+    "粉尘": "粉尘|扬尘|灰尘|尘土|白灰|石粉|除尘",
+    "污染": "臭|异味|污水|废水|排污|粪|废气|污染|直排|排气|黄烟|冒烟|刺鼻|甲醛|油污|油花",
     "排水": "下水道|排水|化粪池|窨井|井盖|内涝|积水",
     "垃圾": "垃圾|环卫|清运",
     "养殖": "养猪|猪场|生猪|养殖|鸡场|牛场|鸭场",
     "搅拌站": "搅拌站|混凝土|罐车|砂石",
     "采石": "采石|石场|爆破|放炮|矿山|开山",
     "道路": "路面|坑洼|塌陷|村道|公路|修路|路基|人行道",
-    "路灯": "路灯|照明",
-    "交通": "拥堵|堵车|堵得|红绿灯|信号灯|交警|斑马线|限速|违停|疏导",
-    "公交": "公交|班次|发车|站台|地铁",
-    "出租车": "出租车|网约车|拒载|黑车|打表|拉客",
-    "工资": "工资|欠薪|薪资|劳务费|工钱",
-    "社保": "社保|社会保险|养老保险|医保|公积金|五险|报销",
-    "学校收费": "学费|资料费|教辅|校服|课后服务|保教费|班费|择校费",
+    "路灯": "路灯|照明|盏灯|黑灯|黑漆漆|黑咕隆咚|不亮",
+    "交通": "拥堵|堵车|堵得|红绿灯|信号灯|绿灯|红灯|交警|斑马线|限速|违停|疏导",
+    "公交": "公交|班次|发车|站台|趟车|间隔",
+    "出租车": "出租车|网约车|拒载|黑车|非法营运|拉客|打表|挑客|议价",
+    "工资": "工资|欠薪|薪资|劳务费|工钱|加班费|加班",
+    "社保": "社保|社会保险|养老保险|医保|公积金|五险|报销|骗保",
+    "学校收费": "学费|资料费|教辅|校服|课后服务|保教费|班费|择校费|补课|提优",
     "入学": "入学|学位|学区|招生|划片|转学",
-    "伙食": "伙食|食堂|饭菜|餐食|营养餐",
-    "交房": "交房|逾期|延期|停工|烂尾|复工",
+    "伙食": "伙食|食堂|饭菜|餐食|营养餐|午餐|菜量|供餐|配餐",
+    "校车": "校车|接送车|超员",
+    "交房": "(?<![刚已])交房(?!后)|逾期|延期|停工|烂尾|复工",
     "房屋质量": "裂缝|开裂|渗水|漏水|渗漏|漏雨|滴水|防水|空鼓|墙体",
-    "租房": "押金|租金|房东|租客|退租|租住",
-    "跑路": "跑路|关门|停课|卷款|联系不上",
-    "退费": "退费|退款|退钱|退还|不退|会员卡|预付卡|办卡|充值|储值",
+    "租房": "押金|租金|退租",
+    "跑路": "跑路|关门|停课|卷款|联系不上|停业|失联|人去楼空",
+    "退费": "退费|退款|退钱|退还|不退|退票|会员卡|预付卡|办卡|充值|储值|卡里|余额|年卡|次卡",
+    "涨价": "涨价|上调|涨了|涨到|提价|翻倍|翻了一倍|乱收费|收费标准|乱加价|加价|摊位费|摊位租金",
+    "发票": "发票|开票|收据",
+    "医疗收费": "重复收费|多收费|虚增|没做过的检查",
     "投资": "平台|提现|投资人|理财|网贷|爆雷|集资|追赃|立案",
     "拆迁": "拆迁|征收|安置|补偿|征地",
     "违建": "违建|违章|搭建|加建|私建|违法建设|加盖|盖了|盖房",
     "绿化": "绿地|绿化|毁绿|树木|砍树|草坪",
-    "消防": "消防|杂物|堆放|安全出口|着火|火灾",
+    "消防": "消防(?!部门|救援|大队)|杂物|堆放|安全出口|着火|火灾",
     "充电": "充电桩|充电",
     "空调": "空调|制冷",
-    "就医": "挂号|专家号|就诊|看病|号源",
-    "摊贩": "摊贩|摆摊|占道|流动摊|小贩|地摊|摊位|摊点",
-    "卫生": "卫生|脏乱|苍蝇|蚊子|老鼠",
+    "就医": "挂号|专家号|就诊|看病|号源|号贩子|倒号",
+    "摊贩": "摊贩|摆摊|占道|流动摊|小贩|地摊|摊位|摊点|外摆|桌椅",
+    "卫生": "卫生(?!部门|监督|局|委|健康)|脏乱|苍蝇|蚊子|老鼠",
     "宣传": "虚假宣传|宣传|承诺|兑现",
     "捆绑": "捆绑|搭售",
-    "驾校": "驾校|练车|科目|教练|学车",
+    "驾校": "驾校",
+    "练车": "练车|科目|教练|学车",
     "宠物": "狗|犬|宠物",
     "态度": "态度|辱骂|骂人|刁难",
-    "通信": "信号|宽带|基站",
+    "通信": "信号|宽带|基站|光缆|断网|没网",
     "施工": "工地|施工|打桩|装修|电钻",
-    "渣土": "渣土|泥头车|撒漏|遗撒|抛洒",
+    "渣土": "渣土|泥头车|撒漏|遗撒|抛洒|拉土|泥块|土方|带泥|撒泥",
     "门禁": "门禁|人脸识别|门卡",
     "监控": "监控|摄像头",
     "高空抛物": "高空抛物|抛物|扔东西",
     "共享单车": "共享单车|单车",
     "无障碍": "盲道|无障碍|坡道",
-    "快递": "快递|包裹|丢件|寄件",
+    "快递": "快递|寄件|外卖",
+    "丢件": "丢件|丢失|弄丢|没收到|签收",
     "药品": "药店|药房|药价|药品",
     "殡葬": "殡仪馆|殡葬|骨灰|公墓|墓地",
     "河道": "河道|河水|水体|死鱼|河面",
@@ -393,13 +418,65 @@ _PROBLEM_OBJECTS: dict[str, str] = {
     "物业服务": "物业服务|保洁|保安|不作为",
     "证件": "户口|户籍|身份证|证件|落户|房产证|不动产证|产权证",
     "补贴": "补贴|补助|低保|救助",
+    "计量": "缺斤|短两|少两|少几两|鬼秤|秤|计量",
+    "规划": "规划|配套",
+    "公厕": "厕所|卫生间|公厕",
+    "土地": "土地流转|流转费|流转款|土地租金|承包地",
+    "摊派": "摊派",
+    "医疗废物": "医疗废物|医疗垃圾|针管|输液袋",
+    "无证": "无证|许可证|办学许可|办园许可",
+    "体罚": "体罚|虐待|掐孩子",
+    "赔偿": "赔偿|不赔|理赔|索赔",
+    "护栏": "护栏|栏杆|围栏",
 }
-_PROBLEM_TERMS = re.compile(
-    "|".join(
-        sorted((t for terms in _PROBLEM_OBJECTS.values() for t in terms.split("|")), key=len)[::-1]
-    )
+
+
+def _literal_length(term: str) -> int:
+    """The characters a term matches at least (its lookarounds and classes not counted as
+    letters): terms are tried longest first, so that 物业服务费 is not read as 物业服务."""
+    return len(re.sub(r"\(\?<?[!=][^)]*\)|\[[^]]*\][*+?]?|[?*+]", "", term))
+
+
+def _split_terms(terms: str) -> list[str]:
+    """An object's terms: its alternatives at the top level (``卫生(?!部门|监督)`` is one)."""
+    found, depth, start = [], 0, 0
+    for at, char in enumerate(terms):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            found.append(terms[start:at])
+            start = at + 1
+    return [*found, terms[start:]]
+
+
+_TERMS = sorted(
+    ((term, name) for name, terms in _PROBLEM_OBJECTS.items() for term in _split_terms(terms)),
+    key=lambda item: _literal_length(item[0]),
+    reverse=True,
 )
-_OBJECT_OF = {t: name for name, terms in _PROBLEM_OBJECTS.items() for t in terms.split("|")}
+_LOOKAROUND = re.compile(r"\(\?<?[!=][^()]*\)")
+# The terms' literal words in one alternation, longest first (what a match names: its word's
+# object, when the word's lookarounds hold there: 交房 but not 刚交房, 卫生 but not 卫生部门);
+# the few terms that are patterns (停了三次水) are looked for apart. One regex of plain words
+# runs several times faster than one with lookarounds or groups in it.
+_WORDS: dict[str, tuple[str, re.Pattern[str] | None]] = {}
+_PATTERNS: list[tuple[re.Pattern[str], str]] = []
+for _term, _name in _TERMS:
+    _word = _LOOKAROUND.sub("", _term)
+    if re.escape(_word) != _word:
+        _PATTERNS.append((re.compile(_term), _name))
+    elif _word not in _WORDS:
+        _WORDS[_word] = (_name, re.compile(_term) if _word != _term else None)
+_PROBLEM_TERMS = re.compile("|".join(_WORDS))
+
+
+def _objects(document: str) -> frozenset[str]:
+    found = set()
+    for match in _PROBLEM_TERMS.finditer(document):
+        name, guarded = _WORDS[match.group(0)]
+        if guarded is None or guarded.match(document, match.start()):
+            found.add(name)
+    found.update(name for pattern, name in _PATTERNS if pattern.search(document))
+    return frozenset(found)
 
 
 @lru_cache(maxsize=1_024)  # keyed by whole documents (up to 20,000 characters each)
@@ -409,13 +486,30 @@ def problem_keys(document: str, places: frozenset[str] = frozenset()) -> frozens
     :func:`place_keys`) cut out first. Empty when it names none."""
     for place in sorted(places, key=len, reverse=True):
         document = document.replace(place, " ")
-    return frozenset(_OBJECT_OF[m.group(0)] for m in _PROBLEM_TERMS.finditer(document))
+    return _objects(document)
 
 
 def same_problem(a: frozenset[str], b: frozenset[str]) -> bool:
     """False only when both tickets name what they complain about and share nothing of it; a
     ticket that names nothing known is not told apart by its problem."""
     return not a or not b or bool(a & b)
+
+
+def _repeat_of_keys(
+    score: float,
+    a: tuple[frozenset[str], frozenset[str]],
+    b: tuple[frozenset[str], frozenset[str]],
+    threshold: float,
+    named_threshold: float,
+) -> bool:
+    """Whether two tickets at the same place, each given as (place keys, problem keys), are a
+    likely repeat at ``score``: never when their problems differ; at ``named_threshold`` when
+    both name places and both name a problem they share, else at ``threshold``."""
+    (places_a, problems_a), (places_b, problems_b) = a, b
+    if not same_problem(problems_a, problems_b):
+        return False
+    named = bool(places_a and places_b and problems_a & problems_b)
+    return score >= (named_threshold if named else threshold)
 
 
 # ----------------------------------------------------------------------------- the index
@@ -717,11 +811,18 @@ class SimilarIndex:
         self,
         *,
         repeat_threshold: float = DEFAULT_REPEAT_THRESHOLD,
+        named_repeat_threshold: float = DEFAULT_NAMED_REPEAT_THRESHOLD,
         gazetteer: Gazetteer | None = None,
     ) -> None:
-        if not 0.0 < repeat_threshold <= 1.0:
-            raise DataError(f"repeat_threshold must be in (0, 1], not {repeat_threshold}")
+        for name, value in (
+            ("repeat_threshold", repeat_threshold),
+            ("named_repeat_threshold", named_repeat_threshold),
+        ):
+            if not 0.0 < value <= 1.0:
+                raise DataError(f"{name} must be in (0, 1], not {value}")
         self.repeat_threshold = repeat_threshold
+        #: never above :attr:`repeat_threshold`: naming the place and problem only adds evidence
+        self.named_repeat_threshold = min(named_repeat_threshold, repeat_threshold)
         self.gazetteer = gazetteer
         self._ids: list[str] = []
         self._times = np.empty(0, dtype="datetime64[ns]")
@@ -759,11 +860,16 @@ class SimilarIndex:
         text_col: str = "text",
         title_col: str | None = "title",
         repeat_threshold: float = DEFAULT_REPEAT_THRESHOLD,
+        named_repeat_threshold: float = DEFAULT_NAMED_REPEAT_THRESHOLD,
         gazetteer: Gazetteer | None = None,
     ) -> SimilarIndex:
         """An index of a frame's tickets (``title_col`` may be absent from the frame).
         Rows without text or title are left out (see :meth:`add`)."""
-        index = cls(repeat_threshold=repeat_threshold, gazetteer=gazetteer)
+        index = cls(
+            repeat_threshold=repeat_threshold,
+            named_repeat_threshold=named_repeat_threshold,
+            gazetteer=gazetteer,
+        )
         require_columns(frame, [id_col, time_col], what="tickets")
         if text_col not in frame.columns and (title_col is None or title_col not in frame):
             require_columns(frame, [text_col], what="tickets")
@@ -785,6 +891,7 @@ class SimilarIndex:
         window: str | timedelta | None = "30d",
         now: datetime | None = None,
         repeat_threshold: float = DEFAULT_REPEAT_THRESHOLD,
+        named_repeat_threshold: float = DEFAULT_NAMED_REPEAT_THRESHOLD,
         gazetteer: Gazetteer | None = None,
     ) -> SimilarIndex:
         """An index of the ticket store's tickets answered within ``window`` before ``now``
@@ -800,6 +907,7 @@ class SimilarIndex:
             id_col="id",
             time_col="answered_at",
             repeat_threshold=repeat_threshold,
+            named_repeat_threshold=named_repeat_threshold,
             gazetteer=gazetteer,
         )
 
@@ -1030,16 +1138,24 @@ class SimilarIndex:
         *,
         tickets: tuple[tuple[str, frozenset[str]], tuple[str, frozenset[str]]] | None = None,
     ) -> bool:
-        """A likely repeat: a score of at least :attr:`repeat_threshold`, the same place
-        (``same``: :func:`same_place`) and, given the two ``tickets`` (each one's masked
-        document and place keys), the same problem (:func:`same_problem` of their
-        :func:`problem_keys`, looked for only when the rest holds)."""
-        if not same or score < self.repeat_threshold:
+        """A likely repeat: the same place (``same``: :func:`same_place`), the same problem
+        (given the two ``tickets``, each one's masked document and place keys:
+        :func:`same_problem` of their :func:`problem_keys`), and a score of at least
+        :attr:`named_repeat_threshold` when both name the place and both name what they
+        complain about, else :attr:`repeat_threshold`. Without ``tickets``, the score and
+        the place decide at :attr:`repeat_threshold`."""
+        if not same or score < self.named_repeat_threshold:
             return False
         if tickets is None:
-            return True
+            return score >= self.repeat_threshold
         (document_a, places_a), (document_b, places_b) = tickets
-        return same_problem(problem_keys(document_a, places_a), problem_keys(document_b, places_b))
+        return _repeat_of_keys(
+            score,
+            (places_a, problem_keys(document_a, places_a)),
+            (places_b, problem_keys(document_b, places_b)),
+            self.repeat_threshold,
+            self.named_repeat_threshold,
+        )
 
     def similar(
         self,
@@ -1049,14 +1165,15 @@ class SimilarIndex:
         time: object = None,
         window: str | timedelta | None = "30d",
         k: int = 5,
-        min_score: float = 0.1,
+        min_score: float | None = None,
         exclude_id: str | None = None,
         prepared: Prepared | None = None,
         exact: bool = False,
     ) -> list[Match]:
         """The ``k`` most similar tickets answered before ``time`` (default: after every
         ticket) and within ``window`` of it, best first, each with its score and whether it
-        is likely a repeat. Scores under ``min_score`` are left out. ``prepared``: the
+        is likely a repeat. Scores under ``min_score`` are left out (default: under
+        :attr:`named_repeat_threshold`, so that no likely repeat is). ``prepared``: the
         ticket's :meth:`prepare`, used instead of ``text`` and ``title`` (the same answer,
         without masking, segmenting or looking for places again). Scores are exact cosines;
         the tickets scored are the candidates of the query's heaviest features (see the
@@ -1064,6 +1181,8 @@ class SimilarIndex:
         on a large index; the answer differs only where a candidate was missed)."""
         if k < 1:
             raise DataError(f"k must be at least 1, not {k}")
+        if min_score is None:
+            min_score = self.named_repeat_threshold
         if prepared is None:
             prepared = self.prepare(text, title)
             if prepared is None:
@@ -1275,8 +1394,8 @@ class SimilarIndex:
             dtype=bool,
             count=len(source),
         )
-        repeat = same & (score >= self.repeat_threshold)
-        repeat[repeat] = self._same_problems(source[repeat], target[repeat])
+        repeat = same & (score >= self.named_repeat_threshold)
+        repeat[repeat] = self._repeats(source[repeat], target[repeat], score[repeat])
         return pd.DataFrame(
             {
                 "source": source.astype(np.int64),
@@ -1287,16 +1406,22 @@ class SimilarIndex:
             }
         )
 
-    def _same_problems(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """:func:`same_problem` of each pair of rows, each row's :func:`problem_keys` found
-        once (one regex over its document)."""
+    def _repeats(self, source: np.ndarray, target: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """:meth:`is_repeat` of each pair of rows (that name the same place and score at
+        least :attr:`named_repeat_threshold`), each row's :func:`problem_keys` found once
+        (one regex over its document)."""
         keys = {
-            row: problem_keys(self._documents[row], self._places[row])
+            row: (self._places[row], problem_keys(self._documents[row], self._places[row]))
             for row in set(source.tolist()) | set(target.tolist())
         }
-        pairs = zip(source.tolist(), target.tolist(), strict=True)
+        pairs = zip(source.tolist(), target.tolist(), score.tolist(), strict=True)
         return np.fromiter(
-            (same_problem(keys[a], keys[b]) for a, b in pairs),
+            (
+                _repeat_of_keys(
+                    s, keys[a], keys[b], self.repeat_threshold, self.named_repeat_threshold
+                )
+                for a, b, s in pairs
+            ),
             dtype=bool,
             count=len(source),
         )

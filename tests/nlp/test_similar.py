@@ -261,14 +261,29 @@ def test_neighbours_use_the_same_problem_rule() -> None:
     ("document", "places", "expected"),
     [
         ("紫荆花园5栋电梯又坏了，困了人", frozenset({"紫荆花园"}), {"电梯"}),
-        ("反映物业擅自上调停车收费标准", frozenset(), {"停车"}),
+        ("反映物业擅自上调停车收费标准", frozenset(), {"停车", "涨价"}),
         ("我家老人今年被取消了低保", frozenset(), {"补贴"}),
         ("楼上装修天天电钻响，吵得睡不着", frozenset(), {"施工", "噪音"}),
         # a place's name is not what the ticket complains about
         ("路灯花园停水两天了", frozenset({"路灯花园"}), {"供水"}),
         ("咨询一下办理流程", frozenset(), set()),
+        # terms with a context: a department's name is no complaint, a flat handed over is
+        # the background of a complaint about its walls, not a late delivery
+        ("请卫生部门和消防部门来查一查", frozenset(), set()),
+        ("楼道堆满杂物，消防通道堵了", frozenset(), {"消防"}),
+        ("刚交房半年外墙就开裂了", frozenset(), {"房屋质量"}),
+        ("合同写的去年交房，现在还没交房", frozenset(), {"交房"}),
+        ("这周已经停了三次水", frozenset(), {"供水"}),
+        # the longer word wins: 加班费 is wages, not a class fee (班费)
+        ("天天加班到十点，加班费一分没有", frozenset(), {"工资"}),
+        ("房东拖着押金不给", frozenset(), {"租房"}),
+        ("房东按一块五一度收电费", frozenset(), {"供电"}),
     ],
-    ids=["lift", "parking-fee", "allowance", "two-objects", "place-cut-out", "nothing-known"],
+    ids=[
+        *("lift", "parking-fee", "allowance", "two-objects", "place-cut-out", "nothing-known"),
+        *("departments", "fire-exit", "handed-over", "late-delivery", "water-cut-counted"),
+        *("overtime-pay", "deposit", "landlords-power-price"),
+    ],
 )
 def test_problem_keys(document: str, places: frozenset[str], expected: set[str]) -> None:
     assert problem_keys(document, places) == expected
@@ -293,6 +308,26 @@ def test_place_keys_keep_estates_whose_names_end_like_a_division(document: str, 
     assert key in place_keys(document)
 
 
+@pytest.mark.parametrize(
+    ("document", "keys"),
+    [
+        ("桃源新村中心广场每天晚上有人跳广场舞", {"桃源新村", "中心广场"}),
+        ("投诉通达驾校拒绝退还学员培训费", {"通达驾校"}),
+        ("反映南山公寓转供电加价，请发改委或市场监管部门查处", {"南山公寓"}),
+        ("反映华新小区供热不达标，请热力公司上门检测", {"华新小区", "热力公司"}),
+        ("沙河靠近化工厂那一段的河水变黑了", {"化工厂"}),
+        ("咨询一下在妇幼保健院做手术怎么报销", {"妇幼保健院"}),
+        ("反映小区暖气冰凉", set()),
+    ],
+    ids=[
+        *("square-dance", "refuse", "ask-a-department", "ask-a-company", "near", "maternity"),
+        "an-ending-alone",
+    ],
+)
+def test_place_keys_cut_the_words_before_a_name(document: str, keys: set[str]) -> None:
+    assert place_keys(document) == keys
+
+
 def test_villagers_are_not_a_village() -> None:
     assert place_keys("反映青龙村采石场爆破作业导致村民房屋开裂") == {"青龙村"}
 
@@ -302,3 +337,46 @@ def test_one_estate_or_market_by_two_of_its_names_is_one_place() -> None:
     assert same_place(frozenset({"丰收市场"}), frozenset({"丰收农贸市场"}))
     assert not same_place(frozenset({"实验小学"}), frozenset({"实验中学"}))
     assert not same_place(frozenset({"紫荆花园"}), frozenset({"金穗家园"}))
+
+
+# Two phrasings of one problem at one estate that share few words: the cosine alone is under
+# the general threshold, naming the same place and the same problem makes them a repeat.
+FEW_WORDS = pd.DataFrame(
+    [
+        ("h1", "2020-12-01 09:00", "", "沐兰苑暖气摸着冰凉，屋里才十四度"),
+        ("h2", "2020-12-05 09:00", "", "反映沐兰苑集中供热温度不达标，请热力公司上门检测管网"),
+        ("h3", "2020-12-06 09:00", "", "我家暖气温度不达标，请上门检测管网"),
+    ],
+    columns=["id", "time", "title", "text"],
+)
+
+
+def test_naming_the_same_place_and_problem_lowers_the_threshold() -> None:
+    index = SimilarIndex.from_frame(FEW_WORDS.iloc[:1])
+    assert index.named_repeat_threshold < index.repeat_threshold
+    (match,) = index.similar(FEW_WORDS.text[1], time="2020-12-05 10:00", k=1)
+    assert index.named_repeat_threshold <= match.score < index.repeat_threshold
+    assert match.same_place
+    assert match.repeat
+    # without the place named on one side, the same score is not enough
+    (unnamed,) = index.similar(FEW_WORDS.text[2], time="2020-12-06 10:00", k=1)
+    assert unnamed.score < index.repeat_threshold
+    assert not unnamed.repeat
+    # ... and neither is it without the lower threshold
+    strict = SimilarIndex.from_frame(
+        FEW_WORDS.iloc[:1], named_repeat_threshold=index.repeat_threshold
+    )
+    (again,) = strict.similar(FEW_WORDS.text[1], time="2020-12-05 10:00", k=1, min_score=0.0)
+    assert not again.repeat
+
+
+def test_neighbours_use_the_lower_threshold_too() -> None:
+    index = SimilarIndex.from_frame(FEW_WORDS.iloc[:2])
+    pairs = index.neighbours(window="7d", min_score=0.0)
+    assert pairs["repeat"].tolist() == [True]
+
+
+def test_bad_thresholds_are_refused() -> None:
+    with pytest.raises(DataError, match="named_repeat_threshold must be in"):
+        SimilarIndex(named_repeat_threshold=0.0)
+    assert SimilarIndex(repeat_threshold=0.05).named_repeat_threshold == 0.05
