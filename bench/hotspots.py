@@ -40,12 +40,14 @@ measured with it before it joins the tune set. ``data/eval`` is not read.
 ``purity``: a sample of 200 grouped messages of that run (seed 16); with
 ``data/eval/hotspot_purity.csv`` (``message_id, problem_id, same_problem, reason``: a person's
 judgement of each message against its group, no message text) it prints purity = the share of
-``yes``. The judged messages are followed into today's grouping: a group is known by its
-members, not its number (a group's number is its heat rank, which any change of heat shifts),
-so each judged group is the group of today that holds most of its judged messages. A judged
-message no longer grouped, or now in another group than its fellows, is left out with a
-warning (when many are, the judgement must be redone). ``--purity-sheet FILE`` writes a new
-sample with the masked
+``yes``; the same for ``data/eval/hotspot_purity_earlier.csv`` (the judgement of the sample
+before hot-spot links took the problem veto, by another judge), and the two judges'
+agreement on the messages both sampled. The judged messages are followed into today's
+grouping: a group is known by its members, not its number (a group's number is its heat
+rank, which any change of heat shifts), so each judged group is the group of today that
+holds most of its judged messages. A judged message no longer grouped, or now in another
+group than its fellows, is left out with a warning (when many are, the judgement must be
+redone). ``--purity-sheet FILE`` writes a new sample with the masked
 text joined from ../shared, for the person who judges (keep it outside the project).
 
 ``scale``: first what the fast lookup's candidate step loses, on unlabeled.csv: every
@@ -97,7 +99,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nlp.hotspots import hotspots
+from nlp.hotspots import DEFAULT_LINK_THRESHOLD, hotspots
 from nlp.similar import (
     DEFAULT_NAMED_REPEAT_THRESHOLD,
     DEFAULT_REPEAT_THRESHOLD,
@@ -116,6 +118,10 @@ UNLABELED = SHARED / "unlabeled.csv"
 TUNE = ROOT / "data" / "demo" / "repeat_pairs_tune.csv"
 EVAL = ROOT / "data" / "eval" / "repeat_pairs.csv"
 PURITY = ROOT / "data" / "eval" / "hotspot_purity.csv"
+#: The judgement of the sample drawn before hot-spot links took the problem veto (its
+#: purity is printed too, on the messages still grouped as judged, with the two judges'
+#: agreement on the messages both sampled).
+EARLIER_PURITY = ROOT / "data" / "eval" / "hotspot_purity_earlier.csv"
 SEED = 16
 
 
@@ -408,7 +414,8 @@ TUNE_SITTINGS = (
 
 def section_repeats_sittings(args: argparse.Namespace) -> None:
     """Today's rule (nlp.similar's defaults) on each sitting of the tune pairs: a sitting
-    written after the word list is measured here before it joins the tune set."""
+    written after the word list is measured here before it joins the tune set. First, the
+    tune pairs a hot-spot link would join, with and without the problem veto."""
     print("== repeats_sittings: nlp.similar's rule on each sitting of the tune pairs")
     index = SimilarIndex.from_frame(read(UNLABELED))
     tune, a, b, place, problem, named = _pairs(TUNE)
@@ -417,6 +424,14 @@ def section_repeats_sittings(args: argparse.Namespace) -> None:
     predicted = _decide(scores, place & problem, named, defaults)
     gold = (tune["relation"] == "repeat").to_numpy()
     other = tune["note"].str.startswith("同一地点不同问题").to_numpy()
+    # what a hot-spot link (score >= DEFAULT_LINK_THRESHOLD at one place) joins, with and
+    # without the problem veto
+    linked = (scores >= DEFAULT_LINK_THRESHOLD) & place
+    for label, links in (("place", linked), ("place and problem", linked & problem)):
+        line(
+            f"pairs a hot-spot link joins ({label}): pairs / share repeat",
+            f"{int(links.sum())} / {gold[links].mean():.3f}",
+        )
     for name, first, last in TUNE_SITTINGS:
         rows = ((tune["id"] >= first) & (tune["id"] <= last)).to_numpy()
         if not rows.any():
@@ -690,10 +705,27 @@ def section_purity(args: argparse.Namespace) -> None:
         )
         sheet.to_csv(args.purity_sheet, index=False, encoding="utf-8-sig")
         line("sheet for the judge written to", str(args.purity_sheet))
-    if not PURITY.exists():
-        line("no judgement file", f"{PURITY.relative_to(ROOT)} (see --purity-sheet)")
-        return
-    judged = read(PURITY)
+    judgements = {}
+    for path in (PURITY, EARLIER_PURITY):
+        if not path.exists():
+            line("no judgement file", f"{path.relative_to(ROOT)} (see --purity-sheet)")
+            continue
+        print(f"-- {path.relative_to(ROOT)}")
+        judgements[path] = _purity(report, read(path))
+    if len(judgements) == 2:
+        both = judgements[PURITY].merge(judgements[EARLIER_PURITY], on="message_id")
+        fresh, earlier = both["same_problem_x"] == "yes", both["same_problem_y"] == "yes"
+        line(
+            "messages both judged: agreement; yes by the fresh / earlier judgement",
+            f"{len(both)}: {(fresh == earlier).mean():.3f}; {fresh.mean():.3f} / "
+            f"{earlier.mean():.3f} (yes only in the fresh {int((fresh & ~earlier).sum())}, "
+            f"only in the earlier {int((earlier & ~fresh).sum())})",
+        )
+
+
+def _purity(report, judged: pd.DataFrame) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Prints the purity of one judgement of the sample against today's grouping; returns the
+    judgement (message_id, same_problem)."""
     now = report.rows.set_index("留言编号")["group"]
     judged["now"] = [now.get(m) for m in judged["message_id"].astype(str)]
     # a judged group is today's group that holds most of its judged messages
@@ -715,6 +747,7 @@ def section_purity(args: argparse.Namespace) -> None:
     yes = (valid["same_problem"] == "yes").sum()
     line("judged messages still in their judged group", f"{len(valid)} of {len(judged)}")
     line("purity (share judged the same problem as the group)", f"{yes / max(len(valid), 1):.3f}")
+    return judged[["message_id", "same_problem"]]
 
 
 # ----------------------------------------------------------------------------- scale

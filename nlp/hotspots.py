@@ -7,8 +7,11 @@ ranked by how hot they are, as the two tables of the Teddy Cup 2020 hot-spot tas
 
 How tickets are grouped: a :class:`~nlp.similar.SimilarIndex` of the tickets (masked text,
 time order) links each ticket to its earlier tickets within ``window`` whose similarity is at
-least ``link_threshold`` and that name the same place (two tickets of which one names no place
-need twice that similarity: vague requests would chain otherwise); the groups are
+least ``link_threshold``, that name the same place and that complain about the same problem
+(:func:`nlp.similar.same_problem`: two tickets whose objects on the word list differ, a broken
+lift and the parking fee of one estate, are not linked, however alike their estate makes
+them; two tickets of which one names no place need twice that similarity: vague requests
+would chain otherwise); the groups are
 the connected components of those links (``scipy.sparse.csgraph``). The window bounds a link,
 not a group: a problem reported every few days for months is one group. Groups with fewer than
 ``min_size`` tickets are not hot spots.
@@ -680,7 +683,8 @@ class _Linker:
             dtype=bool,
             count=len(source),
         )
-        keep = links["same_place"].to_numpy() & (
+        # ``repeat``: the same place and the same problem (the score is above its thresholds)
+        keep = links["repeat"].to_numpy() & (
             named | (links["score"].to_numpy() >= 2 * self._threshold)
         )
         self._sources.append(source[keep])
