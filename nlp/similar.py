@@ -298,11 +298,15 @@ def place_keys(document: str, *, gazetteer: Gazetteer | None = None) -> frozense
     return frozenset(keys)
 
 
-def _share_run(a: str, b: str, length: int = 3) -> bool:
-    if a in b or b in a:
-        return True
-    runs = {a[i : i + length] for i in range(len(a) - length + 1)}
-    return any(b[i : i + length] in runs for i in range(len(b) - length + 1))
+@lru_cache(maxsize=65_536)
+def _runs(key: str) -> frozenset[str]:
+    """A place key's runs of three characters (cached: a lookup compares each candidate's
+    keys with the ticket's, dozens of pairs for a long letter)."""
+    return frozenset(key[i : i + 3] for i in range(len(key) - 2))
+
+
+def _share_run(a: str, b: str) -> bool:
+    return a in b or b in a or not _runs(a).isdisjoint(_runs(b))
 
 
 # The generic ending of an estate's or a market's name: residents call 紫荆花园 紫荆小区 too,
@@ -480,7 +484,7 @@ def _objects(document: str) -> frozenset[str]:
     return frozenset(found)
 
 
-@lru_cache(maxsize=1_024)  # keyed by whole documents (up to 20,000 characters each)
+@lru_cache(maxsize=8_192)  # keyed by whole documents (held by the index already)
 def problem_keys(document: str, places: frozenset[str] = frozenset()) -> frozenset[str]:
     """What a normalised document complains about: the objects of :data:`_PROBLEM_OBJECTS`
     its words name (``电梯``, ``供水``, ``油烟`` ...), the names of ``places`` (its
