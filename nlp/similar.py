@@ -436,12 +436,6 @@ _PROBLEM_OBJECTS: dict[str, str] = {
 }
 
 
-def _literal_length(term: str) -> int:
-    """The characters a term matches at least (its lookarounds and classes not counted as
-    letters): terms are tried longest first, so that 物业服务费 is not read as 物业服务."""
-    return len(re.sub(r"\(\?<?[!=][^)]*\)|\[[^]]*\][*+?]?|[?*+]", "", term))
-
-
 def _split_terms(terms: str) -> list[str]:
     """An object's terms: its alternatives at the top level (``卫生(?!部门|监督)`` is one)."""
     found, depth, start = [], 0, 0
@@ -453,24 +447,30 @@ def _split_terms(terms: str) -> list[str]:
     return [*found, terms[start:]]
 
 
-_TERMS = sorted(
-    ((term, name) for name, terms in _PROBLEM_OBJECTS.items() for term in _split_terms(terms)),
-    key=lambda item: _literal_length(item[0]),
-    reverse=True,
-)
 _LOOKAROUND = re.compile(r"\(\?<?[!=][^()]*\)")
-# The terms' literal words in one alternation, longest first (what a match names: its word's
-# object, when the word's lookarounds hold there: 交房 but not 刚交房, 卫生 but not 卫生部门);
-# the few terms that are patterns (停了三次水) are looked for apart. One regex of plain words
-# runs several times faster than one with lookarounds or groups in it.
-_WORDS: dict[str, tuple[str, re.Pattern[str] | None]] = {}
-_PATTERNS: list[tuple[re.Pattern[str], str]] = []
-for _term, _name in _TERMS:
-    _word = _LOOKAROUND.sub("", _term)
-    if re.escape(_word) != _word:
-        _PATTERNS.append((re.compile(_term), _name))
-    elif _word not in _WORDS:
-        _WORDS[_word] = (_name, re.compile(_term) if _word != _term else None)
+
+
+def _compile_terms() -> tuple[
+    dict[str, tuple[str, re.Pattern[str] | None]], list[tuple[re.Pattern[str], str]]
+]:
+    """Each term's word (the term without its lookarounds) with its object and, when it has
+    lookarounds, the term to check where the word is found (交房 but not 刚交房, 卫生 but not
+    卫生部门); and the few terms that are patterns (停了三次水), looked for apart. One regex of
+    plain words, longest first (物业服务费 before 物业服务), runs several times faster than one
+    with lookarounds or groups in it."""
+    words: dict[str, tuple[str, re.Pattern[str] | None]] = {}
+    patterns: list[tuple[re.Pattern[str], str]] = []
+    for name, terms in _PROBLEM_OBJECTS.items():
+        for term in _split_terms(terms):
+            word = _LOOKAROUND.sub("", term)
+            if re.escape(word) != word:
+                patterns.append((re.compile(term), name))
+            else:
+                words[word] = (name, re.compile(term) if word != term else None)
+    return dict(sorted(words.items(), key=lambda item: -len(item[0]))), patterns
+
+
+_WORDS, _PATTERNS = _compile_terms()
 _PROBLEM_TERMS = re.compile("|".join(_WORDS))
 
 
