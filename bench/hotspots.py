@@ -416,6 +416,7 @@ TUNE_SITTINGS = (
     ("free writing 2", "rt0416", "rt0607"),
     ("free writing 3", "rt0608", "rt0727"),
     ("free writing 4, longer posts", "rt0728", "rt0917"),
+    ("free writing 5, new kinds of problem", "rt0918", "rt1107"),
 )
 
 

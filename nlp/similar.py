@@ -103,23 +103,24 @@ __all__ = [
 #: Cosine at or above which two tickets are a likely repeat when nothing tells them apart by
 #: place or problem (neither a different place nor a different problem, see
 #: :meth:`SimilarIndex.is_repeat`) ...
-DEFAULT_REPEAT_THRESHOLD = 0.13
+DEFAULT_REPEAT_THRESHOLD = 0.11
 #: ... and the lower cosine enough when both name the same place and both name what they
 #: complain about and share it: two phrasings of one problem share few words, and that
 #: evidence is what the cosine of two short texts lacks. Both chosen together by
 #: cross-validation on ``data/demo/repeat_pairs_tune.csv`` (the best precision that keeps
 #: recall at 0.90 there: ``bench/hotspots.py --sections repeats`` prints the choice).
-DEFAULT_NAMED_REPEAT_THRESHOLD = 0.06
+DEFAULT_NAMED_REPEAT_THRESHOLD = 0.04
 #: The hashed feature space: 2**20 columns (collisions of character n-grams are rare at that size).
 N_FEATURES = 1 << 20
 #: Rows vectorised at once in a batch build (bounds the memory of the vectoriser's buffers).
 CHUNK_ROWS = 5_000
 _PENDING_LIMIT = 512  # appended rows kept apart before they are merged into the main matrix
 #: A lookup gathers the inverted lists of the query's this many heaviest features (tf·idf) ...
-CANDIDATE_FEATURES = 16
+CANDIDATE_FEATURES = 32
 #: ... and scores exactly the rows with the highest part of their cosine on those features.
-#: Both were chosen on ``unlabeled.csv`` (every message against the earlier ones): the exact
-#: top 5 kept for 99.5 % of the matches, 99.6 % of the likely repeats.
+#: Both were chosen on ``unlabeled.csv`` (every message against the earlier ones, window
+#: 30d): the exact top 5 kept for 99.0 % of the matches, 99.4 % of the likely repeats (with
+#: 16 features, 92.0 % and 94.8 % once a likely repeat could score as little as 0.04).
 CANDIDATES = 200
 #: Rows reweighted at once (:func:`_unit_rows`): its temporaries are about ten arrays of 8 bytes
 #: a stored value (some 700 a ticket), tens of MB for this many rows, not hundreds.

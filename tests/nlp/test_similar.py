@@ -379,4 +379,4 @@ def test_neighbours_use_the_lower_threshold_too() -> None:
 def test_bad_thresholds_are_refused() -> None:
     with pytest.raises(DataError, match="named_repeat_threshold must be in"):
         SimilarIndex(named_repeat_threshold=0.0)
-    assert SimilarIndex(repeat_threshold=0.05).named_repeat_threshold == 0.05
+    assert SimilarIndex(repeat_threshold=0.03).named_repeat_threshold == 0.03
