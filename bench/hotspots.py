@@ -274,21 +274,6 @@ def _precision_recall(predicted: np.ndarray, gold: np.ndarray) -> tuple[float, f
 MIN_TUNE_RECALL = 0.90
 
 
-def _best_threshold(scores: np.ndarray, same: np.ndarray, gold: np.ndarray) -> float:
-    """The threshold with the best precision among those whose recall is at least
-    MIN_TUNE_RECALL (the lowest of equals); the best F1 when none keeps that recall."""
-    best_f1, by_f1 = -1.0, 0.5
-    best_precision, by_precision = -1.0, None
-    for threshold in np.round(np.arange(0.02, 0.9, 0.01), 2):
-        precision, recall = _precision_recall((scores >= threshold) & same, gold)
-        f1 = 2 * precision * recall / max(precision + recall, 1e-9)
-        if f1 > best_f1:
-            best_f1, by_f1 = f1, float(threshold)
-        if recall >= MIN_TUNE_RECALL and precision > best_precision:
-            best_precision, by_precision = precision, float(threshold)
-    return by_f1 if by_precision is None else by_precision
-
-
 def _pair(thresholds: tuple[float, float]) -> str:
     return f"{thresholds[0]:.2f} / {thresholds[1]:.2f}"
 
@@ -308,7 +293,7 @@ def _best_thresholds(
     """The (general, named) pair of thresholds, named <= general, with the best precision
     among those whose recall is at least MIN_TUNE_RECALL (the lowest of equals); the best F1
     when none keeps that recall."""
-    grid = np.round(np.arange(0.02, 0.6, 0.01), 2)
+    grid = np.round(np.arange(0.02, 0.9, 0.01), 2)
     best: tuple[tuple[float, ...], tuple[float, float]] | None = None
     for general in grid:
         for lower in grid[grid <= general]:
@@ -576,7 +561,8 @@ def _fit_decision(
     held_out = np.zeros(len(gold))
     for train, test in GroupKFold(n_splits=5).split(features, gold, groups):
         held_out[test] = np.where(gate[test], fit(train).predict_proba(features[test])[:, 1], 0)
-    threshold = _best_threshold(held_out, np.ones(len(gold), dtype=bool), gold)
+    everything, never = np.ones(len(gold), dtype=bool), np.zeros(len(gold), dtype=bool)
+    threshold = _best_thresholds(held_out, everything, never, gold)[0]
     model = fit(np.arange(len(gold)))
     return lambda rows, passed: passed & (model.predict_proba(rows)[:, 1] >= threshold)
 
