@@ -683,8 +683,7 @@ class _Linker:
             dtype=bool,
             count=len(source),
         )
-        # ``repeat``: the same place and the same problem (the score is above its thresholds)
-        keep = links["repeat"].to_numpy() & (
+        keep = (links["same_place"].to_numpy() & links["same_problem"].to_numpy()) & (
             named | (links["score"].to_numpy() >= 2 * self._threshold)
         )
         self._sources.append(source[keep])

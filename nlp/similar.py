@@ -1349,7 +1349,7 @@ class SimilarIndex:
         first_source: int = 0,
     ) -> pd.DataFrame:
         """Every ticket's up to ``k`` most similar earlier tickets within ``window`` (None:
-        all earlier), as a frame ``source, target, score, same_place, repeat`` of row
+        all earlier), as a frame ``source, target, score, same_place, same_problem, repeat`` of row
         positions in time order (:attr:`ids`, :attr:`times`), ``target`` earlier than
         ``source``. Computed ``chunk_rows`` tickets at a time (fewer when they span more than
         a window) against their window, so memory stays bounded by a chunk times its window.
@@ -1400,37 +1400,38 @@ class SimilarIndex:
             dtype=bool,
             count=len(source),
         )
-        repeat = same & (score >= self.named_repeat_threshold)
-        repeat[repeat] = self._repeats(source[repeat], target[repeat], score[repeat])
+        problem, repeat = self._problems_and_repeats(source, target, score, same)
         return pd.DataFrame(
             {
                 "source": source.astype(np.int64),
                 "target": target.astype(np.int64),
                 "score": score.astype(np.float64),
                 "same_place": same,
+                "same_problem": problem,
                 "repeat": repeat,
             }
         )
 
-    def _repeats(self, source: np.ndarray, target: np.ndarray, score: np.ndarray) -> np.ndarray:
-        """:meth:`is_repeat` of each pair of rows (that name the same place and score at
-        least :attr:`named_repeat_threshold`), each row's :func:`problem_keys` found once
-        (one regex over its document)."""
+    def _problems_and_repeats(
+        self, source: np.ndarray, target: np.ndarray, score: np.ndarray, same: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each pair of rows at the same place (``same``): :func:`same_problem` and
+        :meth:`is_repeat`, each row's :func:`problem_keys` found once (one regex over its
+        document); pairs at two places are neither (their problem is not looked at)."""
+        problem = np.zeros(len(source), dtype=bool)
+        repeat = np.zeros(len(source), dtype=bool)
+        rows = np.flatnonzero(same)
         keys = {
             row: (self._places[row], problem_keys(self._documents[row], self._places[row]))
-            for row in set(source.tolist()) | set(target.tolist())
+            for row in set(source[rows].tolist()) | set(target[rows].tolist())
         }
-        pairs = zip(source.tolist(), target.tolist(), score.tolist(), strict=True)
-        return np.fromiter(
-            (
-                _repeat_of_keys(
-                    s, keys[a], keys[b], self.repeat_threshold, self.named_repeat_threshold
-                )
-                for a, b, s in pairs
-            ),
-            dtype=bool,
-            count=len(source),
-        )
+        for i in rows.tolist():
+            a, b = keys[int(source[i])], keys[int(target[i])]
+            problem[i] = same_problem(a[1], b[1])
+            repeat[i] = _repeat_of_keys(
+                float(score[i]), a, b, self.repeat_threshold, self.named_repeat_threshold
+            )
+        return problem, repeat
 
     # ------------------------------------------------------------------ what it holds
     @property

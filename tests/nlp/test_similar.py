@@ -255,6 +255,12 @@ def test_neighbours_use_the_same_problem_rule() -> None:
     assert pairs["same_place"].all()
     assert not marked.get(("e2", "e1"), False)
     assert not marked.get(("e3", "e2"), False)
+    # the problem on its own, whatever the score (hot spots link by it at their own score)
+    problem = {
+        (ids[s], ids[t]): p for s, t, p in pairs[["source", "target", "same_problem"]].values
+    }
+    assert problem[("e3", "e1")]
+    assert not problem[("e2", "e1")]
 
 
 @pytest.mark.parametrize(
