@@ -6,6 +6,7 @@
     .venv/bin/python bench/hotspots.py --sections prepare
     .venv/bin/python bench/hotspots.py --sections repeats_cv
     .venv/bin/python bench/hotspots.py --sections repeats_sittings
+    .venv/bin/python bench/hotspots.py --sections repeats_real
     .venv/bin/python bench/hotspots.py --sections hotspots_scale [--run-rows 250000,1000000]
                                        [--jobs 2] [--days-per-copy 30]
 
@@ -33,6 +34,14 @@ of unlabeled.csv each calls a repeat. ``data/eval`` is not read.
 ``repeats_sittings`` (not in the default run): ``nlp.similar``'s rule, with its default
 thresholds, on each sitting of the tune pairs (:data:`TUNE_SITTINGS`); a new sitting is
 measured with it before it joins the tune set. ``data/eval`` is not read.
+
+``repeats_real`` (not in the default run): the rule on real posts. Judged pairs of
+unlabeled.csv (``data/demo/repeat_pairs_real.csv``: ids, the cell of pairs each was drawn
+from and its size, a person's relation; no text), each weighted by the pairs of its cell it
+stands for: the share of repeats among the pairs a rule calls. The thresholds are the best
+such precision among those that keep recall at 0.80 on the written tune pairs; then today's
+rule on ``data/eval/repeat_pairs_real.csv``, a later sample of its own calls judged after
+the choice (report only).
 
 ``hotspots``: ``nlp.hotspots.hotspots`` on ``unlabeled.csv`` with the defaults of
 ``appeals hotspots`` (window 7d, top 5): the top table, each group's size, and the time.
@@ -124,6 +133,23 @@ EVAL = ROOT / "data" / "eval" / "repeat_pairs.csv"
 DEFAULT_NAMED_REPEAT_THRESHOLD: float = getattr(
     nlp.similar, "DEFAULT_NAMED_REPEAT_THRESHOLD", DEFAULT_REPEAT_THRESHOLD
 )
+
+
+def _named_pair(
+    documents: tuple[str, str],
+    places: tuple[frozenset[str], frozenset[str]],
+    problems: tuple[frozenset[str], frozenset[str]],
+) -> bool:
+    """Whether the lower threshold applies to a pair (``nlp.similar.named_pair``; a library
+    from before the length bound: both name places and share a named problem)."""
+    if not hasattr(nlp.similar, "named_pair"):
+        return bool(places[0] and places[1] and problems[0] & problems[1])
+    keys = nlp.similar.RepeatKeys
+    return bool(
+        nlp.similar.named_pair(*(keys(places[i], problems[i], len(documents[i])) for i in (0, 1)))
+    )
+
+
 PURITY = ROOT / "data" / "eval" / "hotspot_purity.csv"
 #: The judgement of the sample drawn before hot-spot links took the problem veto (its
 #: purity is printed too, on the messages still grouped as judged, with the two judges'
@@ -247,7 +273,7 @@ def _pairs(
 ) -> tuple[pd.DataFrame, list[str], list[str], np.ndarray, np.ndarray, np.ndarray]:
     """The pairs, their documents, and for each pair whether the two name the same place,
     whether they complain about the same problem (the vetoes of ``nlp.similar``), and whether
-    both name the place and both name a problem they share (the lower threshold's case)."""
+    the lower threshold applies (``nlp.similar.named_pair``)."""
     frame = read(path)
     a = [d or "" for d in documents_of(frame["a_text"].tolist())]
     b = [d or "" for d in documents_of(frame["b_text"].tolist())]
@@ -259,7 +285,10 @@ def _pairs(
     same = np.array([same_place(x, y) for x, y in places])
     problem = np.array([same_problem(x, y) for x, y in problems])
     named = np.array(
-        [bool(px and py and kx & ky) for (px, py), (kx, ky) in zip(places, problems, strict=True)]
+        [
+            _named_pair((x, y), pair_places, pair_problems)
+            for x, y, pair_places, pair_problems in zip(a, b, places, problems, strict=True)
+        ]
     )
     return frame, a, b, same, problem, named & same
 
@@ -436,6 +465,143 @@ def section_repeats_sittings(args: argparse.Namespace) -> None:
             f"{int((gold & rows & ~predicted).sum())}/{int((gold & rows).sum())}, different "
             f"problems at one place called repeats {int((other & rows & predicted).sum())}"
             f"/{int((other & rows).sum())}",
+        )
+
+
+# ----------------------------------------------------------------------------- real posts
+
+#: Judged pairs of unlabeled.csv (ids only, no text) that chose the thresholds ...
+REAL_TUNE = ROOT / "data" / "demo" / "repeat_pairs_real.csv"
+#: ... and a later sample of the calls of the rule so chosen, judged afterwards (report only).
+REAL_EVAL = ROOT / "data" / "eval" / "repeat_pairs_real.csv"
+#: Recall on the written tune pairs that chosen thresholds must keep: the recall the target
+#: asks of the written evaluation pairs.
+MIN_WRITTEN_RECALL = 0.80
+
+
+def _real_pairs(
+    index: SimilarIndex, path: Path
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A judged sample of same-place pairs of unlabeled.csv (``sample, a_id, b_id, cell,
+    cell_pairs, relation, note``: each pair drawn at random from its cell, a part of the
+    pairs a rule called, of ``cell_pairs`` pairs), with today's score, vetoes (place and
+    problem) and lower threshold's case for each pair, and each pair's weight: how many
+    pairs of its cell it stands for."""
+    judged = pd.read_csv(path, dtype=str, keep_default_na=False)
+    messages = read(UNLABELED).set_index("id")
+    documents = {
+        key: document or ""
+        for key, document in zip(
+            messages.index,
+            documents_of(messages["text"].tolist(), messages["title"].tolist()),
+            strict=True,
+        )
+    }
+    a = [documents[key] for key in judged["a_id"]]
+    b = [documents[key] for key in judged["b_id"]]
+    scores = np.asarray(index.vectorise(a).multiply(index.vectorise(b)).sum(axis=1)).ravel()
+    places = [(place_keys(x), place_keys(y)) for x, y in zip(a, b, strict=True)]
+    problems = [
+        (problem_keys(x, px), problem_keys(y, py))
+        for x, y, (px, py) in zip(a, b, places, strict=True)
+    ]
+    vetoes = np.array(
+        [
+            same_place(*pair_places) and same_problem(*pair_problems)
+            for pair_places, pair_problems in zip(places, problems, strict=True)
+        ]
+    )
+    named = np.array(
+        [
+            _named_pair((x, y), pair_places, pair_problems)
+            for x, y, pair_places, pair_problems in zip(a, b, places, problems, strict=True)
+        ]
+    )
+    sampled = judged.groupby("cell")["cell"].transform("size").to_numpy()
+    weights = judged["cell_pairs"].astype(float).to_numpy() / sampled
+    return judged, scores, vetoes, named, weights
+
+
+def _weighted(
+    predicted: np.ndarray, gold: np.ndarray, weights: np.ndarray
+) -> tuple[float, float, float]:
+    """Precision of the pairs ``predicted``, and how many pairs of the population they stand
+    for were called and were repeats."""
+    called = float(weights[predicted].sum())
+    right = float(weights[predicted & gold].sum())
+    return right / max(called, 1e-9), called, right
+
+
+def section_repeats_real(args: argparse.Namespace) -> None:
+    """The rule on real posts: judged pairs of unlabeled.csv, weighted to the pairs they
+    stand for. The thresholds: the best precision on ``REAL_TUNE`` among those that keep
+    recall at ``MIN_WRITTEN_RECALL`` on the written tune pairs. Then today's rule on
+    ``REAL_EVAL`` (drawn from its calls after the choice; report only)."""
+    print("== repeats_real: judged pairs of unlabeled.csv (same place, 30d, top 5)")
+    index = SimilarIndex.from_frame(read(UNLABELED))
+    tune, tune_a, tune_b, place, problem, tune_named = _pairs(TUNE)
+    tune_scores = np.asarray(
+        index.vectorise(tune_a).multiply(index.vectorise(tune_b)).sum(axis=1)
+    ).ravel()
+    tune_gold = (tune["relation"] == "repeat").to_numpy()
+    judged, scores, vetoes, named, weights = _real_pairs(index, REAL_TUNE)
+    gold = (judged["relation"] == "repeat").to_numpy()
+    line(
+        "judged pairs (tune) / pairs they stand for",
+        f"{len(judged)} / {int(judged.groupby('cell')['cell_pairs'].first().astype(int).sum())}",
+    )
+    for cell, rows in judged.groupby("cell").groups.items():
+        share = gold[judged.index.get_indexer(rows)].mean()
+        line(f"  cell {cell}: judged / repeat share", f"{len(rows)} / {share:.3f}")
+    # the cells hold every pair a rule with thresholds of at least these could call
+    grid = np.round(np.arange(0.11, 0.41, 0.01), 2)
+    best: tuple[tuple[float, ...], tuple[float, float]] | None = None
+    for general in grid:
+        for lower in np.round(np.arange(0.04, general + 0.001, 0.01), 2):
+            thresholds = (float(general), float(lower))
+            written = _precision_recall(
+                _decide(tune_scores, place & problem, tune_named, thresholds), tune_gold
+            )
+            if written[1] < MIN_WRITTEN_RECALL:
+                continue
+            precision = _weighted(_decide(scores, vetoes, named, thresholds), gold, weights)[0]
+            key = (round(precision, 3), -general, -lower)
+            if best is None or key > best[0]:
+                best = (key, thresholds)
+    assert best is not None
+    defaults = (DEFAULT_REPEAT_THRESHOLD, DEFAULT_NAMED_REPEAT_THRESHOLD)
+    for name, thresholds in (
+        (f"chosen (written tune recall >= {MIN_WRITTEN_RECALL:.2f})", best[1]),
+        ("nlp.similar's defaults", defaults),
+        ("the rule before (one written-pairs choice)", (0.11, 0.04)),
+    ):
+        precision, called, right = _weighted(
+            _decide(scores, vetoes, named, thresholds), gold, weights
+        )
+        written = _precision_recall(
+            _decide(tune_scores, place & problem, tune_named, thresholds), tune_gold
+        )
+        line(
+            f"{name} {_pair(thresholds)}",
+            f"real precision {precision:.3f} ({right:.0f} repeats in {called:.0f} calls); "
+            f"written tune pairs {written[0]:.3f} / {written[1]:.3f}",
+        )
+    if not REAL_EVAL.is_file():
+        return
+    judged, scores, vetoes, named, weights = _real_pairs(index, REAL_EVAL)
+    gold = (judged["relation"] == "repeat").to_numpy()
+    predicted = _decide(scores, vetoes, named, defaults)
+    precision, called, right = _weighted(predicted, gold, weights)
+    line(
+        "EVAL judged pairs of today's calls: judged / still called / stand for",
+        f"{len(judged)} / {int(predicted.sum())} / {called:.0f} calls",
+    )
+    line("EVAL real precision of today's rule", f"{precision:.3f} ({right:.0f} repeats)")
+    for cell, rows in judged.groupby("cell").groups.items():
+        at = judged.index.get_indexer(rows)
+        line(
+            f"  EVAL cell {cell}: judged / repeat share",
+            f"{len(at)} / {gold[at].mean():.3f}",
         )
 
 
@@ -1027,6 +1193,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
 OPTIONAL_SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "repeats_cv": section_repeats_cv,
     "repeats_sittings": section_repeats_sittings,
+    "repeats_real": section_repeats_real,
     "hotspots_scale": section_hotspots_scale,
     "prepare": section_prepare,
 }

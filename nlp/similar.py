@@ -54,13 +54,16 @@ How it works:
   candidate that passes the rest (a regex over its document, cached).
 - ... at a lower score (``named_repeat_threshold``) when both tickets name the place and both
   name what they complain about, and share it: two phrasings of one problem may share few
-  words, and naming the same place and problem is the evidence their cosine lacks.
+  words, and naming the same place and problem is the evidence their cosine lacks. Only
+  between short tickets (:data:`NAMED_MAX_CHARS`): a long letter names many places and
+  problems, so sharing one of each says little (:func:`named_pair`).
 
 The method and thresholds were chosen by measurement (``bench/hotspots.py --sections repeats``,
 the figures are in README "Repeats and hot spots"): the sparse TF-IDF cosine, MinHash LSH
-(``datasketch``) and ``faiss`` inner product on dense (SVD) vectors; the thresholds and the
-vetoes were chosen by 5-fold cross-validation on ``data/demo/repeat_pairs_tune.csv`` (pairs
-written for tuning), never on ``data/eval/repeat_pairs.csv``, which only reports.
+(``datasketch``) and ``faiss`` inner product on dense (SVD) vectors; the vetoes were chosen
+by 5-fold cross-validation on ``data/demo/repeat_pairs_tune.csv`` (pairs written for tuning),
+the thresholds on judged pairs of real posts with a recall kept on those written pairs
+(``--sections repeats_real``); never on ``data/eval``, which only reports.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -87,15 +90,19 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_NAMED_REPEAT_THRESHOLD",
     "DEFAULT_REPEAT_THRESHOLD",
+    "NAMED_MAX_CHARS",
     "Match",
     "Prepared",
     "PreparedBlock",
+    "RepeatKeys",
     "SimilarIndex",
+    "named_pair",
     "parse_times",
     "parse_window",
     "place_keys",
     "prepare_block",
     "problem_keys",
+    "repeat_keys",
     "same_place",
     "same_problem",
 ]
@@ -103,13 +110,22 @@ __all__ = [
 #: Cosine at or above which two tickets are a likely repeat when nothing tells them apart by
 #: place or problem (neither a different place nor a different problem, see
 #: :meth:`SimilarIndex.is_repeat`) ...
-DEFAULT_REPEAT_THRESHOLD = 0.11
+DEFAULT_REPEAT_THRESHOLD = 0.15
 #: ... and the lower cosine enough when both name the same place and both name what they
 #: complain about and share it: two phrasings of one problem share few words, and that
-#: evidence is what the cosine of two short texts lacks. Both chosen together by
-#: cross-validation on ``data/demo/repeat_pairs_tune.csv`` (the best precision that keeps
-#: recall at 0.90 there: ``bench/hotspots.py --sections repeats`` prints the choice).
-DEFAULT_NAMED_REPEAT_THRESHOLD = 0.04
+#: evidence is what the cosine of two short texts lacks. Both chosen together on real posts:
+#: the best precision on judged pairs of ``unlabeled.csv`` (``data/demo/repeat_pairs_real.csv``)
+#: among the pairs of thresholds that keep recall at 0.80 on the written tune pairs
+#: (``data/demo/repeat_pairs_tune.csv``); ``bench/hotspots.py --sections repeats_real``
+#: prints the choice. The written pairs alone chose 0.11 and 0.04, which called 2,171 pairs of
+#: ``unlabeled.csv`` repeats where about 73 % were.
+DEFAULT_NAMED_REPEAT_THRESHOLD = 0.09
+#: The lower threshold holds between tickets of at most this many characters (masked
+#: document) each: the written posts it was first chosen on are at most 186 characters long.
+#: Longer letters name many places and problems; of a judged sample of ``unlabeled.csv``'s
+#: pairs that it alone called repeats (at 0.04), 1 of the 48 with a letter over 200
+#: characters was one (``bench/hotspots.py --sections repeats_real``, cell ``low_long``).
+NAMED_MAX_CHARS = 200
 #: The hashed feature space: 2**20 columns (collisions of character n-grams are rare at that size).
 N_FEATURES = 1 << 20
 #: Rows vectorised at once in a batch build (bounds the memory of the vectoriser's buffers).
@@ -119,8 +135,9 @@ _PENDING_LIMIT = 512  # appended rows kept apart before they are merged into the
 CANDIDATE_FEATURES = 32
 #: ... and scores exactly the rows with the highest part of their cosine on those features.
 #: Both were chosen on ``unlabeled.csv`` (every message against the earlier ones, window
-#: 30d): the exact top 5 kept for 99.0 % of the matches, 99.4 % of the likely repeats (with
-#: 16 features, 92.0 % and 94.8 % once a likely repeat could score as little as 0.04).
+#: 30d) when a match could score as little as 0.04: the exact top 5 kept for 99.0 % of the
+#: matches, 99.4 % of the likely repeats (with 16 features, 92.0 % and 94.8 %). With matches
+#: from 0.09, all of both (``bench/hotspots.py --sections scale``).
 CANDIDATES = 200
 #: Rows reweighted at once (:func:`_unit_rows`): its temporaries are about ten arrays of 8 bytes
 #: a stored value (some 700 a ticket), tens of MB for this many rows, not hundreds.
@@ -501,21 +518,40 @@ def same_problem(a: frozenset[str], b: frozenset[str]) -> bool:
     return not a or not b or bool(a & b)
 
 
+class RepeatKeys(NamedTuple):
+    """What the repeat rule reads of a ticket besides the score: its place keys, its
+    problem keys and the length of its masked document."""
+
+    places: frozenset[str]
+    problems: frozenset[str]
+    chars: int
+
+
+def repeat_keys(document: str, places: frozenset[str]) -> RepeatKeys:
+    """:class:`RepeatKeys` of a masked document with its place keys."""
+    return RepeatKeys(places, problem_keys(document, places), len(document))
+
+
+def named_pair(a: RepeatKeys, b: RepeatKeys) -> bool:
+    """Whether the lower threshold applies: both tickets name places, both name a problem
+    they share, and neither is longer than :data:`NAMED_MAX_CHARS` characters."""
+    return bool(
+        a.places
+        and b.places
+        and a.problems & b.problems
+        and max(a.chars, b.chars) <= NAMED_MAX_CHARS
+    )
+
+
 def _repeat_of_keys(
-    score: float,
-    a: tuple[frozenset[str], frozenset[str]],
-    b: tuple[frozenset[str], frozenset[str]],
-    threshold: float,
-    named_threshold: float,
+    score: float, a: RepeatKeys, b: RepeatKeys, threshold: float, named_threshold: float
 ) -> bool:
-    """Whether two tickets at the same place, each given as (place keys, problem keys), are a
-    likely repeat at ``score``: never when their problems differ; at ``named_threshold`` when
-    both name places and both name a problem they share, else at ``threshold``."""
-    (places_a, problems_a), (places_b, problems_b) = a, b
-    if not same_problem(problems_a, problems_b):
+    """Whether two tickets at the same place are a likely repeat at ``score``: never when
+    their problems differ; at ``named_threshold`` for a :func:`named_pair`, else at
+    ``threshold``."""
+    if not same_problem(a.problems, b.problems):
         return False
-    named = bool(places_a and places_b and problems_a & problems_b)
-    return score >= (named_threshold if named else threshold)
+    return score >= (named_threshold if named_pair(a, b) else threshold)
 
 
 # ----------------------------------------------------------------------------- the index
@@ -1148,8 +1184,9 @@ class SimilarIndex:
         (given the two ``tickets``, each one's masked document and place keys:
         :func:`same_problem` of their :func:`problem_keys`), and a score of at least
         :attr:`named_repeat_threshold` when both name the place and both name what they
-        complain about, else :attr:`repeat_threshold`. Without ``tickets``, the score and
-        the place decide at :attr:`repeat_threshold`."""
+        complain about and neither is long (:func:`named_pair`), else
+        :attr:`repeat_threshold`. Without ``tickets``, the score and the place decide at
+        :attr:`repeat_threshold`."""
         if not same or score < self.named_repeat_threshold:
             return False
         if tickets is None:
@@ -1157,8 +1194,8 @@ class SimilarIndex:
         (document_a, places_a), (document_b, places_b) = tickets
         return _repeat_of_keys(
             score,
-            (places_a, problem_keys(document_a, places_a)),
-            (places_b, problem_keys(document_b, places_b)),
+            repeat_keys(document_a, places_a),
+            repeat_keys(document_b, places_b),
             self.repeat_threshold,
             self.named_repeat_threshold,
         )
@@ -1422,12 +1459,12 @@ class SimilarIndex:
         repeat = np.zeros(len(source), dtype=bool)
         rows = np.flatnonzero(same)
         keys = {
-            row: (self._places[row], problem_keys(self._documents[row], self._places[row]))
+            row: repeat_keys(self._documents[row], self._places[row])
             for row in set(source[rows].tolist()) | set(target[rows].tolist())
         }
         for i in rows.tolist():
             a, b = keys[int(source[i])], keys[int(target[i])]
-            problem[i] = same_problem(a[1], b[1])
+            problem[i] = same_problem(a.problems, b.problems)
             repeat[i] = _repeat_of_keys(
                 float(score[i]), a, b, self.repeat_threshold, self.named_repeat_threshold
             )

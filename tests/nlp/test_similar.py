@@ -16,7 +16,11 @@ import pytest
 
 from nlp.errors import DataError
 from nlp.similar import (
+    NAMED_MAX_CHARS,
+    RepeatKeys,
     SimilarIndex,
+    documents_of,
+    named_pair,
     parse_times,
     parse_window,
     place_keys,
@@ -350,8 +354,13 @@ def test_one_estate_or_market_by_two_of_its_names_is_one_place() -> None:
 FEW_WORDS = pd.DataFrame(
     [
         ("h1", "2020-12-01 09:00", "", "沐兰苑暖气摸着冰凉，屋里才十四度"),
-        ("h2", "2020-12-05 09:00", "", "反映沐兰苑集中供热温度不达标，请热力公司上门检测管网"),
-        ("h3", "2020-12-06 09:00", "", "我家暖气温度不达标，请上门检测管网"),
+        (
+            "h2",
+            "2020-12-05 09:00",
+            "",
+            "反映沐兰苑暖气温度低，集中供热温度不达标，请热力公司上门检测管网",
+        ),
+        ("h3", "2020-12-06 09:00", "", "家里暖气不热，屋里十几度"),
     ],
     columns=["id", "time", "title", "text"],
 )
@@ -366,7 +375,7 @@ def test_naming_the_same_place_and_problem_lowers_the_threshold() -> None:
     assert match.repeat
     # without the place named on one side, the same score is not enough
     (unnamed,) = index.similar(FEW_WORDS.text[2], time="2020-12-06 10:00", k=1)
-    assert unnamed.score < index.repeat_threshold
+    assert index.named_repeat_threshold <= unnamed.score < index.repeat_threshold
     assert not unnamed.repeat
     # ... and neither is it without the lower threshold
     strict = SimilarIndex.from_frame(
@@ -380,6 +389,44 @@ def test_neighbours_use_the_lower_threshold_too() -> None:
     index = SimilarIndex.from_frame(FEW_WORDS.iloc[:2])
     pairs = index.neighbours(window="7d", min_score=0.0)
     assert pairs["repeat"].tolist() == [True]
+
+
+# The same heating complaint inside a letter of more than NAMED_MAX_CHARS characters, which
+# names other problems too: sharing a place and a problem with it is weak evidence there.
+LONG_LETTER = (
+    "尊敬的领导：您好！我是沐兰苑三期的一名老业主，在这里住了快十年。今年入冬以来，"
+    + FEW_WORDS.text[1]
+    + "。屋里冰凉，老人孩子都冻感冒了，我们多次打物业电话，物业说是热力公司的事，热力公司又说"
+    "是小区内部管网的事，互相推诿，到现在也没有人来处理。另外，小区去年就说要改造的二次供水"
+    "设施至今没有动工，每到夏天高峰期楼上就没水。我们都是普通工薪家庭，盼望这个冬天能过得"
+    "暖和一点。恳请有关部门尽快督促解决，给老百姓一个说法，谢谢！"
+)
+
+
+def test_the_lower_threshold_holds_between_short_tickets_only() -> None:
+    assert len(documents_of([LONG_LETTER])[0] or "") > NAMED_MAX_CHARS
+    index = SimilarIndex.from_frame(FEW_WORDS.iloc[:1])
+    (match,) = index.similar(LONG_LETTER, time="2020-12-05 10:00", k=1)
+    assert index.named_repeat_threshold <= match.score < index.repeat_threshold
+    assert match.same_place
+    assert not match.repeat
+    letters = pd.concat(
+        [FEW_WORDS.iloc[:1], FEW_WORDS.iloc[1:2].assign(text=LONG_LETTER)], ignore_index=True
+    )
+    pairs = SimilarIndex.from_frame(letters).neighbours(window="7d", min_score=0.0)
+    assert pairs["same_problem"].tolist() == [True]
+    assert pairs["repeat"].tolist() == [False]
+
+
+def test_named_pair_needs_both_places_a_shared_problem_and_short_tickets() -> None:
+    heating = frozenset({"供暖"})
+    here = frozenset({"沐兰苑"})
+    short = RepeatKeys(here, heating, 40)
+    assert named_pair(short, short)
+    assert not named_pair(short, RepeatKeys(frozenset(), heating, 40))
+    assert not named_pair(short, RepeatKeys(here, frozenset({"电梯"}), 40))
+    assert named_pair(short, RepeatKeys(here, heating, NAMED_MAX_CHARS))
+    assert not named_pair(short, RepeatKeys(here, heating, NAMED_MAX_CHARS + 1))
 
 
 def test_bad_thresholds_are_refused() -> None:
