@@ -277,6 +277,12 @@ def _pairs(
     frame = read(path)
     a = [d or "" for d in documents_of(frame["a_text"].tolist())]
     b = [d or "" for d in documents_of(frame["b_text"].tolist())]
+    same, problem, named = _pair_keys(a, b)
+    return frame, a, b, same, problem, named & same
+
+
+def _pair_keys(a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For pairs of documents: the same place, the same problem, the lower threshold's case."""
     places = [(place_keys(x), place_keys(y)) for x, y in zip(a, b, strict=True)]
     problems = [
         (problem_keys(x, px), problem_keys(y, py))
@@ -290,7 +296,7 @@ def _pairs(
             for x, y, pair_places, pair_problems in zip(a, b, places, problems, strict=True)
         ]
     )
-    return frame, a, b, same, problem, named & same
+    return same, problem, named
 
 
 def _precision_recall(predicted: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
@@ -500,23 +506,8 @@ def _real_pairs(
     a = [documents[key] for key in judged["a_id"]]
     b = [documents[key] for key in judged["b_id"]]
     scores = np.asarray(index.vectorise(a).multiply(index.vectorise(b)).sum(axis=1)).ravel()
-    places = [(place_keys(x), place_keys(y)) for x, y in zip(a, b, strict=True)]
-    problems = [
-        (problem_keys(x, px), problem_keys(y, py))
-        for x, y, (px, py) in zip(a, b, places, strict=True)
-    ]
-    vetoes = np.array(
-        [
-            same_place(*pair_places) and same_problem(*pair_problems)
-            for pair_places, pair_problems in zip(places, problems, strict=True)
-        ]
-    )
-    named = np.array(
-        [
-            _named_pair((x, y), pair_places, pair_problems)
-            for x, y, pair_places, pair_problems in zip(a, b, places, problems, strict=True)
-        ]
-    )
+    same, problem, named = _pair_keys(a, b)
+    vetoes = same & problem
     sampled = judged.groupby("cell")["cell"].transform("size").to_numpy()
     weights = judged["cell_pairs"].astype(float).to_numpy() / sampled
     return judged, scores, vetoes, named, weights
@@ -551,8 +542,11 @@ def section_repeats_real(args: argparse.Namespace) -> None:
         f"{len(judged)} / {int(judged.groupby('cell')['cell_pairs'].first().astype(int).sum())}",
     )
     for cell, rows in judged.groupby("cell").groups.items():
-        share = gold[judged.index.get_indexer(rows)].mean()
-        line(f"  cell {cell}: judged / repeat share", f"{len(rows)} / {share:.3f}")
+        at = judged.index.get_indexer(rows)
+        line(
+            f"  cell {cell}: pairs / judged / repeat share",
+            f"{judged['cell_pairs'].iloc[at[0]]} / {len(at)} / {gold[at].mean():.3f}",
+        )
     # the cells hold every pair a rule with thresholds of at least these could call
     grid = np.round(np.arange(0.11, 0.41, 0.01), 2)
     best: tuple[tuple[float, ...], tuple[float, float]] | None = None
@@ -600,8 +594,8 @@ def section_repeats_real(args: argparse.Namespace) -> None:
     for cell, rows in judged.groupby("cell").groups.items():
         at = judged.index.get_indexer(rows)
         line(
-            f"  EVAL cell {cell}: judged / repeat share",
-            f"{len(at)} / {gold[at].mean():.3f}",
+            f"  EVAL cell {cell}: pairs / judged / repeat share",
+            f"{judged['cell_pairs'].iloc[at[0]]} / {len(at)} / {gold[at].mean():.3f}",
         )
 
 
