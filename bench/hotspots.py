@@ -40,8 +40,9 @@ unlabeled.csv (``data/demo/repeat_pairs_real.csv``: ids, the cell of pairs each 
 from and its size, a person's relation; no text), each weighted by the pairs of its cell it
 stands for: the share of repeats among the pairs a rule calls. The thresholds are the best
 such precision among those that keep recall at 0.80 on the written tune pairs; then today's
-rule on ``data/eval/repeat_pairs_real.csv``, a later sample of its own calls judged after
-the choice (report only).
+rule on ``data/eval/repeat_pairs_real.csv``, later samples judged after the choice (report
+only) from cells that split every same-place pair into the rule's calls and the rest: its
+precision, and its recall of the repeats among those pairs.
 
 ``hotspots``: ``nlp.hotspots.hotspots`` on ``unlabeled.csv`` with the defaults of
 ``appeals hotspots`` (window 7d, top 5): the top table, each group's size, and the time.
@@ -527,7 +528,8 @@ def section_repeats_real(args: argparse.Namespace) -> None:
     """The rule on real posts: judged pairs of unlabeled.csv, weighted to the pairs they
     stand for. The thresholds: the best precision on ``REAL_TUNE`` among those that keep
     recall at ``MIN_WRITTEN_RECALL`` on the written tune pairs. Then today's rule on
-    ``REAL_EVAL`` (drawn from its calls after the choice; report only)."""
+    ``REAL_EVAL`` (drawn after the choice from cells that split every same-place pair, called
+    or not; report only): its precision, and its recall of the repeats among those pairs."""
     print("== repeats_real: judged pairs of unlabeled.csv (same place, 30d, top 5)")
     index = SimilarIndex.from_frame(read(UNLABELED))
     tune, tune_a, tune_b, place, problem, tune_named = _pairs(TUNE)
@@ -587,10 +589,15 @@ def section_repeats_real(args: argparse.Namespace) -> None:
     predicted = _decide(scores, vetoes, named, defaults)
     precision, called, right = _weighted(predicted, gold, weights)
     line(
-        "EVAL judged pairs of today's calls: judged / still called / stand for",
-        f"{len(judged)} / {int(predicted.sum())} / {called:.0f} calls",
+        "EVAL judged pairs: judged / called by today's rule / the calls they stand for",
+        f"{len(judged)} / {int(predicted.sum())} / {called:.0f}",
     )
     line("EVAL real precision of today's rule", f"{precision:.3f} ({right:.0f} repeats)")
+    repeats = float(weights[gold].sum())
+    line(
+        "EVAL real recall of today's rule (of the repeats among all the cells' pairs)",
+        f"{right / max(repeats, 1e-9):.3f} ({right:.0f} of {repeats:.0f})",
+    )
     for cell, rows in judged.groupby("cell").groups.items():
         at = judged.index.get_indexer(rows)
         line(

@@ -1,7 +1,7 @@
 """The judged pairs of real posts (bench/hotspots.py --sections repeats_real): the files hold
 ids and judgements only, each pair once, each cell one size; each pair weighs the pairs of its
-cell it stands for; and the later sample, drawn from the calls of today's rule, is still all
-called by it (a change of the rule must draw and judge a new one)."""
+cell it stands for; and the later samples' cells are still today's rule's split of the pairs
+(a change of the rule must draw and judge new ones)."""
 
 from __future__ import annotations
 
@@ -49,26 +49,44 @@ def test_a_rule_s_precision_weighs_each_pair_by_its_cell() -> None:
     assert _weighted(np.array([True, False, False, False]), gold, weights)[0] == 1.0
 
 
+#: The cells of the later samples: the rule's calls, and the pairs it does not call.
+CALLED = {"high", "named"}
+
+
 @pytest.mark.skipif(not UNLABELED.is_file(), reason="needs ../shared/data/appeals/unlabeled.csv")
-def test_the_later_sample_is_all_called_by_today_s_rule() -> None:
+def test_the_later_samples_are_still_today_s_cells() -> None:
     index = SimilarIndex.from_frame(_read(UNLABELED))
     judged, scores, vetoes, named, weights = _real_pairs(index, REAL_EVAL)
     called = vetoes & (
         scores >= np.where(named, DEFAULT_NAMED_REPEAT_THRESHOLD, DEFAULT_REPEAT_THRESHOLD)
     )
-    assert called.all(), judged.loc[~called, ["a_id", "b_id"]].to_string()
+    in_called_cell = judged["cell"].isin(CALLED).to_numpy()
+    assert (called == in_called_cell).all(), judged.loc[called != in_called_cell].to_string()
     cells = judged.groupby("cell")["cell_pairs"].first().astype(int)
     assert weights.sum() == pytest.approx(cells.sum())
-    # ... and its cells are still the rule's calls: a change of the rule (thresholds, word
-    # list, place keys) changes them, and then a new sample must be drawn and judged
-    assert dict(cells) == _cells_of_today_s_calls(index)
+    # ... and the cells are still the rule's split of the pairs: a change of the rule
+    # (thresholds, word list, place keys) changes them, and then new samples must be drawn
+    # and judged
+    assert dict(cells) == _cells_of_today(index)
 
 
-def _cells_of_today_s_calls(index: SimilarIndex) -> dict[str, int]:
-    """How many same-place pairs of unlabeled.csv (each message's top 5 of the 30 days before
-    it, as the sample was drawn) today's rule calls repeats, under and over the general
-    threshold."""
+def _cells_of_today(index: SimilarIndex) -> dict[str, int]:
+    """The same-place pairs of unlabeled.csv (each message's top 5 of the 30 days before it,
+    score 0.04 or more, as the samples were drawn), split by today's rule: called at the
+    general threshold or over (``high``) or under it (``named``); not called at the same
+    problem, from 0.11 (``miss_band``) or under (``miss_low``); kept out by the problem veto,
+    from 0.11 or under (``vetoed_high``, ``vetoed_low``)."""
     links = index.neighbours(window="30d", min_score=0.04, k=5)
-    called = links["same_place"].to_numpy() & links["repeat"].to_numpy()
-    high = links["score"].to_numpy() >= index.repeat_threshold
-    return {"high": int((called & high).sum()), "named": int((called & ~high).sum())}
+    links = links[links["same_place"].to_numpy()]
+    called, problem = links["repeat"].to_numpy(), links["same_problem"].to_numpy()
+    score = links["score"].to_numpy()
+    high, band = score >= index.repeat_threshold, score >= 0.11
+    cells = {
+        "high": called & high,
+        "named": called & ~high,
+        "miss_band": ~called & problem & band,
+        "miss_low": ~called & problem & ~band,
+        "vetoed_high": ~problem & band,
+        "vetoed_low": ~problem & ~band,
+    }
+    return {name: int(rows.sum()) for name, rows in cells.items()}
