@@ -481,6 +481,8 @@ def section_repeats_sittings(args: argparse.Namespace) -> None:
 REAL_TUNE = ROOT / "data" / "demo" / "repeat_pairs_real.csv"
 #: ... and a later sample of the calls of the rule so chosen, judged afterwards (report only).
 REAL_EVAL = ROOT / "data" / "eval" / "repeat_pairs_real.csv"
+#: A second judge's relation for 100 of ``REAL_EVAL``'s pairs (50 called, 50 not).
+REAL_EVAL_SECOND = ROOT / "data" / "eval" / "repeat_pairs_real_second.csv"
 #: Recall on the written tune pairs that chosen thresholds must keep: the recall the target
 #: asks of the written evaluation pairs.
 MIN_WRITTEN_RECALL = 0.80
@@ -603,6 +605,35 @@ def section_repeats_real(args: argparse.Namespace) -> None:
         line(
             f"  EVAL cell {cell}: pairs / judged / repeat share",
             f"{judged['cell_pairs'].iloc[at[0]]} / {len(at)} / {gold[at].mean():.3f}",
+        )
+    if REAL_EVAL_SECOND.is_file():
+        _second_judge(judged, predicted, gold)
+
+
+def _second_judge(judged: pd.DataFrame, predicted: np.ndarray, gold: np.ndarray) -> None:
+    """How a second judge of some of the evaluation pairs agrees with the first (repeat or
+    not), and today's rule on those pairs by each judge's relation (each pair weighed by its
+    cell, as above)."""
+    second = pd.read_csv(REAL_EVAL_SECOND, dtype=str, keep_default_na=False)
+    at = judged.reset_index().merge(second, on=["a_id", "b_id"], suffixes=("", "_second"))
+    rows = at["index"].to_numpy()
+    other = (at["relation_second"] == "repeat").to_numpy()
+    first = gold[rows]
+    same = (at["relation"] == at["relation_second"]).mean()
+    line(
+        "EVAL second judge: pairs / agree on repeat or not / on the relation / repeats (each)",
+        f"{len(at)} / {(first == other).mean():.3f} / {same:.3f} / "
+        f"{int(first.sum())}, {int(other.sum())}",
+    )
+    # each pair now stands for its cell's pairs divided by the doubly judged of its cell
+    counted = at.groupby("cell")["cell"].transform("size").to_numpy()
+    share = at["cell_pairs"].astype(float).to_numpy() / counted
+    for name, relation in (("first", first), ("second", other)):
+        precision, _, right = _weighted(predicted[rows], relation, share)
+        recall = right / max(float(share[relation].sum()), 1e-9)
+        line(
+            f"  EVAL these pairs by the {name} judge: precision / recall",
+            f"{precision:.3f} / {recall:.3f}",
         )
 
 

@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.hotspots import REAL_EVAL, REAL_TUNE, UNLABELED, _real_pairs, _weighted
+from bench.hotspots import (
+    REAL_EVAL,
+    REAL_EVAL_SECOND,
+    REAL_TUNE,
+    UNLABELED,
+    _real_pairs,
+    _weighted,
+)
 from nlp.similar import DEFAULT_NAMED_REPEAT_THRESHOLD, DEFAULT_REPEAT_THRESHOLD, SimilarIndex
 
 COLUMNS = ["sample", "a_id", "b_id", "cell", "cell_pairs", "relation", "note"]
@@ -32,6 +39,16 @@ def test_judged_files_hold_ids_and_judgements_only(path: object) -> None:
     sizes = judged.groupby("cell")["cell_pairs"].first().astype(int)
     assert (sizes >= judged.groupby("cell").size()).all()
     assert judged["note"].str.len().max() <= 30  # a judge's few words, never a message
+
+
+def test_the_second_judgement_is_of_evaluation_pairs_only() -> None:
+    second = _read(REAL_EVAL_SECOND)
+    assert list(second.columns) == ["a_id", "b_id", "relation", "note"]
+    assert set(second["relation"]) <= {"repeat", "same_topic", "unrelated"}
+    assert not second.duplicated(["a_id", "b_id"]).any()
+    assert second["note"].str.len().max() <= 30
+    first = _read(REAL_EVAL).merge(second, on=["a_id", "b_id"])
+    assert len(first) == len(second)
 
 
 def test_no_pair_is_judged_in_both_files() -> None:
