@@ -50,8 +50,9 @@ How it works:
   by a hand-written list of words for 12345 objects: a lift, the water supply, parking, a
   barbecue's fumes ..., its place names cut out first); two tickets that both name such
   objects but share none are never repeats (a broken lift and the parking fee of one estate:
-  the estate's rare name makes their cosine look like a repeat's). Looked for only for a
-  candidate that passes the rest (a regex over its document, cached).
+  the estate's rare name makes their cosine look like a repeat's), unless a long letter is
+  one of them and they score :data:`LONG_VETO_SCORE` or more (:func:`problem_vetoed`).
+  Looked for only for a candidate that passes the rest (a regex over its document, cached).
 - ... at a lower score (``named_repeat_threshold``) when both tickets name the place and both
   name what they complain about, and share it: two phrasings of one problem may share few
   words, and naming the same place and problem is the evidence their cosine lacks. Only
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_NAMED_REPEAT_THRESHOLD",
     "DEFAULT_REPEAT_THRESHOLD",
+    "LONG_VETO_SCORE",
     "NAMED_MAX_CHARS",
     "Match",
     "Prepared",
@@ -102,6 +104,7 @@ __all__ = [
     "place_keys",
     "prepare_block",
     "problem_keys",
+    "problem_vetoed",
     "repeat_keys",
     "same_place",
     "same_problem",
@@ -126,6 +129,13 @@ DEFAULT_NAMED_REPEAT_THRESHOLD = 0.09
 #: pairs that it alone called repeats (at 0.04), 1 of the 48 with a letter over 200
 #: characters was one (``bench/hotspots.py --sections repeats_real``, cell ``low_long``).
 NAMED_MAX_CHARS = 200
+#: Between tickets of which one is longer than that, the problem veto holds only under this
+#: score: the word list reads many problems in a long letter, and tells two letters this
+#: alike apart by their wording. Of the judged pairs of ``unlabeled.csv`` that the veto kept
+#: out with a long letter, 10 of 10 at 0.20 or more were repeats and 6 of 25 under it; the
+#: score with the best F1 there (``bench/hotspots.py --sections repeats_real``). The written
+#: pairs are all shorter, so it does not touch them.
+LONG_VETO_SCORE = 0.20
 #: The hashed feature space: 2**20 columns (collisions of character n-grams are rare at that size).
 N_FEATURES = 1 << 20
 #: Rows vectorised at once in a batch build (bounds the memory of the vectoriser's buffers).
@@ -543,13 +553,22 @@ def named_pair(a: RepeatKeys, b: RepeatKeys) -> bool:
     )
 
 
+def problem_vetoed(score: float, a: RepeatKeys, b: RepeatKeys) -> bool:
+    """Whether the problem veto keeps two tickets apart: they name different problems
+    (:func:`same_problem`), unless one is longer than :data:`NAMED_MAX_CHARS` characters and
+    they score at least :data:`LONG_VETO_SCORE`."""
+    if same_problem(a.problems, b.problems):
+        return False
+    return max(a.chars, b.chars) <= NAMED_MAX_CHARS or score < LONG_VETO_SCORE
+
+
 def _repeat_of_keys(
     score: float, a: RepeatKeys, b: RepeatKeys, threshold: float, named_threshold: float
 ) -> bool:
     """Whether two tickets at the same place are a likely repeat at ``score``: never when
-    their problems differ; at ``named_threshold`` for a :func:`named_pair`, else at
-    ``threshold``."""
-    if not same_problem(a.problems, b.problems):
+    the problem veto keeps them apart (:func:`problem_vetoed`); at ``named_threshold`` for a
+    :func:`named_pair`, else at ``threshold``."""
+    if problem_vetoed(score, a, b):
         return False
     return score >= (named_threshold if named_pair(a, b) else threshold)
 

@@ -16,6 +16,7 @@ import pytest
 
 from nlp.errors import DataError
 from nlp.similar import (
+    LONG_VETO_SCORE,
     NAMED_MAX_CHARS,
     RepeatKeys,
     SimilarIndex,
@@ -25,6 +26,8 @@ from nlp.similar import (
     parse_window,
     place_keys,
     problem_keys,
+    problem_vetoed,
+    repeat_keys,
     same_place,
     same_problem,
 )
@@ -248,6 +251,65 @@ def test_a_different_problem_at_the_same_estate_is_not_a_repeat() -> None:
     assert parking.same_place
     assert parking.score >= index.repeat_threshold
     assert not parking.repeat
+
+
+# One lift complaint, written as a long letter twice: the second calls the lift 升降梯 (not
+# on the word list) and mentions parking in passing, so their problem keys share nothing.
+_LETTER_START = (
+    "尊敬的领导：您好！我们是紫荆花园小区的住户，小区建成已经十几年了，住着好几百户人家，其中"
+    "有不少行动不便的老人和需要接送上学的孩子，平时大家相处和睦，对社区的工作也一直很支持。"
+)
+_LETTER_END = (
+    "我们多次找过社区和相关单位，每次都说会尽快研究，可是到现在一直没有下文，大家心里都很着急。"
+    "希望领导能够重视我们老百姓的实际困难，早日督促有关方面给出一个明确的处理时间表，让大家能"
+    "安心过日子，谢谢！"
+)
+LIFT_LETTERS = pd.DataFrame(
+    [
+        ("L1", "2020-06-01 09:00", _LETTER_START + "最近三号楼的电梯经常故障，上下楼非常不便。"),
+        (
+            "L2",
+            "2020-06-03 09:00",
+            _LETTER_START
+            + "最近三号楼的升降梯三天两头坏在半路，老人只能在楼道里歇脚，晚上回来停车都难。",
+        ),
+    ],
+    columns=["id", "time", "text"],
+)
+
+
+def test_long_letters_this_alike_pass_the_problem_veto() -> None:
+    letters = LIFT_LETTERS.assign(text=LIFT_LETTERS["text"] + _LETTER_END)
+    documents = [documents_of([text])[0] or "" for text in letters["text"]]
+    keys = [repeat_keys(d, place_keys(d)) for d in documents]
+    assert min(k.chars for k in keys) > NAMED_MAX_CHARS
+    assert not same_problem(keys[0].problems, keys[1].problems)
+    (pair,) = SimilarIndex.from_frame(letters).neighbours(window="7d", min_score=0.0).itertuples()
+    assert pair.score >= LONG_VETO_SCORE
+    assert not pair.same_problem  # hot spots still link by the problem alone
+    assert pair.repeat
+    (match,) = SimilarIndex.from_frame(letters.iloc[:1]).similar(
+        letters["text"][1], time="2020-06-03 10:00", k=1
+    )
+    assert match.repeat
+    # the same two complaints as short posts: the veto holds
+    short = SimilarIndex.from_frame(LIFT_LETTERS).neighbours(window="7d", min_score=0.0)
+    assert short["score"].iloc[0] >= LONG_VETO_SCORE
+    assert not short["repeat"].iloc[0]
+
+
+def test_problem_vetoed_lets_only_long_letters_this_alike_through() -> None:
+    here = frozenset({"紫荆花园"})
+    lift, parking = frozenset({"电梯"}), frozenset({"停车"})
+    long, short = NAMED_MAX_CHARS + 1, NAMED_MAX_CHARS
+    assert problem_vetoed(0.9, RepeatKeys(here, lift, short), RepeatKeys(here, parking, short))
+    assert problem_vetoed(
+        LONG_VETO_SCORE - 0.01, RepeatKeys(here, lift, long), RepeatKeys(here, parking, short)
+    )
+    assert not problem_vetoed(
+        LONG_VETO_SCORE, RepeatKeys(here, lift, short), RepeatKeys(here, parking, long)
+    )
+    assert not problem_vetoed(0.0, RepeatKeys(here, lift, short), RepeatKeys(here, lift, short))
 
 
 def test_neighbours_use_the_same_problem_rule() -> None:
