@@ -658,6 +658,19 @@ def _long_veto_scores(
             figures.append((lifted, precision, recall))
     finally:
         nlp.similar.LONG_VETO_SCORE = chosen
+    # the judged pairs the veto would keep out with a long letter, by score
+    _, plain, _ = _pair_keys(a, b)
+    longest = np.array([max(len(x), len(y)) for x, y in zip(a, b, strict=True)])
+    long = longest > nlp.similar.NAMED_MAX_CHARS
+    kept_out = ~plain & long & (scores >= 0.11)
+    for label, rows in (
+        (f"from {chosen:.2f}", kept_out & (scores >= chosen)),
+        (f"0.11 to {chosen:.2f}", kept_out & (scores < chosen)),
+    ):
+        line(
+            f"  different problems by the word list, a long letter, {label}: repeats",
+            f"{int(gold[rows].sum())} of {int(rows.sum())}",
+        )
     for lifted, precision, recall in figures:
         f1 = 2 * precision * recall / max(precision + recall, 1e-9)
         what = "never" if lifted > 1 else f"from {lifted:.2f}"
