@@ -533,6 +533,16 @@ def _real_pairs(
     return judged, scores, vetoes, named, weights
 
 
+def _cells(judged: pd.DataFrame, gold: np.ndarray, prefix: str) -> None:
+    """Each cell of a judged sample: its pairs, how many were judged, the share of repeats."""
+    for cell, rows in judged.groupby("cell").groups.items():
+        at = judged.index.get_indexer(rows)
+        line(
+            f"  {prefix}cell {cell}: pairs / judged / repeat share",
+            f"{judged['cell_pairs'].iloc[at[0]]} / {len(at)} / {gold[at].mean():.3f}",
+        )
+
+
 def _weighted(
     predicted: np.ndarray, gold: np.ndarray, weights: np.ndarray
 ) -> tuple[float, float, float]:
@@ -562,12 +572,7 @@ def section_repeats_real(args: argparse.Namespace) -> None:
         "judged pairs (tune) / pairs they stand for",
         f"{len(judged)} / {int(judged.groupby('cell')['cell_pairs'].first().astype(int).sum())}",
     )
-    for cell, rows in judged.groupby("cell").groups.items():
-        at = judged.index.get_indexer(rows)
-        line(
-            f"  cell {cell}: pairs / judged / repeat share",
-            f"{judged['cell_pairs'].iloc[at[0]]} / {len(at)} / {gold[at].mean():.3f}",
-        )
+    _cells(judged, gold, "")
     # the cells hold every pair a rule with thresholds of at least these could call
     grid = np.round(np.arange(0.11, 0.41, 0.01), 2)
     best: tuple[tuple[float, ...], tuple[float, float]] | None = None
@@ -618,12 +623,7 @@ def section_repeats_real(args: argparse.Namespace) -> None:
         "EVAL real recall of today's rule (of the repeats among all the cells' pairs)",
         f"{right / max(repeats, 1e-9):.3f} ({right:.0f} of {repeats:.0f})",
     )
-    for cell, rows in judged.groupby("cell").groups.items():
-        at = judged.index.get_indexer(rows)
-        line(
-            f"  EVAL cell {cell}: pairs / judged / repeat share",
-            f"{judged['cell_pairs'].iloc[at[0]]} / {len(at)} / {gold[at].mean():.3f}",
-        )
+    _cells(judged, gold, "EVAL ")
     if REAL_EVAL_SECOND.is_file():
         _second_judge(judged, predicted, gold)
 
