@@ -95,7 +95,6 @@ run).
 from __future__ import annotations
 
 import argparse
-import functools
 import re
 import resource
 import statistics
@@ -505,14 +504,6 @@ REAL_EVAL_SECOND = ROOT / "data" / "eval" / "repeat_pairs_real_second.csv"
 MIN_WRITTEN_RECALL = 0.80
 
 
-@functools.cache
-def _unlabeled_documents() -> dict[str, str]:
-    """Each message of unlabeled.csv's masked document, by its id."""
-    messages = read(UNLABELED)
-    documents = documents_of(messages["text"].tolist(), messages["title"].tolist())
-    return {key: document or "" for key, document in zip(messages["id"], documents, strict=True)}
-
-
 def _real_pairs(
     index: SimilarIndex, path: Path
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -522,7 +513,7 @@ def _real_pairs(
     problem) and lower threshold's case for each pair, and each pair's weight: how many
     pairs of its cell it stands for."""
     judged = pd.read_csv(path, dtype=str, keep_default_na=False)
-    documents = _unlabeled_documents()
+    documents = dict(zip(index.ids, index.documents, strict=True))
     a = [documents[key] for key in judged["a_id"]]
     b = [documents[key] for key in judged["b_id"]]
     scores = np.asarray(index.vectorise(a).multiply(index.vectorise(b)).sum(axis=1)).ravel()
@@ -607,6 +598,12 @@ def section_repeats_real(args: argparse.Namespace) -> None:
             f"written tune pairs {written[0]:.3f} / {written[1]:.3f}",
         )
     _long_veto_scores(index, judged, scores, named, gold, weights)
+    told_apart = place & ~problem & (tune_scores >= getattr(nlp.similar, "LONG_VETO_SCORE", 2.0))
+    line(
+        "  written tune pairs the word list tells apart from that score: repeats",
+        f"{int(tune_gold[told_apart].sum())} of {int(told_apart.sum())} (all short: "
+        "the exception does not reach them)",
+    )
     if not REAL_EVAL.is_file():
         return
     judged, scores, vetoes, named, weights = _real_pairs(index, REAL_EVAL)
@@ -641,7 +638,7 @@ def _long_veto_scores(
     for long letters from each score (the best F1 chosen; the written pairs are all short)."""
     if not hasattr(nlp.similar, "LONG_VETO_SCORE"):
         return
-    documents = _unlabeled_documents()
+    documents = dict(zip(index.ids, index.documents, strict=True))
     a = [documents[key] for key in judged["a_id"]]
     b = [documents[key] for key in judged["b_id"]]
     defaults = (DEFAULT_REPEAT_THRESHOLD, DEFAULT_NAMED_REPEAT_THRESHOLD)
