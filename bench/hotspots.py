@@ -63,7 +63,10 @@ text joined from ../shared, for the person who judges (keep it outside the proje
 ``scale``: first what the fast lookup's candidate step loses, on unlabeled.csv: every
 message asked for its 5 most similar earlier messages (window 30d, then no window), the share
 of the exact answer's matches (``similar(..., exact=True)``: every ticket of the window
-scored) and of its likely repeats that the fast lookup returns too. Then an index built over
+scored) and of its likely repeats that the fast lookup returns too, and how many messages
+get the exact lookup's ``repeat_of`` (the first likely repeat of the top 5), for several
+numbers of candidates scored (``similar(..., candidates=)``: ``nlp.similar.CANDIDATES`` for
+``/v1/similar``, ``nlp.live_similar.REPEAT_SCORED`` for ``repeat_of``). Then an index built over
 ``--scale-rows`` tickets (copies of unlabeled.csv with shifted times and new ids, each
 message masked, segmented, located and hashed: 0 skips it): build time, rows per second,
 peak RSS, p50 / p99 of one ``similar`` lookup (window 30d), and ``neighbours`` (window 7d)
@@ -109,9 +112,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import nlp.live_similar
 import nlp.similar
 from nlp.hotspots import DEFAULT_LINK_THRESHOLD, hotspots
 from nlp.similar import (
+    CANDIDATES,
     DEFAULT_REPEAT_THRESHOLD,
     SimilarIndex,
     documents_of,
@@ -127,6 +132,10 @@ SHARED = ROOT.parent / "shared" / "data" / "appeals"
 UNLABELED = SHARED / "unlabeled.csv"
 TUNE = ROOT / "data" / "demo" / "repeat_pairs_tune.csv"
 EVAL = ROOT / "data" / "eval" / "repeat_pairs.csv"
+#: Similar tickets a repeat lookup looks at, and the candidates it scores (all of them on a
+#: checkout from before it scored fewer, for ``--sections prepare`` run with its PYTHONPATH).
+REPEAT_CANDIDATES: int = nlp.live_similar.REPEAT_CANDIDATES
+REPEAT_SCORED: int | None = getattr(nlp.live_similar, "REPEAT_SCORED", None)
 #: The lower threshold of a pair that names the place and problem; a library from before it
 #: had one is read with its one threshold for both, so that ``repeats_sittings`` measures an
 #: older checkout's rule on today's tune pairs:
@@ -1023,6 +1032,11 @@ def _percentiles(milliseconds: list[float]) -> str:
     return f"{statistics.median(ordered):.2f} ms / {p99:.2f} ms"
 
 
+def _first_repeat(matches: list[Any]) -> str | None:
+    """What ``repeat_of`` answers from a lookup: the first likely repeat of its top few."""
+    return next((m.id for m in matches[:REPEAT_CANDIDATES] if m.repeat), None)
+
+
 def _pruning() -> None:
     print("== scale: what the fast lookup's candidates lose (unlabeled.csv, every message)")
     frame = read(UNLABELED)
@@ -1031,33 +1045,48 @@ def _pruning() -> None:
         str(ticket): index.prepare(text, title)
         for ticket, text, title in zip(frame["id"], frame["text"], frame["title"], strict=True)
     }
+    asked = list(zip(index.ids, index.times, strict=True))
     for window in ("30d", None):
-        kept = total = kept_repeats = repeats = 0
-        fast_ms: list[float] = []
+        label = f"window {window or 'none'}"
         exact_ms: list[float] = []
-        for ticket, when in zip(index.ids, index.times, strict=True):
-            ready = prepared[ticket]
+        exact: dict[str, list[Any]] = {}
+        for ticket, when in asked:
             started = time.perf_counter()
-            exact = index.similar(None, time=when, window=window, k=5, prepared=ready, exact=True)
+            exact[ticket] = index.similar(
+                None, time=when, window=window, k=5, prepared=prepared[ticket], exact=True
+            )
             exact_ms.append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-            fast = index.similar(None, time=when, window=window, k=5, prepared=ready)
-            fast_ms.append((time.perf_counter() - started) * 1000)
-            found = {match.id for match in fast}
-            total += len(exact)
-            kept += sum(match.id in found for match in exact)
-            repeats += sum(match.repeat for match in exact)
-            kept_repeats += sum(match.repeat and match.id in found for match in exact)
-        label = f"window {window or 'none'}: exact top-5 matches kept"
-        line(label, f"{kept / max(total, 1):.4f} ({kept} of {total})")
-        line(
-            f"window {window or 'none'}: likely repeats kept",
-            f"{kept_repeats / max(repeats, 1):.4f} ({kept_repeats} of {repeats})",
-        )
-        line(
-            f"window {window or 'none'}: lookup p50 fast / exact",
-            f"{statistics.median(fast_ms):.2f} ms / {statistics.median(exact_ms):.2f} ms",
-        )
+        total = sum(len(found) for found in exact.values())
+        repeats = sum(match.repeat for found in exact.values() for match in found)
+        line(f"{label}: exact lookup p50", f"{statistics.median(exact_ms):.2f} ms")
+        for count in sorted({CANDIDATES, REPEAT_SCORED or CANDIDATES, 100, 25}, reverse=True):
+            kept = kept_repeats = same_repeat_of = 0
+            fast_ms: list[float] = []
+            for ticket, when in asked:
+                started = time.perf_counter()
+                fast = index.similar(
+                    None,
+                    time=when,
+                    window=window,
+                    k=5,
+                    prepared=prepared[ticket],
+                    candidates=count,
+                )
+                fast_ms.append((time.perf_counter() - started) * 1000)
+                found = {match.id for match in fast}
+                kept += sum(match.id in found for match in exact[ticket])
+                kept_repeats += sum(match.repeat and match.id in found for match in exact[ticket])
+                same_repeat_of += _first_repeat(fast) == _first_repeat(exact[ticket])
+            named = {CANDIDATES: " (similar)", REPEAT_SCORED: " (repeat_of)"}.get(count, "")
+            line(
+                f"{label}, {count} candidates{named}: top-5 matches / likely repeats kept",
+                f"{kept / max(total, 1):.4f} ({kept} of {total}) / "
+                f"{kept_repeats / max(repeats, 1):.4f} ({kept_repeats} of {repeats})",
+            )
+            line(
+                f"{label}, {count} candidates: repeat_of as exact / lookup p50",
+                f"{same_repeat_of} of {len(asked)} / {statistics.median(fast_ms):.2f} ms",
+            )
 
 
 def _index_megabytes(index: SimilarIndex) -> tuple[float, float]:
@@ -1260,16 +1289,20 @@ def section_hotspots_scale(args: argparse.Namespace) -> None:
 def section_prepare(args: argparse.Namespace) -> None:
     """What a lookup costs a ticket, in CPU time: preparing it (``SimilarIndex.prepare``:
     masking, segmenting, places, term counts) and ``similar`` with it against the 2,000
-    messages before it, for 300 messages of unlabeled.csv (public API only, so that the
-    same section can be run on an older checkout with ``PYTHONPATH``)."""
-    print("== prepare: SimilarIndex.prepare and similar(prepared), CPU time, 300 messages")
+    messages before it, with the candidates of ``/v1/similar`` and with those of
+    ``repeat_of`` (``REPEAT_SCORED``), for 300 messages of unlabeled.csv (public API only,
+    so that the same section can be run on an older checkout with ``PYTHONPATH``)."""
+    print(
+        "== prepare: SimilarIndex.prepare, similar(prepared) and the repeat lookup's "
+        "similar(prepared, candidates=REPEAT_SCORED), CPU time, 300 messages"
+    )
     frame = read(UNLABELED)
     index = SimilarIndex.from_frame(frame.head(2000))
     asked = frame.iloc[2000:2300]
     for text, title in zip(asked["text"][:5], asked["title"][:5], strict=True):
         index.prepare(text, title)  # warm: the segmenter and the compiled code load once
     for round_ in range(3):
-        preparing, looking = [], []
+        preparing, looking, repeating = [], [], []
         for text, title in zip(asked["text"], asked["title"], strict=True):
             started = time.thread_time()
             ready = index.prepare(text, title)
@@ -1277,10 +1310,21 @@ def section_prepare(args: argparse.Namespace) -> None:
             started = time.thread_time()
             index.similar(None, prepared=ready, window=None, k=5)
             looking.append(time.thread_time() - started)
+            if REPEAT_SCORED is not None:
+                started = time.thread_time()
+                index.similar(
+                    None,
+                    prepared=ready,
+                    window=None,
+                    k=REPEAT_CANDIDATES,
+                    candidates=REPEAT_SCORED,
+                )
+                repeating.append(time.thread_time() - started)
+        repeat = f"{statistics.median(repeating) * 1e3:.2f} ms" if repeating else "n/a"
         line(
-            f"round {round_ + 1}: prepare / similar(prepared), p50",
+            f"round {round_ + 1}: prepare / similar(prepared) / repeat lookup, p50",
             f"{statistics.median(preparing) * 1e3:.2f} ms / "
-            f"{statistics.median(looking) * 1e3:.2f} ms",
+            f"{statistics.median(looking) * 1e3:.2f} ms / {repeat}",
         )
 
 

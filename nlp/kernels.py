@@ -37,6 +37,7 @@ __all__ = [
     "row_dots",
     "tfidf_rows",
     "token_hashes",
+    "unit_row",
 ]
 
 _BITS = np.uint64(21)
@@ -601,6 +602,35 @@ def row_dots(
         column = query_indices[k]
         dense[column] = 0.0
         bits[column >> 6] = np.uint64(0)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def unit_row(
+    indices: NDArray[np.integer],
+    data: NDArray[np.float32],
+    weights: NDArray[np.float32],
+    half: int,
+) -> NDArray[np.float32]:
+    """One row's values times ``weights[column]``, then each half of the columns (under
+    ``half``: words; the rest: characters) scaled to length 1/sqrt(2), the arithmetic of
+    ``nlp.similar._unit_rows`` to the last bit (float32 products, float64 sums in stored
+    order), without building a matrix: a lookup's query."""
+    out = np.empty(data.size, dtype=np.float32)
+    words = 0.0
+    chars = 0.0
+    for j in range(data.size):
+        value = data[j] * weights[indices[j]]
+        out[j] = value
+        square = np.float64(value) ** 2
+        if indices[j] < half:
+            words += square
+        else:
+            chars += square
+    scale_words = np.float32(1.0 / np.sqrt(2.0 * max(words, 1e-30)) if words > 0 else 0.0)
+    scale_chars = np.float32(1.0 / np.sqrt(2.0 * max(chars, 1e-30)) if chars > 0 else 0.0)
+    for j in range(data.size):
+        out[j] *= scale_words if indices[j] < half else scale_chars
     return out
 
 

@@ -28,9 +28,11 @@ How it works:
   built once after a merge) of the query's ``CANDIDATE_FEATURES`` heaviest features (tf·idf:
   the rare words and character runs that set it apart, not ``小区`` that nearly every ticket
   has), adds up those features' part of each row's cosine, and scores the ``CANDIDATES`` best
-  rows exactly: the answer's scores are exact cosines, and its cost follows the length of a
-  few inverted lists rather than every stored value of the window (when the window is small
-  enough that scoring all of it costs less, it is scored whole). A ticket whose candidates
+  rows exactly (``similar(..., candidates=)``: fewer for a repeat lookup,
+  :data:`nlp.live_similar.REPEAT_SCORED`): the answer's scores are exact cosines, and its
+  cost follows the length of a few inverted lists rather than every stored value of the
+  window (when the window is small enough that scoring all of it costs less, it is scored
+  whole). A ticket whose candidates
   leave out one of its exact top matches is rare (``bench/hotspots.py --sections scale``
   prints the share kept on ``unlabeled.csv``); ``similar(..., exact=True)`` scores the whole
   window. Tickets appended since the last merge (at most 512) keep their own inverted lists,
@@ -733,9 +735,24 @@ def _unit_rows(
 _SCRATCH_FREE: list[tuple[np.ndarray, np.ndarray]] = []
 
 
-def _scores(
-    matrix: sp.csr_matrix, query: sp.csr_matrix, rows: np.ndarray | None = None
-) -> np.ndarray:
+class _Query(NamedTuple):
+    """A lookup's ticket as a unit row (:func:`_unit_query`): its columns and values."""
+
+    indices: np.ndarray
+    data: np.ndarray
+
+
+def _unit_query(counts: sp.csr_matrix, weights: np.ndarray) -> _Query:
+    """The one row of ``counts`` as :func:`_unit_rows` makes it, to the last bit, without a
+    matrix built around it (:func:`nlp.kernels.unit_row`)."""
+    from nlp.kernels import unit_row
+
+    indices = counts.indices
+    data = unit_row(indices, counts.data.astype(np.float32, copy=False), weights, N_FEATURES // 2)
+    return _Query(indices, data)
+
+
+def _scores(matrix: sp.csr_matrix, query: _Query, rows: np.ndarray | None = None) -> np.ndarray:
     """The cosine of each of ``rows`` of ``matrix`` (None: every row) with a one-row query
     (both unit rows), in compiled code (:func:`nlp.kernels.row_dots`), without copying the
     rows first. Each row's score is summed in the same order whichever rows are asked, so a
@@ -757,17 +774,17 @@ def _scores(
         _SCRATCH_FREE.append((dense, bits))  # given back zeroed
 
 
-def _heaviest(query: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+def _heaviest(query: _Query) -> tuple[np.ndarray, np.ndarray]:
     """A one-row query's ``CANDIDATE_FEATURES`` heaviest features and their weights."""
     heaviest = np.argsort(-query.data, kind="stable")[:CANDIDATE_FEATURES]
     return query.indices[heaviest], query.data[heaviest]
 
 
-def _best(sums: np.ndarray) -> np.ndarray:
-    """The positions of the ``CANDIDATES`` highest ``sums`` (all when there are no more)."""
-    if len(sums) <= CANDIDATES:
+def _best(sums: np.ndarray, count: int) -> np.ndarray:
+    """The positions of the ``count`` highest ``sums`` (all when there are no more)."""
+    if len(sums) <= count:
         return np.arange(len(sums))
-    return np.argpartition(-sums, CANDIDATES)[:CANDIDATES]
+    return np.argpartition(-sums, count)[:count]
 
 
 class _GrowingRows:
@@ -786,9 +803,12 @@ class _GrowingRows:
         self.following = np.empty(1024, dtype=np.int32)
         self.row_of = np.empty(1024, dtype=np.int32)
         self._head: np.ndarray | None = None  # one list head per column, made when first needed
+        self._view: sp.csr_matrix | None = None  # matrix(), until rows change
 
     def append(self, matrix: sp.csr_matrix) -> None:
         from nlp.kernels import link_rows
+
+        self._view = None
 
         nnz, start = matrix.nnz, int(self.indptr[self.rows])
         if start + nnz > len(self.data):
@@ -816,14 +836,19 @@ class _GrowingRows:
         if self._head is not None:
             self._head[self.indices[: int(self.indptr[self.rows])]] = -1
         self.rows = 0
+        self._view = None
 
     def matrix(self) -> sp.csr_matrix:
-        end = int(self.indptr[self.rows])
-        return sp.csr_matrix(
-            (self.data[:end], self.indices[:end], self.indptr[: self.rows + 1]),
-            shape=(self.rows, N_FEATURES),
-            copy=False,
-        )
+        """The rows as one CSR matrix over the arrays (no copy), built once per change:
+        scipy's checks of a new matrix cost a lookup more than scoring its candidates."""
+        if self._view is None:
+            end = int(self.indptr[self.rows])
+            self._view = sp.csr_matrix(
+                (self.data[:end], self.indices[:end], self.indptr[: self.rows + 1]),
+                shape=(self.rows, N_FEATURES),
+                copy=False,
+            )
+        return self._view
 
     def sums(
         self, features: np.ndarray, weights: np.ndarray, inside: np.ndarray
@@ -1231,6 +1256,7 @@ class SimilarIndex:
         exclude_id: str | None = None,
         prepared: Prepared | None = None,
         exact: bool = False,
+        candidates: int = CANDIDATES,
     ) -> list[Match]:
         """The ``k`` most similar tickets answered before ``time`` (default: after every
         ticket) and within ``window`` of it, best first, each with its score and whether it
@@ -1238,11 +1264,14 @@ class SimilarIndex:
         :attr:`named_repeat_threshold`, so that no likely repeat is). ``prepared``: the
         ticket's :meth:`prepare`, used instead of ``text`` and ``title`` (the same answer,
         without masking, segmenting or looking for places again). Scores are exact cosines;
-        the tickets scored are the candidates of the query's heaviest features (see the
-        module's documentation), or, with ``exact=True``, every ticket of the window (slower
-        on a large index; the answer differs only where a candidate was missed)."""
+        the tickets scored are the ``candidates`` best candidates of the query's heaviest
+        features (see the module's documentation), or, with ``exact=True``, every ticket of
+        the window (slower on a large index; the answer differs only where a candidate was
+        missed). Fewer ``candidates`` cost less and miss more."""
         if k < 1:
             raise DataError(f"k must be at least 1, not {k}")
+        if candidates < 1:
+            raise DataError(f"candidates must be at least 1, not {candidates}")
         if min_score is None:
             min_score = self.named_repeat_threshold
         if prepared is None:
@@ -1258,7 +1287,7 @@ class SimilarIndex:
             held = self._times[-1:]
             at = max(t.max() for t in (held, *(c[1] for c in self._pending)) if len(t))
         earliest = None if span is None else at - np.timedelta64(span)
-        query = _unit_rows(prepared.counts, self._idf)
+        query = _unit_query(prepared.counts, self._idf)
         places = prepared.places
         found: list[tuple[float, str, np.datetime64, frozenset[str], str]] = []
 
@@ -1280,15 +1309,17 @@ class SimilarIndex:
 
         end = int(np.searchsorted(self._times, at, side="left"))
         start = 0 if earliest is None else int(np.searchsorted(self._times, earliest, side="left"))
-        heaviest = None if exact or not query.nnz else _heaviest(query)
+        heaviest = None if exact or not len(query.data) else _heaviest(query)
         # the main matrix's candidates and their sums (None: its whole window is scored)
-        candidates = (
-            None if heaviest is None or end <= start else self._candidates(heaviest, start, end)
+        found_rows = (
+            None
+            if heaviest is None or end <= start
+            else self._candidates(heaviest, start, end, candidates)
         )
-        if end > start and candidates is None:
+        if end > start and found_rows is None:
             keep(_scores(self._slice(start, end), query), start, *self._held())
         # tickets appended since the last merge (at most a few hundred): their candidates
-        # compete with the main matrix's for the CANDIDATES scored (all of them when the main
+        # compete with the main matrix's for the ``candidates`` scored (all of them when the main
         # window is scored whole and they are few)
         pending = None
         if self._pending:
@@ -1299,20 +1330,20 @@ class SimilarIndex:
             if not inside.any():
                 pending = None
         if pending is not None and (
-            heaviest is None or (candidates is None and int(inside.sum()) <= CANDIDATES)
+            heaviest is None or (found_rows is None and int(inside.sum()) <= candidates)
         ):
             scores = np.where(inside, _scores(pending[0], query), -1.0)
             keep(scores, 0, *pending[1:])
             pending = None
-        if candidates is not None or pending is not None:
+        if found_rows is not None or pending is not None:
             assert heaviest is not None
             none = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
-            rows, sums = candidates if candidates is not None else none
+            rows, sums = found_rows if found_rows is not None else none
             split = len(rows)
             if pending is not None:
                 more, more_sums = self._pending_units.sums(*heaviest, inside)
                 rows, sums = np.concatenate([rows, more]), np.concatenate([sums, more_sums])
-            chosen = _best(sums)
+            chosen = _best(sums, candidates)
             main, fresh = np.sort(rows[chosen[chosen < split]]), rows[chosen[chosen >= split]]
             if len(main):
                 keep(_scores(self._matrix, query, main), main, *self._held())
@@ -1355,13 +1386,13 @@ class SimilarIndex:
         )
 
     def _candidates(
-        self, heaviest: tuple[np.ndarray, np.ndarray], start: int, end: int
+        self, heaviest: tuple[np.ndarray, np.ndarray], start: int, end: int, count: int
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The rows of ``[start, end)`` that hold any of a query's heaviest features
         (:func:`_heaviest`: the features and their weights), and the part of each one's
         cosine on those features. None when scoring the whole window costs less than
-        reading those features' inverted lists."""
-        if end - start <= CANDIDATES:
+        reading those features' inverted lists and scoring ``count`` rows."""
+        if end - start <= count:
             return None
         features, weights = heaviest
         if self._postings is None:
@@ -1371,7 +1402,7 @@ class SimilarIndex:
         read = int((postings.indptr[features + 1] - postings.indptr[features]).sum())
         matrix = self._matrix
         per_row = matrix.nnz / max(matrix.shape[0], 1)
-        if read + CANDIDATES * per_row >= matrix.indptr[end] - matrix.indptr[start]:
+        if read + count * per_row >= matrix.indptr[end] - matrix.indptr[start]:
             return None
         from nlp.kernels import posting_sums
 

@@ -154,3 +154,30 @@ def test_a_rebuild_reads_the_store_so_tickets_deleted_elsewhere_leave() -> None:
         assert [m.id for m in live.similar(PLANT, k=5)] == ["kept"]
     finally:
         live.stop()
+
+
+def test_a_repeat_lookup_scores_fewer_rows_than_a_similar_lookup(scored: list[int]) -> None:
+    """repeat_of scores at most REPEAT_SCORED candidates (what classify pays for it),
+    /v1/similar's lookup nlp.similar.CANDIDATES, and both find the repeat."""
+    from pathlib import Path
+
+    import nlp.similar
+    from nlp.live_similar import REPEAT_SCORED
+
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo" / "appeals.csv"
+    texts = pd.read_csv(demo, dtype=str, keep_default_na=False)["text"].tolist()
+    live = _started(LiveSimilarIndex(window="30d", clock=Clock(NOW)))
+    try:
+        step = timedelta(days=20) / len(texts)
+        live.submit([(f"t{i}", NOW - (i + 1) * step, t, None) for i, t in enumerate(texts)])
+        live.submit([("x", NOW - timedelta(minutes=1), PLANT, None)])
+        assert live.flush(60)
+        assert len(live) > 4 * nlp.similar.CANDIDATES > 4 * REPEAT_SCORED
+        assert live.repeat_of(PLANT_AGAIN) == "x"
+        assert scored
+        assert sum(scored) <= REPEAT_SCORED
+        scored.clear()
+        assert live.similar(PLANT_AGAIN, k=5)[0].id == "x"
+        assert REPEAT_SCORED < sum(scored) <= nlp.similar.CANDIDATES
+    finally:
+        live.stop()

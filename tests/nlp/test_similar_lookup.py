@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import nlp.similar
+from nlp.errors import DataError
 from nlp.similar import CANDIDATES, SimilarIndex
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
@@ -85,20 +86,6 @@ def test_the_fast_lookup_finds_what_scoring_the_whole_window_finds(
     assert kept >= 0.98 * total
 
 
-@pytest.fixture
-def scored(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many rows each call of nlp.similar._scores scores (appended as they come)."""
-    counts: list[int] = []
-    original = nlp.similar._scores
-
-    def counted(matrix: Any, query: Any, rows: Any = None) -> Any:
-        counts.append(matrix.shape[0] if rows is None else len(rows))
-        return original(matrix, query, rows)
-
-    monkeypatch.setattr(nlp.similar, "_scores", counted)
-    return counts
-
-
 def test_a_lookup_scores_only_its_candidates(index: SimilarIndex, scored: list[int]) -> None:
     text = _pairs()["b_text"].iloc[0]
     index.similar(text, time=NOW, window=None, k=5)
@@ -108,6 +95,50 @@ def test_a_lookup_scores_only_its_candidates(index: SimilarIndex, scored: list[i
     scored.clear()
     index.similar(text, time=NOW, window=None, k=5, exact=True)
     assert scored == [len(index)]
+
+
+def test_fewer_candidates_score_fewer_rows(index: SimilarIndex, scored: list[int]) -> None:
+    """``candidates=`` bounds the rows a lookup scores (the repeat lookup asks for fewer
+    than /v1/similar); the best of them still come first, with exact scores."""
+    text = _pairs()["b_text"].iloc[0]
+    few = index.similar(text, time=NOW, window=None, k=5, candidates=20)
+    assert scored
+    assert max(scored) <= 20
+    exact = {m.id: m.score for m in index.similar(text, time=NOW, window=None, exact=True)}
+    assert few
+    assert all(exact.get(m.id) == m.score for m in few)
+    with pytest.raises(DataError, match="candidates must be at least 1"):
+        index.similar(text, time=NOW, candidates=0)
+
+
+def test_a_query_row_is_unit_rows_to_the_last_bit(index: SimilarIndex) -> None:
+    """A lookup's query (nlp.kernels.unit_row, no matrix built) is the row _unit_rows makes
+    of it, bit for bit, so its scores are the ones the index's own rows give each other:
+    words and characters, words only, characters only, nothing."""
+    import scipy.sparse as sp
+
+    from nlp.similar import N_FEATURES, Prepared, _unit_query, _unit_rows
+
+    ready = [index.prepare(text) for text in _pairs()["b_text"][:20]]
+    rows = [prepared.counts for prepared in ready if isinstance(prepared, Prepared)]
+    assert len(rows) == 20
+    counts = _random_rows(5, 4)
+
+    def kept(row: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+        return sp.csr_matrix(
+            (row.data[keep], row.indices[keep], [0, int(keep.sum())]), shape=row.shape
+        )
+
+    for row in (*rows, *(counts[i] for i in range(4))):
+        words = row.indices < N_FEATURES // 2
+        for part in (row, kept(row, words), kept(row, ~words)):
+            expected = _unit_rows(part, index._idf)
+            query = _unit_query(part, index._idf)
+            assert query.indices.tolist() == expected.indices.tolist()
+            assert query.data.tobytes() == expected.data.tobytes()
+        assert words.any()
+        assert (~words).any()
+    assert _unit_query(kept(rows[0], np.zeros(rows[0].nnz, dtype=bool)), index._idf).data.size == 0
 
 
 def test_appended_tickets_are_scored_like_merged_ones(index: SimilarIndex) -> None:
@@ -191,6 +222,8 @@ def test_linked_lists_of_appended_rows_sum_as_the_inverted_lists_do() -> None:
     grown = _GrowingRows()
     for first in range(0, 120, 7):  # uneven pieces, as the service appends them
         grown.append(matrix[first : first + 7])
+        # the matrix of the rows so far, never one kept from before the last append
+        assert (grown.matrix() != matrix[: min(first + 7, 120)]).nnz == 0
     assert (grown.matrix() != matrix).nnz == 0
     features = np.unique(matrix[[3, 60, 119]].indices)[:16]
     weights = np.linspace(0.1, 1.0, len(features)).astype(np.float32)
@@ -206,6 +239,7 @@ def test_linked_lists_of_appended_rows_sum_as_the_inverted_lists_do() -> None:
     grown.clear()
     assert grown.sums(features, weights, np.ones(0, dtype=bool))[0].size == 0
     grown.append(matrix[:2])
+    assert (grown.matrix() != matrix[:2]).nnz == 0
     rows, _ = grown.sums(features, weights, np.ones(2, dtype=bool))
     assert set(rows.tolist()) <= {0, 1}
     assert sorted(rows.tolist()) == np.flatnonzero(expected[:2] > 0).tolist()
