@@ -77,6 +77,15 @@ TERM_CASES = {
     "elderly alone": ("楼里的独居老人没人照顾", "较急", "弱势群体缺少照顾或无障碍通行"),
     "noise": ("隔壁KTV每天营业到凌晨三点，吵得人睡不着", "一般", None),
     "wages": ("公司拖欠了我三个月工资", "一般", None),
+    # danger words that are not a danger now (the sixth sitting of data/demo/urgency.csv)
+    "mistaken for a fire": ("消防演练的警报一响，老人吓得以为着火了", "一般", None),
+    "in the news": ("常看到电动车电池爆炸的新闻，建议建个充电棚", "一般", None),
+    "if it ever happens": ("消防通道被占着，真出事消防车根本进不来", "较急", None),
+    "helping others": ("想报名志愿者，学习怎么帮助有轻生念头的人", "一般", None),
+    "knife grinder's cry": ("天天有喇叭喊磨剪子戗菜刀，吵死了", "一般", None),
+    "exhaust pipe smoke": ("楼下饭店的排烟管天天冒烟，熏得没法开窗", "一般", None),
+    "pipe pressed": ("墙裂了，燃气管被挤弯了，还没闻到味", "一般", None),
+    "a fire somewhere in the building": ("楼里不知道谁家着火了，到处是烟", "紧急", None),
 }
 
 
