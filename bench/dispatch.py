@@ -326,7 +326,10 @@ def section_urgency(args: argparse.Namespace) -> None:
 #: sittings (data/demo/README.md); the later rows are always in training.
 URGENCY_CV_ROWS = 890
 #: Where each sitting of data/demo/urgency.csv starts (its id numbers; data/demo/README.md).
-URGENCY_SITTINGS = (0, 573, 717, 807, 890, 1220)
+URGENCY_SITTINGS = (0, 573, 717, 807, 890, 1220, 1580)
+#: The thresholds of 紧急 and of the veto that urgency_sittings tries.
+URGENT_GRID = (0.3, 0.4, 0.5, 0.6, 0.7)
+VETO_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
 
 
 def section_urgency_cv(args: argparse.Namespace) -> None:
@@ -377,10 +380,13 @@ def section_urgency_cv(args: argparse.Namespace) -> None:
 
 def section_urgency_sittings(args: argparse.Namespace) -> None:
     """Leave one sitting of data/demo/urgency.csv out (never data/eval): recall of 紧急,
-    non-紧急 wrongly raised, exact level, for C in (2, 8, 32) and thresholds of 紧急."""
+    non-紧急 wrongly raised, exact level, for C in (2, 8, 32) and thresholds of 紧急 (with the
+    default veto), then for veto thresholds at C = 8 and 0.5, then each sitting at the
+    defaults."""
     from nlp.urgency import (
         DEFAULT_EXAMPLES,
         DEFAULT_TERMS,
+        DEFAULT_VETO_THRESHOLD,
         UrgencyDetector,
         UrgencyTerms,
         fit_examples,
@@ -392,36 +398,40 @@ def section_urgency_sittings(args: argparse.Namespace) -> None:
     urgent = levels == "紧急"
     terms = UrgencyTerms.load(DEFAULT_TERMS)
     print(f"urgency_sittings: {len(frame)} rows, each of {len(URGENCY_SITTINGS)} sittings held out")
-    thresholds = (0.3, 0.4, 0.5, 0.6, 0.7)
-    for C in (2.0, 8.0, 32.0):
-        answers = {th: np.empty(len(frame), dtype=object) for th in thresholds}
-        for number in np.unique(sitting):
-            held = sitting == number
-            model = fit_examples(frame[~held], C=C)
-            for th in thresholds:
-                detector = UrgencyDetector(terms, model, urgent_threshold=th)
-                found = detector.assess_many(
-                    frame["text"][held].tolist(), titles=frame["title"][held].tolist()
-                )
-                answers[th][held] = [a.level for a in found]
-        for th in thresholds:
-            got = answers[th]
-            line(
-                f"  C = {C:g}, 紧急 at p >= {th}: recall / wrongly raised / exact",
-                f"{(got[urgent] == '紧急').mean():.3f} / "
-                f"{(got[~urgent] == '紧急').mean():.1%} / {(got == levels).mean():.3f}",
+
+    def figures(got: np.ndarray, rows: np.ndarray) -> str:
+        return (
+            f"{(got[rows & urgent] == '紧急').mean():.3f} / "
+            f"{(got[rows & ~urgent] == '紧急').mean():.1%} / "
+            f"{(got[rows] == levels[rows]).mean():.3f}"
+        )
+
+    everything = np.ones(len(frame), dtype=bool)
+    # (C, threshold of 紧急, veto threshold): the grids around the defaults
+    settings = [(C, th, DEFAULT_VETO_THRESHOLD) for C in (2.0, 8.0, 32.0) for th in URGENT_GRID]
+    settings += [(8.0, 0.5, veto) for veto in VETO_GRID if veto != DEFAULT_VETO_THRESHOLD]
+    answers = {setting: np.empty(len(frame), dtype=object) for setting in settings}
+    for number in np.unique(sitting):
+        held = sitting == number
+        models = {C: fit_examples(frame[~held], C=C) for C in (2.0, 8.0, 32.0)}
+        for C, th, veto in settings:
+            detector = UrgencyDetector(terms, models[C], urgent_threshold=th, veto_threshold=veto)
+            found = detector.assess_many(
+                frame["text"][held].tolist(), titles=frame["title"][held].tolist()
             )
-        if C == 8.0:  # the defaults, each sitting scored by the model of the others
-            got = answers[0.5]
-            for number in np.unique(sitting):
-                held = sitting == number
-                first = frame["id"][held].iloc[0]
-                line(
-                    f"    sitting {number} ({held.sum()} rows from {first}), C = 8, 0.5",
-                    f"{(got[held & urgent] == '紧急').mean():.3f} / "
-                    f"{(got[held & ~urgent] == '紧急').mean():.1%} / "
-                    f"{(got[held] == levels[held]).mean():.3f}",
-                )
+            answers[C, th, veto][held] = [a.level for a in found]
+    print(f"  recall of 紧急 / wrongly raised / exact (veto {DEFAULT_VETO_THRESHOLD})")
+    for C, th, veto in settings:
+        if veto == DEFAULT_VETO_THRESHOLD:
+            line(f"  C = {C:g}, 紧急 at p >= {th}", figures(answers[C, th, veto], everything))
+    print("  C = 8, 紧急 at p >= 0.5, the terms' 紧急 vetoed under p:")
+    for veto in VETO_GRID:
+        line(f"    veto {veto}", figures(answers[8.0, 0.5, veto], everything))
+    got = answers[8.0, 0.5, DEFAULT_VETO_THRESHOLD]
+    for number in np.unique(sitting):  # the defaults, each sitting scored by the others' model
+        held = sitting == number
+        first = frame["id"][held].iloc[0]
+        line(f"    sitting {number} ({held.sum()} rows from {first}), defaults", figures(got, held))
 
 
 def _per_call(call: Callable[[int], object], n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,14 +24,19 @@ Two parts decide, each cheap:
    trained on labelled examples (``data/demo/urgency.csv`` by default) when a detector is
    first built in a process: about a second, then cached.
 
-**The rule** (:meth:`UrgencyDetector.combine`): the model can only raise the terms' level,
-never lower it. It says 紧急 when its probability of 紧急 reaches ``urgent_threshold``, or
-``discounted_threshold`` (higher) when the ticket has 紧急 terms that all failed to count;
-it says 较急 when its probability of 紧急 or 较急 reaches ``fairly_threshold``. The ticket
-gets the higher of the two levels; the reason and terms are those of whichever part gave it.
-The defaults (0.5, 0.85, 0.6) favour recall of 紧急: a missed 紧急 costs more than a ticket
-looked at early. 0.5 was chosen on 90 examples held out while it was set (see
-``data/demo/README.md``), never on ``data/eval``.
+**The rule** (:meth:`UrgencyDetector.combine`): the model raises the terms' level, and
+lowers it in one case only. It says 紧急 when its probability of 紧急 reaches
+``urgent_threshold``, or ``discounted_threshold`` (higher) when the ticket has 紧急 terms
+that all failed to count; it says 较急 when its probability of 紧急 or 较急 reaches
+``fairly_threshold``. The ticket gets the higher of the two levels; the reason and terms are
+those of whichever part gave it. The one exception, the **veto**: when the terms say 紧急
+and the model's probability of 紧急 is under ``veto_threshold``, the ticket gets the model's
+level (a danger word in a street cry, the news or a drill: 磨剪子戗菜刀, 电池爆炸的新闻,
+以为着火了). The defaults (0.5, 0.85, 0.6, veto 0.2) favour recall of 紧急: a missed 紧急
+costs more than a ticket looked at early. 0.5 was chosen on 90 examples held out while it
+was set, the veto's 0.2 by holding out each sitting of the examples in turn (the largest
+that keeps recall of 紧急 at 0.98 there; ``bench/dispatch.py --sections urgency_sittings``
+and ``data/demo/README.md``), never on ``data/eval``.
 
 Input is normalised first (:func:`nlp.text.normalise`: simplified characters, half-width
 text, personal data masked), so traditional and full-width tickets match the same terms and
@@ -65,6 +70,7 @@ from nlp.text import fold_width, normalise, to_simplified
 __all__ = [
     "DEFAULT_EXAMPLES",
     "DEFAULT_TERMS",
+    "DEFAULT_VETO_THRESHOLD",
     "LEVELS",
     "Urgency",
     "UrgencyDetector",
@@ -598,6 +604,13 @@ def train_from_examples(path: str | Path) -> UrgencyModel:
     return _trained(path, (status.st_mtime_ns, status.st_size))
 
 
+#: The model's probability of 紧急 under which it overrules the terms' 紧急 (the veto of
+#: :meth:`UrgencyDetector.combine`): the largest of 0, 0.02, 0.05, 0.1, 0.15, 0.2 and 0.3
+#: that keeps recall of 紧急 at 0.98 with each sitting of ``data/demo/urgency.csv`` held out
+#: in turn (``bench/dispatch.py --sections urgency_sittings``).
+DEFAULT_VETO_THRESHOLD = 0.2
+
+
 def _document(title: str, text: str) -> str:
     return f"{title}。{text}" if title else text
 
@@ -611,7 +624,9 @@ class UrgencyDetector:
     ``urgent_threshold``: the model's probability of 紧急 that raises a ticket to 紧急;
     ``discounted_threshold``: the same when the ticket's 紧急 terms all failed to count as such
     (negated, hypothetical, past, resolved, cancelled by ``unless``, or only a standing
-    hazard); ``fairly_threshold``: its probability of 紧急 or 较急 that raises a ticket to 较急.
+    hazard); ``fairly_threshold``: its probability of 紧急 or 较急 that raises a ticket to 较急;
+    ``veto_threshold``: its probability of 紧急 under which a ticket the terms call 紧急 gets
+    the model's level instead (0: the terms' 紧急 always stands).
     """
 
     def __init__(
@@ -622,6 +637,7 @@ class UrgencyDetector:
         urgent_threshold: float = 0.5,
         discounted_threshold: float = 0.85,
         fairly_threshold: float = 0.6,
+        veto_threshold: float = DEFAULT_VETO_THRESHOLD,
     ) -> None:
         for name, value in (
             ("urgent_threshold", urgent_threshold),
@@ -630,11 +646,21 @@ class UrgencyDetector:
         ):
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
                 raise DataError(f"{name} must be a number in (0, 1], not {value!r}")
+        if (
+            isinstance(veto_threshold, bool)
+            or not isinstance(veto_threshold, int | float)
+            or not 0 <= veto_threshold < urgent_threshold
+        ):
+            raise DataError(
+                f"veto_threshold must be a number from 0 up to urgent_threshold "
+                f"({urgent_threshold}), not {veto_threshold!r}"
+            )
         self.terms = terms
         self.model = model
         self.urgent_threshold = urgent_threshold
         self.discounted_threshold = discounted_threshold
         self.fairly_threshold = fairly_threshold
+        self.veto_threshold = veto_threshold
 
     @classmethod
     def from_defaults(cls) -> UrgencyDetector:
@@ -753,8 +779,16 @@ class UrgencyDetector:
         probabilities: NDArray[np.float64],
         document: str,
     ) -> Urgency:
-        """The documented rule: the model may raise the terms' level, never lower it."""
+        """The documented rule: the model may raise the terms' level, and lower a 紧急 of the
+        terms that it finds most unlike the 紧急 examples (the veto)."""
         urgent, fairly = float(probabilities[0]), float(probabilities[0] + probabilities[1])
+        if from_terms.level == "紧急" and urgent < self.veto_threshold:
+            assert self.model is not None
+            level = "较急" if fairly >= self.fairly_threshold else "一般"
+            words = "、".join(from_terms.terms)
+            reason = f"提到“{words}”，但与紧急的示例不符（模型概率 {urgent:.2f}）"
+            evidence = self.model.evidence(document, level) if level == "较急" else ()
+            return Urgency(level, reason, evidence, "model")
         threshold = self.discounted_threshold if discounted else self.urgent_threshold
         if urgent >= threshold:
             level, probability = "紧急", urgent

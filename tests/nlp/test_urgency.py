@@ -20,6 +20,7 @@ from nlp.text import normalise
 from nlp.urgency import (
     DEFAULT_EXAMPLES,
     DEFAULT_TERMS,
+    DEFAULT_VETO_THRESHOLD,
     LEVELS,
     Urgency,
     UrgencyDetector,
@@ -177,8 +178,16 @@ class _FixedModel:
         return ("证据",)
 
 
-def _combine(from_terms: Urgency, probabilities: list[float], *, discounted: bool = False):
-    detector = UrgencyDetector(UrgencyTerms.load(DEFAULT_TERMS), None)
+def _combine(
+    from_terms: Urgency,
+    probabilities: list[float],
+    *,
+    discounted: bool = False,
+    veto_threshold: float = 0.2,
+):
+    detector = UrgencyDetector(
+        UrgencyTerms.load(DEFAULT_TERMS), None, veto_threshold=veto_threshold
+    )
     detector.model = _FixedModel()  # type: ignore[assignment]
     return detector.combine(from_terms, discounted, np.asarray(probabilities), "文本")
 
@@ -192,7 +201,8 @@ RULE_CASES = {
     "model below threshold": (GENERAL, [0.45, 0.1, 0.45], False, "一般", "none"),
     "model raises to 较急": (GENERAL, [0.3, 0.35, 0.35], False, "较急", "model"),
     "model raises 较急 to 紧急": (FAIRLY, [0.6, 0.3, 0.1], False, "紧急", "model"),
-    "model never lowers 紧急": (URGENT, [0.0, 0.0, 1.0], False, "紧急", "terms"),
+    "model keeps 紧急 at the veto": (URGENT, [0.2, 0.0, 0.8], False, "紧急", "terms"),
+    "model keeps 紧急 when unsure": (URGENT, [0.35, 0.05, 0.6], False, "紧急", "terms"),
     "model never lowers 较急": (FAIRLY, [0.0, 0.1, 0.9], False, "较急", "terms"),
     "discounted needs more": (GENERAL, [0.7, 0.1, 0.2], True, "较急", "model"),
     "discounted, confident": (GENERAL, [0.9, 0.05, 0.05], True, "紧急", "model"),
@@ -204,7 +214,7 @@ RULE_CASES = {
     RULE_CASES.values(),
     ids=RULE_CASES,
 )
-def test_the_model_only_raises(
+def test_the_model_raises_and_only_vetoes(
     from_terms: Urgency,
     probabilities: list[float],
     discounted: bool,
@@ -216,6 +226,50 @@ def test_the_model_only_raises(
     if source == "model":
         assert urgency.terms == ("证据",)
         assert "模型概率" in urgency.reason
+
+
+VETO_CASES = {
+    "to 一般": ([0.1, 0.1, 0.8], "一般", ()),
+    "to 较急": ([0.15, 0.5, 0.35], "较急", ("证据",)),
+    "just under": ([0.199, 0.0, 0.801], "一般", ()),
+}
+
+
+@pytest.mark.parametrize(("probabilities", "level", "terms"), VETO_CASES.values(), ids=VETO_CASES)
+def test_the_model_vetoes_an_urgent_level_it_finds_most_unlike_the_examples(
+    probabilities: list[float], level: str, terms: tuple[str, ...]
+) -> None:
+    """Under veto_threshold the terms' 紧急 gets the model's level, with a reason that names
+    the overruled words and the probability; at 0 (off) the terms' 紧急 always stands."""
+    urgency = _combine(URGENT, probabilities)
+    assert (urgency.level, urgency.source, urgency.terms) == (level, "model", terms)
+    assert "煤气味" in urgency.reason
+    assert "模型概率" in urgency.reason
+    assert _combine(URGENT, probabilities, veto_threshold=0).level == "紧急"
+
+
+@pytest.mark.parametrize("value", [-0.1, 0.5, 0.9, float("nan"), "0.1", True])
+def test_the_veto_threshold_is_checked(value: float) -> None:
+    with pytest.raises(DataError, match="veto_threshold"):
+        UrgencyDetector(UrgencyTerms.load(DEFAULT_TERMS), None, veto_threshold=value)
+
+
+def test_the_default_detector_vetoes_a_street_cry_but_not_a_gas_leak(
+    detector: UrgencyDetector,
+) -> None:
+    """The shipped detector: a danger word the terms take for danger now in a context the
+    examples never call 紧急 is vetoed; a textbook 紧急 is not."""
+    assert detector.veto_threshold == DEFAULT_VETO_THRESHOLD
+    for text in (
+        "想报个急救员培训班，学心肺复苏和触电急救，去哪报名",
+        "网上说我们小区有人跳楼了，这是谣言吧",
+    ):
+        assert UrgencyDetector(detector.terms, None).assess(text).level == "紧急"  # the terms
+        vetoed = detector.assess(text)
+        assert (vetoed.level, vetoed.source) == ("一般", "model")
+        assert "但与紧急的示例不符" in vetoed.reason
+    leak = detector.assess("楼道里燃气味很重，好几户都闻到了，快来人")
+    assert (leak.level, leak.source) == ("紧急", "terms")
 
 
 def test_the_model_raises_what_the_terms_missed(tmp_path: Path) -> None:
