@@ -80,7 +80,9 @@ class DispatchConfig:
     Every part is off unless asked for (as the service's settings are). ``urgency``: with
     ``urgency_terms`` (None: the shipped term list, ``nlp/resources/urgency_terms.toml``) and
     the model learned from ``urgency_examples`` (None: ``data/demo/urgency.csv`` when it
-    exists, else the term list alone). ``gazetteer`` (and the ``city`` it belongs to) and
+    exists, else the term list alone), whose 紧急 the model vetoes under ``urgency_veto``
+    (None: ``nlp.urgency.DEFAULT_VETO_THRESHOLD``; 0: never). ``gazetteer`` (and the
+    ``city`` it belongs to) and
     ``routing``: off when None. ``problems``: find several problems per ticket (needs no
     file).
     """
@@ -88,6 +90,7 @@ class DispatchConfig:
     urgency: bool = False
     urgency_terms: str | None = None
     urgency_examples: str | None = None
+    urgency_veto: float | None = None
     gazetteer: str | None = None
     city: str | None = None
     routing: str | None = None
@@ -99,6 +102,7 @@ class DispatchConfig:
             "urgency": self.urgency,
             "urgency_terms": self.urgency_terms,
             "urgency_examples": self.urgency_examples,
+            "urgency_veto": self.urgency_veto,
             "gazetteer": self.gazetteer,
             "city": self.city,
             "routing": self.routing,
@@ -112,6 +116,7 @@ class DispatchConfig:
             urgency=self.urgency,
             urgency_terms=self.urgency_terms,
             urgency_examples=self.urgency_examples,
+            urgency_veto=self.urgency_veto,
             gazetteer=self.gazetteer,
             city=self.city,
             routing=self.routing,
@@ -174,6 +179,7 @@ class Dispatcher:
         urgency: bool = False,
         urgency_terms: str | Path | None = None,
         urgency_examples: str | Path | None = None,
+        urgency_veto: float | None = None,
         gazetteer: str | Path | None = None,
         city: str | None = None,
         routing: str | Path | None = None,
@@ -194,7 +200,10 @@ class Dispatcher:
                 from nlp.urgency import DEFAULT_EXAMPLES
 
                 learn = DEFAULT_EXAMPLES.exists()  # an installed package ships no examples
-            detector = UrgencyDetector.load(terms=urgency_terms, examples=examples, learn=learn)
+            veto = {} if urgency_veto is None else {"veto_threshold": urgency_veto}
+            detector = UrgencyDetector.load(
+                terms=urgency_terms, examples=examples, learn=learn, **veto
+            )
         places = Gazetteer.from_csv(gazetteer, city=city) if gazetteer is not None else None
         table = (
             RoutingTable.load(routing, labels=labels, gazetteer=places)

@@ -488,13 +488,15 @@ def _dispatch_lines(prediction: Any) -> list[str]:
 
 def _dispatch_config(args: argparse.Namespace) -> Any:
     """The dispatcher's files: the options, else the service's settings
-    (APPEALS_URGENCY_TERMS, APPEALS_GAZETTEER, APPEALS_GAZETTEER_CITY,
+    (APPEALS_URGENCY_TERMS, APPEALS_URGENCY_VETO, APPEALS_GAZETTEER, APPEALS_GAZETTEER_CITY,
     APPEALS_ROUTING_TABLE, APPEALS_URGENCY, APPEALS_PROBLEMS)."""
 
     config = _settings().dispatch
     changes: dict[str, Any] = {}
     if args.urgency_terms is not None:
         changes["urgency_terms"] = str(args.urgency_terms)
+    if args.urgency_veto is not None:
+        changes["urgency_veto"] = args.urgency_veto
     if args.gazetteer is not None:
         changes["gazetteer"] = str(args.gazetteer)
     if args.city is not None:
@@ -708,6 +710,7 @@ def _resume_command(args: argparse.Namespace) -> str:
         ("--scheduler", args.scheduler),
         ("--csv-encoding", None if args.csv_encoding == "utf-8-sig" else args.csv_encoding),
         ("--urgency-terms", args.urgency_terms),
+        ("--urgency-veto", args.urgency_veto),
         ("--gazetteer", args.gazetteer),
         ("--city", args.city),
         ("--routing", args.routing),
@@ -762,6 +765,8 @@ def _jobs(text: str) -> int:
 _share = _number(lambda value: 0 <= value < 1, "from 0 up to (not including) 1")
 #: Drift bounds (``appeals monitor``).
 _bound = _number(lambda value: 0 <= value <= 1, "a share from 0 to 1 (0.10 = 10 %)")
+#: ``--urgency-veto``: under the urgency model's threshold of 紧急 (0.5).
+_veto = _number(lambda value: 0 <= value < 0.5, "from 0 up to (not including) 0.5")
 
 
 def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -1119,6 +1124,14 @@ def _dispatch_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="urgency term list, TOML (default: APPEALS_URGENCY_TERMS, else the shipped one)",
+    )
+    group.add_argument(
+        "--urgency-veto",
+        type=_veto,
+        default=None,
+        metavar="P",
+        help="the urgency model overrules the terms' 紧急 under this probability of 紧急 "
+        "(0: never; default: APPEALS_URGENCY_VETO, else the library's default)",
     )
     group.add_argument(
         "--urgency",

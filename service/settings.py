@@ -153,6 +153,14 @@ class Settings(BaseSettings):
         description="the urgency term list (TOML, see nlp/resources/urgency_terms.toml); "
         "unset: the shipped one",
     )
+    urgency_veto: float | None = Field(
+        default=None,
+        ge=0,
+        lt=0.5,
+        description="the urgency model's probability of 紧急 under which it overrules the "
+        "terms' 紧急 (the veto, README 'Urgency'); 0: the terms' 紧急 always stands; unset: "
+        "the library's default (nlp.urgency.DEFAULT_VETO_THRESHOLD)",
+    )
     gazetteer: Path | None = Field(
         default=None,
         description="the city's gazetteer (CSV: district,street,community,grid,place,kind,"
@@ -241,6 +249,11 @@ class Settings(BaseSettings):
     def _no_empty_key(cls, value: Any) -> Any:
         return value or None  # APPEALS_SIGNING_KEY= (empty) means no key
 
+    @field_validator("urgency_veto", mode="before")
+    @classmethod
+    def _empty_number_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value  # 0 stays 0
+
     @property
     def dispatch(self) -> DispatchConfig:
         """The dispatcher's files (:class:`nlp.dispatch.DispatchConfig`), loaded and checked
@@ -250,6 +263,7 @@ class Settings(BaseSettings):
         return DispatchConfig(
             urgency=self.urgency,
             urgency_terms=str(self.urgency_terms) if self.urgency_terms else None,
+            urgency_veto=self.urgency_veto,
             gazetteer=str(self.gazetteer) if self.gazetteer else None,
             city=self.gazetteer_city,
             routing=str(self.routing_table) if self.routing_table else None,

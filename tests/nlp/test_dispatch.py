@@ -200,6 +200,30 @@ def test_config_pickles_and_builds_once(tiny_model: RoutingModel) -> None:
     assert built.fields == DISPATCH_FIELDS
 
 
+RUMOUR = "网上说我们小区有人跳楼了，这是谣言吧"
+
+
+def test_the_urgency_veto_is_a_setting_of_the_dispatcher(tiny_model: RoutingModel) -> None:
+    """``urgency_veto`` reaches the urgency detector (0: the terms' 紧急 always stands), and
+    a value the detector refuses is refused when the dispatcher is built."""
+    [answer] = tiny_model.classify([RUMOUR])
+    default = DispatchConfig(urgency=True).load(labels=tiny_model.labels)
+    assert default.urgency is not None
+    default.enrich([answer], [RUMOUR])
+    assert answer.urgency is not None
+    assert answer.urgency.level == "一般"  # vetoed: the model reads a rumour, not a jump
+    never = DispatchConfig(urgency=True, urgency_veto=0.0).load(labels=tiny_model.labels)
+    assert never.urgency is not None
+    assert never.urgency.veto_threshold == 0.0
+    [again] = tiny_model.classify([RUMOUR])
+    never.enrich([again], [RUMOUR])
+    assert again.urgency is not None
+    assert again.urgency.level == "紧急"
+    assert DispatchConfig(urgency=True, urgency_veto=0.0).describe()["urgency_veto"] == 0.0
+    with pytest.raises(DataError, match="veto_threshold"):
+        DispatchConfig(urgency=True, urgency_veto=0.6).load(labels=tiny_model.labels)
+
+
 def test_problems_need_the_model(dispatcher: Dispatcher, tiny_model: RoutingModel) -> None:
     [answer] = tiny_model.classify([BENCH])
     with pytest.raises(DataError, match="needs the model"):

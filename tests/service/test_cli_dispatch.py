@@ -34,7 +34,14 @@ BAD_TABLE = 'units = ["甲"]\n[[rule]]\nlabel = "燃气"\nlead = "乙"\n'
 
 @pytest.fixture(autouse=True)
 def _no_operator_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("GAZETTEER", "GAZETTEER_CITY", "ROUTING_TABLE", "URGENCY", "PROBLEMS"):
+    for name in (
+        "GAZETTEER",
+        "GAZETTEER_CITY",
+        "ROUTING_TABLE",
+        "URGENCY",
+        "URGENCY_VETO",
+        "PROBLEMS",
+    ):
         monkeypatch.delenv(f"APPEALS_{name}", raising=False)
 
 
@@ -69,6 +76,25 @@ def test_predict_json_has_null_fields_for_parts_turned_off(
     assert printed["problems"][0]["label"] == printed["label"]
     assert printed["location"] is None
     assert printed["dispatch"] is None
+
+
+def test_the_urgency_veto_option_and_setting(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--urgency-veto (else APPEALS_URGENCY_VETO) reaches the detector; a value out of range
+    is refused before anything runs, naming the option and the range."""
+    rumour = "网上说我们小区有人跳楼了，这是谣言吧"
+    argv = ["predict", rumour, "--models-dir", str(models_dir), "--urgency", "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["urgency"]["level"] == "一般"
+    assert main([*argv, "--urgency-veto", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["urgency"]["level"] == "紧急"
+    monkeypatch.setenv("APPEALS_URGENCY_VETO", "0")
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["urgency"]["level"] == "紧急"
+    monkeypatch.delenv("APPEALS_URGENCY_VETO")
+    assert main([*argv, "--urgency-veto", "0.7"]) == 2
+    assert "--urgency-veto: must be from 0 up to (not including) 0.5" in capsys.readouterr().err
 
 
 def test_the_settings_stand_in_for_the_options(

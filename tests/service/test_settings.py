@@ -87,3 +87,18 @@ def test_start_up_overload_and_access_settings(monkeypatch: pytest.MonkeyPatch) 
 def test_limits_are_validated(name: str, value: int) -> None:
     with pytest.raises(ValueError, match=name):
         Settings(**{name: value})
+
+
+@pytest.mark.parametrize(("raw", "value"), [("", None), ("0", 0.0), ("0.1", 0.1)])
+def test_the_urgency_veto_setting(monkeypatch: pytest.MonkeyPatch, raw: str, value: float) -> None:
+    """APPEALS_URGENCY_VETO: empty is unset (the library's default), 0 stays 0 (no veto)."""
+    monkeypatch.setenv("APPEALS_URGENCY_VETO", raw)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.urgency_veto == value
+    assert settings.dispatch.urgency_veto == value
+
+
+@pytest.mark.parametrize("value", [-0.1, 0.5, 2])
+def test_the_urgency_veto_is_validated(value: float) -> None:
+    with pytest.raises(ValueError, match="urgency_veto"):
+        Settings(urgency_veto=value)
