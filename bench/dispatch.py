@@ -427,11 +427,16 @@ def section_urgency_sittings(args: argparse.Namespace) -> None:
     print("  C = 8, 紧急 at p >= 0.5, the terms' 紧急 vetoed under p:")
     for veto in VETO_GRID:
         line(f"    veto {veto}", figures(answers[8.0, 0.5, veto], everything))
+    print("  each sitting scored by the model of the others, at the defaults / without veto:")
     got = answers[8.0, 0.5, DEFAULT_VETO_THRESHOLD]
-    for number in np.unique(sitting):  # the defaults, each sitting scored by the others' model
+    unvetoed = answers[8.0, 0.5, 0.0]
+    for number in np.unique(sitting):
         held = sitting == number
         first = frame["id"][held].iloc[0]
-        line(f"    sitting {number} ({held.sum()} rows from {first}), defaults", figures(got, held))
+        line(
+            f"    sitting {number} ({held.sum()} rows from {first})",
+            f"{figures(got, held)}  /  {figures(unvetoed, held)}",
+        )
 
 
 def _per_call(call: Callable[[int], object], n: int) -> tuple[np.ndarray, np.ndarray]:
