@@ -200,23 +200,23 @@ def test_config_pickles_and_builds_once(tiny_model: RoutingModel) -> None:
     assert built.fields == DISPATCH_FIELDS
 
 
-RUMOUR = "网上说我们小区有人跳楼了，这是谣言吧"
+VIDEO = "最近老刷到电梯坠落的短视频，看得心慌，建议物业把维保记录贴出来"
 
 
 def test_the_urgency_veto_is_a_setting_of_the_dispatcher(tiny_model: RoutingModel) -> None:
     """``urgency_veto`` reaches the urgency detector (0: the terms' 紧急 always stands), and
     a value the detector refuses is refused when the dispatcher is built."""
-    [answer] = tiny_model.classify([RUMOUR])
+    [answer] = tiny_model.classify([VIDEO])
     default = DispatchConfig(urgency=True).load(labels=tiny_model.labels)
     assert default.urgency is not None
-    default.enrich([answer], [RUMOUR])
+    default.enrich([answer], [VIDEO])
     assert answer.urgency is not None
-    assert answer.urgency.level == "一般"  # vetoed: the model reads a rumour, not a jump
+    assert answer.urgency.level == "一般"  # vetoed: the model reads a video, not a fall
     never = DispatchConfig(urgency=True, urgency_veto=0.0).load(labels=tiny_model.labels)
     assert never.urgency is not None
     assert never.urgency.veto_threshold == 0.0
-    [again] = tiny_model.classify([RUMOUR])
-    never.enrich([again], [RUMOUR])
+    [again] = tiny_model.classify([VIDEO])
+    never.enrich([again], [VIDEO])
     assert again.urgency is not None
     assert again.urgency.level == "紧急"
     assert DispatchConfig(urgency=True, urgency_veto=0.0).describe()["urgency_veto"] == 0.0

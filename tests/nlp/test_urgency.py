@@ -254,15 +254,15 @@ def test_the_veto_threshold_is_checked(value: float) -> None:
         UrgencyDetector(UrgencyTerms.load(DEFAULT_TERMS), None, veto_threshold=value)
 
 
-def test_the_default_detector_vetoes_a_street_cry_but_not_a_gas_leak(
+def test_the_default_detector_vetoes_a_pet_and_a_video_but_not_a_gas_leak(
     detector: UrgencyDetector,
 ) -> None:
     """The shipped detector: a danger word the terms take for danger now in a context the
     examples never call 紧急 is vetoed; a textbook 紧急 is not."""
     assert detector.veto_threshold == DEFAULT_VETO_THRESHOLD
     for text in (
-        "想报个急救员培训班，学心肺复苏和触电急救，去哪报名",
-        "网上说我们小区有人跳楼了，这是谣言吧",
+        "我家猫咪被困在空调外机上两天了，能不能帮忙想想办法",
+        "最近老刷到电梯坠落的短视频，看得心慌，建议物业把维保记录贴出来",
     ):
         assert UrgencyDetector(detector.terms, None).assess(text).level == "紧急"  # the terms
         vetoed = detector.assess(text)

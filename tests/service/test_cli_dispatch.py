@@ -83,8 +83,8 @@ def test_the_urgency_veto_option_and_setting(
 ) -> None:
     """--urgency-veto (else APPEALS_URGENCY_VETO) reaches the detector; a value out of range
     is refused before anything runs, naming the option and the range."""
-    rumour = "网上说我们小区有人跳楼了，这是谣言吧"
-    argv = ["predict", rumour, "--models-dir", str(models_dir), "--urgency", "--json"]
+    video = "最近老刷到电梯坠落的短视频，看得心慌，建议物业把维保记录贴出来"
+    argv = ["predict", video, "--models-dir", str(models_dir), "--urgency", "--json"]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["urgency"]["level"] == "一般"
     assert main([*argv, "--urgency-veto", "0"]) == 0

@@ -110,13 +110,13 @@ def test_urgent_answers_are_counted(make_client: Any) -> None:
 
 
 def test_the_urgency_veto_follows_the_setting(make_client: Any) -> None:
-    """APPEALS_URGENCY_VETO: unset, the model overrules the terms' 紧急 of a rumour; 0, the
+    """APPEALS_URGENCY_VETO: unset, the model overrules the terms' 紧急 of a video; 0, the
     terms' 紧急 stands (and the ticket goes to a person)."""
-    rumour = {"text": "网上说我们小区有人跳楼了，这是谣言吧"}
-    vetoed = make_client(urgency=True).post("/v1/classify", json=rumour).json()
+    video = {"text": "最近老刷到电梯坠落的短视频，看得心慌，建议物业把维保记录贴出来"}
+    vetoed = make_client(urgency=True).post("/v1/classify", json=video).json()
     assert vetoed["urgency"]["level"] == "一般"
     assert "但与紧急的示例不符" in vetoed["urgency"]["reason"]
-    kept = make_client(urgency=True, urgency_veto=0.0).post("/v1/classify", json=rumour).json()
+    kept = make_client(urgency=True, urgency_veto=0.0).post("/v1/classify", json=video).json()
     assert kept["urgency"]["level"] == "紧急"
     assert "urgent" in kept["review_codes"]
 
