@@ -87,6 +87,21 @@ TERM_CASES = {
     "exhaust pipe smoke": ("楼下饭店的排烟管天天冒烟，熏得没法开窗", "一般", None),
     "pipe pressed": ("墙裂了，燃气管被挤弯了，还没闻到味", "一般", None),
     "a fire somewhere in the building": ("楼里不知道谁家着火了，到处是烟", "紧急", None),
+    # danger now told without the textbook word (the eighth sitting's misses)
+    "toilet cleaner swallowed": (
+        "孩子刚把洁厕灵喝了一口，一直喊嗓子疼",
+        "紧急",
+        "食物中毒或急性中毒",
+    ),
+    "household ill by the boiler": (
+        "用了燃气壁挂炉以后全家都头疼想吐",
+        "紧急",
+        "有毒气体或危化品泄漏",
+    ),
+    "outside the railing": ("有个人站在天桥的栏杆外面不肯下来", "紧急", "轻生或自伤风险"),
+    "escalator": ("商场扶梯夹住了老人的鞋，人还被带着走", "紧急", "电梯困人"),
+    "ceiling creaking": ("卧室天花板的裂缝咔咔直响，还在往下掉灰", "紧急", "塌方、塌陷或倒塌"),
+    "beating now": ("楼上在打老婆，哭喊声很大", "紧急", "有人被困或遇险"),
 }
 
 
