@@ -32,12 +32,12 @@ How it works:
   :data:`nlp.live_similar.REPEAT_SCORED`): the answer's scores are exact cosines, and its
   cost follows the length of a few inverted lists rather than every stored value of the
   window (when the window is small enough that scoring all of it costs less, it is scored
-  whole). A ticket whose candidates
-  leave out one of its exact top matches is rare (``bench/hotspots.py --sections scale``
-  prints the share kept on ``unlabeled.csv``); ``similar(..., exact=True)`` scores the whole
-  window. Tickets appended since the last merge (at most 512) keep their own inverted lists,
-  linked lists that a ticket joins in constant time (:func:`nlp.kernels.link_rows`), so
-  adding a ticket never rebuilds anything at once; their candidates compete with the main
+  whole). A ticket whose candidates leave out one of its exact top matches is rare
+  (``bench/hotspots.py --sections scale`` prints the share kept on ``unlabeled.csv``);
+  ``similar(..., exact=True)`` scores the whole window. Tickets appended since the last
+  merge (at most 512) keep their own inverted lists, linked lists that a ticket joins in
+  constant time (:func:`nlp.kernels.link_rows`), so adding a ticket never rebuilds anything
+  at once; their candidates compete with the main
   matrix's for the ``CANDIDATES`` scored (when the main window is scored whole, they are
   scored whole too, unless there are more of them than that). A batch
   (:meth:`SimilarIndex.neighbours`) multiplies chunks of rows by their window's rows.
@@ -809,7 +809,6 @@ class _GrowingRows:
         from nlp.kernels import link_rows
 
         self._view = None
-
         nnz, start = matrix.nnz, int(self.indptr[self.rows])
         if start + nnz > len(self.data):
             size = max(2 * len(self.data), start + nnz)

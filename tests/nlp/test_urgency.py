@@ -102,6 +102,9 @@ TERM_CASES = {
     "escalator": ("商场扶梯夹住了老人的鞋，人还被带着走", "紧急", "电梯困人"),
     "ceiling creaking": ("卧室天花板的裂缝咔咔直响，还在往下掉灰", "紧急", "塌方、塌陷或倒塌"),
     "beating now": ("楼上在打老婆，哭喊声很大", "紧急", "有人被困或遇险"),
+    # ... and the everyday senses of those words stay 一般
+    "a worry, not a headache": ("孩子上学的事全家都头疼", "一般", None),
+    "cats at night": ("野猫半夜惨叫，吵得睡不着", "一般", None),
 }
 
 
