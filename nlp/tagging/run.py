@@ -236,9 +236,10 @@ def tag_file(
     assembler = Assembler(output, out_kind, folder)
     tracker: Progress | None = None
     total: int | None = None
+    ctrl_c = threading.Event()
     try:
         # Workers start (and load the model) while the rows are counted for the progress.
-        with _ctrl_c_noted() as ctrl_c, runner:
+        with _ctrl_c_noted(ctrl_c), runner:
             total = count_rows(input_path, chunk_size=chunk_size)
             logger.info(
                 "tagging %s (%d rows) with %s on %s; %d chunk(s) already done",
@@ -291,7 +292,11 @@ def tag_file(
         done = finished_chunks(folder)
         if not done:  # nothing finished: leave no work folder that would demand --resume
             shutil.rmtree(folder, ignore_errors=True)
-        if isinstance(error, KeyboardInterrupt | WorkerLostError):
+        # Ctrl-C may land inside a library that turns the KeyboardInterrupt into an error of
+        # its own (numba's compiled-function loader raises SystemError from it): the note says
+        # what it was.
+        interrupted = isinstance(error, KeyboardInterrupt) or ctrl_c.is_set()
+        if interrupted or isinstance(error, WorkerLostError):
             kept = Kept(
                 chunks=len(done),
                 rows=sum(f.rows for f in done.values()),
@@ -299,7 +304,7 @@ def tag_file(
                 total_rows=total,
                 folder=str(folder),
             )
-            if isinstance(error, KeyboardInterrupt):
+            if interrupted:
                 raise TagInterrupted(kept) from error
             raise TagWorkerLostError(str(error), kept) from error
         raise
@@ -322,19 +327,18 @@ def tag_file(
 
 
 @contextlib.contextmanager
-def _ctrl_c_noted() -> Iterator[threading.Event]:
+def _ctrl_c_noted(noted: threading.Event) -> Iterator[None]:
     """Ctrl-C noted as well as raised while a run goes on. Python raises KeyboardInterrupt
     wherever the main thread is; when that is a finaliser (a ``__del__``, a weakref
     callback, run by the garbage collector), it is printed and dropped, and the run would
     go on to the end. The run checks the note after every chunk. Only where Ctrl-C has its
     usual meaning: in the main thread, with Python's default handler (not, say, ignored in a
-    background job)."""
-    noted = threading.Event()
+    background job). ``noted`` is set on Ctrl-C."""
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     ):
-        yield noted
+        yield
         return
 
     def note(signum: int, frame: Any) -> None:
@@ -343,7 +347,7 @@ def _ctrl_c_noted() -> Iterator[threading.Event]:
 
     signal.signal(signal.SIGINT, note)
     try:
-        yield noted
+        yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 

@@ -886,3 +886,30 @@ def test_a_ctrl_c_dropped_by_a_finaliser_still_stops_the_run(
     assert stopped.value.kept.chunks == 2
     assert calls == 2  # stopped before the third chunk
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_a_library_turns_into_its_own_error_still_stops_the_run(
+    engine_input: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C landing inside a library that raises an error of its own from it (numba's
+    loader of compiled functions raises ``SystemError: ... returned a result with an
+    exception set``) ends the run as an interrupt, keeping the chunks done, not as a crash."""
+    to_arrow = tagging.to_arrow
+    calls = 0
+
+    def to_arrow_and_interrupt(frame: pd.DataFrame) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt as error:
+                raise SystemError("returned a result with an exception set") from error
+        return to_arrow(frame)
+
+    monkeypatch.setattr(tagging, "to_arrow", to_arrow_and_interrupt)
+    with pytest.raises(tagging.TagInterrupted) as stopped:
+        tag_file(engine_input, tmp_path / "out.csv", models_dir=models_dir, chunk_size=10)
+    assert stopped.value.kept.chunks == 1
+    assert isinstance(stopped.value.__cause__, SystemError)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
