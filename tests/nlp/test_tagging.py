@@ -866,10 +866,15 @@ class _InterruptsWhileFinalised:
         signal.raise_signal(signal.SIGINT)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_ctrl_c_dropped_by_a_finaliser_still_stops_the_run(
-    engine_input: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _interrupted_run(
+    engine_input: Path,
+    models_dir: Path,
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    interrupt: Callable[[], None],
+) -> tuple[tagging.TagInterrupted, int]:
+    """``tag_file`` in chunks of 10 with ``interrupt()`` called as the second chunk is
+    written: the TagInterrupted it must end with, and how many chunks were written."""
     to_arrow = tagging.to_arrow
     calls = 0
 
@@ -877,15 +882,28 @@ def test_a_ctrl_c_dropped_by_a_finaliser_still_stops_the_run(
         nonlocal calls
         calls += 1
         if calls == 2:
-            _InterruptsWhileFinalised()  # deleted at once: its __del__ swallows the Ctrl-C
+            interrupt()
         return to_arrow(frame)
 
     monkeypatch.setattr(tagging, "to_arrow", to_arrow_and_interrupt)
     with pytest.raises(tagging.TagInterrupted) as stopped:
-        tag_file(engine_input, tmp_path / "out.csv", models_dir=models_dir, chunk_size=10)
-    assert stopped.value.kept.chunks == 2
-    assert calls == 2  # stopped before the third chunk
+        tag_file(engine_input, out, models_dir=models_dir, chunk_size=10)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    return stopped.value, calls
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_dropped_by_a_finaliser_still_stops_the_run(
+    engine_input: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupt() -> None:
+        _InterruptsWhileFinalised()  # deleted at once: its __del__ swallows the Ctrl-C
+
+    stopped, calls = _interrupted_run(
+        engine_input, models_dir, tmp_path / "out.csv", monkeypatch, interrupt
+    )
+    assert stopped.kept.chunks == 2
+    assert calls == 2  # stopped before the third chunk
 
 
 def test_a_ctrl_c_a_library_turns_into_its_own_error_still_stops_the_run(
@@ -894,22 +912,16 @@ def test_a_ctrl_c_a_library_turns_into_its_own_error_still_stops_the_run(
     """Ctrl-C landing inside a library that raises an error of its own from it (numba's
     loader of compiled functions raises ``SystemError: ... returned a result with an
     exception set``) ends the run as an interrupt, keeping the chunks done, not as a crash."""
-    to_arrow = tagging.to_arrow
-    calls = 0
 
-    def to_arrow_and_interrupt(frame: pd.DataFrame) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            try:
-                signal.raise_signal(signal.SIGINT)
-            except KeyboardInterrupt as error:
-                raise SystemError("returned a result with an exception set") from error
-        return to_arrow(frame)
+    def interrupt() -> None:
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt as error:
+            raise SystemError("returned a result with an exception set") from error
 
-    monkeypatch.setattr(tagging, "to_arrow", to_arrow_and_interrupt)
-    with pytest.raises(tagging.TagInterrupted) as stopped:
-        tag_file(engine_input, tmp_path / "out.csv", models_dir=models_dir, chunk_size=10)
-    assert stopped.value.kept.chunks == 1
-    assert isinstance(stopped.value.__cause__, SystemError)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    stopped, calls = _interrupted_run(
+        engine_input, models_dir, tmp_path / "out.csv", monkeypatch, interrupt
+    )
+    assert stopped.kept.chunks == 1
+    assert calls == 2
+    assert isinstance(stopped.__cause__, SystemError)
