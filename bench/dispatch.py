@@ -426,7 +426,13 @@ def section_urgency_sittings(args: argparse.Namespace) -> None:
             line(f"  C = {C:g}, 紧急 at p >= {th}", figures(answers[C, th, veto], everything))
     print("  C = 8, 紧急 at p >= 0.5, the terms' 紧急 vetoed under p:")
     for veto in VETO_GRID:
-        line(f"    veto {veto}", figures(answers[8.0, 0.5, veto], everything))
+        got = answers[8.0, 0.5, veto]
+        found, raised = int((got[urgent] == "紧急").sum()), int((got[~urgent] == "紧急").sum())
+        line(
+            f"    veto {veto}",
+            f"{figures(got, everything)}  ({found} of {int(urgent.sum()):,} 紧急 found, "
+            f"{raised} of {int((~urgent).sum()):,} others raised)",
+        )
     print("  each sitting scored by the model of the others, at the defaults / without veto:")
     got = answers[8.0, 0.5, DEFAULT_VETO_THRESHOLD]
     unvetoed = answers[8.0, 0.5, 0.0]
