@@ -574,34 +574,47 @@ def row_dots(
     rows: NDArray[np.int64],
     query_indices: NDArray[np.integer],
     query_data: NDArray[np.float32],
-    dense: NDArray[np.float32],
     bits: NDArray[np.uint64],
 ) -> NDArray[np.float32]:
-    """The dot product of each of ``rows`` of a CSR matrix (float32) with a sparse query,
-    summed in float32 in the row's stored order, as scipy's product of the matrix with a
-    dense copy of the query sums it: a row scores the same whichever rows are asked with it.
+    """The dot product of each of ``rows`` of a CSR matrix (float32) with a sparse query
+    (columns under 2**31, each once), summed in float32 in the row's stored order, as
+    scipy's product of the matrix with a dense copy of the query sums it: a row scores the
+    same whichever rows are asked with it.
 
-    ``dense`` (one zero per column) and ``bits`` (one zero bit per column) are scratch,
-    given back zeroed. A row's value is looked up in ``dense`` only where ``bits`` says the
-    query has its column: the bits of every column fit in the processor's cache, the dense
-    copy does not, and most of a row's columns are not the query's."""
+    ``bits`` (one zero bit per column) is scratch, given back zeroed. A row's column is
+    looked for among the query's only where ``bits`` says the query has it: the bits of
+    every column fit in the processor's cache, and most of a row's columns are not the
+    query's. The query's values are found in a small open-addressing table (a quarter
+    full, keyed by the column's low bits: the columns are hashes already), which stays in
+    the processor's nearest cache where a dense copy of the query would not."""
+    size = 64
+    while size < 4 * query_indices.size:
+        size *= 2
+    mask = size - 1
+    keys = np.full(size, -1, dtype=np.int64)
+    values = np.empty(size, dtype=np.float32)
     for k in range(query_indices.size):
-        column = query_indices[k]
-        dense[column] = query_data[k]
+        column = np.int64(query_indices[k])
         bits[column >> 6] |= np.uint64(1) << np.uint64(column & 63)
+        slot = column & mask
+        while keys[slot] != -1:
+            slot = (slot + 1) & mask
+        keys[slot] = column
+        values[slot] = query_data[k]
     out = np.empty(rows.size, dtype=np.float32)
     for i in range(rows.size):
         row = rows[i]
         total = np.float32(0.0)
         for j in range(indptr[row], indptr[row + 1]):
-            column = indices[j]
+            column = np.int64(indices[j])
             if (bits[column >> 6] >> np.uint64(column & 63)) & np.uint64(1):
-                total += data[j] * dense[column]
+                slot = column & mask
+                while keys[slot] != column:  # there: its bit is set
+                    slot = (slot + 1) & mask
+                total += data[j] * values[slot]
         out[i] = total
     for k in range(query_indices.size):
-        column = query_indices[k]
-        dense[column] = 0.0
-        bits[column >> 6] = np.uint64(0)
+        bits[np.int64(query_indices[k]) >> 6] = np.uint64(0)
     return out
 
 

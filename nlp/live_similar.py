@@ -28,7 +28,8 @@ to vectorise anything:
 Without a store (``store=None``) it holds only the tickets submitted since it started.
 Lookups hold a lock for the time of one lookup; the thread holds it for one ticket's
 addition at a time (the ticket is masked, segmented and placed before, outside the lock, or
-not at all when it was submitted with its :meth:`LiveSimilarIndex.prepare`).
+not at all when it was submitted with its :meth:`LiveSimilarIndex.prepare`), and weighs the
+ticket's row then (:meth:`SimilarIndex.prime`), so that the next lookup finds it ready.
 """
 
 from __future__ import annotations
@@ -453,6 +454,7 @@ class LiveSimilarIndex:
                 added += self._index.add(
                     ids=[key], times=[when], texts=[text], titles=[title], prepared=[ready]
                 )
+                self._index.prime()  # here, not in the next request's lookup
                 self._seen.add(key)
             time.sleep(0)  # give the interpreter's lock back to the requests between tickets
         return added

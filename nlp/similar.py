@@ -729,10 +729,10 @@ def _unit_rows(
     return matrix
 
 
-# Scratch of a lookup: a dense copy of the query (2**20 zeros) and a bit per column, free for
-# a lookup, one pair per lookup running at once, reused (fresh ones per lookup, or per thread
-# of a server's pool, would cost page faults each time).
-_SCRATCH_FREE: list[tuple[np.ndarray, np.ndarray]] = []
+# Scratch of a lookup: a bit per column (128 KiB), free for a lookup, one per lookup running
+# at once, reused (fresh ones per lookup, or per thread of a server's pool, would cost page
+# faults each time).
+_SCRATCH_FREE: list[np.ndarray] = []
 
 
 class _Query(NamedTuple):
@@ -760,18 +760,17 @@ def _scores(matrix: sp.csr_matrix, query: _Query, rows: np.ndarray | None = None
     from nlp.kernels import row_dots
 
     try:
-        dense, bits = _SCRATCH_FREE.pop()  # atomic: no two lookups get the same pair
+        bits = _SCRATCH_FREE.pop()  # atomic: no two lookups get the same one
     except IndexError:
-        dense = np.zeros(N_FEATURES, dtype=np.float32)
         bits = np.zeros(N_FEATURES // 64, dtype=np.uint64)
     if rows is None:
         rows = np.arange(matrix.shape[0])
     try:
         return row_dots(
-            matrix.indptr, matrix.indices, matrix.data, rows, query.indices, query.data, dense, bits
+            matrix.indptr, matrix.indices, matrix.data, rows, query.indices, query.data, bits
         )
     finally:
-        _SCRATCH_FREE.append((dense, bits))  # given back zeroed
+        _SCRATCH_FREE.append(bits)  # given back zeroed
 
 
 def _heaviest(query: _Query) -> tuple[np.ndarray, np.ndarray]:
@@ -805,27 +804,27 @@ class _GrowingRows:
         self._head: np.ndarray | None = None  # one list head per column, made when first needed
         self._view: sp.csr_matrix | None = None  # matrix(), until rows change
 
-    def append(self, matrix: sp.csr_matrix) -> None:
+    def append(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray) -> None:
+        """Append the rows of a CSR matrix given by its arrays (``indptr`` from 0)."""
         from nlp.kernels import link_rows
 
         self._view = None
-        nnz, start = matrix.nnz, int(self.indptr[self.rows])
+        count = len(indptr) - 1
+        nnz, start = int(indptr[-1]), int(self.indptr[self.rows])
         if start + nnz > len(self.data):
             size = max(2 * len(self.data), start + nnz)
             self.data = np.resize(self.data, size)
             self.indices = np.resize(self.indices, size)
             self.following = np.resize(self.following, size)
             self.row_of = np.resize(self.row_of, size)
-        if self.rows + matrix.shape[0] + 1 > len(self.indptr):
-            self.indptr = np.resize(
-                self.indptr, max(2 * len(self.indptr), self.rows + matrix.shape[0] + 1)
-            )
-        self.data[start : start + nnz] = matrix.data
-        self.indices[start : start + nnz] = matrix.indices
-        self.indptr[self.rows + 1 : self.rows + matrix.shape[0] + 1] = start + matrix.indptr[1:]
+        if self.rows + count + 1 > len(self.indptr):
+            self.indptr = np.resize(self.indptr, max(2 * len(self.indptr), self.rows + count + 1))
+        self.data[start : start + nnz] = data
+        self.indices[start : start + nnz] = indices
+        self.indptr[self.rows + 1 : self.rows + count + 1] = start + indptr[1:]
         if self._head is None:
             self._head = np.full(N_FEATURES, -1, dtype=np.int32)
-        first, self.rows = self.rows, self.rows + matrix.shape[0]
+        first, self.rows = self.rows, self.rows + count
         link_rows(
             self._head, self.following, self.row_of, self.indptr, self.indices, first, self.rows
         )
@@ -1034,7 +1033,11 @@ class SimilarIndex:
     ) -> int:
         if not prepared:
             return 0
-        counts = sp.vstack([p.counts for p in prepared], format="csr")
+        counts = (
+            prepared[0].counts.copy()  # a copy: a merge reweights the rows it holds in place
+            if len(prepared) == 1
+            else sp.vstack([p.counts for p in prepared], format="csr")
+        )
         self._append(
             [str(i) for i in ids],
             when,
@@ -1155,6 +1158,14 @@ class SimilarIndex:
         self._postings = None
         self._documents, self._places = docs, places
 
+    def prime(self) -> None:
+        """Reweight the rows appended since the last merge now, which the next lookup would
+        otherwise do (:meth:`_pending_view`: once per appended chunk, and a new view of them):
+        a live index's thread calls it after each addition, so that requests find them ready.
+        Answers are the same either way."""
+        if self._pending:
+            self._pending_view()
+
     def _forget_pending_view(self) -> None:
         self._pending_chunks_seen = 0
         self._pending_units.clear()
@@ -1166,11 +1177,16 @@ class SimilarIndex:
     ) -> tuple[sp.csr_matrix, list[str], np.ndarray, list[frozenset[str]], list[str]]:
         """The rows appended since the last merge as one matrix of unit rows (with the
         current IDF, which only a merge changes), their ids, times, places and documents;
-        each chunk is reweighted once, by the first lookup after it came."""
+        each chunk is reweighted once, by :meth:`prime` or else the first lookup after it."""
         fresh = self._pending[self._pending_chunks_seen :]
         if fresh:
             for chunk_ids, _, chunk_docs, chunk_places, counts in fresh:
-                self._pending_units.append(_unit_rows(counts, self._idf))
+                if counts.shape[0] == 1:  # the service's: one compiled call, the same bits
+                    query = _unit_query(counts, self._idf)
+                    self._pending_units.append(counts.indptr, query.indices, query.data)
+                else:
+                    units = _unit_rows(counts, self._idf)
+                    self._pending_units.append(units.indptr, units.indices, units.data)
                 self._pending_ids.extend(chunk_ids)
                 self._pending_places.extend(chunk_places)
                 self._pending_docs.extend(chunk_docs)

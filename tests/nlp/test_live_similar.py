@@ -181,3 +181,36 @@ def test_a_repeat_lookup_scores_fewer_rows_than_a_similar_lookup(scored: list[in
         assert REPEAT_SCORED < sum(scored) <= nlp.similar.CANDIDATES
     finally:
         live.stop()
+
+
+def test_the_thread_weighs_added_tickets_so_that_lookups_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each ticket's row is weighed by the index's thread as it adds it (SimilarIndex.prime),
+    not by the next request's lookup: a lookup after the thread is done appends nothing."""
+    import threading
+
+    import nlp.similar
+
+    appended_by: list[str] = []
+    original = nlp.similar._GrowingRows.append
+
+    def spied(self: Any, *args: Any) -> None:
+        appended_by.append(threading.current_thread().name)
+        original(self, *args)
+
+    monkeypatch.setattr(nlp.similar._GrowingRows, "append", spied)
+    live = _started(LiveSimilarIndex(window="30d", clock=Clock(NOW)))
+    try:
+        # enough tickets first that the next ones wait for a merge (the first few merge)
+        live.submit([(f"l{i}", NOW - timedelta(hours=i + 1), LIGHT, None) for i in range(10)])
+        assert live.flush(30)
+        appended_by.clear()
+        live.submit([("x", NOW - timedelta(minutes=1), PLANT, None)])
+        assert live.flush(30)
+        assert len(appended_by) == 1
+        assert threading.current_thread().name not in appended_by
+        assert live.repeat_of(PLANT_AGAIN) == "x"
+        assert len(appended_by) == 1  # the lookup found it weighed
+    finally:
+        live.stop()

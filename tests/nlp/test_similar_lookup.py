@@ -186,8 +186,7 @@ def test_rows_score_as_scipy_scores_them_whichever_are_asked() -> None:
     assert expected[7] > 0
     assert nlp.similar._scores(matrix, query).tolist() == expected.tolist()
     assert nlp.similar._scores(matrix, query, rows).tolist() == expected[rows].tolist()
-    for scratch, bits in nlp.similar._SCRATCH_FREE:
-        assert not scratch.any()
+    for bits in nlp.similar._SCRATCH_FREE:
         assert not bits.any()
 
 
@@ -221,7 +220,8 @@ def test_linked_lists_of_appended_rows_sum_as_the_inverted_lists_do() -> None:
     matrix = _random_rows(4, 120)
     grown = _GrowingRows()
     for first in range(0, 120, 7):  # uneven pieces, as the service appends them
-        grown.append(matrix[first : first + 7])
+        piece = matrix[first : first + 7]
+        grown.append(piece.indptr, piece.indices, piece.data)
         # the matrix of the rows so far, never one kept from before the last append
         assert (grown.matrix() != matrix[: min(first + 7, 120)]).nnz == 0
     assert (grown.matrix() != matrix).nnz == 0
@@ -238,11 +238,39 @@ def test_linked_lists_of_appended_rows_sum_as_the_inverted_lists_do() -> None:
     )
     grown.clear()
     assert grown.sums(features, weights, np.ones(0, dtype=bool))[0].size == 0
-    grown.append(matrix[:2])
+    grown.append(matrix[:2].indptr, matrix[:2].indices, matrix[:2].data)
     assert (grown.matrix() != matrix[:2]).nnz == 0
     rows, _ = grown.sums(features, weights, np.ones(2, dtype=bool))
     assert set(rows.tolist()) <= {0, 1}
     assert sorted(rows.tolist()) == np.flatnonzero(expected[:2] > 0).tolist()
+
+
+def test_tickets_appended_one_by_one_weigh_as_a_chunk_does(index: SimilarIndex) -> None:
+    """The rows of tickets added one at a time (the service's, weighed by one compiled call
+    each) are those of the same tickets added as one chunk (weighed by _unit_rows), to the
+    last bit; prime() weighs them before any lookup, and changes no answer."""
+    pairs = _pairs()[:40]
+    later = [NOW + timedelta(minutes=i + 1) for i in range(len(pairs))]
+    one_by_one, chunk = SimilarIndex(), SimilarIndex()
+    for built in (one_by_one, chunk):
+        built.add(ids=index.ids, times=index.times, texts=index.documents)
+    for i, (text, when) in enumerate(zip(pairs["b_text"], later, strict=True)):
+        one_by_one.add(ids=[f"b{i}"], times=[when], texts=[text])
+        one_by_one.prime()
+        assert one_by_one._pending_chunks_seen == len(one_by_one._pending)  # weighed already
+    ids = [f"b{i}" for i in range(len(pairs))]
+    chunk.add(ids=ids, times=later, texts=pairs["b_text"].tolist())
+    assert len(one_by_one._pending) == len(pairs)
+    assert len(chunk._pending) == 1
+    ours, theirs = one_by_one._pending_view()[0], chunk._pending_view()[0]
+    assert np.array_equal(ours.indptr, theirs.indptr)
+    assert np.array_equal(ours.indices, theirs.indices)
+    assert ours.data.tobytes() == theirs.data.tobytes()
+    at = later[-1] + timedelta(minutes=1)
+    for query in pairs["a_text"][:10]:
+        assert _answers(one_by_one.similar(query, time=at)) == _answers(
+            chunk.similar(query, time=at)
+        )
 
 
 def test_tickets_appended_since_the_merge_are_candidates_like_the_others(
