@@ -20,6 +20,13 @@ time, and the routing tables' load time and ``route()`` microseconds.
 ``location_tune``: the same extraction and resolution figures (no timing) on
 ``data/demo/locations_tune.csv``, the tickets written to decide how a mention is cut.
 
+``location_blind``: ``data/demo/locations_blind.csv``, tickets written by people who had
+seen only the gazetteer, each cut by two annotators who had seen only the guide of
+``data/eval/README.md`` ("How mentions are cut") and the gazetteer, neither the extractor
+nor each other's cut: mention P/R/F1 (exact string, character overlap) and the same problem
+place, of the extractor against each annotator and of one annotator against the other (how
+far the guide alone fixes a cut).
+
 ``urgency``: :class:`nlp.urgency.UrgencyDetector` (shipped term list + model trained on
 ``data/demo/urgency.csv``) on ``data/eval/urgency.csv`` (report only: never tuned on): recall
 of 紧急, share of non-紧急 tickets wrongly raised to 紧急, the 3x3 confusion table (rows: gold
@@ -161,6 +168,54 @@ def section_location_tune(args: argparse.Namespace) -> None:
     print("location_tune: the same figures on data/demo/locations_tune.csv (the tune set)")
     gazetteer = Gazetteer.from_csv(ROOT / "data" / "demo" / "gazetteer.csv", city=DEMO_CITY)
     location_scores(read(ROOT / "data" / "demo" / "locations_tune.csv"), gazetteer)
+
+
+def section_location_blind(args: argparse.Namespace) -> None:
+    """The extractor against two annotators who cut the same tickets blind, by the guide
+    alone (data/demo/locations_blind.csv), and the annotators against each other."""
+    print(
+        "location_blind: data/demo/locations_blind.csv (tickets and two cuts written blind to "
+        "the extractor and to each other)"
+    )
+    gazetteer = Gazetteer.from_csv(ROOT / "data" / "demo" / "gazetteer.csv", city=DEMO_CITY)
+    frame = read(ROOT / "data" / "demo" / "locations_blind.csv")
+    cuts: dict[str, list[list[tuple[int, int, str]]]] = {"extractor": [], "a": [], "b": []}
+    chosen: dict[str, list[str]] = {"extractor": [], "a": [], "b": []}
+    for row in frame.itertuples(index=False):
+        combined = row.title + row.text
+        location = locate(row.text, row.title or None, gazetteer=gazetteer)
+        found = [m for m in location.mentions if m.start is not None]
+        cuts["extractor"].append(
+            [
+                (s, e, m.text)
+                for (s, e), m in zip(_predicted_spans(location, row.title), found, strict=True)
+            ]
+        )
+        chosen["extractor"].append(next((m.text for m in location.mentions if m.problem), ""))
+        for who in ("a", "b"):
+            gold = [m for m in getattr(row, f"mentions_{who}").split("|") if m]
+            spans = _gold_spans(combined, gold)
+            cuts[who].append([(s, e, m) for (s, e), m in zip(spans, gold, strict=True)])
+            chosen[who].append(getattr(row, f"problem_place_{who}"))
+    line(
+        "rows / mentions: extractor, annotator a, annotator b",
+        f"{len(frame)} / "
+        + " / ".join(str(sum(map(len, cuts[who]))) for who in ("extractor", "a", "b")),
+    )
+    for mine, theirs in (("extractor", "a"), ("extractor", "b"), ("a", "b")):
+        exact = overlap = found = 0
+        for ours, gold in zip(cuts[mine], cuts[theirs], strict=True):
+            exact += sum((Counter(m for *_, m in ours) & Counter(m for *_, m in gold)).values())
+            overlap += sum(any(s < ge and gs < e for gs, ge, _ in gold) for s, e, _ in ours)
+            found += sum(any(s < ge and gs < e for s, e, _ in ours) for gs, ge, _ in gold)
+        predicted, wanted = sum(map(len, cuts[mine])), sum(map(len, cuts[theirs]))
+        line(f"{mine} against {theirs}, exact string", _f1(exact, predicted, wanted))
+        line(
+            f"{mine} against {theirs}, character overlap",
+            _f1(overlap, predicted, wanted, found=found),
+        )
+        same = sum(x == y for x, y in zip(chosen[mine], chosen[theirs], strict=True))
+        line(f"{mine} against {theirs}, same problem place", f"{same / len(frame):.3f}")
 
 
 def location_scores(frame: pd.DataFrame, gazetteer: Gazetteer) -> None:
@@ -1013,6 +1068,7 @@ def section_problems_why(args: argparse.Namespace) -> None:
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "location": section_location,
     "location_tune": section_location_tune,
+    "location_blind": section_location_blind,
     "routing": section_routing,
     "urgency": section_urgency,
     "urgency_cv": section_urgency_cv,

@@ -463,25 +463,33 @@ _NUM = "0-9〇零一二三四五六七八九十百两"
 # What may follow a place on the same address, and belongs to the mention as a dispatcher
 # names the place: phase, house number, building, unit, floor, room (digits or 十二栋,
 # 二单元, 一楼), then up to three relative words (门口, 旁边, 对面 …), each perhaps after a
-# part of the place (皮革厂围墙后面, 5号楼楼道里). After a relative word, 的 and the thing
-# so located belong to it too, whatever that thing is (江畔人家对面的工地, 枫林路上的梧桐树:
-# see _located_noun). A part or an object right after the address, with no relative word,
+# part of the place (皮革厂围墙后面, 5号楼楼道里). After a relative word, 的 (or 那个, 那条,
+# 那段 …) and the thing so located belong to it too when that thing is a place, a structure
+# or a stall (江畔人家对面的工地, 枫林苑北边的围墙, 学校对面那个小卖部), not when it is an
+# object (锦绣华庭门口的路灯, 枫林路上的梧桐树: see _located_noun). A part or an object right
+# after the address, with no relative word,
 # is what the problem is about, not where (桂花路128号 in 桂花路128号下水道堵了,
 # 东风路80号 in 东风路80号的早餐店…). The rule is data/eval/README.md's "How mentions are
 # cut"; data/demo/locations_tune.csv is labelled by it. Every part is a bounded run or a
 # word list, so matching is linear in the length of the tail.
+# 外 as "outside" (南门外, 厂区外), not the first character of a word (外卖, 外地, 外墙 …).
+_OUTSIDE = "外(?![卖地省市县国资企籍墙机皮观来包出人债汇科])"
 _RELATIVE_WORDS = (
     "大门口|门口|门前|路口|交叉口|十字路口|旁边|对面|对过|附近|后面|前面|周边|周围|那一带|这一带|一带|"
     "沿线|两边|两侧|楼下|楼上|里面|边上|那边|这边|那里|这里|外面|背后|隔壁|下面|底下|顶上|"
-    "[湖河江塘]边|"
-    "[东南西北]{1,2}(?:边|面|侧|头|角)|(?:[东南西北]{1,2}|正|后|侧)门"
+    "那一片|这一片|路边|外侧|内侧|村口|[湖河江塘]边|"
+    "[东南西北]{1,2}(?:边|面|侧|头|角)|"
+    "(?:[东南西北]{1,2}|正|后|侧)门(?:口|前|外面|外边|" + _OUTSIDE + ")?"
 )
-_RELATIVE = rf"(?:的)?(?:{_RELATIVE_WORDS})|里|旁|内|上(?![周个次午班学月年面报访门下级述])"
+_RELATIVE = (
+    rf"(?:的)?(?:{_RELATIVE_WORDS})|里|旁|内|上(?![周个次午班学月年面报访门下级述])"
+    rf"|{_OUTSIDE}"
+)
 _PART = (
     "工地|围墙|草坪|绿化带|空地|停车场|地下车库|车库|广场|健身器材|垃圾站|垃圾桶|垃圾池|"
     "变压器|配电箱|电线杆|路灯|井盖|公厕|厕所|排水沟|水沟|下水道|人行道|路面|天桥|桥洞|"
     "住院部|门诊部|急诊|食堂|操场|宿舍楼|大排档|烧烤摊|摊位|商铺|门面|网吧|仓库|厂房|施工队|"
-    "小卖部|超市|菜场|菜市场|夜市|公交站|站台|楼道|电梯|院子|门卫室|地库|楼顶|大坝"
+    "小卖部|超市|菜场|菜市场|夜市|公交站|站台|楼道|电梯|院子|门卫室|地库|楼顶|大坝|村委会"
 )
 # The thing a relative word locates, after 的 (锦绣华庭门口的路灯, 港湾小区8栋楼下的垃圾桶,
 # 东湖公园里面的湖水): a noun phrase of at most _NOUN_MAX characters that ends at the first
@@ -492,12 +500,23 @@ _PART = (
 _NOUN_MAX = 8
 _NOUN_HEADS = frozenset(
     "灯桶树栓牌井盖箱杆管沟坑墙门棚亭台阶椅柱栏闸池塘河湖桥路道巷街场站店铺摊位馆厅室所院园水"
-    "房楼屋厂库车器材泵梯带地厕线桩架板窗班司点区部队市机筒坊档吧子泉坝堤渠田林铁"
+    "房楼屋厂库车器材泵梯带地厕线桩架板窗班司点区部队市机筒坊档吧子泉坝堤渠田林铁坡"
 )
+# The last character of a located noun that is a place, a structure or a stall (工地,
+# 围墙, 小卖部, 水果摊, 公共厕所, 山坡, 路口, 人行道, 老房子); any other noun is an object
+# (路灯, 井盖, 护栏, 广告牌, 化粪池, 台阶, 湖水) and stays out of the mention. Decided on
+# data/demo/locations_blind.csv, where two annotators who had only the guide agreed on it.
+_PLACE_NOUN_ENDS = frozenset(
+    "地场站店铺摊位馆厅室所厕院园房楼屋厂库路道巷街桥河湖塘墙部口坡坝堤渠田林亭棚吧档坊区点市台带"
+    "司班"
+)
+# What joins a relative word to the thing it locates: 的, or a demonstrative and its
+# measure word (南湖实验学校对面那个工地, 卫生室门前那段路).
+_LINK = re.compile(r"的|那(?:个|座|条|段|一段|片|家|间|处|块|所)")
 # Heads that go on a noun already headed (路灯, 公交站台, 停车场, 污水井, 房子, 湖水), not
 # parts of it (化粪池盖板, 公厕门, 老房子墙体); 盖 only after 井 (窨井盖); 水 heads only where
 # the predicate follows (湖水发绿, not 水果店).
-_NOUN_SECOND_HEADS = frozenset("灯台道库棚场站梯闸阶位桥路车井管子塘铺杆水牌块")
+_NOUN_SECOND_HEADS = frozenset("灯台道库棚场站梯闸阶位桥路车井管子塘铺杆水牌块口")
 _NOUN_SECOND_ONLY = _NOUN_SECOND_HEADS - _NOUN_HEADS  # 块: 地块 ends there
 _PEOPLE = re.compile(
     r"人(?![行民工防])|居民|住户|村民|干部|孩子|小孩|学生|老人|业主|群众|家长|领导|工作人员|员工|商户|租户|租客"
@@ -508,6 +527,22 @@ _NOUN_BREAK = re.compile(
     r"|天天|每天|每晚|晚上|夜里|夜间|半夜|白天|一直|一到|常年|经常|总是|老是|好几|好多|"
     r"发[绿臭黑黄出霉烂]|全[是都部黑坏]|锈[了穿蚀断]|松[了动脱]"
 )
+
+
+def _located_place(text: str, start: int) -> int:
+    """Where the noun phrase that starts at ``start`` (after 的 or 那个 …) ends when it is a
+    place (:data:`_PLACE_NOUN_ENDS`), else ``start``."""
+    end = _located_noun(text, start)
+    if end == start:
+        return start
+    if text.startswith("味道", end - 2):
+        return start  # 造纸厂那边的味道: a smell, not a road
+    last = text[end - 1]
+    if last == "块" and text.startswith("地块", end - 2):
+        return end  # 锦绣华庭南面的地块: a plot of land
+    if last == "子" and end - 2 >= start:
+        last = text[end - 2]  # 房子 as 房, 篦子 as 篦
+    return end if last in _PLACE_NOUN_ENDS else start
 
 
 def _located_noun(text: str, start: int) -> int:
@@ -536,7 +571,11 @@ def _goes_on(text: str, position: int) -> bool:
     char, head = text[position], text[position - 1]
     if head == "水":
         return "\u4e00" <= char <= "\u9fff" and not _NOUN_BREAK.match(text, position)
-    return char in _NOUN_SECOND_HEADS or (char == "盖" and head == "井")
+    return (
+        char in _NOUN_SECOND_HEADS
+        or (char == "盖" and head == "井")
+        or (char == "所" and head == "厕")  # 公共厕所
+    )
 
 
 # A crossing is a place itself: what follows it after 的 is not part of the mention
@@ -552,7 +591,7 @@ _ADDRESS_TAIL = re.compile(
     rf"(?:[0-9A-Za-z]{{1,4}}(?:栋|幢|号楼|座|楼|区)|[{_NUM}]{{1,3}}(?:栋|幢|号楼|座))?"
     rf"(?:[0-9{_NUM}]{{1,3}}单元)?"
     rf"(?:(?:[0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})(?:楼|层)(?![下上道房梯顶]))?"
-    rf"(?:[0-9]{{1,5}}(?:室|户|号))?"
+    rf"(?:[0-9]{{1,5}}(?:室|户|号)|(?<=[栋幢元])[0-9]{{3,4}}(?![0-9多余来年元块米岁个次天号室户楼层%.]))?"
     rf"(?:(?:(?:{_PART})?(?:{_RELATIVE})){{1,3}})?"
 )
 # After a district, street office or the city, only a word that widens it (西岭区那边).
@@ -610,7 +649,7 @@ _VAGUE = re.compile(
 # locate (小区南边的工地) are added as after a place (_located_noun).
 _VAGUE_TAIL = re.compile(rf"(?:{_RELATIVE}){{0,3}}")
 # A vague reference to the writer's own surroundings, resolved to their home when named.
-_OWN = re.compile(r"^(?:我|咱|小区|单位|公司|学校|菜市场|菜场|隔壁|对面|村里)")
+_OWN = re.compile(r"^(?:我|咱|小区|单位|公司|学校|菜市场|菜场|隔壁|对面)")
 # Masked divisions and places, vague references and grids, in one pass.
 _OTHER = re.compile(
     rf"(?P<masked>{_MASKED.pattern})|(?P<vague>{_VAGUE.pattern})|(?P<grid>{_GRID.pattern})"
@@ -674,6 +713,7 @@ class _Candidate:
     ambiguous: tuple[Place, ...] = ()
     core_end: int = 0  # where the mention ended before its address tail
     located: bool = False  # ran on through 的 and the noun a relative word locates
+    link: int = 0  # where that 的 (or 那个 …) is, when located
 
 
 def _tokens(text: str, gazetteer: Gazetteer) -> list[_Token]:
@@ -796,10 +836,10 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
             ):
                 continue  # the noun 我家后面的养猪场 ends with, not a place of the gazetteer
             previous.end = candidate.start  # a tail may not run into the next mention
-            if previous.located and text[previous.end - 1] == "的":
+            if previous.located and previous.link <= previous.end <= previous.link + 3:
                 # the noun is the next mention, a place of the gazetteer: the relative
-                # mention ends before 的, as it would without it
-                previous.end, previous.located = previous.end - 1, False
+                # mention ends before 的 (or 那个 …), as it would without it
+                previous.end, previous.located = previous.link, False
         last = candidate.tokens[-1]
         candidate.core_end = candidate.end
         if last.kind in ("place", "named", "masked", "crossing") or (
@@ -816,14 +856,16 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
         # 枫林路上的梧桐树, 我家门口的窨井盖: the relative word in the tail, or in the vague
         # reference itself (not 和平里的路灯: 里 ends the estate's name)
         relative_from = candidate.start if last.kind == "vague" else candidate.core_end
+        link = _LINK.match(text, candidate.end)
         if (
-            text.startswith("的", candidate.end)
+            link
             and candidate.end > relative_from
             and _ENDS_RELATIVE.search(text, relative_from, candidate.end)
             and not _ENDS_CROSSING.search(text, relative_from, candidate.end)
         ):
-            noun_end = _located_noun(text, candidate.end + 1)
-            if noun_end > candidate.end + 1:
+            noun_end = _located_place(text, link.end())
+            if noun_end > link.end():
+                candidate.link = candidate.end
                 candidate.end, candidate.located = noun_end, True
         kept.append(candidate)
     return kept
