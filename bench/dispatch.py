@@ -12,7 +12,9 @@ Each section is a function ``section_NAME(args)`` registered in ``SECTIONS``.
 nothing is tuned on it) against ``data/demo/gazetteer.csv``: mention precision / recall / F1
 (exact string, and character overlap), accuracy of the chosen problem place, resolution
 accuracy of district, district+street and district+street+community (all rows, and the
-``in_gazetteer = 1`` rows); then CPU microseconds per ticket (p50 / p99; CPU time, so that
+``in_gazetteer = 1`` rows); a second annotator's blind cut of the same texts
+(``data/eval/locations_second_cut.csv``) against the gold cut and the extractor against it;
+then CPU microseconds per ticket (p50 / p99; CPU time, so that
 other work on a shared machine does not count) on
 ``../shared/data/appeals/test.csv`` (921 whole messages, title + body), the gazetteer's load
 time, and the routing tables' load time and ``route()`` microseconds.
@@ -160,8 +162,54 @@ def section_location(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     gazetteer = Gazetteer.from_csv(ROOT / "data" / "demo" / "gazetteer.csv", city=DEMO_CITY)
     line("gazetteer load (428 places, automaton built)", f"{time.perf_counter() - started:.3f} s")
-    location_scores(read(ROOT / "data" / "eval" / "locations.csv"), gazetteer)
+    gold = read(ROOT / "data" / "eval" / "locations.csv")
+    location_scores(gold, gazetteer)
+    second_cut(gold, read(ROOT / "data" / "eval" / "locations_second_cut.csv"), gazetteer)
     timing(args, gazetteer)
+
+
+#: A cut of a ticket: each mention's span in title + text, and its text.
+Cut = list[tuple[int, int, str]]
+
+
+def _extractor_cut(location: Location, title: str) -> Cut:
+    found = [m for m in location.mentions if m.start is not None]
+    spans = _predicted_spans(location, title)
+    return [(s, e, m.text) for (s, e), m in zip(spans, found, strict=True)]
+
+
+def _listed_cut(combined: str, mentions: str) -> Cut:
+    listed = [m for m in mentions.split("|") if m]
+    spans = _gold_spans(combined, listed)
+    return [(s, e, m) for (s, e), m in zip(spans, listed, strict=True)]
+
+
+def second_cut(gold: pd.DataFrame, second: pd.DataFrame, gazetteer: Gazetteer) -> None:
+    """How a second annotator, who cut the evaluation texts blind by the guide alone, agrees
+    with the gold cut, and how the extractor agrees with that second cut."""
+    if list(second["id"]) != list(gold["id"]):
+        raise SystemExit("data/eval/locations_second_cut.csv: ids differ from locations.csv")
+    cuts: dict[str, list[Cut]] = {"extractor": [], "gold": [], "second": []}
+    rows = zip(gold.itertuples(index=False), second.itertuples(index=False), strict=True)
+    for row, other in rows:
+        location = locate(row.text, row.title or None, gazetteer=gazetteer)
+        cuts["extractor"].append(_extractor_cut(location, row.title))
+        cuts["gold"].append(_listed_cut(row.title + row.text, row.mentions))
+        cuts["second"].append(_listed_cut(row.title + row.text, other.mentions))
+    for mine, theirs in (("second", "gold"), ("extractor", "second")):
+        _agreement(cuts[mine], cuts[theirs], f"{mine} cut against the {theirs} cut")
+
+
+def _agreement(ours: list[Cut], theirs: list[Cut], what: str) -> None:
+    """Exact-string and overlap P/R/F1 of one cut's mentions against another's."""
+    exact = overlap = found = 0
+    for mine, gold in zip(ours, theirs, strict=True):
+        exact += sum((Counter(m for *_, m in mine) & Counter(m for *_, m in gold)).values())
+        overlap += sum(any(s < ge and gs < e for gs, ge, _ in gold) for s, e, _ in mine)
+        found += sum(any(s < ge and gs < e for s, e, _ in mine) for gs, ge, _ in gold)
+    predicted, wanted = sum(map(len, ours)), sum(map(len, theirs))
+    line(f"{what}, exact string", _f1(exact, predicted, wanted))
+    line(f"{what}, character overlap", _f1(overlap, predicted, wanted, found=found))
 
 
 def section_location_tune(args: argparse.Namespace) -> None:
@@ -179,23 +227,14 @@ def section_location_blind(args: argparse.Namespace) -> None:
     )
     gazetteer = Gazetteer.from_csv(ROOT / "data" / "demo" / "gazetteer.csv", city=DEMO_CITY)
     frame = read(ROOT / "data" / "demo" / "locations_blind.csv")
-    cuts: dict[str, list[list[tuple[int, int, str]]]] = {"extractor": [], "a": [], "b": []}
+    cuts: dict[str, list[Cut]] = {"extractor": [], "a": [], "b": []}
     chosen: dict[str, list[str]] = {"extractor": [], "a": [], "b": []}
     for row in frame.itertuples(index=False):
-        combined = row.title + row.text
         location = locate(row.text, row.title or None, gazetteer=gazetteer)
-        found = [m for m in location.mentions if m.start is not None]
-        cuts["extractor"].append(
-            [
-                (s, e, m.text)
-                for (s, e), m in zip(_predicted_spans(location, row.title), found, strict=True)
-            ]
-        )
+        cuts["extractor"].append(_extractor_cut(location, row.title))
         chosen["extractor"].append(next((m.text for m in location.mentions if m.problem), ""))
         for who in ("a", "b"):
-            gold = [m for m in getattr(row, f"mentions_{who}").split("|") if m]
-            spans = _gold_spans(combined, gold)
-            cuts[who].append([(s, e, m) for (s, e), m in zip(spans, gold, strict=True)])
+            cuts[who].append(_listed_cut(row.title + row.text, getattr(row, f"mentions_{who}")))
             chosen[who].append(getattr(row, f"problem_place_{who}"))
     line(
         "rows / mentions: extractor, annotator a, annotator b",
@@ -203,17 +242,7 @@ def section_location_blind(args: argparse.Namespace) -> None:
         + " / ".join(str(sum(map(len, cuts[who]))) for who in ("extractor", "a", "b")),
     )
     for mine, theirs in (("extractor", "a"), ("extractor", "b"), ("a", "b")):
-        exact = overlap = found = 0
-        for ours, gold in zip(cuts[mine], cuts[theirs], strict=True):
-            exact += sum((Counter(m for *_, m in ours) & Counter(m for *_, m in gold)).values())
-            overlap += sum(any(s < ge and gs < e for gs, ge, _ in gold) for s, e, _ in ours)
-            found += sum(any(s < ge and gs < e for s, e, _ in ours) for gs, ge, _ in gold)
-        predicted, wanted = sum(map(len, cuts[mine])), sum(map(len, cuts[theirs]))
-        line(f"{mine} against {theirs}, exact string", _f1(exact, predicted, wanted))
-        line(
-            f"{mine} against {theirs}, character overlap",
-            _f1(overlap, predicted, wanted, found=found),
-        )
+        _agreement(cuts[mine], cuts[theirs], f"{mine} against {theirs}")
         same = sum(x == y for x, y in zip(chosen[mine], chosen[theirs], strict=True))
         line(f"{mine} against {theirs}, same problem place", f"{same / len(frame):.3f}")
 

@@ -551,14 +551,25 @@ def test_locate_simplified_answers_as_locate(gazetteer: Gazetteer) -> None:
 
 @pytest.mark.parametrize(
     ("name", "cuts"),
-    [("locations_tune.csv", [""]), ("locations_blind.csv", ["_a", "_b"])],
+    [
+        ("locations_tune.csv", [""]),
+        ("locations_blind.csv", ["_a", "_b"]),
+        ("locations_second_cut.csv", [""]),
+    ],
 )
 def test_the_cut_files_hold_mentions_as_written(name: str, cuts: list[str]) -> None:
-    """Every mention of the tune and blind sets is in its ticket (title, then text), in the
-    listed order without overlapping, and the problem place is one of them."""
+    """Every mention of the tune set, the blind set and the second cut of the evaluation texts
+    is in its ticket (title, then text), in the listed order, and the problem place is one of
+    them."""
     import pandas as pd
 
-    frame = pd.read_csv(ROOT / "data" / "demo" / name, dtype=str, keep_default_na=False)
+    if name == "locations_second_cut.csv":  # the texts are locations.csv's
+        texts = pd.read_csv(ROOT / "data" / "eval" / "locations.csv", dtype=str)
+        cut = pd.read_csv(ROOT / "data" / "eval" / name, dtype=str, keep_default_na=False)
+        assert cut["id"].tolist() == texts["id"].tolist()
+        frame = texts[["id", "title", "text"]].fillna("").join(cut.drop(columns="id"))
+    else:
+        frame = pd.read_csv(ROOT / "data" / "demo" / name, dtype=str, keep_default_na=False)
     assert frame["id"].is_unique
     for row in frame.itertuples(index=False):
         combined = row.title + row.text
