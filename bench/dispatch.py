@@ -32,7 +32,8 @@ far the guide alone fixes a cut).
 ``urgency``: :class:`nlp.urgency.UrgencyDetector` (shipped term list + model trained on
 ``data/demo/urgency.csv``) on ``data/eval/urgency.csv`` (report only: never tuned on): recall
 of 紧急, share of non-紧急 tickets wrongly raised to 紧急, the 3x3 confusion table (rows: gold
-level, columns: answer), the same for the term list alone; then the time per ticket of
+level, columns: answer), the same for the term list alone and for a second person's blind
+labels (``data/eval/urgency_second.csv``); then the time per ticket of
 ``assess`` (p50/p99, microseconds, wall clock and CPU) on the 921 whole messages of
 ``appeals/test.csv``, and of ``assess_many`` over all of them.
 
@@ -367,9 +368,22 @@ def section_urgency(args: argparse.Namespace) -> None:
     terms_only = UrgencyDetector(detector.terms, None)
     frame = read(ROOT / "data" / "eval" / "urgency.csv")
     gold = frame["level"].to_numpy()
-    for name, which in (("terms + model", detector), ("terms alone", terms_only)):
-        answers = which.assess_many(frame["text"].tolist(), titles=frame["title"].tolist())
-        levels = np.asarray([a.level for a in answers])
+    second = read(ROOT / "data" / "eval" / "urgency_second.csv")
+    if second["id"].tolist() != frame["id"].tolist():
+        raise SystemExit("data/eval/urgency_second.csv: ids differ from urgency.csv")
+    answered: list[tuple[str, Any]] = [
+        (
+            name,
+            [
+                a.level
+                for a in which.assess_many(frame["text"].tolist(), titles=frame["title"].tolist())
+            ],
+        )
+        for name, which in (("terms + model", detector), ("terms alone", terms_only))
+    ]
+    answered.append(("a second person, blind, by the definitions", second["level"].tolist()))
+    for name, found in answered:
+        levels = np.asarray(found)
         urgent = gold == "紧急"
         print(f"  data/eval/urgency.csv ({len(frame)} tickets), {name}")
         line(

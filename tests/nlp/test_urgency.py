@@ -593,3 +593,16 @@ def test_evidence_is_the_same_from_python_lists() -> None:
                     continue
                 expected.append(name)
             assert model.evidence(text, level) == tuple(expected), text[:40]
+
+
+def test_the_second_labelling_of_the_evaluation_set_is_complete() -> None:
+    """data/eval/urgency_second.csv gives one level of the three to each ticket of
+    data/eval/urgency.csv, in its order (bench/dispatch.py reads them side by side)."""
+    from nlp.urgency import LEVELS
+
+    folder = ROOT / "data" / "eval"
+    gold = pd.read_csv(folder / "urgency.csv", dtype=str, keep_default_na=False)
+    second = pd.read_csv(folder / "urgency_second.csv", dtype=str, keep_default_na=False)
+    assert second["id"].tolist() == gold["id"].tolist()
+    assert set(second["level"]) <= set(LEVELS)
+    assert (second["reason"].str.strip() != "").all()
