@@ -644,6 +644,8 @@ _VAGUE = re.compile(
     r"|(?:小区|单位|公司|学校|菜市场|菜场)(?:[东南西北]{1,2}(?:边|面|侧|门)|门口|楼下|里面|外面|"
     r"旁边|对面|后面)"
     r"|镇上|县城|县里|乡里|市里|村里|隔壁楼|隔壁单元|对面楼"
+    # the writer's own building, named by its number alone (震得我们14栋窗户都在抖)
+    r"|(?:(?<=我们)|(?<=咱们)|(?<=我家)|(?<=住的)|(?<=我住))[0-9]{1,3}(?:栋|幢|号楼)"
 )
 # What may follow a vague reference: relative words (我们小区门口); 的 and the noun they
 # locate (小区南边的工地) are added as after a place (_located_noun).
@@ -656,9 +658,10 @@ _OTHER = re.compile(
 )
 # The characters a match of _OTHER can start with: re tries each of its branches at every
 # character of a text, this class finds the places worth trying at once (see _others).
-# Numerals and 第 start only a grid, which ends in 网格: a text without it skips them.
+# Chinese numerals and 第 start only a grid, which ends in 网格: a text without it skips
+# them (digits start the writer's building too: 我们14栋).
 _OTHER_START = re.compile(rf"[A-Zx东西南北中某*我咱小镇县乡市村隔对单公学菜第{_NUM}]")
-_OTHER_START_NO_GRID = re.compile(r"[A-Zx东西南北中某*我咱小镇县乡市村隔对单公学菜]")
+_OTHER_START_NO_GRID = re.compile(r"[A-Zx东西南北中某*我咱小镇县乡市村隔对单公学菜0-9]")
 
 
 def _others(text: str) -> list[re.Match[str]]:

@@ -216,6 +216,12 @@ BOUNDARIES = [
     pytest.param(
         "我们是桥头村的，村里的路灯不亮", ["桥头村", "村里"], id="cunli-generic-as-zhenshang"
     ),
+    pytest.param(
+        "悦澜府会所楼上的健身房放音乐，震得我们14栋窗户都在抖",
+        ["悦澜府会所楼上的健身房", "14栋"],
+        id="the-writers-building-by-number",
+    ),
+    pytest.param("我们3栋的电梯坏了，联系13900001234", ["3栋"], id="building-not-phone"),
     pytest.param("锦绣华庭附近的居民都说臭", ["锦绣华庭附近"], id="people-are-not-located"),
     pytest.param("和平里小区里面的物价太高", ["和平里小区里面"], id="no-head-no-noun"),
     pytest.param("枫林路两侧的人行道被占了", ["枫林路两侧的人行道"], id="renxingdao-is-no-person"),
@@ -395,6 +401,7 @@ HOSTILE = [
     pytest.param("锦绣华庭南门外" * 3_000, id="outside-a-gate-repeated"),
     pytest.param("XX村村口那座" * 3_000, id="link-without-a-noun"),
     pytest.param("锦绣华庭4栋1单元" + "2" * 20_000, id="room-digits"),
+    pytest.param("我们1" * 7_000, id="digits-after-women"),
     pytest.param("\udfff的" * 10_000, id="surrogate-de"),
 ]
 
