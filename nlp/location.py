@@ -716,7 +716,7 @@ class _Candidate:
     ambiguous: tuple[Place, ...] = ()
     core_end: int = 0  # where the mention ended before its address tail
     located: bool = False  # ran on through 的 and the noun a relative word locates
-    link: int = 0  # where that 的 (or 那个 …) is, when located
+    link: tuple[int, int] = (0, 0)  # where that 的 (or 那个 …) is, when located
 
 
 def _tokens(text: str, gazetteer: Gazetteer) -> list[_Token]:
@@ -839,10 +839,10 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
             ):
                 continue  # the noun 我家后面的养猪场 ends with, not a place of the gazetteer
             previous.end = candidate.start  # a tail may not run into the next mention
-            if previous.located and previous.link <= previous.end <= previous.link + 3:
+            if previous.located and previous.end == previous.link[1]:
                 # the noun is the next mention, a place of the gazetteer: the relative
                 # mention ends before 的 (or 那个 …), as it would without it
-                previous.end, previous.located = previous.link, False
+                previous.end, previous.located = previous.link[0], False
         last = candidate.tokens[-1]
         candidate.core_end = candidate.end
         if last.kind in ("place", "named", "masked", "crossing") or (
@@ -868,7 +868,7 @@ def _candidates(text: str, gazetteer: Gazetteer, field_name: str) -> list[_Candi
         ):
             noun_end = _located_place(text, link.end())
             if noun_end > link.end():
-                candidate.link = candidate.end
+                candidate.link = link.span()
                 candidate.end, candidate.located = noun_end, True
         kept.append(candidate)
     return kept

@@ -191,6 +191,11 @@ BOUNDARIES = [
     pytest.param("和平里派出所旁边那块空地堆满垃圾", ["和平里派出所旁边那块空地"], id="that-plot"),
     pytest.param("锦绣华庭门口那根电线杆歪了", ["锦绣华庭门口"], id="that-pole-is-an-object"),
     pytest.param(
+        "锦绣华庭对面那个和平里广场晚上很吵",
+        ["锦绣华庭对面", "和平里广场"],
+        id="a-place-of-the-gazetteer-after-the-link-is-its-own",
+    ),
+    pytest.param(
         "县城解放街58号旁边的公共厕所锁了一个多月",
         ["县城解放街58号旁边的公共厕所"],
         id="a-public-toilet-whole",
