@@ -1182,8 +1182,8 @@ class SimilarIndex:
         if fresh:
             for chunk_ids, _, chunk_docs, chunk_places, counts in fresh:
                 if counts.shape[0] == 1:  # the service's: one compiled call, the same bits
-                    query = _unit_query(counts, self._idf)
-                    self._pending_units.append(counts.indptr, query.indices, query.data)
+                    row = _unit_query(counts, self._idf)  # _unit_rows' bits, no matrix
+                    self._pending_units.append(counts.indptr, row.indices, row.data)
                 else:
                     units = _unit_rows(counts, self._idf)
                     self._pending_units.append(units.indptr, units.indices, units.data)
