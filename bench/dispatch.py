@@ -42,7 +42,9 @@ labels (``data/eval/urgency_second.csv``); then the time per ticket of
 ``data/eval/multi_problem.csv`` (report only: never tuned on) with the demo model
 (``data/demo/appeals.csv``, default options and held-out split, as ``appeals train`` trains
 it): department-set recall and precision on the several-problem rows, the share of
-one-problem rows wrongly split, exact sets, span overlap; the share of tickets answered
+one-problem rows wrongly split, exact sets, span overlap; a second reader's blind sets
+(``data/eval/multi_problem_second.csv``) against the file's, and the splitter's recall of the
+departments both give; the share of tickets answered
 without a second model call and the microseconds :func:`nlp.find_problems` adds per ticket
 (p50/p99, wall clock, best of 3) there, and on ``appeals/test.csv`` (921 whole messages)
 with a model trained on the ``split=train`` rows of ``appeals/train.csv`` (``--skip-shared``:
@@ -562,9 +564,15 @@ def set_scores(
     found: list[list[Problem]], gold: list[list[str]]
 ) -> tuple[float, float, float, float]:
     """Mean set recall, mean set precision, share of exact sets, share with more than one."""
+    return label_set_scores([{problem.label for problem in problems} for problems in found], gold)
+
+
+def label_set_scores(
+    answers: list[set[str]], gold: list[list[str]]
+) -> tuple[float, float, float, float]:
+    """:func:`set_scores` of department sets."""
     recall, precision, exact, split = [], [], [], []
-    for problems, departments in zip(found, gold, strict=True):
-        predicted = {problem.label for problem in problems}
+    for predicted, departments in zip(answers, gold, strict=True):
         hit = len(predicted & set(departments))
         recall.append(hit / len(departments))
         precision.append(hit / len(predicted) if predicted else 0.0)
@@ -648,7 +656,8 @@ def section_problems(args: argparse.Namespace) -> None:
     print("data/eval/multi_problem.csv (evaluation only: never tuned on)")
     frame = read(ROOT / "data" / "eval" / "multi_problem.csv")
     titles = frame["title"].tolist()
-    _, _, pick, single = problem_scores(model, frame)
+    found, _, pick, single = problem_scores(model, frame)
+    second_reading(frame, found, pick, single)
     for name, rows in (("multi-problem rows", pick), ("one-problem rows", single)):
         line(
             f"{name}: no split point (no second model call)",
@@ -673,6 +682,39 @@ def section_problems(args: argparse.Namespace) -> None:
     line("find_problems given the prediction", percentiles(extra))
     line("classify + find_problems", percentiles(whole))
     line("tickets given more than one problem", f"{split:.1%}")
+
+
+#: A second reader's department set for each ticket of ``data/eval/multi_problem.csv``.
+MULTI_SECOND = ROOT / "data" / "eval" / "multi_problem_second.csv"
+
+
+def second_reading(
+    frame: pd.DataFrame, found: list[list[Problem]], pick: list[int], single: list[int]
+) -> None:
+    """``MULTI_SECOND`` (a blind reader's department sets) against ``frame``'s, and the
+    problems ``found`` on the departments both give."""
+    if not MULTI_SECOND.is_file():
+        return
+    second = read(MULTI_SECOND).set_index("id")["departments"].reindex(frame["id"])
+    reader = [set(value.split("|")) for value in second]
+    gold = [value.split("|") for value in frame["departments"]]
+    recall, precision, exact, _ = label_set_scores(
+        [reader[i] for i in pick], [gold[i] for i in pick]
+    )
+    line(
+        "a second reader, blind: multi-problem rows: set recall / precision / exact",
+        f"{recall:.3f} / {precision:.3f} / {exact:.1%}",
+    )
+    _, _, exact1, split1 = label_set_scores([reader[i] for i in single], [gold[i] for i in single])
+    line("  one-problem rows: split / exact set", f"{split1:.1%} / {exact1:.1%}")
+    rows = [i for i in pick if set(gold[i]) & reader[i]]
+    agreed, _, _, _ = set_scores(
+        [found[i] for i in rows], [sorted(set(gold[i]) & reader[i]) for i in rows]
+    )
+    line(
+        f"  nlp.find_problems: set recall of the departments both give ({len(rows)} rows)",
+        f"{agreed:.3f}",
+    )
 
 
 def problem_scores(

@@ -22,7 +22,9 @@ written for tuning; on four folds the pair with the best precision among those t
 recall at 0.90 or more, the best F1 when none does; scored on the fifth; also with one
 threshold alone), then precision / recall of ``repeat`` on
 ``data/eval/repeat_pairs.csv`` at the thresholds chosen on the whole tune set (evaluation
-only: nothing is chosen on it), the repeat / same_topic confusion, and the time of 1,000
+only: nothing is chosen on it), the repeat / same_topic confusion, a second judge's blind
+relation for the same pairs (``data/eval/repeat_pairs_second.csv``) against theirs and
+against the rule, and the time of 1,000
 queries against an index of ``../shared/data/appeals/unlabeled.csv`` (4,284 messages).
 
 ``repeats_cv`` (not in the default run): today's rule against a learned pair decision (a
@@ -132,6 +134,8 @@ SHARED = ROOT.parent / "shared" / "data" / "appeals"
 UNLABELED = SHARED / "unlabeled.csv"
 TUNE = ROOT / "data" / "demo" / "repeat_pairs_tune.csv"
 EVAL = ROOT / "data" / "eval" / "repeat_pairs.csv"
+#: A second judge's blind relation for every pair of ``EVAL`` (``id,relation``).
+EVAL_SECOND = ROOT / "data" / "eval" / "repeat_pairs_second.csv"
 #: Similar tickets a repeat lookup looks at, and the candidates it scores (all of them on a
 #: checkout from before it scored fewer, for ``--sections prepare`` run with its PYTHONPATH).
 REPEAT_CANDIDATES: int = nlp.live_similar.REPEAT_CANDIDATES
@@ -330,6 +334,27 @@ def _precision_recall(predicted: np.ndarray, gold: np.ndarray) -> tuple[float, f
     return hits / max(int(predicted.sum()), 1), hits / max(int(gold.sum()), 1)
 
 
+def _written_second_judge(ev: pd.DataFrame, predicted: np.ndarray, gold: np.ndarray) -> None:
+    """``EVAL_SECOND`` (a blind judge of the same pairs) against the pairs' relations, and
+    the rule's recall on the repeats that both call repeat."""
+    second = read(EVAL_SECOND).set_index("id")["relation"].reindex(ev["id"]).to_numpy()
+    judged = second == "repeat"
+    precision, recall = _precision_recall(judged, gold)
+    line(
+        "EVAL a second judge, blind: precision / recall of repeat",
+        f"{precision:.3f} / {recall:.3f} (same relation {(second == ev['relation']).mean():.3f})",
+    )
+    both = judged & gold
+    line(
+        f"EVAL the rule on the repeats both call repeat ({int(both.sum())}): recall",
+        f"{(predicted & both).sum() / max(int(both.sum()), 1):.3f}",
+    )
+    line(
+        "EVAL the rule against the second judge: precision / recall",
+        "{:.3f} / {:.3f}".format(*_precision_recall(predicted, judged)),
+    )
+
+
 #: Recall a threshold must keep on the tune pairs to be chosen: the target asks 0.80 on the
 #: evaluation pairs, whose wording varies more than the tune pairs' (a margin of 0.10).
 MIN_TUNE_RECALL = 0.90
@@ -446,6 +471,8 @@ def section_repeats(args: argparse.Namespace) -> None:
             "EVAL called repeat, by gold relation",
             ", ".join(f"{rel} {int(r['sum'])}/{int(r['size'])}" for rel, r in counts.iterrows()),
         )
+        if isinstance(method, Tfidf) and EVAL_SECOND.is_file():
+            _written_second_judge(ev, predicted, ev_gold)
         started = time.perf_counter()
         method.queries(queries)
         elapsed = time.perf_counter() - started
