@@ -320,20 +320,23 @@ def timing(args: argparse.Namespace, gazetteer: Gazetteer) -> None:
     )
 
 
+#: The seven categories of the Teddy Cup messages (../shared/data/appeals).
+TEDDY_LABELS = (
+    "城乡建设",
+    "劳动和社会保障",
+    "教育文体",
+    "商贸旅游",
+    "环境保护",
+    "卫生计生",
+    "交通运输",
+)
+
+
 def section_routing(args: argparse.Namespace) -> None:
     print("routing: nlp.routing.RoutingTable")
     gazetteer = Gazetteer.from_csv(ROOT / "data" / "demo" / "gazetteer.csv", city=DEMO_CITY)
     departments = read(ROOT / "data" / "demo" / "departments.csv")["name"].tolist()
-    teddy = [
-        "城乡建设",
-        "劳动和社会保障",
-        "教育文体",
-        "商贸旅游",
-        "环境保护",
-        "卫生计生",
-        "交通运输",
-    ]
-    for file, labels in (("routing.toml", departments), ("routing_teddy.toml", teddy)):
+    for file, labels in (("routing.toml", departments), ("routing_teddy.toml", TEDDY_LABELS)):
         path = ROOT / "data" / "demo" / file
         samples = []
         for _ in range(20):
