@@ -429,7 +429,7 @@ def section_urgency(args: argparse.Namespace) -> None:
 #: sittings (data/demo/README.md); the later rows are always in training.
 URGENCY_CV_ROWS = 890
 #: Where each sitting of data/demo/urgency.csv starts (its id numbers; data/demo/README.md).
-URGENCY_SITTINGS = (0, 573, 717, 807, 890, 1220, 1580, 1940)
+URGENCY_SITTINGS = (0, 573, 717, 807, 890, 1220, 1580, 1940, 2300)
 #: The thresholds of 紧急 and of the veto that urgency_sittings tries.
 URGENT_GRID = (0.3, 0.4, 0.5, 0.6, 0.7)
 VETO_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
