@@ -430,6 +430,13 @@ def section_urgency(args: argparse.Namespace) -> None:
 URGENCY_CV_ROWS = 890
 #: Where each sitting of data/demo/urgency.csv starts (its id numbers; data/demo/README.md).
 URGENCY_SITTINGS = (0, 573, 717, 807, 890, 1220, 1580, 1940, 2300)
+
+
+def sitting_of(frame: pd.DataFrame) -> np.ndarray:
+    """The sitting (1, 2, …) of each row of data/demo/urgency.csv, by its id."""
+    return np.searchsorted(URGENCY_SITTINGS, frame["id"].str[4:].astype(int), side="right")
+
+
 #: The thresholds of 紧急 and of the veto that urgency_sittings tries.
 URGENT_GRID = (0.3, 0.4, 0.5, 0.6, 0.7)
 VETO_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
@@ -496,7 +503,7 @@ def section_urgency_sittings(args: argparse.Namespace) -> None:
     )
 
     frame = read(DEFAULT_EXAMPLES)
-    sitting = np.searchsorted(URGENCY_SITTINGS, frame["id"].str[4:].astype(int), side="right")
+    sitting = sitting_of(frame)
     levels = frame["level"].to_numpy()
     urgent = levels == "紧急"
     terms = UrgencyTerms.load(DEFAULT_TERMS)
